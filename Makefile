@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# l4split build. `make` builds build/l4split (BPF objects embedded via a skeleton).
+# `make test` runs every test, `make demo` the canary demo, `make bench` benchmarks.
+
+BUILD    ?= build
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+MARCH    := $(shell uname -m)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+	-Ivmlinux -Iinclude -Ibpf -I/usr/include/$(MARCH)-linux-gnu
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-stringop-truncation \
+	-Iinclude -Iuser -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
+LDLIBS   := -lbpf -lelf -lz -ljansson -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+BPF_SRC  := bpf/l4split.bpf.c
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+LIB_SRC  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
+USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
+
+.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux
+all: $(BUILD)/l4split
+
+$(BUILD)/l4split.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/l4split.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $(BUILD)/l4split.tmp.bpf.o
+
+$(BUILD)/l4split.skel.h: $(BUILD)/l4split.bpf.o
+	$(BPFTOOL) gen skeleton $< name l4split_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libl4split.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/l4split: $(BUILD)/user/main.o $(BUILD)/libl4split.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+# Tests -----------------------------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOLS    := $(BUILD)/tests/l4s-traffic
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/datapath: tests/datapath/datapath.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/datapath.c tests/lib/pkt.c \
+		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
+
+test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(TOOLS)
+	@tests/run.sh
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+datapath: $(BUILD)/tests/datapath
+	$(BUILD)/tests/datapath
+
+demo: deps all $(TOOLS)
+	scripts/demo.sh
+
+deps:
+	@scripts/deps.sh
+
+vmlinux:
+	scripts/gen-vmlinux.sh
+
+install: $(BUILD)/l4split
+	install -D -m 0755 $(BUILD)/l4split $(DESTDIR)$(PREFIX)/sbin/l4split
+
+clean:
+	rm -rf $(BUILD)

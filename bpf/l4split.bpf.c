@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * l4split programs:
+ *   l4s_xdp_fwd  - XDP, forward path: client -> VIP:port becomes client -> backend
+ *   l4s_tc_fwd   - the same forward path at tc ingress (devices without XDP)
+ *   l4s_tc_reply - tc egress, reply path: backend -> client becomes VIP -> client
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "l4split.h"
+#include "maps.h"
+#include "parse.h"
+#include "nat.h"
+#include "select.h"
+#include "forward.h"
+#include "counters.h"
+
+#define TC_ACT_OK_   0
+#define TC_ACT_SHOT_ 2
+#define L4S_TC_PULL  256 /* bytes of headers made linear before parsing at tc */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("xdp")
+int l4s_xdp_fwd(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct l4s_pkt p = {};
+	struct l4s_choice c = {};
+	int r;
+
+	r = l4s_parse(data, data_end, &p);
+	if (r) {
+		count_reason(r);
+		return XDP_PASS;
+	}
+	switch (l4s_decide(&p, data_end - data, &c)) {
+	case L4S_V_PASS:
+		count_reason(c.reason);
+		return XDP_PASS;
+	case L4S_V_DROP:
+		count_reason(c.reason);
+		return XDP_DROP;
+	}
+	count_reason(c.reason);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (xdp_rewrite(data, data_end, &p, L4S_DST, &c.addr, c.port)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return XDP_DROP;
+	}
+	p.key.dst = c.addr;
+	p.key.dport = c.port;
+	return xdp_send(ctx, &p);
+}
+
+/*
+ * skb->data and skb->data_end read with one fixed-offset load each: clang may
+ * otherwise keep &skb->data_end in a register across a helper call, and the
+ * verifier rejects a context access through a modified pointer.
+ */
+static __always_inline void *skb_data(struct __sk_buff *skb)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)"
+		     : "=r"(p)
+		     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data)));
+	return p;
+}
+
+static __always_inline void *skb_data_end(struct __sk_buff *skb)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)"
+		     : "=r"(p)
+		     : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, data_end)));
+	return p;
+}
+
+/* Make the first headers linear so direct packet access sees them. */
+static __always_inline void tc_pull_headers(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	__u32 want = len < L4S_TC_PULL ? len : L4S_TC_PULL;
+
+	if (skb_data(skb) + want > skb_data_end(skb))
+		bpf_skb_pull_data(skb, want);
+}
+
+SEC("tc")
+int l4s_tc_fwd(struct __sk_buff *skb)
+{
+	struct l4s_pkt p = {};
+	struct l4s_choice c = {};
+	void *data, *data_end;
+	int r;
+
+	tc_pull_headers(skb);
+	data = skb_data(skb);
+	data_end = skb_data_end(skb);
+	r = l4s_parse(data, data_end, &p);
+	if (r) {
+		count_reason(r);
+		return TC_ACT_OK_;
+	}
+	switch (l4s_decide(&p, skb->len, &c)) {
+	case L4S_V_PASS:
+		count_reason(c.reason);
+		return TC_ACT_OK_;
+	case L4S_V_DROP:
+		count_reason(c.reason);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(c.reason);
+	if (tc_rewrite(skb, &p, L4S_DST, &c.addr, c.port)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(L4S_R_TX_KERNEL);
+	return TC_ACT_OK_;
+}
+
+/* A reply closes its flow: a later SYN on the same 5-tuple chooses again. */
+static __always_inline void mark_forward_closed(const struct l4s_pkt *p, const struct l4s_rflow *rf)
+{
+	struct l4s_flow_key fk = {};
+	struct l4s_flow *f;
+
+	fk.src = p->key.dst;
+	fk.dst = rf->vip;
+	fk.sport = p->key.dport;
+	fk.dport = rf->vport;
+	fk.proto = p->key.proto;
+	fk.family = p->key.family;
+	f = bpf_map_lookup_elem(&l4s_flows, &fk);
+	if (f)
+		f->flags |= L4S_FLOW_F_CLOSED;
+}
+
+SEC("tc")
+int l4s_tc_reply(struct __sk_buff *skb)
+{
+	struct l4s_backend_stats *bs;
+	struct l4s_pkt p = {};
+	struct l4s_rflow *rf;
+	struct l4s_addr vip;
+	void *data, *data_end;
+	__u32 bid;
+	__be16 vport;
+
+	tc_pull_headers(skb);
+	data = skb_data(skb);
+	data_end = skb_data_end(skb);
+	if (l4s_parse(data, data_end, &p) || p.bad)
+		return TC_ACT_OK_;
+	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
+	if (!rf)
+		return TC_ACT_OK_;
+
+	bid = rf->backend_id;
+	bs = backend_stats(bid);
+	if (bs) {
+		bs->rx_packets++;
+		bs->rx_bytes += skb->len;
+	}
+	if (p.key.proto == IPPROTO_TCP_ && (p.tcp_flags & TCP_FLAG_RST)) {
+		if (bs)
+			bs->resets++;
+	} else if (!(rf->flags & L4S_FLOW_F_ANSWERED)) {
+		rf->flags |= L4S_FLOW_F_ANSWERED;
+		if (bs)
+			bs->answered++;
+	}
+	if (tcp_is_closing(&p) && !(rf->flags & L4S_FLOW_F_CLOSED)) {
+		rf->flags |= L4S_FLOW_F_CLOSED;
+		mark_forward_closed(&p, rf);
+	}
+
+	vip = rf->vip;
+	vport = rf->vport;
+	if (tc_rewrite(skb, &p, L4S_SRC, &vip, vport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(L4S_R_REPLY_NAT);
+	return TC_ACT_OK_;
+}

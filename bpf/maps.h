@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every map of l4split, pinned by name under the pin directory (L4SPLIT_PIN_DIR). */
+#ifndef L4S_MAPS_H
+#define L4S_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "l4split.h"
+
+/* VIP:port/proto -> service id. Several frontends may name one service. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_FRONTENDS);
+	__type(key, struct l4s_frontend_key);
+	__type(value, struct l4s_frontend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_frontends SEC(".maps");
+
+/* Service id -> name, table size, flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct l4s_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_services SEC(".maps");
+
+/* Backend id -> address, port, service, track. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_backends SEC(".maps");
+
+/* Backend id -> weight inside its track. Read by userspace to build tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_weight);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_weights SEC(".maps");
+
+/* (service id, track) -> track weight. Read by userspace to build tables. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_TRACKS);
+	__type(key, struct l4s_track_key);
+	__type(value, struct l4s_track);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_tracks SEC(".maps");
+
+/*
+ * Service id -> lookup table (inner array: slot -> backend id). Userspace builds a
+ * whole new inner map and swaps it in with one update: a packet sees either the
+ * old table or the new one, never a mix. BPF_F_INNER_MAP lets tables differ in size.
+ */
+struct l4s_table_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_TABLE_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_INNER_MAP);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, L4S_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct l4s_table_inner);
+} l4s_tables SEC(".maps");
+
+/* Forward flows (client -> VIP): the backend a flow was given. Size set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_FLOWS_DEFAULT);
+	__type(key, struct l4s_flow_key);
+	__type(value, struct l4s_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_flows SEC(".maps");
+
+/* Reverse flows (backend -> client): the VIP:port a reply must come from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_FLOWS_DEFAULT);
+	__type(key, struct l4s_flow_key);
+	__type(value, struct l4s_rflow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_rflows SEC(".maps");
+
+/* Devices XDP may redirect to (ifindex -> ifindex). Filled by userspace with
+ * devices known to accept XDP frames; anything else goes through the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, L4S_MAX_ATTACH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_txports SEC(".maps");
+
+/* Per-CPU counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_backend_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_bstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L4S_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct l4s_service_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_sstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L4S_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_reasons SEC(".maps");
+
+/* Where the programs are attached (userspace bookkeeping, never read by BPF). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_ATTACH);
+	__type(key, struct l4s_attach_key);
+	__type(value, struct l4s_attach);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_attach SEC(".maps");
+
+/* Layout version and global settings, one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l4s_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_config SEC(".maps");
+
+#endif

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The forward decision, shared by the XDP and tc ingress programs: match the
+ * frontend, follow the flow table, or choose a backend from the service's lookup
+ * table. The choice is a pure function of the flow hash and the maps.
+ */
+#ifndef L4S_SELECT_H
+#define L4S_SELECT_H
+
+#include "maps.h"
+#include "parse.h"
+#include "counters.h"
+#include "l4split_hash.h"
+
+/* Outcome of l4s_decide(). */
+enum l4s_verdict {
+	L4S_V_PASS = 0,    /* not ours: hand to the kernel untouched */
+	L4S_V_DROP,        /* ours but unusable: drop (reason counted) */
+	L4S_V_FORWARD,     /* rewrite to the chosen backend */
+};
+
+struct l4s_choice {
+	struct l4s_addr addr;
+	__be16 port;
+	__u32 backend_id;
+	__u32 reason; /* counted by the caller */
+};
+
+static __always_inline int tcp_is_syn(const struct l4s_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP_ &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+static __always_inline int tcp_is_closing(const struct l4s_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST));
+}
+
+/* Is the flow entry still good to follow for this packet? */
+static __always_inline struct l4s_backend *flow_backend(struct l4s_flow *f, __u32 svc_id,
+							const struct l4s_pkt *p)
+{
+	struct l4s_backend *be;
+	__u32 id = f->backend_id;
+
+	if (f->svc_id != svc_id)
+		return 0;
+	if ((f->flags & L4S_FLOW_F_CLOSED) && tcp_is_syn(p))
+		return 0; /* a new connection on a reused 5-tuple chooses again */
+	be = bpf_map_lookup_elem(&l4s_backends, &id);
+	if (!be || !(be->flags & L4S_BE_F_IN_USE) || be->gen != f->backend_gen)
+		return 0; /* backend deleted (or its id reused) since */
+	return be;
+}
+
+/* Pick a backend for a new flow from the service's lookup table. */
+static __always_inline struct l4s_backend *table_pick(const struct l4s_pkt *p,
+						      const struct l4s_service *svc, __u32 svc_id,
+						      __u32 *bid, __u32 *reason)
+{
+	struct l4s_backend *be;
+	__u32 hash, slot, *idp;
+	void *table;
+
+	table = bpf_map_lookup_elem(&l4s_tables, &svc_id);
+	if (!table || svc->table_size == 0) {
+		*reason = L4S_R_DROP_NO_TABLE;
+		return 0;
+	}
+	if (svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+		hash = l4s_hash_addr(&p->key.src, L4S_HASH_SEED);
+	else
+		hash = l4s_hash_flow(&p->key, L4S_HASH_SEED);
+	slot = hash % svc->table_size;
+	idp = bpf_map_lookup_elem(table, &slot);
+	if (!idp) {
+		*reason = L4S_R_DROP_NO_TABLE;
+		return 0;
+	}
+	*bid = *idp;
+	if (*bid == L4S_NO_BACKEND) {
+		*reason = L4S_R_DROP_NO_BACKEND;
+		return 0;
+	}
+	be = bpf_map_lookup_elem(&l4s_backends, bid);
+	if (!be || !(be->flags & L4S_BE_F_IN_USE)) {
+		*reason = L4S_R_DROP_NO_BACKEND;
+		return 0;
+	}
+	return be;
+}
+
+/*
+ * Decide what to do with a parsed packet at the frontend. On L4S_V_FORWARD,
+ * @c holds the backend to rewrite to; counters for the service, the backend
+ * and the flow table are already updated. @c->reason is set in every case.
+ */
+static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l4s_choice *c)
+{
+	struct l4s_frontend_key fk = {};
+	struct l4s_frontend *fe;
+	struct l4s_service *svc;
+	struct l4s_service_stats *ss;
+	struct l4s_backend_stats *bs;
+	struct l4s_backend *be = 0;
+	struct l4s_flow *f;
+	__u32 svc_id, bid = 0;
+	int fresh = 0;
+
+	fk.vip = p->key.dst;
+	fk.port = p->key.dport;
+	fk.proto = p->key.proto;
+	fk.family = p->key.family;
+	fe = bpf_map_lookup_elem(&l4s_frontends, &fk);
+	if (!fe) {
+		c->reason = p->bad ? L4S_R_PASS_MALFORMED : L4S_R_PASS_NOT_SERVICE;
+		return L4S_V_PASS;
+	}
+	if (p->bad) {
+		c->reason = p->bad;
+		return L4S_V_DROP;
+	}
+	svc_id = fe->svc_id;
+	svc = bpf_map_lookup_elem(&l4s_services, &svc_id);
+	if (!svc || !(svc->flags & L4S_SVC_F_IN_USE)) {
+		c->reason = L4S_R_DROP_NO_TABLE;
+		return L4S_V_DROP;
+	}
+	ss = service_stats(svc_id);
+	if (ss) {
+		ss->packets++;
+		ss->bytes += pkt_len;
+	}
+
+	f = bpf_map_lookup_elem(&l4s_flows, &p->key);
+	if (f) {
+		be = flow_backend(f, svc_id, p);
+		if (be) {
+			bid = f->backend_id;
+			if (tcp_is_closing(p))
+				f->flags |= L4S_FLOW_F_CLOSED;
+			c->reason = L4S_R_FLOW_HIT;
+		} else {
+			fresh = 2;
+		}
+	} else {
+		fresh = 1;
+	}
+
+	if (fresh) {
+		struct l4s_flow nf = {};
+		struct l4s_flow_key rk = {};
+		struct l4s_rflow rf = {};
+
+		be = table_pick(p, svc, svc_id, &bid, &c->reason);
+		if (!be) {
+			if (ss && c->reason == L4S_R_DROP_NO_BACKEND)
+				ss->no_backend++;
+			return L4S_V_DROP;
+		}
+		nf.backend_id = bid;
+		nf.backend_gen = be->gen;
+		nf.svc_id = svc_id;
+		nf.flags = tcp_is_closing(p) ? L4S_FLOW_F_CLOSED : 0;
+		nf.created_ns = bpf_ktime_get_ns();
+		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
+
+		/* The reply comes from backend:port to client:port. */
+		rk.src = be->addr;
+		rk.dst = p->key.src;
+		rk.sport = be->port;
+		rk.dport = p->key.sport;
+		rk.proto = p->key.proto;
+		rk.family = p->key.family;
+		rf.vip = p->key.dst;
+		rf.vport = p->key.dport;
+		rf.backend_id = bid;
+		bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
+
+		if (ss)
+			ss->flows++;
+		c->reason = fresh == 2 ? L4S_R_FLOW_RECHOSEN : L4S_R_FLOW_NEW;
+	}
+
+	bs = backend_stats(bid);
+	if (bs) {
+		bs->packets++;
+		bs->bytes += pkt_len;
+		if (fresh)
+			bs->flows++;
+	}
+	c->addr = be->addr;
+	c->port = be->port;
+	c->backend_id = bid;
+	return L4S_V_FORWARD;
+}
+
+#endif

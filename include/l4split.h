@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * l4split ABI: the one definition of every map key, map value and constant that
+ * the BPF programs and the l4split binary share. No code here.
+ *
+ * Layout changes must bump L4S_LAYOUT_VERSION: the binary refuses to reuse pinned
+ * maps written with another layout instead of misreading them.
+ */
+#ifndef L4SPLIT_H
+#define L4SPLIT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define L4S_LAYOUT_VERSION 1
+
+/* Sizes of the pinned maps. */
+#define L4S_MAX_SERVICES   16384 /* service ids (and lookup tables) */
+#define L4S_MAX_FRONTENDS  65536 /* VIP:port/proto keys, several per service */
+#define L4S_MAX_BACKENDS   16384 /* backend ids, over all services (per-CPU stats) */
+#define L4S_MAX_TRACKS     65536 /* (service, track) weights */
+#define L4S_MAX_ATTACH     256   /* devices the programs are attached to */
+#define L4S_FLOWS_DEFAULT  1048576
+#define L4S_NAME_LEN       32    /* service and track names, NUL included */
+
+/* Lookup table sizes: primes, so that Maglev permutations cover every slot. */
+#define L4S_TABLE_DEFAULT  16381
+#define L4S_TABLE_MAX      65521
+
+/* Lookup table slot value meaning "no backend": the service takes no new flows. */
+#define L4S_NO_BACKEND     0xffffffffu
+
+/* Weights are fixed point: 1.0 == L4S_WEIGHT_ONE. */
+#define L4S_WEIGHT_ONE     1000000ull
+#define L4S_WEIGHT_MAX     (1000000ull * L4S_WEIGHT_ONE)
+
+/* Fixed seed of the flow hash: every node must pick the same backend for a flow. */
+#define L4S_HASH_SEED      0x4c345350u /* "L4SP" */
+
+enum l4s_family {
+	L4S_AF_INET = 4,
+	L4S_AF_INET6 = 6,
+};
+
+/* Addresses are stored in 16 bytes; an IPv4 address uses addr[0] only. */
+struct l4s_addr {
+	__be32 addr[4];
+};
+
+/* l4s_frontends key: one VIP:port/proto a service is reached at. */
+struct l4s_frontend_key {
+	struct l4s_addr vip;
+	__be16 port;
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* enum l4s_family */
+};
+
+struct l4s_frontend {
+	__u32 svc_id;
+	__u32 flags; /* reserved */
+};
+
+/* Service flags. */
+#define L4S_SVC_F_AFFINITY_CLIENT_IP (1u << 0) /* hash the client address only */
+#define L4S_SVC_F_IN_USE             (1u << 1)
+
+/* l4s_services value, indexed by service id. */
+struct l4s_service {
+	char name[L4S_NAME_LEN];
+	__u32 flags;
+	__u32 table_size; /* slots in this service's lookup table */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+	__u32 gen; /* bumped on every table swap */
+};
+
+/* Backend flags. */
+#define L4S_BE_F_IN_USE  (1u << 0)
+#define L4S_BE_F_PENDING (1u << 1) /* written, not yet in a committed table */
+
+/* l4s_backends value, indexed by backend id. */
+struct l4s_backend {
+	struct l4s_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 pad;
+	__u32 svc_id;
+	__u32 flags;
+	__u32 gen; /* bumped when the id is freed; flows remember it */
+	char track[L4S_NAME_LEN];
+};
+
+/* l4s_weights value, indexed by backend id: weight inside the track. */
+struct l4s_weight {
+	__u64 weight; /* fixed point, L4S_WEIGHT_ONE == 1 */
+};
+
+/* l4s_tracks: weight of one track of one service. */
+struct l4s_track_key {
+	__u32 svc_id;
+	char name[L4S_NAME_LEN];
+};
+
+struct l4s_track {
+	__u64 weight; /* fixed point */
+};
+
+/*
+ * l4s_flows: forward flow table, client -> VIP, as seen at the frontend.
+ * The reverse key (backend -> client) lives in l4s_rflows so the reply path
+ * finds the VIP to restore.
+ */
+struct l4s_flow_key {
+	struct l4s_addr src;
+	struct l4s_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+/* Flow state flags. */
+#define L4S_FLOW_F_CLOSED   (1u << 0) /* FIN or RST seen: a new SYN chooses again */
+#define L4S_FLOW_F_ANSWERED (1u << 1) /* the backend replied at least once */
+
+struct l4s_flow {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 svc_id;
+	__u32 flags;
+	__u64 created_ns;
+};
+
+/* l4s_rflows value, keyed by the reply's 5-tuple (backend -> client):
+ * what the reply path writes back as source. */
+struct l4s_rflow {
+	struct l4s_addr vip;
+	__be16 vport;
+	__u16 flags; /* L4S_FLOW_F_* as seen from the reply side */
+	__u32 backend_id;
+};
+
+/* Per-CPU counters, per backend (indexed by backend id). */
+struct l4s_backend_stats {
+	__u64 packets;   /* client -> backend */
+	__u64 bytes;
+	__u64 flows;     /* new flows assigned */
+	__u64 rx_packets; /* backend -> client replies */
+	__u64 rx_bytes;
+	__u64 answered;  /* flows that got a first reply (SYN-ACK / first UDP reply) */
+	__u64 resets;    /* TCP RST sent by the backend */
+	__u64 pad;
+};
+
+/* Per-CPU counters, per service (indexed by service id). */
+struct l4s_service_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 flows;
+	__u64 no_backend; /* new flows dropped: no backend with weight > 0 */
+};
+
+/* Per-CPU counters by reason (l4s_reasons, indexed by enum l4s_reason). */
+enum l4s_reason {
+	L4S_R_PASS_NOT_IP = 0,   /* not IPv4/IPv6: untouched */
+	L4S_R_PASS_NOT_SERVICE,  /* no frontend matched: untouched */
+	L4S_R_PASS_FRAGMENT,     /* IP fragment: ports unknown, untouched */
+	L4S_R_PASS_MALFORMED,    /* bad or truncated headers, not for a service */
+	L4S_R_PASS_PROTO,        /* IP but neither TCP nor UDP */
+	L4S_R_DROP_TRUNCATED,    /* service packet shorter than its headers say */
+	L4S_R_DROP_MALFORMED,    /* service packet with invalid L4 header */
+	L4S_R_DROP_NO_BACKEND,   /* no backend with weight > 0 */
+	L4S_R_DROP_NO_TABLE,     /* service without a lookup table (being set up) */
+	L4S_R_TX_REDIRECT,       /* forwarded with bpf_redirect_map */
+	L4S_R_TX_KERNEL,         /* rewritten and handed to the kernel to route */
+	L4S_R_TX_KERNEL_NO_NEIGH, /* fib lookup: neighbour unknown, kernel resolves */
+	L4S_R_TX_KERNEL_NOT_TARGET, /* egress device is not a redirect target */
+	L4S_R_FLOW_HIT,          /* packet of a known flow */
+	L4S_R_FLOW_NEW,          /* new flow chose a backend */
+	L4S_R_FLOW_RECHOSEN,     /* known 5-tuple, closed or stale: chose again */
+	L4S_R_REPLY_NAT,         /* reply rewritten to VIP:port */
+	L4S_R_DROP_ADJUST,       /* packet could not be rewritten (helper failed) */
+	L4S_R_MAX,
+};
+
+/* Attach modes recorded in l4s_attach (keyed by ifindex). */
+#define L4S_ATTACH_XDP       (1u << 0) /* native XDP */
+#define L4S_ATTACH_TC_IN     (1u << 1)
+#define L4S_ATTACH_TC_OUT    (1u << 2)
+#define L4S_ATTACH_XDP_SKB   (1u << 3) /* generic XDP */
+#define L4S_ATTACH_OWN_QDISC (1u << 4) /* l4split created the clsact qdisc */
+
+/* l4s_attach key: an ifindex is only unique inside its network namespace. */
+struct l4s_attach_key {
+	__u64 netns_ino;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+struct l4s_attach {
+	char ifname[16];
+	__u32 flags;
+	__u32 xdp_prog_id;
+	__u32 tc_in_prog_id;
+	__u32 tc_out_prog_id;
+	__u64 attached_at; /* CLOCK_REALTIME seconds */
+};
+
+/* l4s_config flags. */
+#define L4S_CFG_F_REDIRECT (1u << 0) /* l4s_txports is not empty: try bpf_fib_lookup */
+
+/* l4s_config, one entry. */
+struct l4s_config {
+	__u32 layout_version;
+	__u32 flags;
+	__u64 flow_max;
+};
+
+_Static_assert(sizeof(struct l4s_frontend_key) == 20, "frontend key layout");
+_Static_assert(sizeof(struct l4s_service) == 48, "service layout");
+_Static_assert(sizeof(struct l4s_backend) == 64, "backend layout");
+_Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");
+_Static_assert(sizeof(struct l4s_flow) == 24, "flow layout");
+_Static_assert(sizeof(struct l4s_rflow) == 24, "rflow layout");
+_Static_assert(sizeof(struct l4s_backend_stats) == 64, "backend stats layout");
+_Static_assert(sizeof(struct l4s_track_key) == 36, "track key layout");
+_Static_assert(sizeof(struct l4s_attach) == 40, "attach layout");
+_Static_assert(sizeof(struct l4s_attach_key) == 16, "attach key layout");
+
+#endif /* L4SPLIT_H */

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "err.h"
+#include "mapscan.h"
+#include "l4split.skel.h"
+
+__u64 netns_ino(void)
+{
+	struct stat sb;
+
+	if (stat("/proc/self/ns/net", &sb))
+		return 0;
+	return sb.st_ino;
+}
+
+static int prog_name_by_id(__u32 id, char *name, size_t n)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	snprintf(name, n, "%s", info.name);
+	return 0;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* Id of the XDP program on @ifindex in @mode (0 if none), and whether it is ours. */
+static __u32 xdp_current(int ifindex, __u32 mode_flag, int *ours)
+{
+	__u32 id = 0;
+	char name[32] = "";
+
+	*ours = 0;
+	if (bpf_xdp_query_id(ifindex, (int)mode_flag, &id) || !id)
+		return 0;
+	if (!prog_name_by_id(id, name, sizeof(name)) && !strcmp(name, "l4s_xdp_fwd"))
+		*ours = 1;
+	return id;
+}
+
+static int tc_ours(int ifindex, enum bpf_tc_attach_point where, __u32 *id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = L4S_TC_HANDLE, .priority = L4S_TC_PRIO);
+	char name[32] = "";
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	*id = opts.prog_id;
+	return !prog_name_by_id(opts.prog_id, name, sizeof(name)) && !strncmp(name, "l4s_", 4);
+}
+
+static int tc_put(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = L4S_TC_HANDLE, .priority = L4S_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void tc_remove(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = L4S_TC_HANDLE, .priority = L4S_TC_PRIO);
+	__u32 id;
+
+	if (tc_ours(ifindex, where, &id))
+		bpf_tc_detach(&hook, &opts);
+}
+
+static int set_redirect_flag(struct l4s_state *st)
+{
+	struct l4s_config cfg;
+	__u32 zero = 0, k, v;
+	int any = bpf_map_get_next_key(st->txports, NULL, &k) == 0;
+
+	(void)v;
+	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
+		return -errno;
+	if (any)
+		cfg.flags |= L4S_CFG_F_REDIRECT;
+	else
+		cfg.flags &= ~L4S_CFG_F_REDIRECT;
+	return bpf_map_update_elem(st->config, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *o)
+{
+	struct l4s_attach_key key = { .netns_ino = netns_ino() };
+	struct l4s_attach rec = {}, old = {};
+	struct l4split_bpf *skel = NULL;
+	__u32 xdp_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 other_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	int ifindex = (int)if_nametoindex(dev), err, ours, had = 0;
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+
+	if (!ifindex) {
+		l4s_err(ENODEV, "device \"%s\" not found in this network namespace", dev);
+		l4s_hint("'ip link show' lists devices");
+		return -ENODEV;
+	}
+	key.ifindex = (__u32)ifindex;
+	had = bpf_map_lookup_elem(st->attach, &key, &old) == 0;
+
+	/* Refuse to replace somebody else's program. */
+	if (!o->tc_only) {
+		__u32 id = xdp_current(ifindex, xdp_flag, &ours);
+
+		if (id && !ours) {
+			l4s_err(EBUSY, "%s already has another XDP program (id %u)", dev, id);
+			l4s_hint("detach it first, or use --tc-only");
+			return -EBUSY;
+		}
+		id = xdp_current(ifindex, other_flag, &ours);
+		if (id && !ours) {
+			l4s_err(EBUSY, "%s already has another XDP program (id %u) in %s mode", dev,
+				id, o->mode == XDP_MODE_GENERIC ? "native" : "generic");
+			l4s_hint("detach it first, or use --tc-only");
+			return -EBUSY;
+		}
+	}
+
+	skel = state_load_object(st);
+	if (!skel)
+		return -EINVAL;
+
+	snprintf(rec.ifname, sizeof(rec.ifname), "%s", dev);
+	rec.attached_at = (__u64)time(NULL);
+	rec.flags = had ? (old.flags & L4S_ATTACH_OWN_QDISC) : 0;
+
+	hook.ifindex = ifindex;
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	err = bpf_tc_hook_create(&hook);
+	if (!err)
+		rec.flags |= L4S_ATTACH_OWN_QDISC;
+	else if (err != -EEXIST) {
+		l4s_err(err, "cannot create the clsact qdisc on %s: %s", dev, strerror(-err));
+		l4s_hint("the kernel needs CONFIG_NET_CLS_ACT / sch_clsact");
+		goto out;
+	}
+
+	err = tc_put(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.l4s_tc_reply));
+	if (err) {
+		l4s_err(err, "cannot attach the reply program to %s egress: %s", dev,
+			strerror(-err));
+		goto out;
+	}
+	rec.flags |= L4S_ATTACH_TC_OUT;
+	rec.tc_out_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_reply));
+
+	if (o->tc_only) {
+		err = tc_put(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.l4s_tc_fwd));
+		if (err) {
+			l4s_err(err, "cannot attach the forward program to %s ingress: %s", dev,
+				strerror(-err));
+			goto out;
+		}
+		rec.flags |= L4S_ATTACH_TC_IN;
+		rec.tc_in_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_fwd));
+		/* Switching from XDP to tc: the old XDP program must go. */
+		if (xdp_current(ifindex, XDP_FLAGS_DRV_MODE, &ours) && ours)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		if (xdp_current(ifindex, XDP_FLAGS_SKB_MODE, &ours) && ours)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+	} else {
+		/* One mode at a time: remove ours from the other mode first. */
+		if (xdp_current(ifindex, other_flag, &ours) && ours)
+			bpf_xdp_detach(ifindex, (int)other_flag, NULL);
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.l4s_xdp_fwd),
+				     xdp_flag, NULL);
+		if (err) {
+			l4s_err(err, "cannot attach XDP to %s in %s mode: %s", dev,
+				o->mode == XDP_MODE_GENERIC ? "generic" : "native",
+				strerror(-err));
+			if (o->mode == XDP_MODE_NATIVE)
+				l4s_hint("the driver may not support native XDP: try --xdp-mode "
+					 "generic, or --tc-only");
+			else
+				l4s_hint("try --tc-only");
+			goto out;
+		}
+		rec.flags |= o->mode == XDP_MODE_GENERIC ? L4S_ATTACH_XDP_SKB : L4S_ATTACH_XDP;
+		rec.xdp_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_xdp_fwd));
+		tc_remove(ifindex, BPF_TC_INGRESS);
+	}
+
+	if (o->redirect_target) {
+		__u32 ifx = (__u32)ifindex;
+
+		if (bpf_map_update_elem(st->txports, &ifx, &ifx, BPF_ANY)) {
+			err = l4s_err(errno, "cannot add %s as a redirect target: %s", dev,
+				      strerror(errno));
+			l4s_hint("the device must support XDP redirect (ndo_xdp_xmit)");
+			goto out;
+		}
+		set_redirect_flag(st);
+	}
+
+	if (bpf_map_update_elem(st->attach, &key, &rec, BPF_ANY)) {
+		err = l4s_err(errno, "cannot record the attachment: %s", strerror(errno));
+		goto out;
+	}
+	err = 0;
+out:
+	l4split_bpf__destroy(skel);
+	return err;
+}
+
+static int detach_ifindex(struct l4s_state *st, int ifindex, const struct l4s_attach *rec)
+{
+	struct l4s_attach_key key = { .netns_ino = netns_ino(), .ifindex = (__u32)ifindex };
+	int ours;
+	__u32 ifx = (__u32)ifindex;
+
+	if (xdp_current(ifindex, XDP_FLAGS_DRV_MODE, &ours) && ours)
+		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	if (xdp_current(ifindex, XDP_FLAGS_SKB_MODE, &ours) && ours)
+		bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+	tc_remove(ifindex, BPF_TC_INGRESS);
+	tc_remove(ifindex, BPF_TC_EGRESS);
+	if (rec && (rec->flags & L4S_ATTACH_OWN_QDISC)) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
+	bpf_map_delete_elem(st->txports, &ifx);
+	set_redirect_flag(st);
+	bpf_map_delete_elem(st->attach, &key);
+	return 0;
+}
+
+int detach_dev(struct l4s_state *st, const char *dev)
+{
+	struct l4s_attach_key key = { .netns_ino = netns_ino() };
+	struct l4s_attach rec;
+	int ifindex = (int)if_nametoindex(dev), ours;
+	__u32 id;
+
+	if (!ifindex) {
+		l4s_err(ENODEV, "device \"%s\" not found in this network namespace", dev);
+		l4s_hint("'ip link show' lists devices; 'l4split status' lists attachments");
+		return -ENODEV;
+	}
+	key.ifindex = (__u32)ifindex;
+	if (bpf_map_lookup_elem(st->attach, &key, &rec)) {
+		/* Not recorded: still remove our programs if they are there. */
+		int found = (xdp_current(ifindex, XDP_FLAGS_DRV_MODE, &ours) && ours) ||
+			    (xdp_current(ifindex, XDP_FLAGS_SKB_MODE, &ours) && ours) ||
+			    tc_ours(ifindex, BPF_TC_INGRESS, &id) ||
+			    tc_ours(ifindex, BPF_TC_EGRESS, &id);
+
+		if (!found) {
+			l4s_err(ENOENT, "l4split is not attached to %s", dev);
+			l4s_hint("'l4split status' lists attachments");
+			return -ENOENT;
+		}
+		return detach_ifindex(st, ifindex, NULL);
+	}
+	return detach_ifindex(st, ifindex, &rec);
+}
+
+struct all_ctx {
+	__u64 ino;
+	struct l4s_attach_key keys[L4S_MAX_ATTACH];
+	struct l4s_attach recs[L4S_MAX_ATTACH];
+	int n, left;
+};
+
+static int all_collect(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_attach_key *key = k;
+	struct all_ctx *a = ctx;
+
+	if (key->netns_ino != a->ino) {
+		a->left++;
+		return 0;
+	}
+	if (a->n < L4S_MAX_ATTACH) {
+		a->keys[a->n] = *key;
+		a->recs[a->n] = *(const struct l4s_attach *)v;
+		a->n++;
+	}
+	return 0;
+}
+
+int detach_all(struct l4s_state *st, int *left)
+{
+	static struct all_ctx a;
+	int err;
+
+	memset(&a, 0, sizeof(a));
+	a.ino = netns_ino();
+	err = map_scan(st->attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach),
+		       all_collect, &a);
+	if (err)
+		return l4s_err(err, "cannot read l4s_attach: %s", strerror(-err));
+	for (int i = 0; i < a.n; i++) {
+		char name[IF_NAMESIZE];
+
+		/* The device may be gone; its programs went with it. */
+		if (!if_indextoname(a.keys[i].ifindex, name)) {
+			bpf_map_delete_elem(st->attach, &a.keys[i]);
+			continue;
+		}
+		detach_ifindex(st, (int)a.keys[i].ifindex, &a.recs[i]);
+	}
+	*left = a.left;
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Attaching the programs to devices (XDP or tc ingress, plus tc egress for replies). */
+#ifndef L4S_ATTACH_H
+#define L4S_ATTACH_H
+
+#include "state.h"
+
+#define L4S_TC_HANDLE 0x4c34 /* "L4" */
+#define L4S_TC_PRIO   0xc4
+
+enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_GENERIC };
+
+struct attach_opts {
+	enum xdp_mode mode;
+	int tc_only;
+	int redirect_target; /* the device may be used as an XDP redirect target */
+};
+
+int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *o);
+int detach_dev(struct l4s_state *st, const char *dev);
+/* Detach every device of this network namespace; *left gets entries of other namespaces. */
+int detach_all(struct l4s_state *st, int *left);
+__u64 netns_ino(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The command layer: the only code that prints. Each do_*() takes the words
+ * after its name and returns an exit code: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef L4S_CMD_H
+#define L4S_CMD_H
+
+#include <jansson.h>
+
+#define EXIT_USAGE 2
+
+struct cmd {
+	const char *name;
+	int (*func)(int argc, char **argv);
+};
+
+/* Global options, set by main(). */
+extern const char *opt_pin_dir;
+
+/* Dispatch to the command whose name @argv[0] is a unique prefix of. */
+int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void),
+		 const char *what);
+/* Print "Error: ..." (+ "Hint: ...") or {"error": ...}; returns @code. */
+int fail(int code);
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Is @arg a help request? */
+int is_help(const char *arg);
+/* Print a JSON document (json mode), steals the reference. */
+void json_print(json_t *doc);
+
+int do_attach(int argc, char **argv);
+int do_detach(int argc, char **argv);
+int do_service(int argc, char **argv);
+int do_backend(int argc, char **argv);
+int do_weight(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_stats(int argc, char **argv);
+
+int help_attach(void);
+int help_detach(void);
+int help_service(void);
+int help_backend(void);
+int help_weight(void);
+int help_status(void);
+int help_stats(void);
+
+#endif

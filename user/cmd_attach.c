@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* l4split attach / detach */
+#include <stdio.h>
+#include <string.h>
+#include "attach.h"
+#include "cmd.h"
+#include "err.h"
+#include "parse.h"
+#include "state.h"
+
+int help_attach(void)
+{
+	printf("Usage: l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
+	       "                          [--redirect-target]\n"
+	       "  Load the programs (reusing the pinned state) and attach them to DEV: XDP (or tc\n"
+	       "  ingress with --tc-only) for the forward path, tc egress for replies.\n"
+	       "  --flows N          flow table size when the state is created (default %d)\n"
+	       "  --redirect-target  XDP may redirect frames out of DEV (it must accept XDP frames)\n",
+	       L4S_FLOWS_DEFAULT);
+	return 0;
+}
+
+int help_detach(void)
+{
+	printf("Usage: l4split detach { DEV | --all [--purge] }\n"
+	       "  Remove l4split's programs from DEV, or from every device of this network\n"
+	       "  namespace. --purge also removes the pinned state (services, backends, flows).\n");
+	return 0;
+}
+
+int do_attach(int argc, char **argv)
+{
+	struct attach_opts o = { .mode = XDP_MODE_NATIVE };
+	struct l4s_state st;
+	const char *dev = NULL;
+	__u64 flows = 0;
+	int err;
+
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i]))
+			return help_attach();
+		if (!strcmp(argv[i], "--xdp-mode")) {
+			if (++i >= argc)
+				return usage_error("--xdp-mode needs native or generic");
+			if (!strcmp(argv[i], "native"))
+				o.mode = XDP_MODE_NATIVE;
+			else if (!strcmp(argv[i], "generic") || !strcmp(argv[i], "skb"))
+				o.mode = XDP_MODE_GENERIC;
+			else
+				return usage_error("argument \"%s\" is wrong: --xdp-mode is native or "
+						   "generic", argv[i]);
+		} else if (!strcmp(argv[i], "--tc-only")) {
+			o.tc_only = 1;
+		} else if (!strcmp(argv[i], "--redirect-target")) {
+			o.redirect_target = 1;
+		} else if (!strcmp(argv[i], "--flows")) {
+			if (++i >= argc)
+				return usage_error("--flows needs a number");
+			if (parse_u64("flow table size", argv[i], 1024, 1u << 28, &flows))
+				return fail(EXIT_USAGE);
+		} else if (argv[i][0] == '-') {
+			return usage_error("unknown option \"%s\" for attach", argv[i]);
+		} else if (!dev) {
+			dev = argv[i];
+		} else {
+			return usage_error("attach takes one device, got \"%s\" too", argv[i]);
+		}
+	}
+	if (!dev) {
+		help_attach();
+		return usage_error("attach needs a device");
+	}
+	state_set_flow_max(flows);
+	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK);
+	if (err)
+		return fail(1);
+	if (flows && flows != st.flow_max) {
+		l4s_note("Note: the flow table already exists with %llu entries; --flows %llu "
+			 "applies only to new state (detach --all --purge first)\n",
+			 (unsigned long long)st.flow_max, (unsigned long long)flows);
+	}
+	err = attach_dev(&st, dev, &o);
+	state_close(&st);
+	if (err)
+		return fail(1);
+	if (l4s_json) {
+		json_t *doc = json_pack("{s:s, s:s, s:s}", "attached", dev, "forward",
+					o.tc_only ? "tc-ingress" :
+					o.mode == XDP_MODE_GENERIC ? "xdp-generic" : "xdp-native",
+					"reply", "tc-egress");
+		json_print(doc);
+	} else {
+		printf("attached to %s: forward %s, reply tc egress\n", dev,
+		       o.tc_only ? "tc ingress" :
+		       o.mode == XDP_MODE_GENERIC ? "XDP (generic)" : "XDP (native)");
+	}
+	return 0;
+}
+
+int do_detach(int argc, char **argv)
+{
+	struct l4s_state st;
+	const char *dev = NULL;
+	int all = 0, purge = 0, err, left = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i]))
+			return help_detach();
+		if (!strcmp(argv[i], "--all"))
+			all = 1;
+		else if (!strcmp(argv[i], "--purge"))
+			purge = 1;
+		else if (argv[i][0] == '-')
+			return usage_error("unknown option \"%s\" for detach", argv[i]);
+		else if (!dev)
+			dev = argv[i];
+		else
+			return usage_error("detach takes one device, got \"%s\" too", argv[i]);
+	}
+	if (!!dev == !!all) {
+		help_detach();
+		return usage_error("detach needs a device or --all");
+	}
+	if (purge && !all)
+		return usage_error("--purge goes with --all");
+	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
+	if (err)
+		return fail(1);
+	err = all ? detach_all(&st, &left) : detach_dev(&st, dev);
+	if (!err && purge && left) {
+		l4s_err(16, "not purging: l4split is still attached in %d other network "
+			"namespace(s)", left);
+		l4s_hint("run 'l4split detach --all' in those namespaces first");
+		err = -16;
+	}
+	state_close(&st);
+	if (!err && purge)
+		err = state_purge(state_pin_dir(opt_pin_dir));
+	if (err)
+		return fail(1);
+	if (l4s_json)
+		json_print(json_pack("{s:s, s:b}", "detached", all ? "all" : dev, "purged", purge));
+	else
+		printf("detached from %s%s\n", all ? "all devices" : dev,
+		       purge ? "; state removed" : "");
+	return 0;
+}

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* l4split status / stats: gathered once as JSON, printed as JSON or as tables. */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "attach.h"
+#include "cmd.h"
+#include "err.h"
+#include "mapscan.h"
+#include "model.h"
+#include "parse.h"
+#include "state.h"
+
+static const char *const reason_names[L4S_R_MAX] = {
+	[L4S_R_PASS_NOT_IP] = "pass_not_ip",
+	[L4S_R_PASS_NOT_SERVICE] = "pass_not_service",
+	[L4S_R_PASS_FRAGMENT] = "pass_fragment",
+	[L4S_R_PASS_MALFORMED] = "pass_malformed",
+	[L4S_R_PASS_PROTO] = "pass_other_protocol",
+	[L4S_R_DROP_TRUNCATED] = "drop_truncated",
+	[L4S_R_DROP_MALFORMED] = "drop_malformed",
+	[L4S_R_DROP_NO_BACKEND] = "drop_no_backend",
+	[L4S_R_DROP_NO_TABLE] = "drop_no_table",
+	[L4S_R_TX_REDIRECT] = "tx_redirect",
+	[L4S_R_TX_KERNEL] = "tx_kernel",
+	[L4S_R_TX_KERNEL_NO_NEIGH] = "tx_kernel_no_neigh",
+	[L4S_R_TX_KERNEL_NOT_TARGET] = "tx_kernel_not_target",
+	[L4S_R_FLOW_HIT] = "flow_hit",
+	[L4S_R_FLOW_NEW] = "flow_new",
+	[L4S_R_FLOW_RECHOSEN] = "flow_rechosen",
+	[L4S_R_REPLY_NAT] = "reply_nat",
+	[L4S_R_DROP_ADJUST] = "drop_rewrite_failed",
+};
+
+int help_status(void)
+{
+	printf("Usage: l4split status [NAME]\n"
+	       "  Services with their frontends, tracks (weight, share of new flows), backends\n"
+	       "  (weight, share, lookup table slots, live flows), and where l4split is attached.\n");
+	return 0;
+}
+
+int help_stats(void)
+{
+	printf("Usage: l4split stats [NAME]\n"
+	       "  Counters since the backend or service was created: packets, bytes, new flows,\n"
+	       "  replies, answered flows, resets per backend; verdicts by reason.\n");
+	return 0;
+}
+
+static json_t *json_weight(__u64 w)
+{
+	if (w % L4S_WEIGHT_ONE == 0)
+		return json_integer((json_int_t)(w / L4S_WEIGHT_ONE));
+	return json_real((double)w / L4S_WEIGHT_ONE);
+}
+
+static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats)
+{
+	struct model m;
+	json_t *s, *fes, *tracks, *shares, *bes;
+	unsigned __int128 total = 0;
+	char buf[96];
+
+	if (model_load(st, id, &m))
+		return NULL;
+	model_count_slots(st, &m);
+	if (!with_stats)
+		model_count_flows(st, &m);
+	for (int i = 0; i < m.nbe; i++)
+		total += m.be[i].effective;
+
+	s = json_object();
+	fes = json_array();
+	json_object_set_new(s, "name", json_string(m.svc.name));
+	for (int i = 0; i < m.nfe; i++)
+		json_array_append_new(fes, json_string(fmt_frontend(buf, &m.fe[i])));
+	json_object_set_new(s, "vip", json_string(m.nfe ? fmt_frontend(buf, &m.fe[0]) : ""));
+	json_object_set_new(s, "frontends", fes);
+	if (with_stats) {
+		__u64 c[4];
+
+		percpu_sum(st, st->sstats, id, c, 4);
+		json_object_set_new(s, "packets", json_integer((json_int_t)c[0]));
+		json_object_set_new(s, "bytes", json_integer((json_int_t)c[1]));
+		json_object_set_new(s, "flows", json_integer((json_int_t)c[2]));
+		json_object_set_new(s, "no_backend", json_integer((json_int_t)c[3]));
+	} else {
+		json_object_set_new(s, "affinity",
+				    json_string(m.svc.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
+							"client-ip" : "none"));
+		json_object_set_new(s, "table_size", json_integer(m.svc.table_size));
+		tracks = json_object();
+		shares = json_object();
+		for (int t = 0; t < m.ntr; t++) {
+			unsigned __int128 sum = 0;
+
+			for (int i = 0; i < m.nbe; i++)
+				if (!strcmp(m.be[i].be.track, m.tr[t].name))
+					sum += m.be[i].effective;
+			json_object_set_new(tracks, m.tr[t].name, json_weight(m.tr[t].weight));
+			json_object_set_new(shares, m.tr[t].name,
+					    json_real(total ? (double)sum * 100.0 / (double)total : 0));
+		}
+		json_object_set_new(s, "tracks", tracks);
+		json_object_set_new(s, "track_shares", shares);
+	}
+	bes = json_array();
+	for (int i = 0; i < m.nbe; i++) {
+		struct model_backend *b = &m.be[i];
+		json_t *j = json_object();
+
+		json_object_set_new(j, "addr", json_string(fmt_addr_port(buf, &b->be.addr,
+									  b->be.family,
+									  ntohs(b->be.port))));
+		json_object_set_new(j, "track", json_string(b->be.track));
+		if (with_stats) {
+			__u64 c[8];
+
+			percpu_sum(st, st->bstats, b->id, c, 8);
+			json_object_set_new(j, "packets", json_integer((json_int_t)c[0]));
+			json_object_set_new(j, "bytes", json_integer((json_int_t)c[1]));
+			json_object_set_new(j, "flows", json_integer((json_int_t)c[2]));
+			json_object_set_new(j, "reply_packets", json_integer((json_int_t)c[3]));
+			json_object_set_new(j, "reply_bytes", json_integer((json_int_t)c[4]));
+			json_object_set_new(j, "answered", json_integer((json_int_t)c[5]));
+			json_object_set_new(j, "resets", json_integer((json_int_t)c[6]));
+		} else {
+			json_object_set_new(j, "weight", json_weight(b->weight));
+			json_object_set_new(j, "share",
+					    json_real(total ? (double)b->effective * 100.0 /
+								      (double)total : 0));
+			json_object_set_new(j, "slots", json_integer(b->slots));
+			json_object_set_new(j, "flows", json_integer((json_int_t)b->flows));
+			json_object_set_new(j, "id", json_integer(b->id));
+		}
+		json_array_append_new(bes, j);
+	}
+	json_object_set_new(s, "backends", bes);
+	model_free(&m);
+	return s;
+}
+
+static int attach_collect(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_attach_key *key = k;
+	const struct l4s_attach *a = v;
+	json_t *arr = ctx, *j = json_object();
+	const char *fwd = a->flags & L4S_ATTACH_TC_IN	  ? "tc-ingress" :
+			  a->flags & L4S_ATTACH_XDP_SKB ? "xdp-generic" :
+			  a->flags & L4S_ATTACH_XDP	  ? "xdp-native" :
+							    "none";
+
+	json_object_set_new(j, "dev", json_string(a->ifname));
+	json_object_set_new(j, "ifindex", json_integer(key->ifindex));
+	json_object_set_new(j, "netns", json_integer((json_int_t)key->netns_ino));
+	json_object_set_new(j, "this_netns", json_boolean(key->netns_ino == netns_ino()));
+	json_object_set_new(j, "forward", json_string(fwd));
+	json_object_set_new(j, "reply", json_string(a->flags & L4S_ATTACH_TC_OUT ? "tc-egress" :
+										 "none"));
+	json_array_append_new(arr, j);
+	return 0;
+}
+
+static double jnum(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+static void print_status(json_t *doc)
+{
+	json_t *svcs = json_object_get(doc, "services"), *s, *att;
+	size_t i, j;
+
+	json_array_foreach(svcs, i, s) {
+		json_t *fes = json_object_get(s, "frontends"), *fe, *bes, *b;
+		const char *tn;
+		json_t *tw;
+
+		printf("service %s", json_string_value(json_object_get(s, "name")));
+		json_array_foreach(fes, j, fe)
+			printf(" %s", json_string_value(fe));
+		printf("\n  affinity %s, table %d slots\n",
+		       json_string_value(json_object_get(s, "affinity")),
+		       (int)jnum(s, "table_size"));
+		printf("  %-16s %10s %8s\n", "TRACK", "WEIGHT", "SHARE");
+		json_object_foreach(json_object_get(s, "tracks"), tn, tw) {
+			printf("  %-16s %10g %7.2f%%\n", tn, json_number_value(tw),
+			       jnum(json_object_get(s, "track_shares"), tn));
+		}
+		bes = json_object_get(s, "backends");
+		printf("  %-28s %-12s %8s %8s %7s %8s\n", "BACKEND", "TRACK", "WEIGHT", "SHARE",
+		       "SLOTS", "FLOWS");
+		json_array_foreach(bes, j, b) {
+			printf("  %-28s %-12s %8g %7.2f%% %7d %8lld\n",
+			       json_string_value(json_object_get(b, "addr")),
+			       json_string_value(json_object_get(b, "track")), jnum(b, "weight"),
+			       jnum(b, "share"), (int)jnum(b, "slots"),
+			       (long long)json_integer_value(json_object_get(b, "flows")));
+		}
+		if (!json_array_size(bes))
+			printf("  (no backends: new flows are dropped)\n");
+	}
+	if (!json_array_size(svcs))
+		printf("no services\n");
+	att = json_object_get(doc, "attached");
+	if (att) {
+		json_t *a;
+
+		printf("attached:");
+		json_array_foreach(att, i, a) {
+			printf(" %s (%s + %s%s)", json_string_value(json_object_get(a, "dev")),
+			       json_string_value(json_object_get(a, "forward")),
+			       json_string_value(json_object_get(a, "reply")),
+			       json_is_true(json_object_get(a, "this_netns")) ? "" :
+										  ", other netns");
+		}
+		printf("%s\n", json_array_size(att) ? "" : " nowhere");
+	}
+}
+
+static void print_stats(json_t *doc)
+{
+	json_t *svcs = json_object_get(doc, "services"), *s, *b;
+	size_t i, j;
+	const char *rk;
+	json_t *rv;
+
+	json_array_foreach(svcs, i, s) {
+		printf("service %s: %lld packets, %lld bytes, %lld flows, %lld dropped (no "
+		       "backend)\n",
+		       json_string_value(json_object_get(s, "name")),
+		       (long long)jnum(s, "packets"), (long long)jnum(s, "bytes"),
+		       (long long)jnum(s, "flows"), (long long)jnum(s, "no_backend"));
+		printf("  %-28s %-10s %10s %12s %8s %10s %8s %7s\n", "BACKEND", "TRACK", "PACKETS",
+		       "BYTES", "FLOWS", "REPLIES", "ANSWERED", "RESETS");
+		json_array_foreach(json_object_get(s, "backends"), j, b) {
+			printf("  %-28s %-10s %10lld %12lld %8lld %10lld %8lld %7lld\n",
+			       json_string_value(json_object_get(b, "addr")),
+			       json_string_value(json_object_get(b, "track")),
+			       (long long)jnum(b, "packets"), (long long)jnum(b, "bytes"),
+			       (long long)jnum(b, "flows"), (long long)jnum(b, "reply_packets"),
+			       (long long)jnum(b, "answered"), (long long)jnum(b, "resets"));
+		}
+	}
+	printf("verdicts:");
+	json_object_foreach(json_object_get(doc, "reasons"), rk, rv) {
+		if (json_integer_value(rv))
+			printf(" %s=%lld", rk, (long long)json_integer_value(rv));
+	}
+	printf("\n");
+}
+
+static int status_or_stats(int argc, char **argv, int stats)
+{
+	struct l4s_state st;
+	json_t *doc, *arr;
+	__u32 *ids = NULL, one;
+	int n = 0;
+
+	if (argc >= 1 && is_help(argv[0]))
+		return stats ? help_stats() : help_status();
+	if (argc > 1)
+		return usage_error("%s takes at most one service NAME", stats ? "stats" : "status");
+	if (argc == 1 && parse_name("service", argv[0]))
+		return fail(EXIT_USAGE);
+	if (state_open(&st, state_pin_dir(opt_pin_dir), 0))
+		return fail(1);
+	if (argc == 1) {
+		if (svc_find(&st, argv[0], &one)) {
+			state_close(&st);
+			return fail(1);
+		}
+		ids = &one;
+		n = 1;
+	} else if (svc_list(&st, &ids, &n)) {
+		state_close(&st);
+		return fail(1);
+	}
+	doc = json_object();
+	arr = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *s = svc_json(&st, ids[i], stats);
+
+		if (!s) {
+			json_decref(doc);
+			json_decref(arr);
+			state_close(&st);
+			return fail(1);
+		}
+		json_array_append_new(arr, s);
+	}
+	json_object_set_new(doc, "services", arr);
+	if (stats) {
+		json_t *r = json_object();
+
+		for (__u32 k = 0; k < L4S_R_MAX; k++) {
+			__u64 v;
+
+			percpu_sum(&st, st.reasons, k, &v, 1);
+			json_object_set_new(r, reason_names[k], json_integer((json_int_t)v));
+		}
+		json_object_set_new(doc, "reasons", r);
+	} else if (argc == 0) {
+		json_t *att = json_array();
+
+		map_scan(st.attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach),
+			 attach_collect, att);
+		json_object_set_new(doc, "attached", att);
+		json_object_set_new(doc, "flow_table_size", json_integer((json_int_t)st.flow_max));
+	}
+	if (ids != &one)
+		free(ids);
+	state_close(&st);
+	if (l4s_json)
+		json_print(doc);
+	else {
+		if (stats)
+			print_stats(doc);
+		else
+			print_status(doc);
+		json_decref(doc);
+	}
+	return 0;
+}
+
+int do_status(int argc, char **argv)
+{
+	return status_or_stats(argc, argv, 0);
+}
+
+int do_stats(int argc, char **argv)
+{
+	return status_or_stats(argc, argv, 1);
+}

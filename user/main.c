@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* l4split: weighted L4 traffic splitting in XDP/tc. Entry point and dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "err.h"
+#include "l4split.h"
+
+const char *opt_pin_dir;
+
+static int do_help(void)
+{
+	fprintf(stdout,
+		"Usage: l4split [OPTIONS] OBJECT COMMAND [ARGS]\n"
+		"       l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
+		"                          [--redirect-target]\n"
+		"       l4split detach { DEV | --all [--purge] }\n"
+		"       l4split service { add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
+		"                               [--table-size M] | del NAME }\n"
+		"       l4split backend { add NAME ADDR:PORT [--track T] [--weight W] |\n"
+		"                         del NAME ADDR:PORT }\n"
+		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
+		"       l4split status [NAME]\n"
+		"       l4split stats [NAME]\n"
+		"\n"
+		"       FRONTEND := VIP:PORT/{tcp|udp}     (IPv6: [fd00::10]:80/tcp)\n"
+		"       W        := non-negative decimal, relative (99, 1, 0.5); 0 drains\n"
+		"\n"
+		"OPTIONS := { -j|--json | -p|--pretty | -d|--debug | --pin-dir DIR |\n"
+		"             -V|--version | -h|--help }\n"
+		"State lives in BPF maps pinned under --pin-dir, $L4SPLIT_PIN_DIR, or /sys/fs/bpf/l4split.\n"
+		"'l4split OBJECT help' shows the grammar of one object.\n");
+	return 0;
+}
+
+static const struct cmd top_cmds[] = {
+	{ "attach", do_attach },   { "detach", do_detach }, { "service", do_service },
+	{ "backend", do_backend }, { "weight", do_weight }, { "status", do_status },
+	{ "stats", do_stats },     { NULL, NULL },
+};
+
+int is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int fail(int code)
+{
+	const char *hint = l4s_errhint();
+
+	if (l4s_json) {
+		json_t *doc = json_object();
+
+		json_object_set_new(doc, "error", json_string(l4s_errmsg()));
+		if (hint)
+			json_object_set_new(doc, "hint", json_string(hint));
+		json_print(doc);
+	} else {
+		fprintf(stderr, "Error: %s\n", l4s_errmsg());
+		if (hint)
+			fprintf(stderr, "Hint: %s\n", hint);
+	}
+	return code;
+}
+
+int usage_error(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	l4s_err(22, "%s", buf);
+	return fail(EXIT_USAGE);
+}
+
+static int pretty;
+
+void json_print(json_t *doc)
+{
+	json_dumpf(doc, stdout, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void),
+		 const char *what)
+{
+	const struct cmd *match = NULL;
+	size_t n;
+
+	if (argc < 1) {
+		if (help)
+			help();
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[0]))
+		return help ? help() : 0;
+	n = strlen(argv[0]);
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(c->name, argv[0])) {
+			match = c;
+			break;
+		}
+		if (!strncmp(c->name, argv[0], n)) {
+			if (match)
+				return usage_error("%s \"%s\" is ambiguous", what, argv[0]);
+			match = c;
+		}
+	}
+	if (!match) {
+		l4s_err(22, "unknown %s \"%s\"", what, argv[0]);
+		l4s_hint("see 'l4split help'");
+		return fail(EXIT_USAGE);
+	}
+	return match->func(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	char **rest;
+	int nrest = 0, c;
+
+	/* Global options may appear anywhere (bpftool style -j at the end works too). */
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json"))
+			l4s_json = 1;
+		else if (!strcmp(a, "-p") || !strcmp(a, "--pretty"))
+			l4s_json = pretty = 1;
+		else if (!strcmp(a, "-d") || !strcmp(a, "--debug"))
+			l4s_debug = 1;
+		else if (!strcmp(a, "--pin-dir") && i + 1 < argc)
+			opt_pin_dir = argv[++i];
+		else if (!strncmp(a, "--pin-dir=", 10))
+			opt_pin_dir = a + 10;
+		else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("l4split %s (map layout %d)\n", L4S_VERSION, L4S_LAYOUT_VERSION);
+			free(rest);
+			return 0;
+		} else
+			rest[nrest++] = argv[i];
+	}
+	if (nrest == 0 || (nrest == 1 && is_help(rest[0]))) {
+		do_help();
+		free(rest);
+		return nrest ? 0 : EXIT_USAGE;
+	}
+	c = cmd_dispatch(top_cmds, nrest, rest, do_help, "object");
+	free(rest);
+	return c;
+}

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "err.h"
+#include "mapscan.h"
+#include "model.h"
+#include "table.h"
+
+int svc_find(struct l4s_state *st, const char *name, __u32 *id)
+{
+	struct l4s_service svc;
+
+	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
+		if (bpf_map_lookup_elem(st->services, &i, &svc))
+			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+		if ((svc.flags & L4S_SVC_F_IN_USE) && !strncmp(svc.name, name, L4S_NAME_LEN)) {
+			*id = i;
+			return 0;
+		}
+	}
+	l4s_err(ENOENT, "service \"%s\" not found", name);
+	l4s_hint("'l4split status' lists services; create one with 'l4split service add %s "
+		 "VIP:PORT/tcp'", name);
+	return -ENOENT;
+}
+
+static struct l4s_state *sort_st;
+
+static int cmp_svc_name(const void *a, const void *b)
+{
+	struct l4s_service x, y;
+	__u32 ia = *(const __u32 *)a, ib = *(const __u32 *)b;
+
+	bpf_map_lookup_elem(sort_st->services, &ia, &x);
+	bpf_map_lookup_elem(sort_st->services, &ib, &y);
+	return strncmp(x.name, y.name, L4S_NAME_LEN);
+}
+
+int svc_list(struct l4s_state *st, __u32 **ids, int *n)
+{
+	struct l4s_service svc;
+	__u32 *out = NULL;
+	int cnt = 0;
+
+	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
+		if (bpf_map_lookup_elem(st->services, &i, &svc)) {
+			free(out);
+			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+		}
+		if (!(svc.flags & L4S_SVC_F_IN_USE))
+			continue;
+		__u32 *tmp = realloc(out, sizeof(*out) * (size_t)(cnt + 1));
+
+		if (!tmp) {
+			free(out);
+			return -ENOMEM;
+		}
+		out = tmp;
+		out[cnt++] = i;
+	}
+	sort_st = st;
+	if (cnt > 1)
+		qsort(out, (size_t)cnt, sizeof(*out), cmp_svc_name);
+	*ids = out;
+	*n = cnt;
+	return 0;
+}
+
+struct fe_scan {
+	struct model *m;
+	int err;
+};
+
+static int fe_collect(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_frontend *fe = v;
+	struct fe_scan *s = ctx;
+	struct l4s_frontend_key *tmp;
+
+	if (fe->svc_id != s->m->id)
+		return 0;
+	tmp = realloc(s->m->fe, sizeof(*tmp) * (size_t)(s->m->nfe + 1));
+	if (!tmp)
+		return -ENOMEM;
+	s->m->fe = tmp;
+	memcpy(&s->m->fe[s->m->nfe++], k, sizeof(*tmp));
+	return 0;
+}
+
+struct tr_scan {
+	struct model *m;
+};
+
+static int tr_collect(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_track_key *tk = k;
+	const struct l4s_track *t = v;
+	struct tr_scan *s = ctx;
+	struct model_track *mt;
+
+	if (tk->svc_id != s->m->id)
+		return 0;
+	mt = model_track_add(s->m, tk->name, t->weight);
+	if (!mt)
+		return -ENOMEM;
+	mt->in_map = 1;
+	return 0;
+}
+
+static int cmp_track(const void *a, const void *b)
+{
+	return strcmp(((const struct model_track *)a)->name, ((const struct model_track *)b)->name);
+}
+
+static int cmp_backend(const void *a, const void *b)
+{
+	const struct model_backend *x = a, *y = b;
+	int c = strcmp(x->be.track, y->be.track);
+
+	if (c)
+		return c;
+	c = memcmp(&x->be.addr, &y->be.addr, sizeof(x->be.addr));
+	if (c)
+		return c;
+	return ntohs(x->be.port) - ntohs(y->be.port);
+}
+
+int model_load(struct l4s_state *st, __u32 id, struct model *m)
+{
+	struct fe_scan fs = { .m = m };
+	struct tr_scan ts = { .m = m };
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	if (bpf_map_lookup_elem(st->services, &id, &m->svc))
+		return l4s_err(errno, "cannot read service %u: %s", id, strerror(errno));
+	err = map_scan(st->frontends, sizeof(struct l4s_frontend_key), sizeof(struct l4s_frontend),
+		       fe_collect, &fs);
+	if (err)
+		goto fail;
+	err = map_scan(st->tracks, sizeof(struct l4s_track_key), sizeof(struct l4s_track),
+		       tr_collect, &ts);
+	if (err)
+		goto fail;
+	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+		struct l4s_backend be;
+		struct l4s_weight w;
+		struct model_backend *tmp;
+
+		if (bpf_map_lookup_elem(st->backends, &i, &be)) {
+			err = -errno;
+			goto fail;
+		}
+		if (!(be.flags & L4S_BE_F_IN_USE) || be.svc_id != id)
+			continue;
+		if (bpf_map_lookup_elem(st->weights, &i, &w)) {
+			err = -errno;
+			goto fail;
+		}
+		tmp = realloc(m->be, sizeof(*tmp) * (size_t)(m->nbe + 1));
+		if (!tmp) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		m->be = tmp;
+		memset(&m->be[m->nbe], 0, sizeof(*tmp));
+		m->be[m->nbe].id = i;
+		m->be[m->nbe].be = be;
+		m->be[m->nbe].weight = w.weight;
+		m->nbe++;
+		/* A backend whose track has no weight entry (half-written state): weight 0. */
+		if (!model_track(m, be.track) && !model_track_add(m, be.track, 0)) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (m->ntr > 1)
+		qsort(m->tr, (size_t)m->ntr, sizeof(*m->tr), cmp_track);
+	if (m->nbe > 1)
+		qsort(m->be, (size_t)m->nbe, sizeof(*m->be), cmp_backend);
+	model_effective(m);
+	return 0;
+fail:
+	model_free(m);
+	return l4s_err(err, "cannot read the state of service %u: %s", id, strerror(-err));
+}
+
+void model_free(struct model *m)
+{
+	free(m->be);
+	free(m->tr);
+	free(m->fe);
+	m->be = NULL;
+	m->tr = NULL;
+	m->fe = NULL;
+	m->nbe = m->ntr = m->nfe = 0;
+}
+
+struct model_track *model_track(struct model *m, const char *name)
+{
+	for (int i = 0; i < m->ntr; i++)
+		if (!strncmp(m->tr[i].name, name, L4S_NAME_LEN))
+			return &m->tr[i];
+	return NULL;
+}
+
+struct model_track *model_track_add(struct model *m, const char *name, __u64 weight)
+{
+	struct model_track *tmp = realloc(m->tr, sizeof(*tmp) * (size_t)(m->ntr + 1));
+
+	if (!tmp)
+		return NULL;
+	m->tr = tmp;
+	tmp = &m->tr[m->ntr++];
+	memset(tmp, 0, sizeof(*tmp));
+	strncpy(tmp->name, name, L4S_NAME_LEN - 1);
+	tmp->weight = weight;
+	return tmp;
+}
+
+struct model_backend *model_backend_find(struct model *m, const struct l4s_addr *a, __u8 family,
+					 __u16 port_host)
+{
+	for (int i = 0; i < m->nbe; i++) {
+		struct model_backend *b = &m->be[i];
+
+		if (!b->removed && b->be.family == family && b->be.port == htons(port_host) &&
+		    !memcmp(&b->be.addr, a, sizeof(*a)))
+			return b;
+	}
+	return NULL;
+}
+
+void model_effective(struct model *m)
+{
+	for (int i = 0; i < m->nbe; i++) {
+		struct model_backend *b = &m->be[i];
+		struct model_track *t = model_track(m, b->be.track);
+		unsigned __int128 sum = 0;
+
+		b->effective = 0;
+		if (b->removed || !t || !t->weight || !b->weight)
+			continue;
+		for (int j = 0; j < m->nbe; j++)
+			if (!m->be[j].removed && !strcmp(m->be[j].be.track, b->be.track))
+				sum += m->be[j].weight;
+		/* track weight x (backend weight / sum in track), scaled by 2^20, exact ints. */
+		b->effective = (__u64)(((unsigned __int128)t->weight * b->weight << 20) / sum);
+	}
+}
+
+int model_count_slots(struct l4s_state *st, struct model *m)
+{
+	__u32 inner_id, v;
+	int fd;
+
+	for (int i = 0; i < m->nbe; i++)
+		m->be[i].slots = 0;
+	if (bpf_map_lookup_elem(st->tables, &m->id, &inner_id))
+		return 0; /* no table yet */
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return l4s_err(errno, "cannot open lookup table of service %u: %s", m->id,
+			       strerror(errno));
+	for (__u32 s = 0; s < m->svc.table_size; s++) {
+		if (bpf_map_lookup_elem(fd, &s, &v))
+			break;
+		for (int i = 0; i < m->nbe; i++)
+			if (m->be[i].id == v) {
+				m->be[i].slots++;
+				break;
+			}
+	}
+	close(fd);
+	return 0;
+}
+
+struct flow_count {
+	struct model *m;
+	struct l4s_state *st;
+};
+
+static int flow_count_fn(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_flow *f = v;
+	struct flow_count *fc = ctx;
+
+	(void)k;
+	if (f->svc_id != fc->m->id)
+		return 0;
+	for (int i = 0; i < fc->m->nbe; i++) {
+		struct model_backend *b = &fc->m->be[i];
+
+		if (b->id == f->backend_id && b->be.gen == f->backend_gen) {
+			b->flows++;
+			break;
+		}
+	}
+	return 0;
+}
+
+int model_count_flows(struct l4s_state *st, struct model *m)
+{
+	struct flow_count fc = { .m = m, .st = st };
+
+	for (int i = 0; i < m->nbe; i++)
+		m->be[i].flows = 0;
+	return map_scan(st->flows, sizeof(struct l4s_flow_key), sizeof(struct l4s_flow),
+			flow_count_fn, &fc);
+}
+
+int table_swap(struct l4s_state *st, struct model *m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	struct table_backend *tb = calloc((size_t)m->nbe + 1, sizeof(*tb));
+	__u32 msz = m->svc.table_size, *slots = calloc(msz, sizeof(__u32)), *keys = NULL;
+	__u32 count = msz;
+	int n = 0, fd = -1, err;
+
+	if (!tb || !slots) {
+		err = -ENOMEM;
+		goto out;
+	}
+	model_effective(m);
+	for (int i = 0; i < m->nbe; i++) {
+		if (m->be[i].removed)
+			continue;
+		tb[n].id = m->be[i].id;
+		tb[n].addr = m->be[i].be.addr;
+		tb[n].port = ntohs(m->be[i].be.port);
+		tb[n].family = m->be[i].be.family;
+		tb[n].weight = m->be[i].effective;
+		n++;
+	}
+	err = table_build(tb, n, msz, slots);
+	if (err) {
+		l4s_err(err, "cannot build the lookup table of \"%s\"", m->svc.name);
+		goto out;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "l4s_table", sizeof(__u32), sizeof(__u32), msz,
+			    &opts);
+	if (fd < 0) {
+		err = l4s_err(errno, "cannot create a lookup table of %u slots: %s", msz,
+			      strerror(errno));
+		goto out;
+	}
+	keys = malloc(sizeof(__u32) * msz);
+	if (!keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < msz; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, slots, &count, NULL)) {
+		for (__u32 i = 0; i < msz; i++) {
+			if (bpf_map_update_elem(fd, &keys[i], &slots[i], BPF_ANY)) {
+				err = l4s_err(errno, "cannot fill the lookup table: %s",
+					      strerror(errno));
+				goto out;
+			}
+		}
+	}
+	/* The switch: one update of the outer map. */
+	if (bpf_map_update_elem(st->tables, &m->id, &fd, BPF_ANY)) {
+		err = l4s_err(errno, "cannot install the lookup table of \"%s\": %s", m->svc.name,
+			      strerror(errno));
+		goto out;
+	}
+	m->svc.gen++;
+	bpf_map_update_elem(st->services, &m->id, &m->svc, BPF_ANY);
+	err = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tb);
+	free(slots);
+	free(keys);
+	return err;
+}
+
+int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
+{
+	struct l4s_backend be;
+
+	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+		int taken = 0;
+
+		if (bpf_map_lookup_elem(st->backends, &i, &be))
+			return l4s_err(errno, "cannot read l4s_backends: %s", strerror(errno));
+		if (be.flags & L4S_BE_F_IN_USE)
+			continue;
+		for (int j = 0; j < nexclude; j++)
+			if (exclude[j] == i)
+				taken = 1;
+		if (taken)
+			continue;
+		*id = i;
+		return 0;
+	}
+	l4s_err(ENOSPC, "no free backend slot: all %d are in use", L4S_MAX_BACKENDS);
+	l4s_hint("delete unused backends or services");
+	return -ENOSPC;
+}
+
+static int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size)
+{
+	size_t sz = ((value_size + 7) & ~(size_t)7) * (size_t)st->ncpus;
+	void *z = calloc(1, sz);
+	int err;
+
+	if (!z)
+		return -ENOMEM;
+	err = bpf_map_update_elem(fd, &key, z, BPF_ANY) ? -errno : 0;
+	free(z);
+	return err;
+}
+
+struct flush_ctx {
+	__u32 id;
+	int by_service;
+	struct l4s_flow_key *keys;
+	long n, cap;
+	int err;
+};
+
+static int flush_collect(const void *k, const void *v, void *ctx)
+{
+	struct flush_ctx *fc = ctx;
+	__u32 match = fc->by_service ? ((const struct l4s_flow *)v)->svc_id
+				     : ((const struct l4s_flow *)v)->backend_id;
+
+	if (match != fc->id)
+		return 0;
+	if (fc->n == fc->cap) {
+		long cap = fc->cap ? fc->cap * 2 : 256;
+		struct l4s_flow_key *tmp = realloc(fc->keys, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		fc->keys = tmp;
+		fc->cap = cap;
+	}
+	memcpy(&fc->keys[fc->n++], k, sizeof(*fc->keys));
+	return 0;
+}
+
+static long flows_flush(struct l4s_state *st, __u32 id, int by_service)
+{
+	struct flush_ctx fc = { .id = id, .by_service = by_service };
+	long removed = 0;
+	int err;
+
+	err = map_scan(st->flows, sizeof(struct l4s_flow_key), sizeof(struct l4s_flow),
+		       flush_collect, &fc);
+	if (err) {
+		free(fc.keys);
+		return err;
+	}
+	for (long i = 0; i < fc.n; i++)
+		if (!bpf_map_delete_elem(st->flows, &fc.keys[i]))
+			removed++;
+	free(fc.keys);
+	return removed;
+}
+
+struct rflush_ctx {
+	__u32 *ids;
+	int nids;
+	struct l4s_flow_key *keys;
+	long n, cap;
+};
+
+static int rflush_collect(const void *k, const void *v, void *ctx)
+{
+	struct rflush_ctx *rc = ctx;
+	const struct l4s_rflow *rf = v;
+	int hit = 0;
+
+	for (int i = 0; i < rc->nids; i++)
+		if (rc->ids[i] == rf->backend_id)
+			hit = 1;
+	if (!hit)
+		return 0;
+	if (rc->n == rc->cap) {
+		long cap = rc->cap ? rc->cap * 2 : 256;
+		struct l4s_flow_key *tmp = realloc(rc->keys, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		rc->keys = tmp;
+		rc->cap = cap;
+	}
+	memcpy(&rc->keys[rc->n++], k, sizeof(*rc->keys));
+	return 0;
+}
+
+static void rflows_flush(struct l4s_state *st, __u32 *ids, int nids)
+{
+	struct rflush_ctx rc = { .ids = ids, .nids = nids };
+
+	if (nids && !map_scan(st->rflows, sizeof(struct l4s_flow_key), sizeof(struct l4s_rflow),
+			      rflush_collect, &rc))
+		for (long i = 0; i < rc.n; i++)
+			bpf_map_delete_elem(st->rflows, &rc.keys[i]);
+	free(rc.keys);
+}
+
+long flows_flush_backend(struct l4s_state *st, __u32 backend_id)
+{
+	long n = flows_flush(st, backend_id, 0);
+
+	rflows_flush(st, &backend_id, 1);
+	return n;
+}
+
+long flows_flush_service(struct l4s_state *st, __u32 svc_id)
+{
+	return flows_flush(st, svc_id, 1);
+}
+
+int model_commit(struct l4s_state *st, struct model *m)
+{
+	__u32 *freed = calloc((size_t)m->nbe + 1, sizeof(__u32));
+	int nfreed = 0, err = 0;
+
+	if (!freed)
+		return -ENOMEM;
+	/* 1. Backends and their weights. New ones are unreachable until the table names them. */
+	for (int i = 0; i < m->nbe; i++) {
+		struct model_backend *b = &m->be[i];
+		struct l4s_backend cur;
+		struct l4s_weight w = { .weight = b->weight };
+
+		if (b->removed)
+			continue;
+		if (bpf_map_lookup_elem(st->backends, &b->id, &cur) == 0 &&
+		    !(cur.flags & L4S_BE_F_IN_USE)) {
+			/* A fresh id: start its counters at zero, keep its generation. */
+			zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
+			b->be.gen = cur.gen;
+		}
+		b->be.flags |= L4S_BE_F_IN_USE;
+		b->be.svc_id = m->id;
+		if (bpf_map_update_elem(st->weights, &b->id, &w, BPF_ANY) ||
+		    bpf_map_update_elem(st->backends, &b->id, &b->be, BPF_ANY)) {
+			err = l4s_err(errno, "cannot write backend %u: %s", b->id, strerror(errno));
+			goto out;
+		}
+	}
+	/* 2. Track weights. */
+	for (int i = 0; i < m->ntr; i++) {
+		struct l4s_track_key tk = { .svc_id = m->id };
+		struct l4s_track t = { .weight = m->tr[i].weight };
+
+		if (m->tr[i].removed)
+			continue;
+		strncpy(tk.name, m->tr[i].name, L4S_NAME_LEN - 1);
+		if (bpf_map_update_elem(st->tracks, &tk, &t, BPF_ANY)) {
+			err = l4s_err(errno, "cannot write track \"%s\": %s", tk.name,
+				      strerror(errno));
+			if (errno == E2BIG || errno == ENOSPC)
+				l4s_hint("the track map is full (%d tracks)", L4S_MAX_TRACKS);
+			goto out;
+		}
+		m->tr[i].in_map = 1;
+	}
+	/* 3. The switch. */
+	err = table_swap(st, m);
+	if (err)
+		goto out;
+	/* 4. What is gone: free backend ids (new generation), forget their flows. */
+	for (int i = 0; i < m->nbe; i++) {
+		struct model_backend *b = &m->be[i];
+		struct l4s_backend gone = { .gen = b->be.gen + 1 };
+		struct l4s_weight w0 = {};
+
+		if (!b->removed)
+			continue;
+		bpf_map_update_elem(st->backends, &b->id, &gone, BPF_ANY);
+		bpf_map_update_elem(st->weights, &b->id, &w0, BPF_ANY);
+		b->flows = (__u64)flows_flush(st, b->id, 0);
+		freed[nfreed++] = b->id;
+	}
+	rflows_flush(st, freed, nfreed);
+	for (int i = 0; i < m->ntr; i++) {
+		struct l4s_track_key tk = { .svc_id = m->id };
+
+		if (!m->tr[i].removed)
+			continue;
+		strncpy(tk.name, m->tr[i].name, L4S_NAME_LEN - 1);
+		bpf_map_delete_elem(st->tracks, &tk);
+	}
+out:
+	free(freed);
+	return err;
+}

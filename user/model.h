@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A service as read from the maps: frontends, tracks, backends and weights.
+ * Commands change a model in memory, validate it, then commit it: weights and
+ * backends first, the lookup table last, swapped in with one map update.
+ */
+#ifndef L4S_MODEL_H
+#define L4S_MODEL_H
+
+#include "l4split.h"
+#include "state.h"
+
+struct model_backend {
+	__u32 id;
+	struct l4s_backend be;
+	__u64 weight;      /* inside the track */
+	__u64 effective;   /* share of the service, any scale */
+	__u32 slots;       /* in the committed table (filled by model_count_slots) */
+	__u64 flows;       /* live flow entries (filled by model_count_flows) */
+	int removed;       /* drop on commit */
+};
+
+struct model_track {
+	char name[L4S_NAME_LEN];
+	__u64 weight;
+	int in_map;
+	int removed;
+};
+
+struct model {
+	__u32 id;
+	struct l4s_service svc;
+	struct model_backend *be;
+	int nbe;
+	struct model_track *tr;
+	int ntr;
+	struct l4s_frontend_key *fe;
+	int nfe;
+};
+
+/* Find a service by name: 0 and *id, or -ENOENT with a message. */
+int svc_find(struct l4s_state *st, const char *name, __u32 *id);
+/* Ids of all services in use, sorted by name. Caller frees *ids. */
+int svc_list(struct l4s_state *st, __u32 **ids, int *n);
+
+int model_load(struct l4s_state *st, __u32 id, struct model *m);
+void model_free(struct model *m);
+
+struct model_track *model_track(struct model *m, const char *name);
+struct model_track *model_track_add(struct model *m, const char *name, __u64 weight);
+struct model_backend *model_backend_find(struct model *m, const struct l4s_addr *a, __u8 family,
+					 __u16 port_host);
+/* Compute effective weights of every backend (track weight x share in track). */
+void model_effective(struct model *m);
+/* Fill slots from the live table and flows from the flow table. */
+int model_count_slots(struct l4s_state *st, struct model *m);
+int model_count_flows(struct l4s_state *st, struct model *m);
+
+/*
+ * Write the model: new backends (which must already have ids from
+ * backend_alloc), weights, tracks; then build and swap the lookup table; then
+ * remove what is marked removed. Returns 0 or -errno with a message.
+ */
+int model_commit(struct l4s_state *st, struct model *m);
+
+/* Build and swap in the lookup table for the model as it is. */
+int table_swap(struct l4s_state *st, struct model *m);
+
+/* Allocate a free backend id (marked pending until committed). */
+int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude);
+/* Delete the flows of a backend; returns how many were removed. */
+long flows_flush_backend(struct l4s_state *st, __u32 backend_id);
+/* Delete every flow of a service. */
+long flows_flush_service(struct l4s_state *st, __u32 svc_id);
+
+#endif

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "err.h"
+#include "parse.h"
+
+int parse_addr(const char *s, struct l4s_addr *a, __u8 *family)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, &a->addr[0]) == 1) {
+		*family = L4S_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->addr) == 1) {
+		*family = L4S_AF_INET6;
+		return 0;
+	}
+	return l4s_err(EINVAL, "address \"%s\" is wrong: not an IPv4 or IPv6 address", s);
+}
+
+int parse_port(const char *s, __u16 *port)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || !isdigit((unsigned char)*s))
+		return l4s_err(EINVAL, "port \"%s\" is wrong: expected a number from 1 to 65535", s);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return l4s_err(EINVAL, "port \"%s\" is wrong: expected a number from 1 to 65535", s);
+	*port = (__u16)v;
+	return 0;
+}
+
+int parse_addr_port(const char *s, struct l4s_addr *a, __u8 *family, __u16 *port)
+{
+	char buf[128];
+	const char *host, *p;
+	size_t n = strlen(s);
+
+	if (n >= sizeof(buf))
+		return l4s_err(EINVAL, "\"%.40s...\" is wrong: too long for ADDR:PORT", s);
+	memcpy(buf, s, n + 1);
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (!close || close[1] != ':') {
+			l4s_err(EINVAL, "\"%s\" is wrong: IPv6 is written [ADDR]:PORT", s);
+			l4s_hint("for example [fd00::10]:80");
+			return -EINVAL;
+		}
+		*close = 0;
+		host = buf + 1;
+		p = close + 2;
+		if (parse_addr(host, a, family))
+			return -EINVAL;
+		if (*family != L4S_AF_INET6)
+			return l4s_err(EINVAL, "\"%s\" is wrong: brackets are for IPv6 addresses", s);
+	} else {
+		char *colon = strrchr(buf, ':');
+
+		if (!colon) {
+			l4s_err(EINVAL, "\"%s\" is wrong: expected ADDR:PORT", s);
+			l4s_hint("for example 10.0.0.1:80 or [fd00::1]:80");
+			return -EINVAL;
+		}
+		if (strchr(buf, ':') != colon) {
+			l4s_err(EINVAL, "\"%s\" is wrong: IPv6 is written [ADDR]:PORT", s);
+			l4s_hint("for example [fd00::10]:80");
+			return -EINVAL;
+		}
+		*colon = 0;
+		host = buf;
+		p = colon + 1;
+		if (parse_addr(host, a, family))
+			return -EINVAL;
+	}
+	return parse_port(p, port);
+}
+
+int parse_frontend(const char *s, struct l4s_frontend_key *k)
+{
+	char buf[128];
+	char *slash;
+	__u16 port;
+	__u8 family;
+	size_t n = strlen(s);
+
+	memset(k, 0, sizeof(*k));
+	if (n >= sizeof(buf))
+		return l4s_err(EINVAL, "frontend \"%.40s...\" is wrong: too long", s);
+	memcpy(buf, s, n + 1);
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		l4s_err(EINVAL, "frontend \"%s\" is wrong: expected VIP:PORT/tcp or VIP:PORT/udp", s);
+		l4s_hint("for example 10.96.0.10:80/tcp or [fd00::10]:53/udp");
+		return -EINVAL;
+	}
+	*slash = 0;
+	if (!strcasecmp(slash + 1, "tcp"))
+		k->proto = IPPROTO_TCP;
+	else if (!strcasecmp(slash + 1, "udp"))
+		k->proto = IPPROTO_UDP;
+	else
+		return l4s_err(EINVAL, "frontend \"%s\" is wrong: protocol \"%s\" is not tcp or udp", s,
+			       slash + 1);
+	if (parse_addr_port(buf, &k->vip, &family, &port))
+		return -EINVAL;
+	k->family = family;
+	k->port = htons(port);
+	return 0;
+}
+
+int parse_weight(const char *s, __u64 *w)
+{
+	__u64 ip = 0, frac = 0, scale = L4S_WEIGHT_ONE;
+	const char *p = s;
+	int digits = 0;
+
+	if (!*p)
+		return l4s_err(EINVAL, "weight \"\" is wrong: empty");
+	for (; isdigit((unsigned char)*p); p++, digits++) {
+		ip = ip * 10 + (__u64)(*p - '0');
+		if (ip > L4S_WEIGHT_MAX / L4S_WEIGHT_ONE)
+			goto range;
+	}
+	if (*p == '.') {
+		p++;
+		for (; isdigit((unsigned char)*p); p++, digits++) {
+			if (scale == 1)
+				return l4s_err(EINVAL,
+					       "weight \"%s\" is wrong: at most 6 decimal places", s);
+			scale /= 10;
+			frac += (__u64)(*p - '0') * scale;
+		}
+	}
+	if (*p || !digits) {
+		l4s_err(EINVAL, "weight \"%s\" is wrong: expected a non-negative decimal number", s);
+		l4s_hint("weights are relative, for example old=99 new=1 or new=0.5");
+		return -EINVAL;
+	}
+	*w = ip * L4S_WEIGHT_ONE + frac;
+	if (*w > L4S_WEIGHT_MAX)
+		goto range;
+	return 0;
+range:
+	return l4s_err(ERANGE, "weight \"%s\" is wrong: at most %llu", s,
+		       (unsigned long long)(L4S_WEIGHT_MAX / L4S_WEIGHT_ONE));
+}
+
+int parse_name(const char *what, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= L4S_NAME_LEN)
+		return l4s_err(EINVAL, "%s name \"%s\" is wrong: must be 1 to %d characters", what, s,
+			       L4S_NAME_LEN - 1);
+	if (!isalnum((unsigned char)s[0]))
+		return l4s_err(EINVAL, "%s name \"%s\" is wrong: must start with a letter or digit",
+			       what, s);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+			return l4s_err(EINVAL,
+				       "%s name \"%s\" is wrong: only letters, digits, '.', '-' and '_'",
+				       what, s);
+	}
+	return 0;
+}
+
+int parse_u64(const char *what, const char *s, __u64 min, __u64 max, __u64 *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		goto bad;
+	x = strtoull(s, &end, 10);
+	if (errno || *end || x < min || x > max)
+		goto bad;
+	*v = x;
+	return 0;
+bad:
+	return l4s_err(EINVAL, "%s \"%s\" is wrong: expected a number from %llu to %llu", what, s,
+		       (unsigned long long)min, (unsigned long long)max);
+}
+
+const char *fmt_addr(char *buf, const struct l4s_addr *a, __u8 family)
+{
+	inet_ntop(family == L4S_AF_INET6 ? AF_INET6 : AF_INET,
+		  family == L4S_AF_INET6 ? (const void *)a->addr : (const void *)&a->addr[0], buf,
+		  L4S_ADDRSTRLEN);
+	return buf;
+}
+
+const char *fmt_addr_port(char *buf, const struct l4s_addr *a, __u8 family, __u16 port)
+{
+	char tmp[L4S_ADDRSTRLEN];
+
+	fmt_addr(tmp, a, family);
+	snprintf(buf, L4S_ADDRSTRLEN, family == L4S_AF_INET6 ? "[%s]:%u" : "%s:%u", tmp, port);
+	return buf;
+}
+
+const char *proto_name(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+const char *fmt_frontend(char *buf, const struct l4s_frontend_key *k)
+{
+	char tmp[L4S_ADDRSTRLEN];
+
+	fmt_addr_port(tmp, &k->vip, k->family, ntohs(k->port));
+	snprintf(buf, L4S_ADDRSTRLEN + 8, "%s/%s", tmp, proto_name(k->proto));
+	return buf;
+}
+
+const char *fmt_weight(char *buf, __u64 w)
+{
+	__u64 ip = w / L4S_WEIGHT_ONE, frac = w % L4S_WEIGHT_ONE;
+	int len;
+
+	if (!frac) {
+		snprintf(buf, 32, "%llu", (unsigned long long)ip);
+		return buf;
+	}
+	len = snprintf(buf, 32, "%llu.%06llu", (unsigned long long)ip, (unsigned long long)frac);
+	while (len > 0 && buf[len - 1] == '0')
+		buf[--len] = 0;
+	return buf;
+}
+
+int is_prime(__u32 n)
+{
+	if (n < 2)
+		return 0;
+	for (__u32 d = 2; d * d <= n; d++)
+		if (n % d == 0)
+			return 0;
+	return 1;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Parsers for what users type: addresses, frontends, weights, names. Pure. */
+#ifndef L4S_UPARSE_H
+#define L4S_UPARSE_H
+
+#include <stdint.h>
+#include "l4split.h"
+
+/* ADDR:PORT, with IPv6 as [ADDR]:PORT. */
+int parse_addr_port(const char *s, struct l4s_addr *a, __u8 *family, __u16 *port);
+/* ADDR only (IPv4 or IPv6, no brackets needed). */
+int parse_addr(const char *s, struct l4s_addr *a, __u8 *family);
+/* VIP:PORT/tcp|udp */
+int parse_frontend(const char *s, struct l4s_frontend_key *k);
+/* Non-negative decimal weight, e.g. 99, 0.5, 99.5 -> fixed point (L4S_WEIGHT_ONE). */
+int parse_weight(const char *s, __u64 *w);
+/* Service or track name: 1..31 of [A-Za-z0-9._-], starting with alnum. */
+int parse_name(const char *what, const char *s);
+/* Port 1..65535. */
+int parse_port(const char *s, __u16 *port);
+/* Unsigned integer in [min, max]. */
+int parse_u64(const char *what, const char *s, __u64 min, __u64 max, __u64 *v);
+
+/* Formatting. buf must hold at least L4S_ADDRSTRLEN. */
+#define L4S_ADDRSTRLEN 64
+const char *fmt_addr(char *buf, const struct l4s_addr *a, __u8 family);
+const char *fmt_addr_port(char *buf, const struct l4s_addr *a, __u8 family, __u16 port);
+const char *fmt_frontend(char *buf, const struct l4s_frontend_key *k);
+const char *fmt_weight(char *buf, __u64 w); /* shortest decimal */
+const char *proto_name(__u8 proto);
+
+int is_prime(__u32 n);
+
+#endif

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "err.h"
+#include "state.h"
+#include "l4split.skel.h"
+
+static __u64 flow_max_opt;
+
+static const struct {
+	const char *name;
+	size_t off;
+} state_maps[] = {
+	{ "l4s_frontends", offsetof(struct l4s_state, frontends) },
+	{ "l4s_services", offsetof(struct l4s_state, services) },
+	{ "l4s_backends", offsetof(struct l4s_state, backends) },
+	{ "l4s_weights", offsetof(struct l4s_state, weights) },
+	{ "l4s_tracks", offsetof(struct l4s_state, tracks) },
+	{ "l4s_tables", offsetof(struct l4s_state, tables) },
+	{ "l4s_flows", offsetof(struct l4s_state, flows) },
+	{ "l4s_rflows", offsetof(struct l4s_state, rflows) },
+	{ "l4s_txports", offsetof(struct l4s_state, txports) },
+	{ "l4s_bstats", offsetof(struct l4s_state, bstats) },
+	{ "l4s_sstats", offsetof(struct l4s_state, sstats) },
+	{ "l4s_reasons", offsetof(struct l4s_state, reasons) },
+	{ "l4s_attach", offsetof(struct l4s_state, attach) },
+	{ "l4s_config", offsetof(struct l4s_state, config) },
+};
+#define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
+
+static int *map_fd(struct l4s_state *st, size_t i)
+{
+	return (int *)((char *)st + state_maps[i].off);
+}
+
+const char *state_pin_dir(const char *opt)
+{
+	const char *env = getenv("L4SPLIT_PIN_DIR");
+
+	if (opt && *opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return L4S_PIN_DIR_DEFAULT;
+}
+
+void state_set_flow_max(__u64 n)
+{
+	flow_max_opt = n;
+}
+
+static int on_bpffs(const char *dir)
+{
+	struct statfs sfs;
+
+	return statfs(dir, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int bpffs_prepare(const char *dir)
+{
+	struct stat sb;
+	int err;
+
+	if (stat(dir, &sb)) {
+		err = mkdir_p(dir);
+		/* /sys/fs/bpf is an empty sysfs directory until a bpffs is mounted on it. */
+		if (err && !strncmp(dir, "/sys/fs/bpf/", 12) && !on_bpffs("/sys/fs/bpf")) {
+			if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0)
+				err = mkdir_p(dir);
+		}
+		if (err) {
+			l4s_err(err, "cannot create pin directory %s: %s", dir, strerror(-err));
+			l4s_hint("run as root, or choose another directory with --pin-dir or L4SPLIT_PIN_DIR");
+			return err;
+		}
+	}
+	if (on_bpffs(dir))
+		return 0;
+	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
+		err = -errno;
+		l4s_err(err, "cannot mount a bpffs on %s: %s", dir, strerror(errno));
+		l4s_hint("run as root (CAP_SYS_ADMIN), or mount one yourself: mount -t bpf bpf %s",
+			 dir);
+		return err;
+	}
+	return 0;
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !l4s_debug)
+		return 0;
+	if (level == LIBBPF_INFO && !l4s_debug)
+		return 0;
+	fprintf(stderr, "libbpf: ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+struct l4split_bpf *state_load_object(struct l4s_state *st)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
+	struct l4split_bpf *skel;
+	int err;
+
+	libbpf_set_print(libbpf_print_fn);
+	skel = l4split_bpf__open_opts(&opts);
+	if (!skel) {
+		l4s_err(errno, "cannot open the embedded BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	if (st->flow_max) {
+		bpf_map__set_max_entries(skel->maps.l4s_flows, (__u32)st->flow_max);
+		bpf_map__set_max_entries(skel->maps.l4s_rflows, (__u32)st->flow_max);
+	}
+	err = l4split_bpf__load(skel);
+	if (err) {
+		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
+		if (err == -EPERM)
+			l4s_hint("run as root (CAP_BPF and CAP_NET_ADMIN are needed)");
+		else if (err == -EINVAL)
+			l4s_hint("pinned maps in %s may have another size or layout; rerun with -d to "
+				 "see libbpf's log, or 'l4split detach --all --purge' to start over",
+				 st->pin_dir);
+		else
+			l4s_hint("rerun with -d to see the verifier and libbpf log");
+		l4split_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static int state_create(struct l4s_state *st)
+{
+	struct l4split_bpf *skel;
+	struct l4s_config cfg = { .layout_version = L4S_LAYOUT_VERSION };
+	__u32 zero = 0;
+	int err;
+
+	st->flow_max = flow_max_opt ? flow_max_opt : L4S_FLOWS_DEFAULT;
+	skel = state_load_object(st);
+	if (!skel)
+		return -errno ? -errno : -EINVAL;
+	cfg.flow_max = st->flow_max;
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.l4s_config), &zero, &cfg, BPF_ANY);
+	l4split_bpf__destroy(skel);
+	if (err)
+		return l4s_err(errno, "cannot write l4s_config: %s", strerror(errno));
+	return 0;
+}
+
+static int pin_path(char *buf, size_t n, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
+		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", dir);
+	return 0;
+}
+
+int state_open(struct l4s_state *st, const char *pin_dir, int flags)
+{
+	char path[PATH_MAX];
+	struct l4s_config cfg;
+	__u32 zero = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	for (size_t i = 0; i < N_STATE_MAPS; i++)
+		*map_fd(st, i) = -1;
+	if (strlen(pin_dir) >= sizeof(st->pin_dir))
+		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", pin_dir);
+	strcpy(st->pin_dir, pin_dir);
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus < 1)
+		return l4s_err(EINVAL, "cannot count possible CPUs");
+
+	if (flags & STATE_CREATE) {
+		err = bpffs_prepare(pin_dir);
+		if (err)
+			return err;
+	}
+	if (flags & STATE_LOCK) {
+		st->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (st->lock_fd < 0 && errno == ENOENT) {
+			l4s_err(ENOENT, "no l4split state in %s", pin_dir);
+			l4s_hint("create it with 'l4split attach DEV' or 'l4split service add'");
+			return -ENOENT;
+		}
+		if (st->lock_fd < 0)
+			return l4s_err(errno, "cannot open %s: %s", pin_dir, strerror(errno));
+		if (flock(st->lock_fd, LOCK_EX))
+			return l4s_err(errno, "cannot lock %s: %s", pin_dir, strerror(errno));
+	}
+
+	err = pin_path(path, sizeof(path), pin_dir, "l4s_config");
+	if (err)
+		return err;
+	if (access(path, F_OK)) {
+		if (errno == EACCES) {
+			l4s_err(EACCES, "cannot read l4split state in %s: permission denied", pin_dir);
+			l4s_hint("l4split needs root");
+			return -EACCES;
+		}
+		if (!(flags & STATE_CREATE)) {
+			l4s_err(ENOENT, "no l4split state in %s", pin_dir);
+			l4s_hint("create it with 'l4split attach DEV' or 'l4split service add', or "
+				 "point --pin-dir / L4SPLIT_PIN_DIR at it");
+			return -ENOENT;
+		}
+		err = state_create(st);
+		if (err)
+			return err;
+	}
+
+	for (size_t i = 0; i < N_STATE_MAPS; i++) {
+		int fd;
+
+		err = pin_path(path, sizeof(path), pin_dir, state_maps[i].name);
+		if (err)
+			return err;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			l4s_err(err, "cannot open pinned map %s: %s", path, strerror(-err));
+			if (err == -EACCES || err == -EPERM)
+				l4s_hint("l4split needs root");
+			else
+				l4s_hint("the state looks incomplete; 'l4split attach DEV' recreates "
+					 "missing maps");
+			return err;
+		}
+		*map_fd(st, i) = fd;
+	}
+	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
+		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
+	if (cfg.layout_version != L4S_LAYOUT_VERSION) {
+		l4s_err(EPROTO, "state in %s has map layout %u, this l4split uses layout %u",
+			pin_dir, cfg.layout_version, L4S_LAYOUT_VERSION);
+		l4s_hint("use the l4split that wrote it, or 'l4split detach --all --purge' to "
+			 "start over (existing flows are lost)");
+		return -EPROTO;
+	}
+	st->flow_max = cfg.flow_max;
+	return 0;
+}
+
+void state_close(struct l4s_state *st)
+{
+	for (size_t i = 0; i < N_STATE_MAPS; i++) {
+		if (*map_fd(st, i) >= 0)
+			close(*map_fd(st, i));
+		*map_fd(st, i) = -1;
+	}
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
+	st->lock_fd = -1;
+}
+
+int state_purge(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < N_STATE_MAPS; i++) {
+		if (pin_path(path, sizeof(path), pin_dir, state_maps[i].name))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT)
+			err = l4s_err(errno, "cannot remove %s: %s", path, strerror(errno));
+	}
+	return err;
+}
+
+int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords)
+{
+	size_t n = (size_t)st->ncpus * (size_t)nwords;
+	__u64 *vals = calloc(n, sizeof(__u64));
+
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, sizeof(__u64) * (size_t)nwords);
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		free(vals);
+		return -errno;
+	}
+	for (int c = 0; c < st->ncpus; c++)
+		for (int w = 0; w < nwords; w++)
+			out[w] += vals[(size_t)c * (size_t)nwords + (size_t)w];
+	free(vals);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The state: maps pinned under the pin directory. Opening creates them on first
+ * use (by loading the embedded object once), checks the layout version, and can
+ * take the advisory lock that serialises changes.
+ */
+#ifndef L4S_STATE_H
+#define L4S_STATE_H
+
+#include "l4split.h"
+
+#define L4S_PIN_DIR_DEFAULT "/sys/fs/bpf/l4split"
+
+struct l4s_state {
+	char pin_dir[256];
+	int lock_fd;
+	int ncpus;
+	__u64 flow_max;
+	int frontends, services, backends, weights, tracks, tables, flows, rflows;
+	int txports, bstats, sstats, reasons, attach, config;
+};
+
+enum {
+	STATE_CREATE = 1 << 0, /* create the maps when they are not pinned yet */
+	STATE_LOCK = 1 << 1,   /* hold the exclusive lock until state_close() */
+};
+
+/* Pin directory from --pin-dir, else $L4SPLIT_PIN_DIR, else the default. */
+const char *state_pin_dir(const char *opt);
+/* Flow table size used when the maps are created (0 = default). */
+void state_set_flow_max(__u64 n);
+
+int state_open(struct l4s_state *st, const char *pin_dir, int flags);
+void state_close(struct l4s_state *st);
+/* Remove every pinned map (after detaching everything). */
+int state_purge(const char *pin_dir);
+/* Make sure @dir exists and is on a bpffs (mounting one if needed). */
+int bpffs_prepare(const char *dir);
+
+/* Sum per-CPU counters: @out gets @nwords u64 totals. */
+int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords);
+
+/* Open (libbpf) the embedded object with maps reused from @st's pin dir. */
+struct l4split_bpf;
+struct l4split_bpf *state_load_object(struct l4s_state *st);
+
+#endif
