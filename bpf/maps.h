@@ -100,7 +100,10 @@ struct {
 	__uint(max_entries, L4S_MAX_ATTACH);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	/*
+	 * Pinned by userspace, not LIBBPF_PIN_BY_NAME: the kernel adds BPF_F_RDONLY_PROG
+	 * to every devmap and libbpf 1.1's reuse check then refuses the pinned map.
+	 */
 } l4s_txports SEC(".maps");
 
 /* Per-CPU counters. */

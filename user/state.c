@@ -134,7 +134,8 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
 	struct l4split_bpf *skel;
-	int err;
+	char path[PATH_MAX];
+	int err, txfd = -1;
 
 	libbpf_set_print(libbpf_print_fn);
 	skel = l4split_bpf__open_opts(&opts);
@@ -145,6 +146,16 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 	if (st->flow_max) {
 		bpf_map__set_max_entries(skel->maps.l4s_flows, (__u32)st->flow_max);
 		bpf_map__set_max_entries(skel->maps.l4s_rflows, (__u32)st->flow_max);
+	}
+	/* l4s_txports is pinned by hand (see bpf/maps.h): reuse it when it exists. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/l4s_txports", st->pin_dir) < sizeof(path)) {
+		txfd = bpf_obj_get(path);
+		if (txfd >= 0 && bpf_map__reuse_fd(skel->maps.l4s_txports, txfd)) {
+			l4s_err(errno, "cannot reuse %s", path);
+			close(txfd);
+			l4split_bpf__destroy(skel);
+			return NULL;
+		}
 	}
 	err = l4split_bpf__load(skel);
 	if (err) {
@@ -157,6 +168,15 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 				 st->pin_dir);
 		else
 			l4s_hint("rerun with -d to see the verifier and libbpf log");
+		l4split_bpf__destroy(skel);
+		if (txfd >= 0)
+			close(txfd);
+		return NULL;
+	}
+	if (txfd >= 0)
+		close(txfd);
+	else if (bpf_map__pin(skel->maps.l4s_txports, path)) {
+		l4s_err(errno, "cannot pin %s: %s", path, strerror(errno));
 		l4split_bpf__destroy(skel);
 		return NULL;
 	}

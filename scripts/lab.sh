@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The netns lab used by the tests and the demo. Source it, then:
+#
+#   LAB=l4e-demo lab_up [--bridge] [--tc-only] NAME...   # a backend namespace per NAME
+#   lab_node CMD...        run CMD in the node namespace (bpffs stays visible)
+#   lab_client CMD...      run CMD in the client namespace
+#   lab_be_addr I [6]      address of backend I (1-based), IPv4 or IPv6
+#   lab_down               tear everything down (safe to call twice)
+#
+# Topology:  client (c0) -- (n0) node (l4split on n0) -- backends
+#   routed (default): one veth per backend, a /24 each (per-pod veth, like Calico)
+#   --bridge:         backends on a Linux bridge br0 in the node (like a cni0/cbr0 CNI)
+# Every name carries $LAB, so labs of concurrent tests never meet. Addresses are only
+# ever used inside these namespaces.
+
+LAB=${LAB:-l4e-$$}
+LAB_ROOT=/run/$LAB
+LAB_PIN=$LAB_ROOT/pin
+LAB_TOPO=routed
+LAB_N=0
+LAB_PIDS=()
+L4SPLIT=${L4SPLIT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/l4split}
+TRAFFIC=${TRAFFIC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tests/l4s-traffic}
+VIP4=10.96.0.10
+VIP6=fd00:96::10
+
+lab_node() { L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net=/run/netns/$LAB-n "$@"; }
+lab_client() { nsenter --net=/run/netns/$LAB-c "$@"; }
+lab_be() { local i=$1; shift; nsenter --net=/run/netns/$LAB-b$i "$@"; }
+l4s() { lab_node "$L4SPLIT" "$@"; }
+
+lab_be_addr() {
+	local i=$1 v=${2:-4}
+	if [ "$LAB_TOPO" = bridge ]; then
+		[ "$v" = 6 ] && echo "fd00:202::$((10 + i))" || echo "10.202.0.$((10 + i))"
+	else
+		[ "$v" = 6 ] && echo "fd00:201:$i::2" || echo "10.201.$i.2"
+	fi
+}
+
+lab_up() {
+	local names=() i
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--bridge) LAB_TOPO=bridge ;;
+		*) names+=("$1") ;;
+		esac
+		shift
+	done
+	LAB_N=${#names[@]}
+	mkdir -p "$LAB_ROOT"
+	ip netns add "$LAB-c" && ip netns add "$LAB-n" || return 1
+	ip -n "$LAB-c" link add c0 type veth peer name n0 netns "$LAB-n" || return 1
+	ip -n "$LAB-c" link set lo up
+	ip -n "$LAB-n" link set lo up
+	ip -n "$LAB-c" addr add 10.200.0.2/24 dev c0
+	ip -n "$LAB-c" addr add fd00:200::2/64 dev c0 nodad
+	ip -n "$LAB-c" link set c0 up
+	ip -n "$LAB-n" addr add 10.200.0.1/24 dev n0
+	ip -n "$LAB-n" addr add fd00:200::1/64 dev n0 nodad
+	ip -n "$LAB-n" link set n0 up
+	ip -n "$LAB-c" route add default via 10.200.0.1
+	ip -n "$LAB-c" -6 route add default via fd00:200::1
+	lab_client sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+	lab_node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	if [ "$LAB_TOPO" = bridge ]; then
+		ip -n "$LAB-n" link add br0 type bridge
+		ip -n "$LAB-n" addr add 10.202.0.1/24 dev br0
+		ip -n "$LAB-n" addr add fd00:202::1/64 dev br0 nodad
+		ip -n "$LAB-n" link set br0 up
+	fi
+	for i in $(seq 1 "$LAB_N"); do
+		ip netns add "$LAB-b$i" || return 1
+		ip -n "$LAB-b$i" link set lo up
+		ip -n "$LAB-n" link add "b$i" type veth peer name eth0 netns "$LAB-b$i"
+		if [ "$LAB_TOPO" = bridge ]; then
+			ip -n "$LAB-n" link set "b$i" master br0
+			ip -n "$LAB-b$i" addr add "$(lab_be_addr "$i")/24" dev eth0
+			ip -n "$LAB-b$i" addr add "$(lab_be_addr "$i" 6)/64" dev eth0 nodad
+			ip -n "$LAB-b$i" link set eth0 up
+			ip -n "$LAB-b$i" route add default via 10.202.0.1
+			ip -n "$LAB-b$i" -6 route add default via fd00:202::1
+		else
+			ip -n "$LAB-n" addr add "10.201.$i.1/24" dev "b$i"
+			ip -n "$LAB-n" addr add "fd00:201:$i::1/64" dev "b$i" nodad
+			ip -n "$LAB-b$i" addr add "$(lab_be_addr "$i")/24" dev eth0
+			ip -n "$LAB-b$i" addr add "$(lab_be_addr "$i" 6)/64" dev eth0 nodad
+			ip -n "$LAB-b$i" link set eth0 up
+			ip -n "$LAB-b$i" route add default via "10.201.$i.1"
+			ip -n "$LAB-b$i" -6 route add default via "fd00:201:$i::1"
+		fi
+		ip -n "$LAB-n" link set "b$i" up
+		lab_be "$i" "$TRAFFIC" serve "${names[$((i - 1))]}" --tcp 80 --udp 53 --timeout 1800 &
+		LAB_PIDS+=($!)
+	done
+	# Wait (bounded) until every backend answers from the node.
+	for i in $(seq 1 "$LAB_N"); do
+		local t=0
+		until lab_node "$TRAFFIC" tcp "$(lab_be_addr "$i")" 80 --count 1 --timeout 1 2>/dev/null |
+			grep -q '^name:'; do
+			t=$((t + 1))
+			[ $t -gt 50 ] && { echo "lab: backend $i does not answer" >&2; return 1; }
+			sleep 0.1
+		done
+	done
+}
+
+lab_down() {
+	local p ns
+	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	LAB_PIDS=()
+	if [ -e "/run/netns/$LAB-n" ] && [ -e "$LAB_PIN/l4s_config" ]; then
+		l4s detach --all --purge >/dev/null 2>&1
+	fi
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$LAB-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if mountpoint -q "$LAB_PIN" 2>/dev/null; then umount "$LAB_PIN"; fi
+	rm -rf "$LAB_ROOT"
+}
