@@ -62,7 +62,10 @@ lab_up() {
 	ip -n "$LAB-n" link set n0 up
 	ip -n "$LAB-c" route add default via 10.200.0.1
 	ip -n "$LAB-c" -6 route add default via fd00:200::1
-	lab_client sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+	# A wide port range and no TIME_WAIT reuse: every test connection gets a fresh
+	# 5-tuple. (With tcp_tw_reuse=1, about 1 in 20,000 reused ports is reset by the
+	# backend's kernel when n0 runs native XDP, even for traffic XDP passes untouched.)
+	lab_client sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=0
 	lab_node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	if [ "$LAB_TOPO" = bridge ]; then
 		ip -n "$LAB-n" link add br0 type bridge
@@ -91,7 +94,9 @@ lab_up() {
 			ip -n "$LAB-b$i" -6 route add default via "fd00:201:$i::1"
 		fi
 		ip -n "$LAB-n" link set "b$i" up
-		lab_be "$i" "$TRAFFIC" serve "${names[$((i - 1))]}" --tcp 80 --udp 53 --timeout 1800 &
+		# nsenter execs the server: $! is the server's own PID, killed by lab_down.
+		nsenter --net="/run/netns/$LAB-b$i" "$TRAFFIC" serve "${names[$((i - 1))]}" \
+			--tcp 80 --udp 53 --timeout 1800 &
 		LAB_PIDS+=($!)
 	done
 	# Wait (bounded) until every backend answers from the node.

@@ -69,8 +69,11 @@ static int tc_ours(int ifindex, enum bpf_tc_attach_point where, __u32 *id)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = L4S_TC_HANDLE, .priority = L4S_TC_PRIO);
 	char name[32] = "";
+	libbpf_print_fn_t old = libbpf_set_print(NULL); /* "not found" is an answer here */
+	int err = bpf_tc_query(&hook, &opts);
 
-	if (bpf_tc_query(&hook, &opts))
+	libbpf_set_print(old);
+	if (err)
 		return 0;
 	*id = opts.prog_id;
 	return !prog_name_by_id(opts.prog_id, name, sizeof(name)) && !strncmp(name, "l4s_", 4);

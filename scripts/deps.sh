@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Install what l4split needs to build, test and run its demo, from Debian 12's
+# packages. Quiet and quick when everything is already there.
+set -eu
+
+PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
+libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev \
+iproute2 ethtool jq util-linux procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Error: missing Debian packages:$missing" >&2
+	echo "Hint: run as root, or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

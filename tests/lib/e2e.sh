@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Helpers for end-to-end tests: TAP-style "ok - ..." / "not ok - ..." lines that
+# tests/run.sh counts. Source after scripts/lab.sh.
+
+T_PASS=0
+T_FAIL=0
+
+ok() { echo "ok - $*"; T_PASS=$((T_PASS + 1)); }
+not_ok() { echo "not ok - $*"; T_FAIL=$((T_FAIL + 1)); }
+# check DESC CMD...: pass when CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# Value of KEY in l4s-traffic output ("key value" lines), 0 when absent.
+tv() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' <<<"$1"; }
+total_answers() { awk '/^name:/ { s += $2 } END { print s + 0 }' <<<"$1"; }
+# share_within OUTPUT NAME EXPECTED_PCT TOLERANCE_PP: the share of NAME in the answers.
+share_within() {
+	local out=$1 name=$2 exp=$3 tol=$4 n t
+	n=$(tv "$out" "name:$name")
+	t=$(total_answers "$out")
+	awk -v n="$n" -v t="$t" -v e="$exp" -v tol="$tol" -v name="$name" 'BEGIN {
+		p = t ? 100 * n / t : -1
+		printf "#   %s: %.2f%% (%d of %d), expected %s +- %s pp\n", name, p, n, t, e, tol
+		exit !(t > 0 && p >= e - tol && p <= e + tol)
+	}'
+}
+eq() { [ "$1" = "$2" ] || { echo "#   expected \"$2\", got \"$1\""; return 1; }; }
+finish() {
+	echo "# $(basename "$0"): $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+}

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Run every test group and print one closing line: "N passed, N failed".
+# Each group prints TAP-style "ok - ..." / "not ok - ..." lines; a group that exits
+# non-zero without a "not ok" line counts as one failure.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+LOG=$BUILD/test-logs
+mkdir -p "$LOG"
+pass=0
+fail=0
+failed_groups=()
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Error: the tests load BPF programs and create network namespaces: run as root" >&2
+	exit 1
+fi
+
+run_group() {
+	local name=$1
+	shift
+	local out="$LOG/$name.log" rc p f start=$SECONDS
+	echo "== $name"
+	CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$out")
+	f=$(grep -c '^not ok ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name exited with status $rc" >>"$out"
+	fi
+	grep -E '^(not ok|# )' "$out" | sed 's/^/   /'
+	echo "   $name: $p passed, $f failed ($((SECONDS - start)) s)"
+	pass=$((pass + p))
+	fail=$((fail + f))
+	[ "$f" -gt 0 ] && failed_groups+=("$name")
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] && run_group "unit-$(basename "$t")" "$t"
+done
+[ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
+for t in tests/e2e/test_*.sh; do
+	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"
+done
+# The canary again through the other hooks: generic XDP and tc ingress.
+run_group "e2e-test_canary-generic" env L4S_ATTACH="--xdp-mode generic" timeout 900 tests/e2e/test_canary.sh
+run_group "e2e-test_canary-tc" env L4S_ATTACH="--tc-only" timeout 900 tests/e2e/test_canary.sh
+
+[ ${#failed_groups[@]} -gt 0 ] && echo "failed groups: ${failed_groups[*]} (logs in $LOG)"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
