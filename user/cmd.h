@@ -17,12 +17,13 @@ struct cmd {
 
 /* Global options, set by main(). */
 extern const char *opt_pin_dir;
+extern int opt_pretty;
 
 /* Dispatch to the command whose name @argv[0] is a unique prefix of. */
 int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void),
 		 const char *what);
 /* Print "Error: ..." (+ "Hint: ...") or {"error": ...}; returns @code. */
-int fail(int code);
+int cmd_fail(int code);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Is @arg a help request? */
 int is_help(const char *arg);

@@ -57,7 +57,7 @@ int do_attach(int argc, char **argv)
 			if (++i >= argc)
 				return usage_error("--flows needs a number");
 			if (parse_u64("flow table size", argv[i], 1024, 1u << 28, &flows))
-				return fail(EXIT_USAGE);
+				return cmd_fail(EXIT_USAGE);
 		} else if (argv[i][0] == '-') {
 			return usage_error("unknown option \"%s\" for attach", argv[i]);
 		} else if (!dev) {
@@ -73,7 +73,7 @@ int do_attach(int argc, char **argv)
 	state_set_flow_max(flows);
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK);
 	if (err)
-		return fail(1);
+		return cmd_fail(1);
 	if (flows && flows != st.flow_max) {
 		l4s_note("Note: the flow table already exists with %llu entries; --flows %llu "
 			 "applies only to new state (detach --all --purge first)\n",
@@ -82,7 +82,7 @@ int do_attach(int argc, char **argv)
 	err = attach_dev(&st, dev, &o);
 	state_close(&st);
 	if (err)
-		return fail(1);
+		return cmd_fail(1);
 	if (l4s_json) {
 		json_t *doc = json_pack("{s:s, s:s, s:s}", "attached", dev, "forward",
 					o.tc_only ? "tc-ingress" :
@@ -125,7 +125,7 @@ int do_detach(int argc, char **argv)
 		return usage_error("--purge goes with --all");
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
 	if (err)
-		return fail(1);
+		return cmd_fail(1);
 	err = all ? detach_all(&st, &left) : detach_dev(&st, dev);
 	if (!err && purge && left) {
 		l4s_err(16, "not purging: l4split is still attached in %d other network "
@@ -137,7 +137,7 @@ int do_detach(int argc, char **argv)
 	if (!err && purge)
 		err = state_purge(state_pin_dir(opt_pin_dir));
 	if (err)
-		return fail(1);
+		return cmd_fail(1);
 	if (l4s_json)
 		json_print(json_pack("{s:s, s:b}", "detached", all ? "all" : dev, "purged", purge));
 	else

@@ -103,12 +103,12 @@ static int be_add(int argc, char **argv)
 				return usage_error("--track needs a name");
 			track = argv[i];
 			if (parse_name("track", track))
-				return fail(EXIT_USAGE);
+				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(argv[i], "--weight")) {
 			if (++i >= argc)
 				return usage_error("--weight needs a number");
 			if (parse_weight(argv[i], &weight))
-				return fail(EXIT_USAGE);
+				return cmd_fail(EXIT_USAGE);
 		} else if (argv[i][0] == '-') {
 			return usage_error("unknown option \"%s\" for backend add", argv[i]);
 		} else if (!name) {
@@ -124,10 +124,10 @@ static int be_add(int argc, char **argv)
 		return usage_error("backend add needs NAME and ADDR:PORT");
 	}
 	if (parse_name("service", name) || parse_addr_port(addr, &a, &family, &port))
-		return fail(EXIT_USAGE);
+		return cmd_fail(EXIT_USAGE);
 
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
-		return fail(1);
+		return cmd_fail(1);
 	if (svc_find(&st, name, &sid) || model_load(&st, sid, &m))
 		goto out;
 	if (family != m.svc.family) {
@@ -182,7 +182,7 @@ static int be_add(int argc, char **argv)
 	print_shares(&m);
 out:
 	if (rc)
-		rc = fail(1);
+		rc = cmd_fail(1);
 	model_free(&m);
 	state_close(&st);
 	return rc;
@@ -205,9 +205,9 @@ static int be_del(int argc, char **argv)
 	if (argc != 2)
 		return usage_error("backend del takes NAME ADDR:PORT");
 	if (parse_name("service", argv[0]) || parse_addr_port(argv[1], &a, &family, &port))
-		return fail(EXIT_USAGE);
+		return cmd_fail(EXIT_USAGE);
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
-		return fail(1);
+		return cmd_fail(1);
 	if (svc_find(&st, argv[0], &sid) || model_load(&st, sid, &m))
 		goto out;
 	b = model_backend_find(&m, &a, family, port);
@@ -245,7 +245,7 @@ static int be_del(int argc, char **argv)
 	}
 out:
 	if (rc)
-		rc = fail(1);
+		rc = cmd_fail(1);
 	model_free(&m);
 	state_close(&st);
 	return rc;
@@ -274,7 +274,7 @@ int do_weight(int argc, char **argv)
 		return usage_error("weight needs NAME and at least one TRACK=W or ADDR:PORT=W");
 	}
 	if (parse_name("service", argv[0]))
-		return fail(EXIT_USAGE);
+		return cmd_fail(EXIT_USAGE);
 	/* Syntax of every argument first: nothing is opened before all of it parses. */
 	for (int i = 1; i < argc; i++) {
 		char *eq = strrchr(argv[i], '=');
@@ -284,10 +284,10 @@ int do_weight(int argc, char **argv)
 			return usage_error("argument \"%s\" is wrong: expected TRACK=W or "
 					   "ADDR:PORT=W", argv[i]);
 		if (parse_weight(eq + 1, &w))
-			return fail(EXIT_USAGE);
+			return cmd_fail(EXIT_USAGE);
 	}
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
-		return fail(1);
+		return cmd_fail(1);
 	if (svc_find(&st, argv[0], &sid) || model_load(&st, sid, &m))
 		goto out;
 	for (int i = 1; i < argc; i++) {
@@ -309,7 +309,7 @@ int do_weight(int argc, char **argv)
 			struct model_backend *b;
 
 			if (parse_addr_port(key, &a, &fam, &port)) {
-				rc = fail(EXIT_USAGE);
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_nofail;
 			}
 			b = model_backend_find(&m, &a, fam, port);
@@ -346,7 +346,7 @@ int do_weight(int argc, char **argv)
 	print_shares(&m);
 out:
 	if (rc)
-		rc = fail(1);
+		rc = cmd_fail(1);
 out_nofail:
 	model_free(&m);
 	state_close(&st);

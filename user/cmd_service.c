@@ -62,7 +62,7 @@ static int svc_add(int argc, char **argv)
 				goto out_free;
 			}
 			if (parse_u64("table size", argv[i], 3, L4S_TABLE_MAX, &tsize)) {
-				rc = fail(EXIT_USAGE);
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_free;
 			}
 			if (!is_prime((__u32)tsize)) {
@@ -75,7 +75,7 @@ static int svc_add(int argc, char **argv)
 				l4s_err(EINVAL, "table size %llu is wrong: it must be a prime",
 					(unsigned long long)tsize);
 				l4s_hint("the nearest primes are %u and %u", lo, hi);
-				rc = fail(EXIT_USAGE);
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_free;
 			}
 		} else if (argv[i][0] == '-') {
@@ -84,12 +84,12 @@ static int svc_add(int argc, char **argv)
 		} else if (!name) {
 			name = argv[i];
 			if (parse_name("service", name)) {
-				rc = fail(EXIT_USAGE);
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_free;
 			}
 		} else {
 			if (parse_frontend(argv[i], &fe[nfe])) {
-				rc = fail(EXIT_USAGE);
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_free;
 			}
 			if (nfe && (fe[nfe].proto != fe[0].proto || fe[nfe].family != fe[0].family)) {
@@ -113,7 +113,7 @@ static int svc_add(int argc, char **argv)
 
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK);
 	if (err) {
-		rc = fail(1);
+		rc = cmd_fail(1);
 		goto out_free;
 	}
 	if (svc_find(&st, name, &id) == 0) {
@@ -201,7 +201,7 @@ undo:
 	bpf_map_update_elem(st.services, &id, &svc, BPF_ANY);
 out:
 	if (rc)
-		rc = fail(1);
+		rc = cmd_fail(1);
 out_close:
 	state_close(&st);
 out_free:
@@ -222,13 +222,13 @@ static int svc_del(int argc, char **argv)
 	if (argc != 1)
 		return usage_error("service del takes exactly one NAME");
 	if (parse_name("service", argv[0]))
-		return fail(EXIT_USAGE);
+		return cmd_fail(EXIT_USAGE);
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
 	if (err)
-		return fail(1);
+		return cmd_fail(1);
 	if (svc_find(&st, argv[0], &id) || model_load(&st, id, &m)) {
 		state_close(&st);
-		return fail(1);
+		return cmd_fail(1);
 	}
 	/* Unreachable first (frontends), then the table, then everything it named. */
 	for (int i = 0; i < m.nfe; i++)

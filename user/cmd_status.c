@@ -266,19 +266,19 @@ static int status_or_stats(int argc, char **argv, int stats)
 	if (argc > 1)
 		return usage_error("%s takes at most one service NAME", stats ? "stats" : "status");
 	if (argc == 1 && parse_name("service", argv[0]))
-		return fail(EXIT_USAGE);
+		return cmd_fail(EXIT_USAGE);
 	if (state_open(&st, state_pin_dir(opt_pin_dir), 0))
-		return fail(1);
+		return cmd_fail(1);
 	if (argc == 1) {
 		if (svc_find(&st, argv[0], &one)) {
 			state_close(&st);
-			return fail(1);
+			return cmd_fail(1);
 		}
 		ids = &one;
 		n = 1;
 	} else if (svc_list(&st, &ids, &n)) {
 		state_close(&st);
-		return fail(1);
+		return cmd_fail(1);
 	}
 	doc = json_object();
 	arr = json_array();
@@ -289,7 +289,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 			json_decref(doc);
 			json_decref(arr);
 			state_close(&st);
-			return fail(1);
+			return cmd_fail(1);
 		}
 		json_array_append_new(arr, s);
 	}

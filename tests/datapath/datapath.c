@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Datapath tests: the real programs through BPF_PROG_TEST_RUN. The state is set up
+ * with the real command layer (service/backend/weight) in a pin directory of the
+ * test's own; each case sends a crafted frame and checks the verdict and every byte
+ * of the frame that comes out, with checksums recomputed independently (tests/lib/pkt.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+#include "cmd.h"
+#include "err.h"
+#include "pkt.h"
+#include "state.h"
+#include "l4split.skel.h"
+
+#define XDP_DROP_ 1
+#define XDP_PASS_ 2
+#define TC_OK_    0
+#define TC_SHOT_  2
+
+static char pin_dir[] = "/run/l4s-dp-XXXXXX";
+static struct l4s_state st;
+static struct l4split_bpf *skel;
+static int fd_xdp, fd_tcfwd, fd_tcreply;
+
+/* Run an l4split command through the real command layer. */
+static int cli(const char *fmt, ...)
+{
+	char line[512], *argv[32], *save = NULL, *tok;
+	int argc = 0, rc;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (tok = strtok_r(line, " ", &save); tok && argc < 31; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!strcmp(argv[0], "service"))
+		rc = do_service(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "backend"))
+		rc = do_backend(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "weight"))
+		rc = do_weight(argc - 1, argv + 1);
+	else
+		rc = 99;
+	if (rc)
+		fprintf(stderr, "# command failed (%d): %s\n", rc, fmt);
+	return rc;
+}
+
+/* BPF_PROG_TEST_RUN; returns -errno when the kernel refuses the frame itself. */
+static int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen, int *ret)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = 2048, .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &o);
+
+	*outlen = o.data_size_out;
+	*ret = (int)o.retval;
+	return err;
+}
+
+static int run_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = 2048, .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &o);
+
+	if (err)
+		print_message("# BPF_PROG_TEST_RUN refused a %zu-byte frame: %d\n", len, err);
+	assert_int_equal(err, 0);
+	*outlen = o.data_size_out;
+	return (int)o.retval;
+}
+
+static __u64 reason(enum l4s_reason r)
+{
+	__u64 v = 0;
+
+	percpu_sum(&st, st.reasons, r, &v, 1);
+	return v;
+}
+
+/* Index of the backend the frame was sent to, from a list of "addr" strings. */
+static int which(const uint8_t *buf, size_t len, const char *const *addrs, int n)
+{
+	struct pkt_info pi = pkt_info(buf, len);
+
+	for (int i = 0; i < n; i++) {
+		uint8_t a[16] = { 0 };
+
+		if (inet_pton(pi.v6 ? AF_INET6 : AF_INET, addrs[i], a) == 1 &&
+		    !memcmp(a, pi.dst, pi.v6 ? 16 : 4))
+			return i;
+	}
+	return -1;
+}
+
+static const char *const be4[] = { "10.1.0.1", "10.1.0.2" };
+static const char *const be6[] = { "fd00:1::1", "fd00:1::2" };
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(pin_dir))
+		return -1;
+	opt_pin_dir = pin_dir;
+	state_set_flow_max(262144);
+	if (cli("service add web4 10.96.0.10:80/tcp") || cli("service add dns4 10.96.0.10:53/udp") ||
+	    cli("service add web6 [fd00:96::10]:80/tcp") ||
+	    cli("service add dns6 [fd00:96::10]:53/udp") ||
+	    cli("service add aff 10.96.0.11:80/tcp --affinity client-ip") ||
+	    cli("service add zero 10.96.0.12:80/tcp") || cli("service add dist 10.96.0.13:80/tcp") ||
+	    cli("service add dist4 10.96.0.14:80/tcp --table-size 65521"))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		const char *t = i ? "new" : "old";
+
+		if (cli("backend add web4 %s:8080 --track %s", be4[i], t) ||
+		    cli("backend add dns4 %s:5353 --track %s", be4[i], t) ||
+		    cli("backend add web6 [%s]:8080 --track %s", be6[i], t) ||
+		    cli("backend add dns6 [%s]:5353 --track %s", be6[i], t))
+			return -1;
+	}
+	if (cli("weight web4 old=1 new=1") || cli("weight dns4 old=1 new=1") ||
+	    cli("weight web6 old=1 new=1") || cli("weight dns6 old=1 new=1"))
+		return -1;
+	for (int i = 1; i <= 4; i++)
+		if (cli("backend add aff 10.2.0.%d:80", i) || cli("backend add dist4 10.4.0.%d:80", i))
+			return -1;
+	if (cli("backend add zero 10.3.0.1:80") || cli("weight zero default=0"))
+		return -1;
+	if (cli("backend add dist 10.5.0.1:80 --track a") ||
+	    cli("backend add dist 10.5.0.2:80 --track b") || cli("weight dist a=99 b=1"))
+		return -1;
+	if (state_open(&st, pin_dir, 0))
+		return -1;
+	skel = state_load_object(&st);
+	if (!skel)
+		return -1;
+	fd_xdp = bpf_program__fd(skel->progs.l4s_xdp_fwd);
+	fd_tcfwd = bpf_program__fd(skel->progs.l4s_tc_fwd);
+	fd_tcreply = bpf_program__fd(skel->progs.l4s_tc_reply);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	l4split_bpf__destroy(skel);
+	state_close(&st);
+	state_purge(pin_dir);
+	umount(pin_dir);
+	rmdir(pin_dir);
+	return 0;
+}
+
+/* Send @s through @fd; expect @verdict and, when forwarded, exactly @in with the
+ * destination rewritten to one of @bes:@bport and fresh checksums. Returns the backend. */
+static int expect_dnat(int fd, const struct pkt_spec *s, int verdict, const char *const *bes,
+		       uint16_t bport)
+{
+	uint8_t in[512], out[2048], exp[512];
+	size_t len = pkt_build(s, in, sizeof(in)), olen;
+	int r = run_prog(fd, in, len, out, &olen), b;
+
+	assert_int_equal(r, verdict);
+	assert_int_equal(olen, len);
+	b = which(out, olen, bes, 2);
+	assert_true(b >= 0);
+	memcpy(exp, in, len);
+	pkt_set_addr_port(exp, len, 1, bes[b], bport);
+	if (!(s->udp_nocsum && !s->v6))
+		pkt_fix_csums(exp, len);
+	else
+		pkt_fix_csums(exp, len), exp[pkt_info(exp, len).l4 + 6] = 0,
+			exp[pkt_info(exp, len).l4 + 7] = 0;
+	assert_memory_equal(out, exp, len);
+	assert_true(pkt_csums_ok(out, olen));
+	return b;
+}
+
+static void test_new_flow_v4_tcp(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.1", .dst = "10.96.0.10",
+			      .sport = 40000, .dport = 80, .payload = 0 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+}
+
+static void test_new_flow_v4_udp(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_UDP, .src = "10.9.0.1", .dst = "10.96.0.10",
+			      .sport = 40001, .dport = 53, .payload = 33 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 5353);
+}
+
+static void test_new_flow_v4_udp_nocsum(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_UDP, .src = "10.9.0.1", .dst = "10.96.0.10",
+			      .sport = 40002, .dport = 53, .payload = 12, .udp_nocsum = 1 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 5353);
+}
+
+static void test_new_flow_v6_tcp(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .proto = IPPROTO_TCP, .src = "fd00:9::1",
+			      .dst = "fd00:96::10", .sport = 40003, .dport = 80, .payload = 7 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be6, 8080);
+}
+
+static void test_new_flow_v6_udp(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .proto = IPPROTO_UDP, .src = "fd00:9::1",
+			      .dst = "fd00:96::10", .sport = 40004, .dport = 53, .payload = 20 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be6, 5353);
+}
+
+static void test_v6_exthdr(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .proto = IPPROTO_TCP, .src = "fd00:9::2",
+			      .dst = "fd00:96::10", .sport = 40005, .dport = 80, .v6_exthdr = 1 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be6, 8080);
+}
+
+static void test_tc_forward_v4_v6(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.3", .dst = "10.96.0.10",
+			      .sport = 40006, .dport = 80, .payload = 5 };
+	struct pkt_spec s6 = { .v6 = 1, .proto = IPPROTO_UDP, .src = "fd00:9::3",
+			       .dst = "fd00:96::10", .sport = 40006, .dport = 53, .payload = 5 };
+	(void)state;
+	expect_dnat(fd_tcfwd, &s, TC_OK_, be4, 8080);
+	expect_dnat(fd_tcfwd, &s6, TC_OK_, be6, 5353);
+}
+
+static void test_vlan(void **state)
+{
+	struct pkt_spec s = { .vlan = 1, .proto = IPPROTO_TCP, .src = "10.9.0.4", .dst = "10.96.0.10",
+			      .sport = 40007, .dport = 80, .payload = 3 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+}
+
+static void test_ip_options(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.5", .dst = "10.96.0.10",
+			      .sport = 40008, .dport = 80, .ip_opts = 4 };
+	(void)state;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	s.ip_opts = 40;
+	s.sport = 40009;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+}
+
+/* Which backend would be chosen, then make it weight 0 through its track. */
+static void set_track_of(int b, int zero)
+{
+	const char *t = b ? "new" : "old", *o = b ? "old" : "new";
+
+	assert_int_equal(cli(zero ? "weight web4 %s=0 %s=1" : "weight web4 %s=1 %s=1", t, o), 0);
+}
+
+static void test_established_after_weight_change(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.6", .dst = "10.96.0.10",
+			      .sport = 41000, .dport = 80, .tcp_flags = TCP_F_SYN };
+	int b, b2;
+
+	(void)state;
+	b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	set_track_of(b, 1);
+	s.tcp_flags = TCP_F_ACK | TCP_F_PSH;
+	s.payload = 10;
+	b2 = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	assert_int_equal(b2, b); /* the established flow stays */
+	/* New flows all avoid the drained backend. */
+	for (int p = 0; p < 200; p++) {
+		struct pkt_spec n = s;
+
+		n.sport = (uint16_t)(42000 + p);
+		n.tcp_flags = TCP_F_SYN;
+		n.payload = 0;
+		assert_int_equal(expect_dnat(fd_xdp, &n, XDP_PASS_, be4, 8080), !b);
+	}
+	set_track_of(b, 0);
+}
+
+static void test_syn_rechoice(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.7", .dst = "10.96.0.10",
+			      .sport = 41001, .dport = 80, .tcp_flags = TCP_F_SYN };
+	__u64 before = reason(L4S_R_FLOW_RECHOSEN);
+	int b;
+
+	(void)state;
+	b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	set_track_of(b, 1);
+	/* A retransmitted SYN of the same live connection stays. */
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
+	/* The connection closes (client FIN); a new SYN on the same 5-tuple chooses again. */
+	s.tcp_flags = TCP_F_FIN | TCP_F_ACK;
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
+	s.tcp_flags = TCP_F_SYN;
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), !b);
+	assert_true(reason(L4S_R_FLOW_RECHOSEN) == before + 1);
+	set_track_of(b, 0);
+}
+
+static void reply_case(int v6)
+{
+	const char *client = v6 ? "fd00:9::8" : "10.9.0.8", *vip = v6 ? "fd00:96::10" : "10.96.0.10";
+	struct pkt_spec s = { .v6 = v6, .proto = IPPROTO_TCP, .src = client, .dst = vip,
+			      .sport = 41002, .dport = 80 };
+	uint8_t in[512], out[2048], exp[512];
+	size_t len, olen;
+	int b = expect_dnat(fd_xdp, &s, XDP_PASS_, v6 ? be6 : be4, 8080);
+	struct pkt_spec r = { .v6 = v6, .proto = IPPROTO_TCP, .src = (v6 ? be6 : be4)[b],
+			      .dst = client, .sport = 8080, .dport = 41002,
+			      .tcp_flags = TCP_F_SYN | TCP_F_ACK, .payload = 9 };
+
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_int_equal(olen, len);
+	memcpy(exp, in, len);
+	pkt_set_addr_port(exp, len, 0, vip, 80);
+	pkt_fix_csums(exp, len);
+	assert_memory_equal(out, exp, len);
+	assert_true(pkt_csums_ok(out, olen));
+	/* A reply-shaped packet of no tracked flow is left alone. */
+	r.dport = 41003;
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_memory_equal(out, in, len);
+}
+
+static void test_reply_nat_v4(void **state)
+{
+	(void)state;
+	reply_case(0);
+}
+
+static void test_reply_nat_v6(void **state)
+{
+	(void)state;
+	reply_case(1);
+}
+
+static const char *const aff_be[] = { "10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4" };
+
+static int which4(const uint8_t *out, size_t len)
+{
+	return which(out, len, aff_be, 2) >= 0 ? which(out, len, aff_be, 2) :
+						 2 + which(out, len, aff_be + 2, 2);
+}
+
+static void test_affinity(void **state)
+{
+	uint8_t in[256], out[2048];
+	size_t len, olen;
+	int first = -1, seen[4] = { 0 }, distinct = 0;
+	char src[32];
+
+	(void)state;
+	for (int p = 0; p < 100; p++) {
+		struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.1.1", .dst = "10.96.0.11",
+				      .sport = (uint16_t)(1000 + p), .dport = 80 };
+		int b;
+
+		len = pkt_build(&s, in, sizeof(in));
+		assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+		b = which4(out, olen);
+		assert_true(b >= 0);
+		if (first < 0)
+			first = b;
+		assert_int_equal(b, first); /* one client address, one backend */
+	}
+	for (int c = 0; c < 200; c++) {
+		snprintf(src, sizeof(src), "10.9.2.%d", c);
+		struct pkt_spec s = { .proto = IPPROTO_TCP, .src = src, .dst = "10.96.0.11",
+				      .sport = 5000, .dport = 80 };
+		int b;
+
+		len = pkt_build(&s, in, sizeof(in));
+		assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+		b = which4(out, olen);
+		assert_true(b >= 0 && b < 4);
+		if (!seen[b]++)
+			distinct++;
+	}
+	assert_int_equal(distinct, 4); /* 200 clients spread over all 4 backends */
+}
+
+static void expect_untouched(const struct pkt_spec *s, size_t cut, int verdict)
+{
+	uint8_t in[512], out[2048];
+	size_t len = pkt_build(s, in, sizeof(in)), olen;
+
+	if (cut)
+		len = cut;
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), verdict);
+	if (verdict == XDP_PASS_) {
+		assert_int_equal(olen, len);
+		assert_memory_equal(out, in, len);
+	}
+}
+
+static void test_non_service_untouched(void **state)
+{
+	struct pkt_spec a = { .proto = IPPROTO_TCP, .src = "10.9.0.9", .dst = "10.96.0.99",
+			      .sport = 1234, .dport = 80, .payload = 4 };
+	struct pkt_spec b = { .proto = IPPROTO_TCP, .src = "10.9.0.9", .dst = "10.96.0.10",
+			      .sport = 1234, .dport = 81 };
+	struct pkt_spec c = { .proto = IPPROTO_UDP, .src = "10.9.0.9", .dst = "10.96.0.10",
+			      .sport = 1234, .dport = 80 }; /* UDP to a TCP-only port */
+	struct pkt_spec d = { .proto = 1 /* ICMP */, .src = "10.9.0.9", .dst = "10.96.0.10" };
+	struct pkt_spec e = { .v6 = 1, .proto = IPPROTO_TCP, .src = "fd00:9::9",
+			      .dst = "fd00:96::11", .sport = 1, .dport = 80 };
+	uint8_t arp[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06 };
+	uint8_t out[2048];
+	size_t olen;
+	__u64 before = reason(L4S_R_PASS_NOT_SERVICE);
+
+	(void)state;
+	expect_untouched(&a, 0, XDP_PASS_);
+	expect_untouched(&b, 0, XDP_PASS_);
+	expect_untouched(&c, 0, XDP_PASS_);
+	expect_untouched(&d, 0, XDP_PASS_);
+	expect_untouched(&e, 0, XDP_PASS_);
+	assert_int_equal(run_prog(fd_xdp, arp, sizeof(arp), out, &olen), XDP_PASS_);
+	assert_memory_equal(out, arp, sizeof(arp));
+	assert_true(reason(L4S_R_PASS_NOT_SERVICE) >= before + 4);
+}
+
+static void test_fragments(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_UDP, .src = "10.9.0.10", .dst = "10.96.0.10",
+			      .sport = 1234, .dport = 53, .payload = 40, .frag = 0x2000 };
+	__u64 before = reason(L4S_R_PASS_FRAGMENT);
+
+	(void)state;
+	expect_untouched(&s, 0, XDP_PASS_); /* first fragment (MF) */
+	s.frag = 0x0010;
+	expect_untouched(&s, 0, XDP_PASS_); /* later fragment */
+	assert_int_equal(reason(L4S_R_PASS_FRAGMENT), before + 2);
+}
+
+static void test_zero_weight_service(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.11", .dst = "10.96.0.12",
+			      .sport = 1234, .dport = 80 };
+	__u64 before = reason(L4S_R_DROP_NO_BACKEND);
+
+	(void)state;
+	expect_untouched(&s, 0, XDP_DROP_);
+	assert_int_equal(reason(L4S_R_DROP_NO_BACKEND), before + 1);
+}
+
+/* Every truncation of a service frame: dropped (and counted) or passed byte for byte. */
+static void truncations(const struct pkt_spec *s, int fd, int pass, int drop, size_t min)
+{
+	uint8_t in[512], out[2048];
+	size_t full = pkt_build(s, in, sizeof(in)), olen;
+
+	int refused = 0, tried = 0;
+
+	/* BPF_PROG_TEST_RUN itself refuses frames below 14 bytes, and for tc frames
+	 * whose IP header is incomplete: those lengths are skipped (and counted). */
+	for (size_t len = min; len < full; len++) {
+		__u64 drops = reason(L4S_R_DROP_TRUNCATED) + reason(L4S_R_DROP_MALFORMED);
+		int r;
+
+		if (try_prog(fd, in, len, out, &olen, &r)) {
+			refused++;
+			continue;
+		}
+		tried++;
+
+		if (r == drop) {
+			assert_true(reason(L4S_R_DROP_TRUNCATED) + reason(L4S_R_DROP_MALFORMED) ==
+				    drops + 1);
+			continue;
+		}
+		assert_int_equal(r, pass);
+		assert_int_equal(olen, len);
+		assert_memory_equal(out, in, len); /* never half rewritten */
+	}
+	print_message("# %zu-byte frame: %d truncations run, %d refused by the kernel\n", full,
+		      tried, refused);
+	assert_true(tried > 20);
+}
+
+static void test_truncated(void **state)
+{
+	struct pkt_spec a = { .proto = IPPROTO_TCP, .src = "10.9.0.12", .dst = "10.96.0.10",
+			      .sport = 1234, .dport = 80, .payload = 10, .ip_opts = 8 };
+	struct pkt_spec b = { .v6 = 1, .vlan = 1, .proto = IPPROTO_UDP, .src = "fd00:9::12",
+			      .dst = "fd00:96::10", .sport = 1234, .dport = 53, .payload = 10 };
+	struct pkt_spec c = { .v6 = 1, .proto = IPPROTO_TCP, .src = "fd00:9::12",
+			      .dst = "fd00:96::10", .sport = 1234, .dport = 80, .v6_exthdr = 1 };
+
+	(void)state;
+	truncations(&a, fd_xdp, XDP_PASS_, XDP_DROP_, 14);
+	truncations(&b, fd_xdp, XDP_PASS_, XDP_DROP_, 14);
+	truncations(&c, fd_xdp, XDP_PASS_, XDP_DROP_, 14);
+	truncations(&a, fd_tcfwd, TC_OK_, TC_SHOT_, 15);
+	truncations(&b, fd_tcfwd, TC_OK_, TC_SHOT_, 15);
+	/* A service frame cut inside its TCP header is dropped as truncated. */
+	{
+		uint8_t in[512], out[2048];
+		size_t full = pkt_build(&a, in, sizeof(in)), olen;
+		__u64 before = reason(L4S_R_DROP_TRUNCATED);
+
+		assert_int_equal(run_prog(fd_xdp, in, full - 10 - 8, out, &olen), XDP_DROP_);
+		assert_int_equal(reason(L4S_R_DROP_TRUNCATED), before + 1);
+	}
+}
+
+static void test_malformed_tcp_doff(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.13", .dst = "10.96.0.10",
+			      .sport = 1234, .dport = 80 };
+	uint8_t in[512], out[2048];
+	size_t len = pkt_build(&s, in, sizeof(in)), olen;
+	__u64 before = reason(L4S_R_DROP_MALFORMED);
+
+	(void)state;
+	in[pkt_info(in, len).l4 + 12] = 4 << 4; /* data offset 4 < 5 */
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_DROP_);
+	assert_int_equal(reason(L4S_R_DROP_MALFORMED), before + 1);
+	in[14] = 0x44; /* IHL 4 < 5: not parseable at all, passed untouched */
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	assert_memory_equal(out, in, len);
+}
+
+/* Share of each backend over @n distinct flows to @vip. */
+static void distribution(const char *vip, const char *const *bes, int nb, int n, double *share)
+{
+	uint8_t in[256], out[2048];
+	int counts[8] = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		char src[32];
+		size_t len, olen;
+
+		snprintf(src, sizeof(src), "10.%d.%d.%d", 20 + i / 65536, (i / 256) % 256, i % 256);
+		struct pkt_spec s = { .proto = IPPROTO_TCP, .src = src, .dst = vip,
+				      .sport = (uint16_t)(1024 + (i * 7919) % 60000), .dport = 80 };
+
+		len = pkt_build(&s, in, sizeof(in));
+		assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+		for (int b = 0; b < nb; b++) {
+			struct pkt_info pi = pkt_info(out, olen);
+			uint8_t a[4];
+
+			inet_pton(AF_INET, bes[b], a);
+			if (!memcmp(pi.dst, a, 4))
+				counts[b]++;
+		}
+	}
+	for (int b = 0; b < nb; b++)
+		share[b] = 100.0 * counts[b] / n;
+}
+
+static void test_distribution_99_1(void **state)
+{
+	static const char *const bes[] = { "10.5.0.1", "10.5.0.2" };
+	double share[2];
+
+	(void)state;
+	distribution("10.96.0.13", bes, 2, 100000, share);
+	print_message("# 99:1 over 100000 flows: %.3f%% / %.3f%%\n", share[0], share[1]);
+	assert_true(share[1] >= 0.8 && share[1] <= 1.2);
+	assert_true(share[0] + share[1] > 99.999);
+}
+
+static void test_distribution_1_1_1_1(void **state)
+{
+	static const char *const bes[] = { "10.4.0.1", "10.4.0.2", "10.4.0.3", "10.4.0.4" };
+	double share[4];
+
+	(void)state;
+	distribution("10.96.0.14", bes, 4, 100000, share);
+	print_message("# 1:1:1:1 over 100000 flows: %.3f%% %.3f%% %.3f%% %.3f%%\n", share[0],
+		      share[1], share[2], share[3]);
+	for (int b = 0; b < 4; b++)
+		assert_true(share[b] >= 24.5 && share[b] <= 25.5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_flow_v4_tcp),
+		cmocka_unit_test(test_new_flow_v4_udp),
+		cmocka_unit_test(test_new_flow_v4_udp_nocsum),
+		cmocka_unit_test(test_new_flow_v6_tcp),
+		cmocka_unit_test(test_new_flow_v6_udp),
+		cmocka_unit_test(test_v6_exthdr),
+		cmocka_unit_test(test_tc_forward_v4_v6),
+		cmocka_unit_test(test_vlan),
+		cmocka_unit_test(test_ip_options),
+		cmocka_unit_test(test_established_after_weight_change),
+		cmocka_unit_test(test_syn_rechoice),
+		cmocka_unit_test(test_reply_nat_v4),
+		cmocka_unit_test(test_reply_nat_v6),
+		cmocka_unit_test(test_affinity),
+		cmocka_unit_test(test_non_service_untouched),
+		cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_zero_weight_service),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_malformed_tcp_doff),
+		cmocka_unit_test(test_distribution_99_1),
+		cmocka_unit_test(test_distribution_1_1_1_1),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "datapath tests need root (BPF_PROG_TEST_RUN)\n");
+		return 1;
+	}
+	return cmocka_run_group_tests_name("datapath", tests, setup, teardown);
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Shared pieces of the command layer: dispatch, errors, JSON output. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "cmd.h"
+#include "err.h"
+
+const char *opt_pin_dir;
+
+int is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int cmd_fail(int code)
+{
+	const char *hint = l4s_errhint();
+
+	if (l4s_json) {
+		json_t *doc = json_object();
+
+		json_object_set_new(doc, "error", json_string(l4s_errmsg()));
+		if (hint)
+			json_object_set_new(doc, "hint", json_string(hint));
+		json_print(doc);
+	} else {
+		fprintf(stderr, "Error: %s\n", l4s_errmsg());
+		if (hint)
+			fprintf(stderr, "Hint: %s\n", hint);
+	}
+	return code;
+}
+
+int usage_error(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	l4s_err(22, "%s", buf);
+	return cmd_fail(EXIT_USAGE);
+}
+
+int opt_pretty;
+
+void json_print(json_t *doc)
+{
+	json_dumpf(doc, stdout, (opt_pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void),
+		 const char *what)
+{
+	const struct cmd *match = NULL;
+	size_t n;
+
+	if (argc < 1) {
+		if (help)
+			help();
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[0]))
+		return help ? help() : 0;
+	n = strlen(argv[0]);
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(c->name, argv[0])) {
+			match = c;
+			break;
+		}
+		if (!strncmp(c->name, argv[0], n)) {
+			if (match)
+				return usage_error("%s \"%s\" is ambiguous", what, argv[0]);
+			match = c;
+		}
+	}
+	if (!match) {
+		l4s_err(22, "unknown %s \"%s\"", what, argv[0]);
+		l4s_hint("see 'l4split help'");
+		return cmd_fail(EXIT_USAGE);
+	}
+	return match->func(argc - 1, argv + 1);
+}
+
