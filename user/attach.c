@@ -160,7 +160,13 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 
 	hook.ifindex = ifindex;
 	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-	err = bpf_tc_hook_create(&hook);
+	{
+		/* "exists" is an answer here, not an error worth libbpf's log line. */
+		libbpf_print_fn_t old_print = libbpf_set_print(NULL);
+
+		err = bpf_tc_hook_create(&hook);
+		libbpf_set_print(old_print);
+	}
 	if (!err)
 		rec.flags |= L4S_ATTACH_OWN_QDISC;
 	else if (err != -EEXIST) {

@@ -62,7 +62,7 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 	if (argc < 1) {
 		if (help)
 			help();
-		return EXIT_USAGE;
+		return usage_error("missing %s", what);
 	}
 	if (is_help(argv[0]))
 		return help ? help() : 0;

@@ -17,7 +17,7 @@ OLD=$(lab_be_addr 1)
 NEW=$(lab_be_addr 2)
 echo "# attach mode: ${MODE_ARGS:-native XDP}"
 # shellcheck disable=SC2086
-check "attach to the node's client-facing device" l4s attach n0 --flows 262144 $MODE_ARGS >/dev/null
+check "attach to the node's client-facing device" quiet l4s attach n0 --flows 262144 $MODE_ARGS
 l4s service add web $VIP4:80/tcp >/dev/null
 l4s service add dns $VIP4:53/udp >/dev/null
 l4s backend add web $OLD:80 --track old >/dev/null
@@ -29,16 +29,16 @@ l4s backend add dns $NEW:53 --track new >/dev/null 2>&1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 500)
 check "a new track gets no traffic before its weight is set" share_within "$out" old 100 0
 
-check "weight old=1 new=1" l4s weight web old=1 new=1 >/dev/null
+check "weight old=1 new=1" quiet l4s weight web old=1 new=1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
 check "1:1 over 2000 TCP connections is 50% +- 5" share_within "$out" new 50 5
 check "no failed connection at 1:1" eq "$(tv "$out" failed)" 0
 
-check "weight web new=3 old=1 (one pod each)" l4s weight web new=3 old=1 >/dev/null
+check "weight web new=3 old=1 (one pod each)" quiet l4s weight web new=3 old=1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 4000)
 check "3:1 by weight over 4000 connections is 75% new +- 3" share_within "$out" new 75 3
 
-check "weight web old=99 new=1" l4s weight web old=99 new=1 >/dev/null
+check "weight web old=99 new=1" quiet l4s weight web old=99 new=1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 20000 --timeout 300)
 check "1% canary over 20000 connections is 1% +- 0.5" share_within "$out" new 1 0.5
 echo "#   failed $(tv "$out" failed) reset $(tv "$out" reset) timeout $(tv "$out" timeout)"
@@ -85,7 +85,7 @@ check "old=0 drains: all new connections go to new" share_within "$out" new 100 
 
 # backend del old -> 100% new, and the table no longer names it.
 l4s weight web old=1 new=1 >/dev/null
-check "backend del old" l4s backend del web $OLD:80 >/dev/null
+check "backend del old" quiet l4s backend del web $OLD:80
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 1000)
 check "after backend del old: 100% new" share_within "$out" new 100 0
 check "after backend del old: no failure" eq "$(tv "$out" failed)" 0

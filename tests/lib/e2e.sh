@@ -28,6 +28,8 @@ share_within() {
 		exit !(t > 0 && p >= e - tol && p <= e + tol)
 	}'
 }
+# quiet CMD...: run CMD with its stdout discarded (for check).
+quiet() { "$@" >/dev/null; }
 eq() { [ "$1" = "$2" ] || { echo "#   expected \"$2\", got \"$1\""; return 1; }; }
 finish() {
 	echo "# $(basename "$0"): $T_PASS passed, $T_FAIL failed"
