@@ -523,14 +523,30 @@ long flows_flush_service(struct l4s_state *st, __u32 svc_id)
 	return flows_flush(st, svc_id, 1);
 }
 
+/* Undo step 1 of a failed commit: backends written under fresh ids go back to free. */
+static void rollback_new(struct l4s_state *st, const __u32 *fresh, const __u32 *gens, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct l4s_backend gone = { .gen = gens[i] };
+		struct l4s_weight w0 = {};
+
+		bpf_map_update_elem(st->backends, &fresh[i], &gone, BPF_ANY);
+		bpf_map_update_elem(st->weights, &fresh[i], &w0, BPF_ANY);
+	}
+}
+
 int model_commit(struct l4s_state *st, struct model *m)
 {
 	__u32 *freed = calloc((size_t)m->nbe + 1, sizeof(__u32));
-	int nfreed = 0, err = 0;
+	__u32 *fresh = calloc((size_t)m->nbe + 1, sizeof(__u32));
+	__u32 *fresh_gen = calloc((size_t)m->nbe + 1, sizeof(__u32));
+	int nfreed = 0, nfresh = 0, err = 0;
 
-	if (!freed)
-		return -ENOMEM;
-	/* 1. Backends and their weights. New ones are unreachable until the table names them. */
+	if (!freed || !fresh || !fresh_gen) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* 1. New backends. Unreachable until the table names them, so invisible so far. */
 	for (int i = 0; i < m->nbe; i++) {
 		struct model_backend *b = &m->be[i];
 		struct l4s_backend cur;
@@ -539,20 +555,38 @@ int model_commit(struct l4s_state *st, struct model *m)
 		if (b->removed)
 			continue;
 		if (bpf_map_lookup_elem(st->backends, &b->id, &cur) == 0 &&
-		    !(cur.flags & L4S_BE_F_IN_USE)) {
-			/* A fresh id: start its counters at zero, keep its generation. */
-			zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
-			b->be.gen = cur.gen;
-		}
+		    (cur.flags & L4S_BE_F_IN_USE))
+			continue;
+		/* A fresh id: start its counters at zero, keep its generation. */
+		zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
+		b->be.gen = cur.gen;
 		b->be.flags |= L4S_BE_F_IN_USE;
 		b->be.svc_id = m->id;
+		fresh[nfresh] = b->id;
+		fresh_gen[nfresh++] = cur.gen;
 		if (bpf_map_update_elem(st->weights, &b->id, &w, BPF_ANY) ||
 		    bpf_map_update_elem(st->backends, &b->id, &b->be, BPF_ANY)) {
 			err = l4s_err(errno, "cannot write backend %u: %s", b->id, strerror(errno));
+			rollback_new(st, fresh, fresh_gen, nfresh);
 			goto out;
 		}
 	}
-	/* 2. Track weights. */
+	/* 2. The switch: the only step the datapath sees, one outer-map update. */
+	err = table_swap(st, m);
+	if (err) {
+		rollback_new(st, fresh, fresh_gen, nfresh);
+		goto out;
+	}
+	/* 3. The weights the table was built from (read by userspace only). A failure
+	 * here leaves the table right and the next change rewrites them. */
+	for (int i = 0; i < m->nbe; i++) {
+		struct l4s_weight w = { .weight = m->be[i].weight };
+
+		if (!m->be[i].removed &&
+		    bpf_map_update_elem(st->weights, &m->be[i].id, &w, BPF_ANY) && !err)
+			err = l4s_err(errno, "cannot write the weight of backend %u: %s",
+				      m->be[i].id, strerror(errno));
+	}
 	for (int i = 0; i < m->ntr; i++) {
 		struct l4s_track_key tk = { .svc_id = m->id };
 		struct l4s_track t = { .weight = m->tr[i].weight };
@@ -561,18 +595,13 @@ int model_commit(struct l4s_state *st, struct model *m)
 			continue;
 		strncpy(tk.name, m->tr[i].name, L4S_NAME_LEN - 1);
 		if (bpf_map_update_elem(st->tracks, &tk, &t, BPF_ANY)) {
-			err = l4s_err(errno, "cannot write track \"%s\": %s", tk.name,
-				      strerror(errno));
-			if (errno == E2BIG || errno == ENOSPC)
-				l4s_hint("the track map is full (%d tracks)", L4S_MAX_TRACKS);
-			goto out;
+			if (!err)
+				err = l4s_err(errno, "cannot write track \"%s\": %s", tk.name,
+					      strerror(errno));
+			continue;
 		}
 		m->tr[i].in_map = 1;
 	}
-	/* 3. The switch. */
-	err = table_swap(st, m);
-	if (err)
-		goto out;
 	/* 4. What is gone: free backend ids (new generation), forget their flows. */
 	for (int i = 0; i < m->nbe; i++) {
 		struct model_backend *b = &m->be[i];
@@ -597,5 +626,7 @@ int model_commit(struct l4s_state *st, struct model *m)
 	}
 out:
 	free(freed);
+	free(fresh);
+	free(fresh_gen);
 	return err;
 }
