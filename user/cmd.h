@@ -37,6 +37,7 @@ int do_backend(int argc, char **argv);
 int do_weight(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_stats(int argc, char **argv);
+int do_sync(int argc, char **argv);
 
 int help_attach(void);
 int help_detach(void);
@@ -45,5 +46,6 @@ int help_backend(void);
 int help_weight(void);
 int help_status(void);
 int help_stats(void);
+int help_sync(void);
 
 #endif

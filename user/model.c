@@ -582,10 +582,14 @@ int model_commit(struct l4s_state *st, struct model *m)
 	for (int i = 0; i < m->nbe; i++) {
 		struct l4s_weight w = { .weight = m->be[i].weight };
 
-		if (!m->be[i].removed &&
-		    bpf_map_update_elem(st->weights, &m->be[i].id, &w, BPF_ANY) && !err)
-			err = l4s_err(errno, "cannot write the weight of backend %u: %s",
-				      m->be[i].id, strerror(errno));
+		if (m->be[i].removed)
+			continue;
+		/* The backend entry too: its track may have changed (sync). */
+		if ((bpf_map_update_elem(st->weights, &m->be[i].id, &w, BPF_ANY) ||
+		     bpf_map_update_elem(st->backends, &m->be[i].id, &m->be[i].be, BPF_ANY)) &&
+		    !err)
+			err = l4s_err(errno, "cannot write backend %u: %s", m->be[i].id,
+				      strerror(errno));
 	}
 	for (int i = 0; i < m->ntr; i++) {
 		struct l4s_track_key tk = { .svc_id = m->id };

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* l4split sync: make a service's backends match a Kubernetes pod or EndpointSlice list. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "err.h"
+#include "k8s.h"
+#include "model.h"
+#include "parse.h"
+#include "state.h"
+
+#define MAX_WEIGHT_OPTS 32
+
+int help_sync(void)
+{
+	printf("Usage: l4split sync NAME { --pods FILE | --endpointslices FILE }\n"
+	       "                    { --track-label LABEL | --track T } [--port PORT|NAME]\n"
+	       "                    [--weight T=W]... [--dry-run]\n"
+	       "  Make the backends of NAME match a PodList / EndpointSliceList ('-' reads stdin):\n"
+	       "    kubectl get pods -l app=nginx -o json | l4split sync nginx --track-label run --pods -\n"
+	       "  Ready pods with an IP become backends; terminating or unready ones are drained\n"
+	       "  (weight 0); backends no longer listed are removed. With --track-label every\n"
+	       "  track of the service is synced; with --track only that track. Track weights are\n"
+	       "  kept; a new track starts at 0 unless --weight T=W. One atomic table swap.\n"
+	       "  --port      target port: a number or a container/EndpointSlice port name\n"
+	       "              (default: the service's port)\n"
+	       "  --dry-run   print what would change, change nothing\n");
+	return 0;
+}
+
+struct sync_counts {
+	int added, drained, restored, removed, moved, unchanged, ignored;
+};
+
+static int in_scope(const char *track, const char *only)
+{
+	return !only || !strcmp(track, only);
+}
+
+int do_sync(int argc, char **argv)
+{
+	const char *name = NULL, *file = NULL, *label = NULL, *track = NULL, *port = NULL;
+	const char *wopt[MAX_WEIGHT_OPTS];
+	int nw = 0, dry = 0, slices = -1, rc = 1;
+	struct sync_counts c = {};
+	struct k8s_result kr = {};
+	struct l4s_state st;
+	struct model m = {};
+	json_error_t jerr;
+	json_t *doc = NULL;
+	__u32 sid, *newids = NULL;
+	int nnew = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (is_help(a))
+			return help_sync();
+		if ((!strcmp(a, "--pods") || !strcmp(a, "--endpointslices")) && i + 1 < argc) {
+			if (file)
+				return usage_error("give one of --pods or --endpointslices");
+			slices = !strcmp(a, "--endpointslices");
+			file = argv[++i];
+		} else if (!strcmp(a, "--track-label") && i + 1 < argc) {
+			label = argv[++i];
+		} else if (!strcmp(a, "--track") && i + 1 < argc) {
+			track = argv[++i];
+			if (parse_name("track", track))
+				return cmd_fail(EXIT_USAGE);
+		} else if (!strcmp(a, "--port") && i + 1 < argc) {
+			port = argv[++i];
+		} else if (!strcmp(a, "--weight") && i + 1 < argc) {
+			char *eq = strchr(argv[i + 1], '=');
+			__u64 w;
+
+			if (nw == MAX_WEIGHT_OPTS)
+				return usage_error("too many --weight options");
+			if (!eq || eq == argv[i + 1] || parse_weight(eq + 1, &w))
+				return eq ? cmd_fail(EXIT_USAGE) :
+					    usage_error("--weight \"%s\" is wrong: expected TRACK=W",
+							argv[i + 1]);
+			wopt[nw++] = argv[++i];
+		} else if (!strcmp(a, "--dry-run")) {
+			dry = 1;
+		} else if (a[0] == '-' && strcmp(a, "-")) {
+			return usage_error("unknown option \"%s\" for sync (or it needs a value)", a);
+		} else if (!name) {
+			name = a;
+		} else {
+			return usage_error("sync takes one service NAME, got \"%s\" too", a);
+		}
+	}
+	if (!name || !file) {
+		help_sync();
+		return usage_error("sync needs NAME and --pods FILE or --endpointslices FILE");
+	}
+	if (!!label == !!track)
+		return usage_error("sync needs exactly one of --track-label LABEL or --track T");
+	if (parse_name("service", name))
+		return cmd_fail(EXIT_USAGE);
+
+	doc = !strcmp(file, "-") ? json_loadf(stdin, 0, &jerr) : json_load_file(file, 0, &jerr);
+	if (!doc) {
+		l4s_err(EINVAL, "%s: line %d, column %d: %s", !strcmp(file, "-") ? "stdin" : file,
+			jerr.line, jerr.column, jerr.text);
+		l4s_hint("give it the output of 'kubectl get pods -o json' (JSON, not YAML)");
+		return cmd_fail(EXIT_USAGE);
+	}
+	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK)) {
+		json_decref(doc);
+		return cmd_fail(1);
+	}
+	if (svc_find(&st, name, &sid) || model_load(&st, sid, &m))
+		goto out;
+
+	{
+		struct k8s_opts ko = { .family = m.svc.family, .track_label = label, .track = track,
+				       .port = port,
+				       .default_port = m.nfe ? ntohs(m.fe[0].port) : 0 };
+		const char *kind = json_string_value(json_object_get(doc, "kind"));
+
+		if (kind && slices == 1 && strstr(kind, "Pod")) {
+			l4s_err(EINVAL, "kind \"%s\" given to --endpointslices", kind);
+			l4s_hint("use --pods for pod lists");
+			goto out;
+		}
+		if (kind && slices == 0 && strstr(kind, "EndpointSlice")) {
+			l4s_err(EINVAL, "kind \"%s\" given to --pods", kind);
+			l4s_hint("use --endpointslices for EndpointSlice lists");
+			goto out;
+		}
+		if (k8s_parse(doc, &ko, &kr))
+			goto out;
+	}
+	newids = calloc((size_t)kr.n + 1, sizeof(*newids));
+	if (!newids) {
+		l4s_err(ENOMEM, "out of memory");
+		goto out;
+	}
+
+	/* Listed endpoints: add, drain, restore, or move to another track. */
+	for (int i = 0; i < kr.n; i++) {
+		struct k8s_endpoint *e = &kr.ep[i];
+		struct model_backend *b = model_backend_find(&m, &e->addr, e->family, e->port);
+
+		if (b) {
+			b->removed = -1; /* seen: keep */
+			if (strcmp(b->be.track, e->track)) {
+				snprintf(b->be.track, sizeof(b->be.track), "%s", e->track);
+				c.moved++;
+			}
+			if (e->state == K8S_DRAIN && b->weight) {
+				b->weight = 0;
+				c.drained++;
+			} else if (e->state == K8S_READY && !b->weight) {
+				b->weight = L4S_WEIGHT_ONE;
+				c.restored++;
+			} else {
+				c.unchanged++;
+			}
+		} else if (e->state == K8S_READY) {
+			struct model_backend *tmp = realloc(m.be, sizeof(*tmp) * (size_t)(m.nbe + 1));
+
+			if (!tmp) {
+				l4s_err(ENOMEM, "out of memory");
+				goto out;
+			}
+			m.be = tmp;
+			b = &m.be[m.nbe];
+			memset(b, 0, sizeof(*b));
+			if (backend_alloc(&st, &b->id, newids, nnew))
+				goto out;
+			newids[nnew++] = b->id;
+			b->be.addr = e->addr;
+			b->be.port = htons(e->port);
+			b->be.family = e->family;
+			snprintf(b->be.track, sizeof(b->be.track), "%s", e->track);
+			b->weight = L4S_WEIGHT_ONE;
+			b->removed = -1;
+			m.nbe++;
+			c.added++;
+		} else {
+			c.ignored++; /* terminating or unready, and not a backend yet */
+		}
+	}
+	/* Backends in scope that the list no longer has go. */
+	for (int i = 0; i < m.nbe; i++) {
+		if (m.be[i].removed == -1)
+			m.be[i].removed = 0;
+		else if (in_scope(m.be[i].be.track, track)) {
+			m.be[i].removed = 1;
+			c.removed++;
+		}
+	}
+	/* Tracks: new ones at 0 unless --weight; empty ones in scope go. */
+	for (int i = 0; i < m.nbe; i++) {
+		if (!m.be[i].removed && !model_track(&m, m.be[i].be.track) &&
+		    !model_track_add(&m, m.be[i].be.track, 0)) {
+			l4s_err(ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (int w = 0; w < nw; w++) {
+		char t[L4S_NAME_LEN + 1];
+		const char *eq = strchr(wopt[w], '=');
+		size_t tl = (size_t)(eq - wopt[w]);
+		struct model_track *mt;
+		__u64 wv;
+
+		snprintf(t, sizeof(t), "%.*s", (int)(tl < L4S_NAME_LEN ? tl : L4S_NAME_LEN), wopt[w]);
+		parse_weight(eq + 1, &wv);
+		mt = model_track(&m, t);
+		if (!mt) {
+			l4s_err(ENOENT, "--weight %s: service \"%s\" has no track \"%s\" after this "
+				"sync", wopt[w], name, t);
+			goto out;
+		}
+		mt->weight = wv;
+	}
+	for (int t = 0; t < m.ntr; t++) {
+		int used = 0;
+
+		for (int i = 0; i < m.nbe; i++)
+			if (!m.be[i].removed && !strcmp(m.be[i].be.track, m.tr[t].name))
+				used = 1;
+		if (!used) /* a track without backends is noise, whatever the scope */
+			m.tr[t].removed = 1;
+	}
+
+	if (kr.warning[0])
+		l4s_note("Note: %s\n", kr.warning);
+	if (!dry && model_commit(&st, &m))
+		goto out;
+	rc = 0;
+	if (l4s_json) {
+		json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "service",
+				     name, "dry_run", dry, "added", c.added, "drained", c.drained,
+				     "restored", c.restored, "removed", c.removed, "moved", c.moved,
+				     "unchanged", c.unchanged, "ignored", c.ignored, "skipped_no_ip",
+				     kr.skipped_no_ip));
+	} else {
+		printf("%s%s: %d added, %d drained, %d restored, %d removed, %d moved track, "
+		       "%d unchanged", dry ? "dry run: " : "", name, c.added, c.drained, c.restored,
+		       c.removed, c.moved, c.unchanged);
+		if (c.ignored || kr.skipped_no_ip)
+			printf(" (%d terminating/unready and %d without an IP ignored)", c.ignored,
+			       kr.skipped_no_ip);
+		printf("\n");
+		for (int t = 0; t < m.ntr; t++) {
+			char wb[32];
+
+			if (!m.tr[t].removed)
+				printf("  track %s weight %s\n", m.tr[t].name,
+				       fmt_weight(wb, m.tr[t].weight));
+		}
+	}
+out:
+	if (rc)
+		rc = cmd_fail(1);
+	free(newids);
+	k8s_result_free(&kr);
+	model_free(&m);
+	state_close(&st);
+	json_decref(doc);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Kubernetes API documents -> backends (pure; no maps). Reads PodList, List of Pods,
+ * a single Pod, EndpointSliceList or a single EndpointSlice, as the API server or
+ * kubectl prints them.
+ */
+#ifndef L4S_K8S_H
+#define L4S_K8S_H
+
+#include <jansson.h>
+#include "l4split.h"
+
+enum k8s_state {
+	K8S_READY = 0,    /* serving: a backend with weight */
+	K8S_DRAIN,        /* terminating, or not ready: no new flows, keep existing ones */
+};
+
+struct k8s_endpoint {
+	struct l4s_addr addr;
+	__u8 family;
+	__u16 port;       /* host order */
+	enum k8s_state state;
+	char track[L4S_NAME_LEN];
+	char name[64];    /* pod name, for messages */
+};
+
+struct k8s_opts {
+	__u8 family;             /* the service's address family */
+	const char *track_label; /* label whose value is the track, or NULL */
+	const char *track;       /* fixed track when no label is used */
+	const char *port;        /* number or port name; NULL: @default_port */
+	__u16 default_port;
+};
+
+struct k8s_result {
+	struct k8s_endpoint *ep;
+	int n;
+	int skipped_no_ip;      /* Pending / no address yet */
+	int skipped_family;     /* addresses of the other family */
+	int skipped_no_track;   /* without the track label */
+	char warning[256];      /* first thing worth telling the user */
+};
+
+/* Returns 0 or -errno with a message (l4s_err) naming the offending field. */
+int k8s_parse(json_t *doc, const struct k8s_opts *o, struct k8s_result *r);
+void k8s_result_free(struct k8s_result *r);
+
+#endif
