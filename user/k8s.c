@@ -133,6 +133,11 @@ static int parse_pod(json_t *pod, const struct k8s_opts *o, struct k8s_result *r
 	track = track_of(meta, o, r, label);
 	if (!track)
 		return 0;
+	ip = jstr(status, "podIP");
+	if (!json_array_size(ips) && (!ip || !*ip)) {
+		r->skipped_no_ip++; /* Pending, or not scheduled yet */
+		return 0;
+	}
 	port = pod_port(pod, o);
 	if (!port) {
 		if (!r->warning[0])
@@ -146,11 +151,6 @@ static int parse_pod(json_t *pod, const struct k8s_opts *o, struct k8s_result *r
 			if (ip && (err = add_ep(r, ip, o, port, state, track, label)))
 				return err;
 		}
-		return 0;
-	}
-	ip = jstr(status, "podIP");
-	if (!ip || !*ip) {
-		r->skipped_no_ip++;
 		return 0;
 	}
 	return add_ep(r, ip, o, port, state, track, label);
