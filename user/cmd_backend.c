@@ -33,48 +33,49 @@ int help_weight(void)
 	return 0;
 }
 
+/* Share (percent) of new flows that track @t of @m gets. */
+static double track_share(struct model *m, const char *t, unsigned __int128 total)
+{
+	unsigned __int128 sum = 0;
+
+	for (int i = 0; i < m->nbe; i++)
+		if (!m->be[i].removed && !strcmp(m->be[i].be.track, t))
+			sum += m->be[i].effective;
+	return total ? (double)sum * 100.0 / (double)total : 0.0;
+}
+
 /* Print the service's tracks and shares after a change. */
 static void print_shares(struct model *m)
 {
-	char w[32];
+	json_t *tracks = json_object();
 	unsigned __int128 total = 0;
+	char w[32];
 
 	model_effective(m);
 	for (int i = 0; i < m->nbe; i++)
 		if (!m->be[i].removed)
 			total += m->be[i].effective;
-	if (l4s_json) {
-		json_t *tracks = json_object();
-
-		for (int t = 0; t < m->ntr; t++) {
-			unsigned __int128 sum = 0;
-
-			if (m->tr[t].removed)
-				continue;
-			for (int i = 0; i < m->nbe; i++)
-				if (!m->be[i].removed && !strcmp(m->be[i].be.track, m->tr[t].name))
-					sum += m->be[i].effective;
-			json_object_set_new(tracks, m->tr[t].name,
-					    json_pack("{s:f, s:f}", "weight",
-						      (double)m->tr[t].weight / L4S_WEIGHT_ONE,
-						      "share",
-						      total ? (double)sum * 100.0 / (double)total : 0.0));
-		}
-		json_print(json_pack("{s:s, s:o}", "service", m->svc.name, "tracks", tracks));
-		return;
-	}
-	printf("%s:", m->svc.name);
+	if (!l4s_json)
+		printf("%s:", m->svc.name);
 	for (int t = 0; t < m->ntr; t++) {
-		unsigned __int128 sum = 0;
+		double share = track_share(m, m->tr[t].name, total);
 
 		if (m->tr[t].removed)
 			continue;
-		for (int i = 0; i < m->nbe; i++)
-			if (!m->be[i].removed && !strcmp(m->be[i].be.track, m->tr[t].name))
-				sum += m->be[i].effective;
-		printf(" %s=%s (%.2f%%)", m->tr[t].name, fmt_weight(w, m->tr[t].weight),
-		       total ? (double)sum * 100.0 / (double)total : 0.0);
+		if (l4s_json)
+			json_object_set_new(tracks, m->tr[t].name,
+					    json_pack("{s:f, s:f}", "weight",
+						      (double)m->tr[t].weight / L4S_WEIGHT_ONE,
+						      "share", share));
+		else
+			printf(" %s=%s (%.2f%%)", m->tr[t].name, fmt_weight(w, m->tr[t].weight),
+			       share);
 	}
+	if (l4s_json) {
+		json_print(json_pack("{s:s, s:o}", "service", m->svc.name, "tracks", tracks));
+		return;
+	}
+	json_decref(tracks);
 	printf("\n");
 	if (!total)
 		l4s_note("Note: no backend of %s has a weight above 0: it takes no new flows\n",

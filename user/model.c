@@ -420,12 +420,44 @@ static int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_siz
 	return err;
 }
 
+/* A growing list of flow keys, collected during a scan and deleted after it. */
+struct key_list {
+	struct l4s_flow_key *keys;
+	long n, cap;
+};
+
+static int key_list_add(struct key_list *kl, const void *k)
+{
+	if (kl->n == kl->cap) {
+		long cap = kl->cap ? kl->cap * 2 : 256;
+		struct l4s_flow_key *tmp = realloc(kl->keys, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		kl->keys = tmp;
+		kl->cap = cap;
+	}
+	memcpy(&kl->keys[kl->n++], k, sizeof(*kl->keys));
+	return 0;
+}
+
+/* Delete every collected key from @fd; returns how many went. */
+static long key_list_delete(int fd, struct key_list *kl)
+{
+	long removed = 0;
+
+	for (long i = 0; i < kl->n; i++)
+		if (!bpf_map_delete_elem(fd, &kl->keys[i]))
+			removed++;
+	free(kl->keys);
+	kl->keys = NULL;
+	return removed;
+}
+
 struct flush_ctx {
 	__u32 id;
 	int by_service;
-	struct l4s_flow_key *keys;
-	long n, cap;
-	int err;
+	struct key_list kl;
 };
 
 static int flush_collect(const void *k, const void *v, void *ctx)
@@ -434,68 +466,36 @@ static int flush_collect(const void *k, const void *v, void *ctx)
 	__u32 match = fc->by_service ? ((const struct l4s_flow *)v)->svc_id
 				     : ((const struct l4s_flow *)v)->backend_id;
 
-	if (match != fc->id)
-		return 0;
-	if (fc->n == fc->cap) {
-		long cap = fc->cap ? fc->cap * 2 : 256;
-		struct l4s_flow_key *tmp = realloc(fc->keys, sizeof(*tmp) * (size_t)cap);
-
-		if (!tmp)
-			return -ENOMEM;
-		fc->keys = tmp;
-		fc->cap = cap;
-	}
-	memcpy(&fc->keys[fc->n++], k, sizeof(*fc->keys));
-	return 0;
+	return match == fc->id ? key_list_add(&fc->kl, k) : 0;
 }
 
 static long flows_flush(struct l4s_state *st, __u32 id, int by_service)
 {
 	struct flush_ctx fc = { .id = id, .by_service = by_service };
-	long removed = 0;
-	int err;
+	int err = map_scan(st->flows, sizeof(struct l4s_flow_key), sizeof(struct l4s_flow),
+			   flush_collect, &fc);
 
-	err = map_scan(st->flows, sizeof(struct l4s_flow_key), sizeof(struct l4s_flow),
-		       flush_collect, &fc);
 	if (err) {
-		free(fc.keys);
+		free(fc.kl.keys);
 		return err;
 	}
-	for (long i = 0; i < fc.n; i++)
-		if (!bpf_map_delete_elem(st->flows, &fc.keys[i]))
-			removed++;
-	free(fc.keys);
-	return removed;
+	return key_list_delete(st->flows, &fc.kl);
 }
 
 struct rflush_ctx {
 	__u32 *ids;
 	int nids;
-	struct l4s_flow_key *keys;
-	long n, cap;
+	struct key_list kl;
 };
 
 static int rflush_collect(const void *k, const void *v, void *ctx)
 {
 	struct rflush_ctx *rc = ctx;
 	const struct l4s_rflow *rf = v;
-	int hit = 0;
 
 	for (int i = 0; i < rc->nids; i++)
 		if (rc->ids[i] == rf->backend_id)
-			hit = 1;
-	if (!hit)
-		return 0;
-	if (rc->n == rc->cap) {
-		long cap = rc->cap ? rc->cap * 2 : 256;
-		struct l4s_flow_key *tmp = realloc(rc->keys, sizeof(*tmp) * (size_t)cap);
-
-		if (!tmp)
-			return -ENOMEM;
-		rc->keys = tmp;
-		rc->cap = cap;
-	}
-	memcpy(&rc->keys[rc->n++], k, sizeof(*rc->keys));
+			return key_list_add(&rc->kl, k);
 	return 0;
 }
 
@@ -505,9 +505,8 @@ static void rflows_flush(struct l4s_state *st, __u32 *ids, int nids)
 
 	if (nids && !map_scan(st->rflows, sizeof(struct l4s_flow_key), sizeof(struct l4s_rflow),
 			      rflush_collect, &rc))
-		for (long i = 0; i < rc.n; i++)
-			bpf_map_delete_elem(st->rflows, &rc.keys[i]);
-	free(rc.keys);
+		key_list_delete(st->rflows, &rc.kl);
+	free(rc.kl.keys);
 }
 
 long flows_flush_backend(struct l4s_state *st, __u32 backend_id)
