@@ -37,9 +37,10 @@ static const char *const reason_names[L4S_R_MAX] = {
 
 int help_status(void)
 {
-	printf("Usage: l4split status [NAME]\n"
+	printf("Usage: l4split status [NAME [--table]]\n"
 	       "  Services with their frontends, tracks (weight, share of new flows), backends\n"
-	       "  (weight, share, lookup table slots, live flows), and where l4split is attached.\n");
+	       "  (weight, share, lookup table slots, live flows), and where l4split is attached.\n"
+	       "  --table  (with --json) the lookup table itself, slot by slot\n");
 	return 0;
 }
 
@@ -58,7 +59,7 @@ static json_t *json_weight(__u64 w)
 	return json_real((double)w / L4S_WEIGHT_ONE);
 }
 
-static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats)
+static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with_table)
 {
 	struct model m;
 	json_t *s, *fes, *tracks, *shares, *bes;
@@ -140,6 +141,24 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats)
 		json_array_append_new(bes, j);
 	}
 	json_object_set_new(s, "backends", bes);
+	if (with_table) {
+		/* Slot -> backend address: what every node must agree on. */
+		json_t *tab = json_array();
+		__u32 *t = NULL;
+
+		model_read_table(st, &m, &t);
+		for (__u32 k = 0; t && k < m.svc.table_size; k++) {
+			const char *a = "-";
+
+			for (int i = 0; i < m.nbe; i++)
+				if (m.be[i].id == t[k])
+					a = fmt_addr_port(buf, &m.be[i].be.addr, m.be[i].be.family,
+							  ntohs(m.be[i].be.port));
+			json_array_append_new(tab, json_string(a));
+		}
+		free(t);
+		json_object_set_new(s, "table", tab);
+	}
 	model_free(&m);
 	return s;
 }
@@ -259,10 +278,16 @@ static int status_or_stats(int argc, char **argv, int stats)
 	struct l4s_state st;
 	json_t *doc, *arr;
 	__u32 *ids = NULL, one;
-	int n = 0;
+	int n = 0, table = 0;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return stats ? help_stats() : help_status();
+	if (!stats && argc >= 1 && !strcmp(argv[argc - 1], "--table")) {
+		table = 1;
+		argc--;
+		if (argc != 1)
+			return usage_error("--table goes with one service NAME");
+	}
 	if (argc > 1)
 		return usage_error("%s takes at most one service NAME", stats ? "stats" : "status");
 	if (argc == 1 && parse_name("service", argv[0]))
@@ -283,7 +308,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 	doc = json_object();
 	arr = json_array();
 	for (int i = 0; i < n; i++) {
-		json_t *s = svc_json(&st, ids[i], stats);
+		json_t *s = svc_json(&st, ids[i], stats, table);
 
 		if (!s) {
 			json_decref(doc);

@@ -254,29 +254,52 @@ void model_effective(struct model *m)
 	}
 }
 
-int model_count_slots(struct l4s_state *st, struct model *m)
+int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots)
 {
-	__u32 inner_id, v;
+	__u32 inner_id, *t;
 	int fd;
 
-	for (int i = 0; i < m->nbe; i++)
-		m->be[i].slots = 0;
+	*slots = NULL;
 	if (bpf_map_lookup_elem(st->tables, &m->id, &inner_id))
 		return 0; /* no table yet */
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return l4s_err(errno, "cannot open lookup table of service %u: %s", m->id,
 			       strerror(errno));
+	t = calloc(m->svc.table_size, sizeof(*t));
+	if (!t) {
+		close(fd);
+		return -ENOMEM;
+	}
 	for (__u32 s = 0; s < m->svc.table_size; s++) {
-		if (bpf_map_lookup_elem(fd, &s, &v))
-			break;
+		if (bpf_map_lookup_elem(fd, &s, &t[s])) {
+			close(fd);
+			free(t);
+			return l4s_err(errno, "cannot read lookup table of service %u: %s", m->id,
+				       strerror(errno));
+		}
+	}
+	close(fd);
+	*slots = t;
+	return 0;
+}
+
+int model_count_slots(struct l4s_state *st, struct model *m)
+{
+	__u32 *t;
+	int err = model_read_table(st, m, &t);
+
+	for (int i = 0; i < m->nbe; i++)
+		m->be[i].slots = 0;
+	if (err || !t)
+		return err;
+	for (__u32 s = 0; s < m->svc.table_size; s++)
 		for (int i = 0; i < m->nbe; i++)
-			if (m->be[i].id == v) {
+			if (m->be[i].id == t[s]) {
 				m->be[i].slots++;
 				break;
 			}
-	}
-	close(fd);
+	free(t);
 	return 0;
 }
 

@@ -52,6 +52,8 @@ struct model_backend *model_backend_find(struct model *m, const struct l4s_addr 
 					 __u16 port_host);
 /* Compute effective weights of every backend (track weight x share in track). */
 void model_effective(struct model *m);
+/* The live lookup table: *slots gets table_size backend ids (NULL: no table). */
+int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots);
 /* Fill slots from the live table and flows from the flow table. */
 int model_count_slots(struct l4s_state *st, struct model *m);
 int model_count_flows(struct l4s_state *st, struct model *m);
