@@ -30,7 +30,7 @@ int l4s_xdp_fwd(struct xdp_md *ctx)
 	struct l4s_choice c = {};
 	int r;
 
-	r = l4s_parse(data, data_end, &p);
+	r = l4s_parse(data, data_end, &p, data_end - data);
 	if (r) {
 		count_reason(r);
 		return XDP_PASS;
@@ -101,7 +101,7 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	tc_pull_headers(skb);
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
-	r = l4s_parse(data, data_end, &p);
+	r = l4s_parse(data, data_end, &p, skb->len);
 	if (r) {
 		count_reason(r);
 		return TC_ACT_OK_;
@@ -154,7 +154,7 @@ int l4s_tc_reply(struct __sk_buff *skb)
 	tc_pull_headers(skb);
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
-	if (l4s_parse(data, data_end, &p) || p.bad)
+	if (l4s_parse(data, data_end, &p, skb->len) || p.bad)
 		return TC_ACT_OK_;
 	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
 	if (!rf)

@@ -84,7 +84,8 @@ static __always_inline int l4s_parse_ports(void *data, void *data_end, struct l4
 	return 0;
 }
 
-static __always_inline int l4s_parse_ipv4(void *data, void *data_end, struct l4s_pkt *p)
+static __always_inline int l4s_parse_ipv4(void *data, void *data_end, struct l4s_pkt *p,
+					  __u32 frame_len)
 {
 	struct iphdr *iph = data + p->l3_off;
 	__u32 ihl, tot;
@@ -107,12 +108,13 @@ static __always_inline int l4s_parse_ipv4(void *data, void *data_end, struct l4s
 	tot = bpf_ntohs(iph->tot_len);
 	if (l4s_parse_ports(data, data_end, p, tot))
 		return L4S_R_PASS_MALFORMED;
-	if (!p->bad && (tot < ihl || (void *)iph + tot > data_end))
+	if (!p->bad && (tot < ihl || p->l3_off + tot > frame_len))
 		p->bad = tot < ihl ? L4S_R_DROP_MALFORMED : L4S_R_DROP_TRUNCATED;
 	return 0;
 }
 
-static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s_pkt *p)
+static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s_pkt *p,
+					  __u32 frame_len)
 {
 	struct ipv6hdr *ip6h = data + p->l3_off;
 	__u32 off, plen;
@@ -158,7 +160,7 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
 	plen = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
 	if (l4s_parse_ports(data, data_end, p, plen))
 		return L4S_R_PASS_MALFORMED;
-	if (!p->bad && (void *)ip6h + plen > data_end)
+	if (!p->bad && p->l3_off + plen > frame_len)
 		p->bad = L4S_R_DROP_TRUNCATED;
 	return 0;
 }
@@ -166,8 +168,12 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
 /*
  * Parse the frame. Returns 0 when p->key is complete (p->bad may still say the
  * L4 header is unusable), or the pass reason when the packet cannot be ours.
+ * [data, data_end) must hold the headers; @frame_len is the whole frame, which for
+ * an skb (GSO/GRO, paged) can be longer than its linear part: lengths in the IP
+ * header are checked against it, not against data_end.
  */
-static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt *p)
+static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt *p,
+				     __u32 frame_len)
 {
 	struct ethhdr *eth = data;
 	__u16 proto;
@@ -186,9 +192,9 @@ static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt 
 		p->vlan = 1;
 	}
 	if (proto == bpf_htons(ETH_P_IP_))
-		return l4s_parse_ipv4(data, data_end, p);
+		return l4s_parse_ipv4(data, data_end, p, frame_len);
 	if (proto == bpf_htons(ETH_P_IPV6_))
-		return l4s_parse_ipv6(data, data_end, p);
+		return l4s_parse_ipv6(data, data_end, p, frame_len);
 	return L4S_R_PASS_NOT_IP;
 }
 

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev \
-iproute2 ethtool jq util-linux procps"
+iproute2 ethtool jq socat util-linux procps"
 
 missing=""
 for p in $PKGS; do
