@@ -61,11 +61,17 @@ sleep 1
 w=(old=100 new=0 old=0 new=100 old=3 new=7 old=99 new=1 old=1 new=1 old=0 new=5 old=50 new=50
 	old=9 new=1 old=1 new=9 old=100 new=0 old=0 new=100 old=1 new=2 old=2 new=1 old=7 new=3
 	old=1 new=1 old=0 new=1 old=1 new=0 old=5 new=5 old=1 new=99 old=1 new=1)
-for i in $(seq 0 2 38); do l4s weight web "${w[$i]}" "${w[$((i + 1))]}" >/dev/null; sleep 0.2; done
+for i in $(seq 0 2 38); do
+	l4s weight web "${w[$i]}" "${w[$((i + 1))]}" >/dev/null
+	# Halfway, replace the programs in place (an upgrade): flows live in pinned maps.
+	# shellcheck disable=SC2086
+	[ "$i" = 20 ] && { l4s attach n0 $MODE_ARGS >/dev/null || not_ok "re-attach during traffic"; }
+	sleep 0.2
+done
 wait $hold
 hout=$(cat "$LAB_ROOT/hold.out")
 check "50 long-lived connections all opened" eq "$(tv "$hout" opened)" 50
-check "20 weight changes: 0 broken connections" eq "$(tv "$hout" broken)" 0
+check "20 weight changes and a program replacement: 0 broken connections" eq "$(tv "$hout" broken)" 0
 check "20 weight changes: 0 connections moved backend" eq "$(tv "$hout" moved)" 0
 check "long-lived connections exchanged data throughout" test "$(tv "$hout" exchanges)" -gt 5000
 echo "#   exchanges $(tv "$hout" exchanges), broken $(tv "$hout" broken), moved $(tv "$hout" moved)"
