@@ -29,7 +29,7 @@ LIB_SRC  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
 USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
 
-.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux
+.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux asan
 all: $(BUILD)/l4split
 
 $(BUILD)/l4split.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -70,8 +70,13 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(TOOLS)
+test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(TOOLS) asan
 	@tests/run.sh
+
+# The same code under ASan + UBSan, run by tests/run.sh as its own groups.
+asan:
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build-asan build-asan/l4split \
+		$(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)) build-asan/tests/datapath >/dev/null
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -92,4 +97,4 @@ install: $(BUILD)/l4split
 	install -D -m 0755 $(BUILD)/l4split $(DESTDIR)$(PREFIX)/sbin/l4split
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan

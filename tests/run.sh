@@ -44,6 +44,17 @@ done
 for t in tests/e2e/test_*.sh; do
 	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"
 done
+# Under ASan + UBSan (built by `make asan`): the unit and datapath tests, and the
+# command layer driven end to end by the lifecycle test. Any finding fails the group.
+if [ -x build-asan/l4split ]; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1
+	for t in build-asan/tests/test_*; do
+		[ -x "$t" ] && run_group "asan-unit-$(basename "$t")" "$t"
+	done
+	run_group asan-datapath build-asan/tests/datapath
+	run_group asan-e2e-test_lifecycle env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_lifecycle.sh
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
 # The canary again through the other hooks: generic XDP and tc ingress.
 run_group "e2e-test_canary-generic" env L4S_ATTACH="--xdp-mode generic" timeout 900 tests/e2e/test_canary.sh
 run_group "e2e-test_canary-tc" env L4S_ATTACH="--tc-only" timeout 900 tests/e2e/test_canary.sh
