@@ -28,11 +28,11 @@ l4s weight dns6 old=1 new=1 >/dev/null
 out=$(lab_client "$TRAFFIC" tcp $VIP6 80 --count 2000)
 check "IPv6 TCP: no failed connection" eq "$(tv "$out" failed)" 0
 check "IPv6 TCP: 1:3 gives 75% new +- 4" share_within "$out" new 75 4
-out=$(lab_client "$TRAFFIC" udp $VIP6 53 --count 500 --repeat 2)
+out=$(lab_client "$TRAFFIC" udp $VIP6 53 --count 1000 --repeat 2)
 check "IPv6 UDP: all answered" eq "$(tv "$out" failed)" 0
 check "IPv6 UDP: replies come from the VIP" eq "$(tv "$out" bad_source)" 0
 check "IPv6 UDP: each port keeps its backend" eq "$(tv "$out" flapped)" 0
-check "IPv6 UDP: 1:1 within 50% +- 7" share_within "$out" new 50 7
+check "IPv6 UDP: 1:1 within 50% +- 7 (4.4 sigma)" share_within "$out" new 50 7
 
 # Client-IP affinity: every connection of one client address lands on one backend.
 l4s service add sticky $VIP4:80/tcp --affinity client-ip >/dev/null

@@ -83,7 +83,7 @@ check "state survives detach" eq "$(l4s status --json | jq -c '.services[0].trac
 
 # Re-attach (native this time) picks the state up again.
 check "re-attach" quiet l4s attach n0
-out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 400)
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 1000)
 check "after re-attach: 3:1 again, 25% new +- 8" share_within "$out" new 25 8
 check "attach twice replaces in place" quiet l4s attach n0
 check "one XDP program on n0" eq "$(ip -n "$LAB-n" -d link show n0 | grep -c 'prog/xdp')" 1

@@ -31,7 +31,7 @@ bridge_case() {
 	check "bridge ($mode): 1:4 is 80% new +- 4" share_within "$out" new 80 4
 	out=$(lab_client "$TRAFFIC" udp $VIP4 53 --count 400 --repeat 2)
 	check "bridge ($mode): UDP all answered from the VIP" eq "$(tv "$out" failed)/$(tv "$out" bad_source)/$(tv "$out" flapped)" 0/0/0
-	out=$(lab_client "$TRAFFIC" tcp $VIP6 80 --count 500)
+	out=$(lab_client "$TRAFFIC" tcp $VIP6 80 --count 1000)
 	check "bridge ($mode): IPv6 no failure" eq "$(tv "$out" failed)" 0
 	check "bridge ($mode): IPv6 1:1 is 50% +- 8" share_within "$out" new 50 8
 	lab_down
