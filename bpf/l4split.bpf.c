@@ -123,8 +123,10 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	return TC_ACT_OK_;
 }
 
-/* A reply closes its flow: a later SYN on the same 5-tuple chooses again. */
-static __always_inline void mark_forward_closed(const struct l4s_pkt *p, const struct l4s_rflow *rf)
+/* Set @flag on the forward entry of the flow a reply belongs to: ANSWERED at the first
+ * reply (health), CLOSED on FIN/RST (a later SYN on the 5-tuple chooses again). */
+static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l4s_rflow *rf,
+					 __u32 flag)
 {
 	struct l4s_flow_key fk = {};
 	struct l4s_flow *f;
@@ -137,7 +139,7 @@ static __always_inline void mark_forward_closed(const struct l4s_pkt *p, const s
 	fk.family = p->key.family;
 	f = bpf_map_lookup_elem(&l4s_flows, &fk);
 	if (f)
-		f->flags |= L4S_FLOW_F_CLOSED;
+		f->flags |= flag;
 }
 
 SEC("tc")
@@ -171,12 +173,13 @@ int l4s_tc_reply(struct __sk_buff *skb)
 			bs->resets++;
 	} else if (!(rf->flags & L4S_FLOW_F_ANSWERED)) {
 		rf->flags |= L4S_FLOW_F_ANSWERED;
+		mark_forward(&p, rf, L4S_FLOW_F_ANSWERED);
 		if (bs)
 			bs->answered++;
 	}
 	if (tcp_is_closing(&p) && !(rf->flags & L4S_FLOW_F_CLOSED)) {
 		rf->flags |= L4S_FLOW_F_CLOSED;
-		mark_forward_closed(&p, rf);
+		mark_forward(&p, rf, L4S_FLOW_F_CLOSED);
 	}
 
 	vip = rf->vip;

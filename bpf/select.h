@@ -140,6 +140,12 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 			bid = f->backend_id;
 			if (tcp_is_closing(p))
 				f->flags |= L4S_FLOW_F_CLOSED;
+			/* The client asks again and the backend never answered: a health signal. */
+			if (tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED)) {
+				bs = backend_stats(bid);
+				if (bs)
+					bs->syn_retries++;
+			}
 			c->reason = L4S_R_FLOW_HIT;
 		} else {
 			fresh = 2;

@@ -152,7 +152,7 @@ struct l4s_backend_stats {
 	__u64 rx_bytes;
 	__u64 answered;  /* flows that got a first reply (SYN-ACK / first UDP reply) */
 	__u64 resets;    /* TCP RST sent by the backend */
-	__u64 pad;
+	__u64 syn_retries; /* client SYNs repeated on a flow the backend never answered */
 };
 
 /* Per-CPU counters, per service (indexed by service id). */

@@ -129,6 +129,7 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 			json_object_set_new(j, "reply_bytes", json_integer((json_int_t)c[4]));
 			json_object_set_new(j, "answered", json_integer((json_int_t)c[5]));
 			json_object_set_new(j, "resets", json_integer((json_int_t)c[6]));
+			json_object_set_new(j, "syn_retries", json_integer((json_int_t)c[7]));
 		} else {
 			json_object_set_new(j, "weight", json_weight(b->weight));
 			json_object_set_new(j, "share",
@@ -254,15 +255,16 @@ static void print_stats(json_t *doc)
 		       json_string_value(json_object_get(s, "name")),
 		       (long long)jnum(s, "packets"), (long long)jnum(s, "bytes"),
 		       (long long)jnum(s, "flows"), (long long)jnum(s, "no_backend"));
-		printf("  %-28s %-10s %10s %12s %8s %10s %8s %7s\n", "BACKEND", "TRACK", "PACKETS",
-		       "BYTES", "FLOWS", "REPLIES", "ANSWERED", "RESETS");
+		printf("  %-24s %-8s %9s %11s %7s %9s %8s %6s %6s\n", "BACKEND", "TRACK",
+		       "PACKETS", "BYTES", "FLOWS", "REPLIES", "ANSWERED", "RESETS", "SYNRTX");
 		json_array_foreach(json_object_get(s, "backends"), j, b) {
-			printf("  %-28s %-10s %10lld %12lld %8lld %10lld %8lld %7lld\n",
+			printf("  %-24s %-8s %9lld %11lld %7lld %9lld %8lld %6lld %6lld\n",
 			       json_string_value(json_object_get(b, "addr")),
 			       json_string_value(json_object_get(b, "track")),
 			       (long long)jnum(b, "packets"), (long long)jnum(b, "bytes"),
 			       (long long)jnum(b, "flows"), (long long)jnum(b, "reply_packets"),
-			       (long long)jnum(b, "answered"), (long long)jnum(b, "resets"));
+			       (long long)jnum(b, "answered"), (long long)jnum(b, "resets"),
+			       (long long)jnum(b, "syn_retries"));
 		}
 	}
 	printf("verdicts:");

@@ -373,6 +373,52 @@ static int which4(const uint8_t *out, size_t len)
 						 2 + which(out, len, aff_be + 2, 2);
 }
 
+/* A backend counter (word @w of struct l4s_backend_stats) summed over all backends. */
+static __u64 bsum(int w)
+{
+	__u64 total = 0, c[8];
+
+	for (__u32 id = 0; id < 64; id++)
+		if (!percpu_sum(&st, st.bstats, id, c, 8))
+			total += c[w];
+	return total;
+}
+
+#define BS_ANSWERED 5
+#define BS_RESETS   6
+#define BS_SYNRTX   7
+
+static void test_health_signals(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.3.1", .dst = "10.96.0.10",
+			      .sport = 43000, .dport = 80, .tcp_flags = TCP_F_SYN };
+	uint8_t in[256], out[2048];
+	size_t len, olen;
+	__u64 rtx = bsum(BS_SYNRTX), ans = bsum(BS_ANSWERED), rst = bsum(BS_RESETS);
+	int b;
+
+	(void)state;
+	b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	assert_int_equal(bsum(BS_SYNRTX), rtx);
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080); /* the client repeats its SYN */
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	assert_int_equal(bsum(BS_SYNRTX), rtx + 2);
+	/* The backend answers (SYN-ACK): counted once, and later SYNs are not retries. */
+	struct pkt_spec r = { .proto = IPPROTO_TCP, .src = be4[b], .dst = "10.9.3.1",
+			      .sport = 8080, .dport = 43000, .tcp_flags = TCP_F_SYN | TCP_F_ACK };
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_int_equal(bsum(BS_ANSWERED), ans + 1);
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	assert_int_equal(bsum(BS_SYNRTX), rtx + 2);
+	/* The backend resets: counted as a reset. */
+	r.tcp_flags = TCP_F_RST | TCP_F_ACK;
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_int_equal(bsum(BS_RESETS), rst + 1);
+}
+
 static void test_affinity(void **state)
 {
 	uint8_t in[256], out[2048];
@@ -622,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_syn_rechoice),
 		cmocka_unit_test(test_reply_nat_v4),
 		cmocka_unit_test(test_reply_nat_v6),
+		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_non_service_untouched),
 		cmocka_unit_test(test_fragments),
