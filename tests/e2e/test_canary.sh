@@ -41,7 +41,7 @@ check "3:1 by weight over 4000 connections is 75% new +- 3" share_within "$out" 
 check "weight web old=99 new=1" quiet l4s weight web old=99 new=1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 20000 --timeout 300)
 check "1% canary over 20000 connections is 1% +- 0.5" share_within "$out" new 1 0.5
-echo "#   failed $(tv "$out" failed) reset $(tv "$out" reset) timeout $(tv "$out" timeout)"
+echo "#   failed $(tv "$out" failed) reset $(tv "$out" reset) timeout $(tv "$out" timeout) slow $(tv "$out" slow)"
 if [ -z "$MODE_ARGS" ]; then
 	# Native XDP on a veth: the backend's kernel resets about 1 in 20,000 fresh
 	# connections (first data segment racing the handshake ACK), also with a bare

@@ -26,6 +26,7 @@ l4s weight web6 old=1 new=3 >/dev/null
 l4s weight dns6 old=1 new=1 >/dev/null
 
 out=$(lab_client "$TRAFFIC" tcp $VIP6 80 --count 2000)
+echo "#   failed $(tv "$out" failed) reset $(tv "$out" reset) timeout $(tv "$out" timeout) slow $(tv "$out" slow)"
 check "IPv6 TCP: no failed connection" eq "$(tv "$out" failed)" 0
 check "IPv6 TCP: 1:3 gives 75% new +- 4" share_within "$out" new 75 4
 out=$(lab_client "$TRAFFIC" udp $VIP6 53 --count 1000 --repeat 2)
