@@ -19,7 +19,7 @@ l4s backend add svc "$(lab_be_addr 1):80" --track good >/dev/null
 l4s backend add svc "$(lab_be_addr 2):81" --track refuse >/dev/null 2>&1 # nothing listens
 l4s backend add svc "$(lab_be_addr 3):80" --track hole >/dev/null 2>&1
 l4s weight svc good=1 refuse=1 hole=1 >/dev/null
-out=$(lab_client "$TRAFFIC" tcp $VIP4 81 --count 36 --conn-timeout 2 --timeout 120)
+out=$(lab_client "$TRAFFIC" tcp $VIP4 81 --count 24 --conn-timeout 2 --timeout 120)
 echo "#   client: answered $(total_answers "$out"), reset $(tv "$out" reset), timeout $(tv "$out" timeout)"
 st=$(l4s stats svc --json)
 b() { jq ".services[0].backends[] | select(.track == \"$1\") | .$2" <<<"$st"; }
