@@ -106,7 +106,7 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 	struct l4s_backend *be = 0;
 	struct l4s_flow *f;
 	__u32 svc_id, bid = 0;
-	int fresh = 0;
+	int fresh = 0, syn_retry = 0;
 
 	fk.vip = p->key.dst;
 	fk.port = p->key.dport;
@@ -141,11 +141,7 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 			if (tcp_is_closing(p))
 				f->flags |= L4S_FLOW_F_CLOSED;
 			/* The client asks again and the backend never answered: a health signal. */
-			if (tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED)) {
-				bs = backend_stats(bid);
-				if (bs)
-					bs->syn_retries++;
-			}
+			syn_retry = tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED);
 			c->reason = L4S_R_FLOW_HIT;
 		} else {
 			fresh = 2;
@@ -195,6 +191,8 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 		bs->bytes += pkt_len;
 		if (fresh)
 			bs->flows++;
+		if (syn_retry)
+			bs->syn_retries++;
 	}
 	c->addr = be->addr;
 	c->port = be->port;
