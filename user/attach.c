@@ -101,10 +101,9 @@ static void tc_remove(int ifindex, enum bpf_tc_attach_point where)
 static int set_redirect_flag(struct l4s_state *st)
 {
 	struct l4s_config cfg;
-	__u32 zero = 0, k, v;
+	__u32 zero = 0, k;
 	int any = bpf_map_get_next_key(st->txports, NULL, &k) == 0;
 
-	(void)v;
 	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
 		return -errno;
 	if (any)

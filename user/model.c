@@ -305,7 +305,6 @@ int model_count_slots(struct l4s_state *st, struct model *m)
 
 struct flow_count {
 	struct model *m;
-	struct l4s_state *st;
 };
 
 static int flow_count_fn(const void *k, const void *v, void *ctx)
@@ -329,7 +328,7 @@ static int flow_count_fn(const void *k, const void *v, void *ctx)
 
 int model_count_flows(struct l4s_state *st, struct model *m)
 {
-	struct flow_count fc = { .m = m, .st = st };
+	struct flow_count fc = { .m = m };
 
 	for (int i = 0; i < m->nbe; i++)
 		m->be[i].flows = 0;
