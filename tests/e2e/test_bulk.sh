@@ -27,7 +27,7 @@ run_mode() {
 	l4s backend add down6 "[$(lab_be_addr 1 6)]:81" >/dev/null
 	l4s service add up $VIP4:82/tcp >/dev/null
 	l4s backend add up "$(lab_be_addr 1):82" >/dev/null
-	sleep 0.3
+	wait_listen "$LAB-b1" 81 5
 	got=$(lab_client timeout 20 socat -u TCP:$VIP4:81 - | md5sum | cut -d' ' -f1)
 	check "${mode:-native}: 8 MB download over IPv4 arrives intact" eq "$got" "$SUM"
 	got=$(lab_client timeout 20 socat -u "TCP6:[$VIP6]:81" - | md5sum | cut -d' ' -f1)
@@ -35,7 +35,7 @@ run_mode() {
 	nsenter --net="/run/netns/$LAB-b1" timeout 20 socat -u TCP-LISTEN:82,reuseaddr - \
 		>"$LAB_ROOT/up.out" &
 	local sink=$!
-	sleep 0.3
+	wait_listen "$LAB-b1" 82 5
 	lab_client timeout 20 socat -u OPEN:"$DATA",rdonly TCP:$VIP4:82
 	wait $sink
 	check "${mode:-native}: 8 MB upload arrives intact" eq "$(md5sum <"$LAB_ROOT/up.out" | cut -d' ' -f1)" "$SUM"

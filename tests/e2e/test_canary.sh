@@ -9,8 +9,7 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-can$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 
 lab_up old new || { not_ok "lab setup"; finish; exit 1; }
 OLD=$(lab_be_addr 1)
@@ -57,7 +56,7 @@ fi
 l4s weight web old=1 new=1 >/dev/null
 lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 6 --interval-ms 10 >"$LAB_ROOT/hold.out" &
 hold=$!
-sleep 1
+wait_for "$LAB_ROOT/hold.out" '^opened' 10
 w=(old=100 new=0 old=0 new=100 old=3 new=7 old=99 new=1 old=1 new=1 old=0 new=5 old=50 new=50
 	old=9 new=1 old=1 new=9 old=100 new=0 old=0 new=100 old=1 new=2 old=2 new=1 old=7 new=3
 	old=1 new=1 old=0 new=1 old=1 new=0 old=5 new=5 old=1 new=99 old=1 new=1)

@@ -7,8 +7,7 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-hl$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 
 lab_up good refuse hole || { not_ok "lab setup"; finish; exit 1; }
 # The third backend cannot reach the client: its SYN-ACKs die there.

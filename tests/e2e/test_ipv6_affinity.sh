@@ -9,8 +9,7 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-v6$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 
 lab_up old new || { not_ok "lab setup"; finish; exit 1; }
 # shellcheck disable=SC2086

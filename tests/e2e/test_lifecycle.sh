@@ -7,8 +7,7 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-life$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 
 lab_up old new || { not_ok "lab setup"; finish; exit 1; }
 OLD=$(lab_be_addr 1)

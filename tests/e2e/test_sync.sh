@@ -8,8 +8,7 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-sync$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 
 # pod NAME IP RUN [READY] [TERMINATING]: one Pod object as the API server writes it.
 pod() {
@@ -53,7 +52,7 @@ check "after weight old=1 new=1: new is 50% +- 5 with 2 old pods and 1 new" shar
 # old-b starts terminating: drained, and a connection already on it keeps working.
 lab_client "$TRAFFIC" hold $VIP4 80 --conns 40 --duration 4 --interval-ms 20 >"$LAB_ROOT/hold.out" &
 hold=$!
-sleep 1
+wait_for "$LAB_ROOT/hold.out" '^opened' 10
 out=$(podlist "$P_A" "$(pod old-b "$B" old False 1)" "$P_C" | l4s sync nginx --track-label run --port http --pods -)
 check "terminating pod is drained" grep -q "1 drained" <<<"$out"
 check "track weights survive the sync" eq "$(l4s status nginx --json | jq -c '.services[0].tracks')" '{"new":1,"old":1}'

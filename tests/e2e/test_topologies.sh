@@ -44,8 +44,7 @@ bridge_case "--tc-only"
 # Redirect: per-pod veths whose far end runs NAPI (GRO on) accept XDP frames.
 LAB=l4e-rd$$
 . scripts/lab.sh
-trap lab_down EXIT
-trap 'exit 1' INT TERM
+lab_traps
 lab_up old new || { not_ok "redirect lab setup"; finish; exit 1; }
 for i in 1 2; do lab_be $i ethtool -K eth0 gro on >/dev/null 2>&1; done
 check "redirect: attach n0 (generic XDP)" quiet l4s attach n0 --flows 65536 --xdp-mode generic

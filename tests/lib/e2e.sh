@@ -31,6 +31,27 @@ share_within() {
 # quiet CMD...: run CMD with its stdout discarded (for check).
 quiet() { "$@" >/dev/null; }
 eq() { [ "$1" = "$2" ] || { echo "#   expected \"$2\", got \"$1\""; return 1; }; }
+# lab_traps: tear the lab down on exit, and exit on Ctrl-C / SIGTERM.
+lab_traps() {
+	trap lab_down EXIT
+	trap 'exit 1' INT TERM
+}
+# wait_for FILE REGEX SECONDS: until FILE has a line matching REGEX (bounded).
+wait_for() {
+	local end=$((SECONDS + $3))
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && { echo "#   waited $3 s for /$2/ in $1"; return 1; }
+		sleep 0.05
+	done
+}
+# wait_listen NETNS PORT SECONDS: until a TCP socket listens on PORT in NETNS.
+wait_listen() {
+	local end=$((SECONDS + $3))
+	until [ -n "$(nsenter --net="/run/netns/$1" ss -Hltn "sport = :$2")" ]; do
+		[ $SECONDS -ge $end ] && { echo "#   nothing listens on :$2 in $1"; return 1; }
+		sleep 0.05
+	done
+}
 finish() {
 	echo "# $(basename "$0"): $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
