@@ -1,10 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # IPv6 end to end (TCP and UDP), and client-IP affinity from real clients.
-# Generic XDP by default: these tests assert exactly zero failed connections, and
-# native XDP on a veth has a kernel reset race of its own (see test_canary.sh).
+# Native XDP by default; L4S_ATTACH selects another hook (test_canary.sh runs all three).
 set -u
-MODE_ARGS=${L4S_ATTACH:---xdp-mode generic}
+MODE_ARGS=${L4S_ATTACH:-}
 cd "$(dirname "$0")/../.."
 LAB=l4e-v6$$
 . scripts/lab.sh
