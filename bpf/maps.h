@@ -140,6 +140,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_attach SEC(".maps");
 
+/* Rollout progress per service: written and read by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct l4s_rollout);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_rollouts SEC(".maps");
+
 /* Layout version and global settings, one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

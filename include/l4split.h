@@ -209,6 +209,42 @@ struct l4s_attach {
 	__u64 attached_at; /* CLOCK_REALTIME seconds */
 };
 
+/*
+ * l4s_rollouts: the progressive rollout of a service (keyed by service id), written
+ * by the `l4split rollout` process at every step so other shells can follow it.
+ * Userspace metadata only; the datapath never reads it.
+ */
+#define L4S_ROLLOUT_MAX_STEPS 16
+
+enum l4s_rollout_state {
+	L4S_RO_RUNNING = 1,
+	L4S_RO_DONE,        /* every step passed */
+	L4S_RO_ROLLED_BACK, /* TRACK failed: starting weights restored */
+	L4S_RO_ABORTED,     /* interrupted: weights of the last completed step (or start) */
+};
+
+struct l4s_rollout {
+	char track[L4S_NAME_LEN];
+	__u32 pid;            /* of the process driving it */
+	__u32 state;          /* enum l4s_rollout_state */
+	__u32 step;           /* index of the step in progress (or where it ended) */
+	__u32 nsteps;
+	__u32 steps[L4S_ROLLOUT_MAX_STEPS]; /* TRACK's share, parts per million */
+	__u64 started_at;     /* CLOCK_REALTIME ms */
+	__u64 step_started_at;
+	__u64 updated_at;
+	__u64 interval_ms;
+	__u32 max_failure_ppm;
+	__u32 min_flows;
+	__u32 share_ppm;      /* TRACK's observed share of new flows in this step */
+	__u32 failure_ppm;    /* TRACK's failure ratio in this step */
+	__u32 others_failure_ppm;
+	__u32 pad;
+	__u64 flows;          /* TRACK's new flows in this step */
+	__u64 others_flows;
+	char reason[128];     /* how it ended */
+};
+
 /* l4s_config flags. */
 #define L4S_CFG_F_REDIRECT (1u << 0) /* l4s_txports is not empty: try bpf_fib_lookup */
 
@@ -229,5 +265,6 @@ _Static_assert(sizeof(struct l4s_backend_stats) == 64, "backend stats layout");
 _Static_assert(sizeof(struct l4s_track_key) == 36, "track key layout");
 _Static_assert(sizeof(struct l4s_attach) == 40, "attach layout");
 _Static_assert(sizeof(struct l4s_attach_key) == 16, "attach key layout");
+_Static_assert(sizeof(struct l4s_rollout) == 312, "rollout layout");
 
 #endif /* L4SPLIT_H */

@@ -53,6 +53,7 @@ if [ -x build-asan/l4split ]; then
 	done
 	run_group asan-datapath build-asan/tests/datapath
 	run_group asan-e2e-test_lifecycle env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_lifecycle.sh
+	run_group asan-e2e-test_rollout env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_rollout.sh
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 # The canary again through the other hooks: generic XDP and tc ingress.

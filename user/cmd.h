@@ -7,6 +7,7 @@
 #define L4S_CMD_H
 
 #include <jansson.h>
+#include <linux/types.h>
 
 #define EXIT_USAGE 2
 
@@ -37,7 +38,10 @@ int do_backend(int argc, char **argv);
 int do_weight(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_stats(int argc, char **argv);
+/* stats NAME --watch: one frame per interval, @count frames (0: until a signal). */
+int stats_watch(const char *name, __u64 interval_ms, __u64 count);
 int do_sync(int argc, char **argv);
+int do_rollout(int argc, char **argv);
 
 int help_attach(void);
 int help_detach(void);
@@ -47,5 +51,6 @@ int help_weight(void);
 int help_status(void);
 int help_stats(void);
 int help_sync(void);
+int help_rollout(void);
 
 #endif

@@ -47,8 +47,12 @@ int help_status(void)
 int help_stats(void)
 {
 	printf("Usage: l4split stats [NAME]\n"
+	       "       l4split stats NAME --watch SECONDS [--count N]\n"
 	       "  Counters since the backend or service was created: packets, bytes, new flows,\n"
-	       "  replies, answered flows, resets per backend; verdicts by reason.\n");
+	       "  replies, answered flows, resets per backend; verdicts by reason.\n"
+	       "  --watch  every SECONDS (or 500ms, 2s...), per track and backend: configured\n"
+	       "           share, share of new flows seen, flows/s, failed flows (reset or never\n"
+	       "           answered); redrawn in place on a terminal; --count N frames, then exit\n");
 	return 0;
 }
 
@@ -361,5 +365,35 @@ int do_status(int argc, char **argv)
 
 int do_stats(int argc, char **argv)
 {
-	return status_or_stats(argc, argv, 1);
+	const char *name = NULL;
+	__u64 interval = 0, count = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--watch") && strcmp(argv[i], "--count")) {
+			if (argv[i][0] == '-' || name)
+				return interval ? usage_error("stats --watch takes one service NAME, "
+							      "--watch SECONDS and --count N") :
+						  status_or_stats(argc, argv, 1);
+			name = argv[i];
+			continue;
+		}
+		if (i + 1 >= argc)
+			return usage_error("%s needs a value", argv[i]);
+		if (!strcmp(argv[i], "--watch") &&
+		    parse_duration_ms("watch interval", argv[++i], &interval))
+			return cmd_fail(EXIT_USAGE);
+		if (!strcmp(argv[i], "--count") &&
+		    parse_u64("count", argv[++i], 1, 1000000000, &count))
+			return cmd_fail(EXIT_USAGE);
+	}
+	if (!interval) {
+		if (count)
+			return usage_error("--count goes with --watch SECONDS");
+		return status_or_stats(argc, argv, 1);
+	}
+	if (!name)
+		return usage_error("stats --watch needs a service NAME");
+	if (parse_name("service", name))
+		return cmd_fail(EXIT_USAGE);
+	return stats_watch(name, interval, count);
 }

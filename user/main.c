@@ -21,10 +21,14 @@ static int do_help(void)
 		"                         del NAME ADDR:PORT }\n"
 		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
 		"       l4split status [NAME]\n"
-		"       l4split stats [NAME]\n"
+		"       l4split stats [NAME] [--watch SECONDS [--count N]]\n"
 		"       l4split sync NAME { --pods FILE | --endpointslices FILE }\n"
 		"                         { --track-label LABEL | --track T } [--port PORT|NAME]\n"
 		"                         [--weight T=W]... [--dry-run]\n"
+		"       l4split rollout NAME --to TRACK [--steps P1,P2,...] [--interval DUR]\n"
+		"                            [--max-failure-ratio R] [--min-flows N]\n"
+		"                            [--answer-timeout DUR] [--rollback-on-abort]\n"
+		"       l4split rollout NAME --status\n"
 		"\n"
 		"       FRONTEND := VIP:PORT/{tcp|udp}     (IPv6: [fd00::10]:80/tcp)\n"
 		"       W        := non-negative decimal, relative (99, 1, 0.5); 0 drains\n"
@@ -39,7 +43,8 @@ static int do_help(void)
 static const struct cmd top_cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "service", do_service },
 	{ "backend", do_backend }, { "weight", do_weight }, { "status", do_status },
-	{ "stats", do_stats },     { "sync", do_sync },	    { NULL, NULL },
+	{ "stats", do_stats },     { "sync", do_sync },	    { "rollout", do_rollout },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)

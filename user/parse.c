@@ -248,3 +248,103 @@ int is_prime(__u32 n)
 			return 0;
 	return 1;
 }
+
+int parse_duration_ms(const char *what, const char *s, __u64 *ms)
+{
+	static const struct {
+		const char *suffix;
+		__u64 ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
+	char num[32];
+	size_t n = strspn(s, "0123456789.");
+	__u64 v;
+
+	if (n == 0 || n >= sizeof(num))
+		goto bad;
+	memcpy(num, s, n);
+	num[n] = 0;
+	if (parse_weight(num, &v)) /* a decimal with up to 6 places, in millionths */
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s + n, units[i].suffix))
+			continue;
+		if (v > UINT64_MAX / units[i].ms)
+			goto bad;
+		*ms = v * units[i].ms / L4S_WEIGHT_ONE;
+		if (*ms == 0 || *ms > 7 * 24 * 3600000ull)
+			goto bad;
+		return 0;
+	}
+bad:
+	l4s_err_clear();
+	return l4s_err(EINVAL, "%s \"%s\" is wrong: expected a duration such as 500ms, 30s, 5m "
+		       "(at most 7 days)", what, s);
+}
+
+int parse_ratio_ppm(const char *what, const char *s, __u32 *ppm)
+{
+	size_t n = strlen(s);
+	char num[32];
+	__u64 v;
+	int pct = n > 0 && s[n - 1] == '%';
+
+	if (pct)
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		goto bad;
+	memcpy(num, s, n);
+	num[n] = 0;
+	if (parse_weight(num, &v))
+		goto bad;
+	if (pct)
+		v /= 100;
+	if (v > L4S_WEIGHT_ONE)
+		goto bad;
+	*ppm = (__u32)v;
+	return 0;
+bad:
+	l4s_err_clear();
+	return l4s_err(EINVAL, "%s \"%s\" is wrong: expected a ratio from 0 to 1 (0.05) or a "
+		       "percentage (5%%)", what, s);
+}
+
+int parse_steps(const char *s, __u32 *steps, int max, int *n)
+{
+	const char *p = s;
+
+	*n = 0;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char num[32];
+		__u64 v;
+
+		if (len == 0 || len >= sizeof(num))
+			goto bad;
+		memcpy(num, p, len);
+		num[len] = 0;
+		if (parse_weight(num, &v) || v == 0 || v > 100 * L4S_WEIGHT_ONE)
+			goto bad;
+		if (*n == max) {
+			l4s_err_clear();
+			return l4s_err(E2BIG, "steps \"%s\" are wrong: at most %d steps", s, max);
+		}
+		steps[*n] = (__u32)(v / 100); /* percent -> parts per million */
+		if (*n > 0 && steps[*n] <= steps[*n - 1]) {
+			l4s_err_clear();
+			return l4s_err(EINVAL, "steps \"%s\" are wrong: each step must be larger "
+				       "than the one before", s);
+		}
+		(*n)++;
+		p += len;
+		if (*p == ',' && *++p == 0)
+			goto bad;
+	}
+	if (*n == 0)
+		goto bad;
+	return 0;
+bad:
+	l4s_err_clear();
+	return l4s_err(EINVAL, "steps \"%s\" are wrong: expected percentages of traffic for "
+		       "TRACK, comma-separated and increasing, each above 0 and at most 100 "
+		       "(e.g. 1,5,25,50,100)", s);
+}

@@ -20,6 +20,12 @@ int parse_name(const char *what, const char *s);
 int parse_port(const char *s, __u16 *port);
 /* Unsigned integer in [min, max]. */
 int parse_u64(const char *what, const char *s, __u64 min, __u64 max, __u64 *v);
+/* Duration: 500ms, 30s, 5m, 1h, or plain seconds; decimals allowed. */
+int parse_duration_ms(const char *what, const char *s, __u64 *ms);
+/* Ratio 0..1 (0.05) or percentage (5%) -> parts per million. */
+int parse_ratio_ppm(const char *what, const char *s, __u32 *ppm);
+/* Increasing percentages "1,5,25,50,100" -> parts per million, at most @max. */
+int parse_steps(const char *s, __u32 *steps, int max, int *n);
 
 /* Formatting. buf must hold at least L4S_ADDRSTRLEN. */
 #define L4S_ADDRSTRLEN 64

@@ -23,6 +23,7 @@ static __u64 flow_max_opt;
 static const struct {
 	const char *name;
 	size_t off;
+	int optional; /* added after layout 1 shipped: 'attach' creates it */
 } state_maps[] = {
 	{ "l4s_frontends", offsetof(struct l4s_state, frontends) },
 	{ "l4s_services", offsetof(struct l4s_state, services) },
@@ -38,6 +39,7 @@ static const struct {
 	{ "l4s_reasons", offsetof(struct l4s_state, reasons) },
 	{ "l4s_attach", offsetof(struct l4s_state, attach) },
 	{ "l4s_config", offsetof(struct l4s_state, config) },
+	{ "l4s_rollouts", offsetof(struct l4s_state, rollouts), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -272,6 +274,8 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 		if (err)
 			return err;
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && state_maps[i].optional)
+			continue;
 		if (fd < 0) {
 			err = -errno;
 			l4s_err(err, "cannot open pinned map %s: %s", path, strerror(-err));

@@ -18,6 +18,7 @@ struct l4s_state {
 	__u64 flow_max;
 	int frontends, services, backends, weights, tracks, tables, flows, rflows;
 	int txports, bstats, sstats, reasons, attach, config;
+	int rollouts; /* -1 in state written before rollouts existed (until attach) */
 };
 
 enum {

@@ -5,8 +5,9 @@
  *   serve NAME [--tcp PORT] [--udp PORT] [--timeout S] [--rst]
  *       TCP: answer every line with "NAME\n" (--rst: reset every connection instead).
  *       UDP: answer every datagram with "NAME\n".
- *   tcp ADDR PORT [--count N] [--timeout S] [--conn-timeout S]
- *       N connections, one after another: connect, send a line, read the name, close.
+ *   tcp ADDR PORT [--count N] [--timeout S] [--conn-timeout S] [--rate R]
+ *       N connections, one after another: connect, send a line, read the name, close
+ *       (at most R new connections per second with --rate).
  *       A connection gets --conn-timeout (5 s); one that took over 0.9 s (a packet TCP resent)
  *       is counted as slow, one that did not finish as failed.
  *   udp ADDR PORT [--count N] [--timeout S] [--repeat R]
@@ -243,7 +244,25 @@ static int connect_to(struct sockaddr_storage *ss, socklen_t sl, double deadline
 	return fd;
 }
 
-static int do_tcp(const char *addr, int port, long count, double conn_timeout, double timeout)
+static volatile sig_atomic_t stop_req;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_req = 1;
+}
+
+/* SIGTERM ends a client early, with its results printed (the attempt under way is dropped). */
+static void stop_on_sigterm(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int do_tcp(const char *addr, int port, long count, double conn_timeout, double timeout,
+		  double rate)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -252,13 +271,35 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 
 	if (parse_sa(addr, port, &ss, &sl))
 		return 2;
-	while (done < count && now() < end) {
+	stop_on_sigterm();
+	while (done < count && now() < end && !stop_req) {
 		/* 5 s: room for TCP's own SYN retransmissions (1 s, then 3 s): a lost packet
 		 * that TCP recovers is slow, not failed. Slow ones are counted apart. */
 		double t0 = now(), dl = t0 + conn_timeout;
 		char buf[128];
-		int fd = connect_to(&ss, sl, dl < end ? dl : end), r;
+		int fd, r;
 
+		if (rate > 0 && done > 0) {
+			/* Pace from the start: connection k starts at start + k / rate. */
+			double at = end - timeout + (double)done / rate;
+
+			if (at > t0) {
+				struct timespec ts = { (time_t)(at - t0),
+						       (long)((at - t0 - (double)(time_t)(at - t0)) * 1e9) };
+
+				nanosleep(&ts, NULL);
+				t0 = now();
+				dl = t0 + conn_timeout;
+				if (t0 >= end || stop_req)
+					break;
+			}
+		}
+		fd = connect_to(&ss, sl, dl < end ? dl : end);
+		if (stop_req) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
 		done++;
 		if (fd < 0) {
 			failed++;
@@ -269,6 +310,11 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 			continue;
 		}
 		r = write(fd, "x\n", 2) == 2 ? read_line(fd, buf, sizeof(buf), dl) : -EIO;
+		if (r && stop_req) {
+			done--;
+			close(fd);
+			break;
+		}
 		if (r) {
 			failed++;
 			if (r == -ECONNRESET)
@@ -444,7 +490,7 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "tcp"))
 		return do_tcp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      opt_num(argc, argv, "--conn-timeout", 5),
-			      opt_num(argc, argv, "--timeout", 120));
+			      opt_num(argc, argv, "--timeout", 120), opt_num(argc, argv, "--rate", 0));
 	if (argc >= 4 && !strcmp(argv[1], "udp"))
 		return do_udp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      (int)opt_num(argc, argv, "--repeat", 1),

@@ -114,12 +114,78 @@ static void test_primes(void **state)
 	assert_false(is_prime(1));
 }
 
+static void test_duration(void **state)
+{
+	__u64 ms;
+
+	(void)state;
+	assert_int_equal(parse_duration_ms("interval", "30s", &ms), 0);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(parse_duration_ms("interval", "500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(parse_duration_ms("interval", "1.5", &ms), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(parse_duration_ms("interval", "2m", &ms), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_not_equal(parse_duration_ms("interval", "0s", &ms), 0);
+	assert_int_not_equal(parse_duration_ms("interval", "30x", &ms), 0);
+	assert_int_not_equal(parse_duration_ms("interval", "s", &ms), 0);
+	assert_int_not_equal(parse_duration_ms("interval", "-1s", &ms), 0);
+	assert_int_not_equal(parse_duration_ms("interval", "8000h", &ms), 0);
+	assert_non_null(strstr(l4s_errmsg(), "interval \"8000h\" is wrong"));
+}
+
+static void test_ratio(void **state)
+{
+	__u32 ppm;
+
+	(void)state;
+	assert_int_equal(parse_ratio_ppm("ratio", "0.05", &ppm), 0);
+	assert_int_equal(ppm, 50000);
+	assert_int_equal(parse_ratio_ppm("ratio", "5%", &ppm), 0);
+	assert_int_equal(ppm, 50000);
+	assert_int_equal(parse_ratio_ppm("ratio", "1", &ppm), 0);
+	assert_int_equal(ppm, 1000000);
+	assert_int_equal(parse_ratio_ppm("ratio", "0", &ppm), 0);
+	assert_int_equal(ppm, 0);
+	assert_int_not_equal(parse_ratio_ppm("ratio", "1.5", &ppm), 0);
+	assert_int_not_equal(parse_ratio_ppm("ratio", "150%", &ppm), 0);
+	assert_int_not_equal(parse_ratio_ppm("ratio", "%", &ppm), 0);
+	assert_int_not_equal(parse_ratio_ppm("ratio", "abc", &ppm), 0);
+}
+
+static void test_steps(void **state)
+{
+	__u32 st[L4S_ROLLOUT_MAX_STEPS];
+	int n;
+
+	(void)state;
+	assert_int_equal(parse_steps("1,5,25,50,100", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(st[0], 10000);
+	assert_int_equal(st[4], 1000000);
+	assert_int_equal(parse_steps("0.1,50", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_equal(st[0], 1000);
+	assert_int_not_equal(parse_steps("5,1", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_non_null(strstr(l4s_errmsg(), "larger than the one before"));
+	assert_int_not_equal(parse_steps("0,50", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_not_equal(parse_steps("50,101", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_not_equal(parse_steps("1,,5", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_not_equal(parse_steps("1,5,", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_not_equal(parse_steps("", st, L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_int_not_equal(parse_steps("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", st,
+					 L4S_ROLLOUT_MAX_STEPS, &n), 0);
+	assert_non_null(strstr(l4s_errmsg(), "at most 16 steps"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_port), cmocka_unit_test(test_frontend),
 		cmocka_unit_test(test_weight),	  cmocka_unit_test(test_fmt_weight),
 		cmocka_unit_test(test_name),	  cmocka_unit_test(test_primes),
+		cmocka_unit_test(test_duration),  cmocka_unit_test(test_ratio),
+		cmocka_unit_test(test_steps),
 	};
 
 	return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
