@@ -10,6 +10,7 @@
 #include "model.h"
 #include "parse.h"
 #include "state.h"
+#include "svc.h"
 
 int help_service(void)
 {
@@ -26,12 +27,10 @@ int help_service(void)
 static int svc_add(int argc, char **argv)
 {
 	struct l4s_frontend_key *fe = calloc((size_t)argc + 1, sizeof(*fe));
-	struct l4s_service svc = {}, cur;
 	struct l4s_state st;
-	struct model m = {};
 	const char *name = NULL;
 	__u64 tsize = L4S_TABLE_DEFAULT;
-	int nfe = 0, affinity = 0, err, rc = 1, inserted = 0;
+	int nfe = 0, affinity = 0, err, rc = 1;
 	__u32 id = L4S_MAX_SERVICES;
 	char buf[96];
 
@@ -116,67 +115,9 @@ static int svc_add(int argc, char **argv)
 		rc = cmd_fail(1);
 		goto out_free;
 	}
-	if (svc_find(&st, name, &id) == 0) {
-		l4s_err(EEXIST, "service \"%s\" already exists", name);
-		l4s_hint("delete it first with 'l4split service del %s'", name);
+	if (svc_create(&st, name, fe, nfe, affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0,
+		       (__u32)tsize, &id))
 		goto out;
-	}
-	for (int j = 0; j < nfe; j++) {
-		struct l4s_frontend f;
-
-		if (bpf_map_lookup_elem(st.frontends, &fe[j], &f) == 0) {
-			bpf_map_lookup_elem(st.services, &f.svc_id, &cur);
-			l4s_err(EEXIST, "frontend %s is already used by service \"%s\"",
-				fmt_frontend(buf, &fe[j]), cur.name);
-			goto out;
-		}
-	}
-	for (id = 0; id < L4S_MAX_SERVICES; id++) {
-		if (bpf_map_lookup_elem(st.services, &id, &cur)) {
-			l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
-			goto out;
-		}
-		if (!(cur.flags & L4S_SVC_F_IN_USE))
-			break;
-	}
-	if (id == L4S_MAX_SERVICES) {
-		l4s_err(ENOSPC, "no free service slot: all %d are in use", L4S_MAX_SERVICES);
-		goto out;
-	}
-
-	strncpy(svc.name, name, L4S_NAME_LEN - 1);
-	svc.flags = L4S_SVC_F_IN_USE | (affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0);
-	svc.table_size = (__u32)tsize;
-	svc.proto = fe[0].proto;
-	svc.family = fe[0].family;
-	svc.gen = cur.gen;
-	m.id = id;
-	m.svc = svc;
-	/* An empty table first, then the service, then the frontends that make it live. */
-	if (bpf_map_update_elem(st.services, &id, &svc, BPF_ANY)) {
-		l4s_err(errno, "cannot write service: %s", strerror(errno));
-		goto out;
-	}
-	{
-		size_t sz = sizeof(struct l4s_service_stats) * (size_t)st.ncpus;
-		void *z = calloc(1, sz);
-
-		if (z) {
-			bpf_map_update_elem(st.sstats, &id, z, BPF_ANY);
-			free(z);
-		}
-	}
-	if (table_swap(&st, &m))
-		goto undo;
-	for (inserted = 0; inserted < nfe; inserted++) {
-		struct l4s_frontend f = { .svc_id = id };
-
-		if (bpf_map_update_elem(st.frontends, &fe[inserted], &f, BPF_NOEXIST)) {
-			l4s_err(errno, "cannot add frontend %s: %s", fmt_frontend(buf, &fe[inserted]),
-				strerror(errno));
-			goto undo;
-		}
-	}
 	rc = 0;
 	if (l4s_json) {
 		json_t *fes = json_array();
@@ -193,12 +134,6 @@ static int svc_add(int argc, char **argv)
 		       affinity ? ", client-ip affinity" : "");
 	}
 	goto out_close;
-undo:
-	while (inserted-- > 0)
-		bpf_map_delete_elem(st.frontends, &fe[inserted]);
-	bpf_map_delete_elem(st.tables, &id);
-	memset(&svc, 0, sizeof(svc));
-	bpf_map_update_elem(st.services, &id, &svc, BPF_ANY);
 out:
 	if (rc)
 		rc = cmd_fail(1);
@@ -212,10 +147,9 @@ out_free:
 static int svc_del(int argc, char **argv)
 {
 	struct l4s_state st;
-	struct model m;
 	__u32 id;
-	long flows;
-	int err;
+	long flows = 0;
+	int nbe = 0;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_service();
@@ -223,46 +157,18 @@ static int svc_del(int argc, char **argv)
 		return usage_error("service del takes exactly one NAME");
 	if (parse_name("service", argv[0]))
 		return cmd_fail(EXIT_USAGE);
-	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
-	if (err)
+	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
 		return cmd_fail(1);
-	if (svc_find(&st, argv[0], &id) || model_load(&st, id, &m)) {
+	if (svc_find(&st, argv[0], &id) || svc_delete(&st, id, &nbe, &flows)) {
 		state_close(&st);
 		return cmd_fail(1);
 	}
-	/* Unreachable first (frontends), then the table, then everything it named. */
-	for (int i = 0; i < m.nfe; i++)
-		bpf_map_delete_elem(st.frontends, &m.fe[i]);
-	bpf_map_delete_elem(st.tables, &id);
-	for (int i = 0; i < m.nbe; i++) {
-		struct l4s_backend gone = { .gen = m.be[i].be.gen + 1 };
-		struct l4s_weight w0 = {};
-
-		bpf_map_update_elem(st.backends, &m.be[i].id, &gone, BPF_ANY);
-		bpf_map_update_elem(st.weights, &m.be[i].id, &w0, BPF_ANY);
-	}
-	for (int i = 0; i < m.ntr; i++) {
-		struct l4s_track_key tk = { .svc_id = id };
-
-		strncpy(tk.name, m.tr[i].name, L4S_NAME_LEN - 1);
-		bpf_map_delete_elem(st.tracks, &tk);
-	}
-	flows = flows_flush_service(&st, id);
-	for (int i = 0; i < m.nbe; i++)
-		flows_flush_backend(&st, m.be[i].id);
-	{
-		struct l4s_service gone = { .gen = m.svc.gen + 1 };
-
-		bpf_map_update_elem(st.services, &id, &gone, BPF_ANY);
-	}
 	state_close(&st);
 	if (l4s_json)
-		json_print(json_pack("{s:s, s:i, s:I}", "deleted", argv[0], "backends", m.nbe,
-				     "flows", (json_int_t)(flows > 0 ? flows : 0)));
+		json_print(json_pack("{s:s, s:i, s:I}", "deleted", argv[0], "backends", nbe,
+				     "flows", (json_int_t)flows));
 	else
-		printf("service %s deleted (%d backends, %ld flows dropped)\n", argv[0], m.nbe,
-		       flows > 0 ? flows : 0);
-	model_free(&m);
+		printf("service %s deleted (%d backends, %ld flows dropped)\n", argv[0], nbe, flows);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "k8s.h"
 #include "model.h"
 #include "parse.h"
+#include "reconcile.h"
 #include "state.h"
 
 #define MAX_WEIGHT_OPTS 32
@@ -31,28 +32,19 @@ int help_sync(void)
 	return 0;
 }
 
-struct sync_counts {
-	int added, drained, restored, removed, moved, unchanged, ignored;
-};
-
-static int in_scope(const char *track, const char *only)
-{
-	return !only || !strcmp(track, only);
-}
-
 int do_sync(int argc, char **argv)
 {
 	const char *name = NULL, *file = NULL, *label = NULL, *track = NULL, *port = NULL;
 	const char *wopt[MAX_WEIGHT_OPTS];
 	int nw = 0, dry = 0, slices = -1, rc = 1;
-	struct sync_counts c = {};
+	struct reconcile rec = {};
+	struct reconcile_counts *c = &rec.c;
 	struct k8s_result kr = {};
 	struct l4s_state st;
 	struct model m = {};
 	json_error_t jerr;
 	json_t *doc = NULL;
-	__u32 sid, *newids = NULL;
-	int nnew = 0;
+	__u32 sid;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -135,74 +127,8 @@ int do_sync(int argc, char **argv)
 		if (k8s_parse(doc, &ko, &kr))
 			goto out;
 	}
-	newids = calloc((size_t)kr.n + 1, sizeof(*newids));
-	if (!newids) {
-		l4s_err(ENOMEM, "out of memory");
+	if (reconcile_backends(&st, &m, &kr, track, &rec))
 		goto out;
-	}
-
-	/* Listed endpoints: add, drain, restore, or move to another track. */
-	for (int i = 0; i < kr.n; i++) {
-		struct k8s_endpoint *e = &kr.ep[i];
-		struct model_backend *b = model_backend_find(&m, &e->addr, e->family, e->port);
-
-		if (b) {
-			b->removed = -1; /* seen: keep */
-			if (strcmp(b->be.track, e->track)) {
-				snprintf(b->be.track, sizeof(b->be.track), "%s", e->track);
-				c.moved++;
-			}
-			if (e->state == K8S_DRAIN && b->weight) {
-				b->weight = 0;
-				c.drained++;
-			} else if (e->state == K8S_READY && !b->weight) {
-				b->weight = L4S_WEIGHT_ONE;
-				c.restored++;
-			} else {
-				c.unchanged++;
-			}
-		} else if (e->state == K8S_READY) {
-			struct model_backend *tmp = realloc(m.be, sizeof(*tmp) * (size_t)(m.nbe + 1));
-
-			if (!tmp) {
-				l4s_err(ENOMEM, "out of memory");
-				goto out;
-			}
-			m.be = tmp;
-			b = &m.be[m.nbe];
-			memset(b, 0, sizeof(*b));
-			if (backend_alloc(&st, &b->id, newids, nnew))
-				goto out;
-			newids[nnew++] = b->id;
-			b->be.addr = e->addr;
-			b->be.port = htons(e->port);
-			b->be.family = e->family;
-			snprintf(b->be.track, sizeof(b->be.track), "%s", e->track);
-			b->weight = L4S_WEIGHT_ONE;
-			b->removed = -1;
-			m.nbe++;
-			c.added++;
-		} else {
-			c.ignored++; /* terminating or unready, and not a backend yet */
-		}
-	}
-	/* Backends in scope that the list no longer has go. */
-	for (int i = 0; i < m.nbe; i++) {
-		if (m.be[i].removed == -1)
-			m.be[i].removed = 0;
-		else if (in_scope(m.be[i].be.track, track)) {
-			m.be[i].removed = 1;
-			c.removed++;
-		}
-	}
-	/* Tracks: new ones at 0 unless --weight; empty ones in scope go. */
-	for (int i = 0; i < m.nbe; i++) {
-		if (!m.be[i].removed && !model_track(&m, m.be[i].be.track) &&
-		    !model_track_add(&m, m.be[i].be.track, 0)) {
-			l4s_err(ENOMEM, "out of memory");
-			goto out;
-		}
-	}
 	for (int w = 0; w < nw; w++) {
 		char t[L4S_NAME_LEN + 1];
 		const char *eq = strchr(wopt[w], '=');
@@ -220,15 +146,7 @@ int do_sync(int argc, char **argv)
 		}
 		mt->weight = wv;
 	}
-	for (int t = 0; t < m.ntr; t++) {
-		int used = 0;
-
-		for (int i = 0; i < m.nbe; i++)
-			if (!m.be[i].removed && !strcmp(m.be[i].be.track, m.tr[t].name))
-				used = 1;
-		if (!used) /* a track without backends is noise, whatever the scope */
-			m.tr[t].removed = 1;
-	}
+	reconcile_prune_tracks(&m, &rec);
 
 	if (kr.warning[0])
 		l4s_note("Note: %s\n", kr.warning);
@@ -237,16 +155,16 @@ int do_sync(int argc, char **argv)
 	rc = 0;
 	if (l4s_json) {
 		json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "service",
-				     name, "dry_run", dry, "added", c.added, "drained", c.drained,
-				     "restored", c.restored, "removed", c.removed, "moved", c.moved,
-				     "unchanged", c.unchanged, "ignored", c.ignored, "skipped_no_ip",
+				     name, "dry_run", dry, "added", c->added, "drained", c->drained,
+				     "restored", c->restored, "removed", c->removed, "moved", c->moved,
+				     "unchanged", c->unchanged, "ignored", c->ignored, "skipped_no_ip",
 				     kr.skipped_no_ip));
 	} else {
 		printf("%s%s: %d added, %d drained, %d restored, %d removed, %d moved track, "
-		       "%d unchanged", dry ? "dry run: " : "", name, c.added, c.drained, c.restored,
-		       c.removed, c.moved, c.unchanged);
-		if (c.ignored || kr.skipped_no_ip)
-			printf(" (%d terminating/unready and %d without an IP ignored)", c.ignored,
+		       "%d unchanged", dry ? "dry run: " : "", name, c->added, c->drained, c->restored,
+		       c->removed, c->moved, c->unchanged);
+		if (c->ignored || kr.skipped_no_ip)
+			printf(" (%d terminating/unready and %d without an IP ignored)", c->ignored,
 			       kr.skipped_no_ip);
 		printf("\n");
 		for (int t = 0; t < m.ntr; t++) {
@@ -260,7 +178,7 @@ int do_sync(int argc, char **argv)
 out:
 	if (rc)
 		rc = cmd_fail(1);
-	free(newids);
+	reconcile_free(&rec);
 	k8s_result_free(&kr);
 	model_free(&m);
 	state_close(&st);

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "err.h"
+#include "model.h"
+#include "parse.h"
+#include "svc.h"
+
+static int frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 self)
+{
+	struct l4s_frontend f;
+	struct l4s_service cur;
+	char buf[96];
+
+	if (bpf_map_lookup_elem(st->frontends, k, &f) || f.svc_id == self)
+		return 0;
+	memset(&cur, 0, sizeof(cur));
+	bpf_map_lookup_elem(st->services, &f.svc_id, &cur);
+	return l4s_err(EEXIST, "frontend %s is already used by service \"%s\"",
+		       fmt_frontend(buf, k), cur.name);
+}
+
+int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
+	       int nfe, __u32 flags, __u32 table_size, __u32 *idp)
+{
+	struct l4s_service svc = {}, cur = {};
+	struct model m = {};
+	__u32 id;
+	int inserted, err;
+	char buf[96];
+
+	if (svc_find(st, name, &id) == 0) {
+		l4s_err(EEXIST, "service \"%s\" already exists", name);
+		l4s_hint("delete it first with 'l4split service del %s'", name);
+		return -EEXIST;
+	}
+	l4s_err_clear();
+	for (int j = 0; j < nfe; j++) {
+		err = frontend_owner(st, &fe[j], L4S_MAX_SERVICES);
+		if (err)
+			return err;
+	}
+	for (id = 0; id < L4S_MAX_SERVICES; id++) {
+		if (bpf_map_lookup_elem(st->services, &id, &cur))
+			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+		if (!(cur.flags & L4S_SVC_F_IN_USE))
+			break;
+	}
+	if (id == L4S_MAX_SERVICES)
+		return l4s_err(ENOSPC, "no free service slot: all %d are in use", L4S_MAX_SERVICES);
+
+	strncpy(svc.name, name, L4S_NAME_LEN - 1);
+	svc.flags = L4S_SVC_F_IN_USE | flags;
+	svc.table_size = table_size;
+	svc.proto = fe[0].proto;
+	svc.family = fe[0].family;
+	svc.gen = cur.gen;
+	m.id = id;
+	m.svc = svc;
+	/* An empty table first, then the service, then the frontends that make it live. */
+	if (bpf_map_update_elem(st->services, &id, &svc, BPF_ANY))
+		return l4s_err(errno, "cannot write service: %s", strerror(errno));
+	{
+		size_t sz = sizeof(struct l4s_service_stats) * (size_t)st->ncpus;
+		void *z = calloc(1, sz);
+
+		if (z) {
+			bpf_map_update_elem(st->sstats, &id, z, BPF_ANY);
+			free(z);
+		}
+	}
+	err = table_swap(st, &m);
+	inserted = 0;
+	for (; !err && inserted < nfe; inserted++) {
+		struct l4s_frontend f = { .svc_id = id };
+
+		if (bpf_map_update_elem(st->frontends, &fe[inserted], &f, BPF_NOEXIST))
+			err = l4s_err(errno, "cannot add frontend %s: %s",
+				      fmt_frontend(buf, &fe[inserted]), strerror(errno));
+	}
+	if (!err) {
+		*idp = id;
+		return 0;
+	}
+	while (inserted-- > 0)
+		bpf_map_delete_elem(st->frontends, &fe[inserted]);
+	bpf_map_delete_elem(st->tables, &id);
+	memset(&svc, 0, sizeof(svc));
+	svc.gen = cur.gen;
+	bpf_map_update_elem(st->services, &id, &svc, BPF_ANY);
+	return err;
+}
+
+int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe)
+{
+	struct model m;
+	int err;
+	char buf[96];
+
+	err = model_load(st, id, &m);
+	if (err)
+		return err;
+	for (int j = 0; j < nfe && !err; j++) {
+		if (fe[j].proto != m.svc.proto || fe[j].family != m.svc.family)
+			err = l4s_err(EINVAL, "frontend %s does not match the service's protocol and "
+				      "address family", fmt_frontend(buf, &fe[j]));
+		else
+			err = frontend_owner(st, &fe[j], id);
+	}
+	/* Add what is new, then remove what is gone: never a moment with neither. */
+	for (int j = 0; j < nfe && !err; j++) {
+		struct l4s_frontend f = { .svc_id = id };
+
+		if (bpf_map_update_elem(st->frontends, &fe[j], &f, BPF_ANY))
+			err = l4s_err(errno, "cannot add frontend %s: %s", fmt_frontend(buf, &fe[j]),
+				      strerror(errno));
+	}
+	for (int i = 0; i < m.nfe && !err; i++) {
+		int keep = 0;
+
+		for (int j = 0; j < nfe; j++)
+			if (!memcmp(&m.fe[i], &fe[j], sizeof(fe[j])))
+				keep = 1;
+		if (!keep)
+			bpf_map_delete_elem(st->frontends, &m.fe[i]);
+	}
+	model_free(&m);
+	return err;
+}
+
+int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
+{
+	struct l4s_service svc;
+
+	if (bpf_map_lookup_elem(st->services, &id, &svc))
+		return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+	svc.flags = L4S_SVC_F_IN_USE | flags;
+	if (bpf_map_update_elem(st->services, &id, &svc, BPF_ANY))
+		return l4s_err(errno, "cannot write service: %s", strerror(errno));
+	return 0;
+}
+
+int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
+{
+	struct model m;
+	long flows;
+	int err = model_load(st, id, &m);
+
+	if (err)
+		return err;
+	/* Unreachable first (frontends), then the table, then everything it named. */
+	for (int i = 0; i < m.nfe; i++)
+		bpf_map_delete_elem(st->frontends, &m.fe[i]);
+	bpf_map_delete_elem(st->tables, &id);
+	for (int i = 0; i < m.nbe; i++) {
+		struct l4s_backend gone = { .gen = m.be[i].be.gen + 1 };
+		struct l4s_weight w0 = {};
+
+		bpf_map_update_elem(st->backends, &m.be[i].id, &gone, BPF_ANY);
+		bpf_map_update_elem(st->weights, &m.be[i].id, &w0, BPF_ANY);
+	}
+	for (int i = 0; i < m.ntr; i++) {
+		struct l4s_track_key tk = { .svc_id = id };
+
+		strncpy(tk.name, m.tr[i].name, L4S_NAME_LEN - 1);
+		bpf_map_delete_elem(st->tracks, &tk);
+	}
+	if (st->rollouts >= 0)
+		bpf_map_delete_elem(st->rollouts, &id);
+	flows = flows_flush_service(st, id);
+	for (int i = 0; i < m.nbe; i++)
+		flows_flush_backend(st, m.be[i].id);
+	{
+		struct l4s_service gone = { .gen = m.svc.gen + 1 };
+
+		bpf_map_update_elem(st->services, &id, &gone, BPF_ANY);
+	}
+	if (nbe)
+		*nbe = m.nbe;
+	if (flowsp)
+		*flowsp = flows > 0 ? flows : 0;
+	model_free(&m);
+	return 0;
+}
