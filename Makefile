@@ -16,7 +16,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-stringop-truncation \
 	-Iinclude -Iuser -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
-LDLIBS   := -lbpf -lelf -lz -ljansson -lm
+LDLIBS   := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -64,6 +64,7 @@ struct l4s_frontend {
 /* Service flags. */
 #define L4S_SVC_F_AFFINITY_CLIENT_IP (1u << 0) /* hash the client address only */
 #define L4S_SVC_F_IN_USE             (1u << 1)
+#define L4S_SVC_F_AGENT              (1u << 2) /* made by the agent from a Service */
 
 /* l4s_services value, indexed by service id. */
 struct l4s_service {

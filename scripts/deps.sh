@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
-libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev \
+libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev \
+python3 python3-yaml python3-prometheus-client openssl ca-certificates \
 iproute2 ethtool jq socat util-linux procps"
 
 missing=""

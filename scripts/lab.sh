@@ -133,6 +133,7 @@ lab_down() {
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$LAB-"); do
 		ip netns del "$ns" 2>/dev/null
 	done
-	if mountpoint -q "$LAB_PIN" 2>/dev/null; then umount "$LAB_PIN"; fi
+	# Every bpffs under the lab's root (its pin directory, a second node's...).
+	findmnt -rn -o TARGET | grep "^$LAB_ROOT/" | sort -r | while read -r m; do umount "$m"; done
 	rm -rf "$LAB_ROOT"
 }

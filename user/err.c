@@ -3,8 +3,9 @@
 #include <string.h>
 #include "err.h"
 
-static char errbuf[512];
-static char hintbuf[512];
+/* Per thread: the agent lists and watches from several threads. */
+static __thread char errbuf[512];
+static __thread char hintbuf[512];
 int l4s_json;
 int l4s_debug;
 

@@ -1,0 +1,226 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The agent against an API-server stand-in (tests/tools/k8s-apiserver.py: real list and
+# watch semantics, chunked streams, bookmarks, 410) fed with the fixture documents:
+# add, scale, weight change by annotation, pod termination and deletion, a bad
+# annotation, 410 Gone, an API server restart, an agent restart that must not rebuild
+# anything, /metrics checked with a Prometheus parser, and two agents that agree.
+set -u
+cd "$(dirname "$0")/../.."
+LAB=l4e-ag$$
+. scripts/lab.sh
+. tests/lib/e2e.sh
+lab_traps
+
+FIX=tests/fixtures/k8s
+APISERVER=tests/tools/k8s-apiserver.py
+PY=/usr/bin/python3 # Debian's, with python3-prometheus-client (scripts/deps.sh)
+TOKEN=t0ken-$$
+lab_up old old2 new || { not_ok "lab setup"; finish; exit 1; }
+l4s attach n0 --flows 262144 >/dev/null
+
+node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
+api_start() {
+	rm -f "$LAB_ROOT/api.port"
+	nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port "${1:-0}" --port-file "$LAB_ROOT/api.port" \
+		--state "$LAB_ROOT/api.state" --token "$TOKEN" --timeout 900 &
+	API_PID=$!
+	LAB_PIDS+=($API_PID)
+	wait_for "$LAB_ROOT/api.port" . 10 >/dev/null && APIPORT=$(cat "$LAB_ROOT/api.port")
+}
+ctl() { node curl -sf -X POST -H 'Content-Type: application/json' --data @- "http://127.0.0.1:$APIPORT/_ctl/$1" >/dev/null; }
+api_start || { not_ok "API stand-in starts"; finish; exit 1; }
+cat >"$LAB_ROOT/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab
+  cluster:
+    server: http://127.0.0.1:$APIPORT
+users:
+- name: agent
+  user:
+    token: $TOKEN
+contexts:
+- name: lab
+  context:
+    cluster: lab
+    user: agent
+current-context: lab
+EOF
+
+# Documents: the fixture Pod and Service, given lab addresses, labels and annotations.
+pod() { # NAME TRACK BACKEND_INDEX [JQ]
+	jq -c --arg n "$1" --arg t "$2" --arg ip "$(lab_be_addr "$3")" "
+		.metadata = {name: \$n, namespace: \"default\", labels: {app: \"web\", run: \$t}}
+		| .spec.containers[0].ports = [{name: \"http\", containerPort: 80, protocol: \"TCP\"},
+		                              {name: \"dns\", containerPort: 53, protocol: \"UDP\"}]
+		| .status.podIP = \$ip | .status.podIPs = [{ip: \$ip}] ${4:-}" \
+		$FIX/podlist/pod-dualstack-kubectl-get-o-yaml.json
+}
+service() { # WEIGHTS [JQ]
+	jq -c --arg w "$1" --arg vip "$VIP4" "
+		.metadata.namespace = \"default\"
+		| .metadata.annotations += {\"l4split.io/weights\": \$w, \"l4split.io/track-label\": \"run\"}
+		| .spec.clusterIP = \$vip | .spec.clusterIPs = [\$vip]
+		| .spec.ports = [{name: \"http\", port: 80, protocol: \"TCP\", targetPort: \"http\"},
+		                 {name: \"dns\", port: 53, protocol: \"UDP\", targetPort: \"dns\"}]
+		| .status.loadBalancer = {ingress: [{ip: \"10.96.0.11\"}]} ${2:-}" \
+		$FIX/kubectl-generated/service-loadbalancer-web-annotated-udp.kubectl.json
+}
+SVC=default.web.http
+agent_start() { # PIN_DIR METRICS_ADDR LOG
+	L4SPLIT_PIN_DIR=$1 nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" agent \
+		--kubeconfig "$LAB_ROOT/kubeconfig" --node-name lab-node --metrics-addr "$2" 2>>"$3" &
+	AGENT_PID=$!
+	LAB_PIDS+=($!)
+}
+tracks() { l4s status "$SVC" --json 2>/dev/null | jq -cS '.services[0].tracks'; }
+nbackends() { l4s status "$SVC" --json 2>/dev/null | jq '[.services[0].backends[] | select(.weight > 0)] | length'; }
+# until_ms SECONDS CMD...: until CMD succeeds; prints the milliseconds it took.
+until_ms() {
+	local limit=$1 t0 t
+	shift
+	t0=$(date +%s%N)
+	until "$@"; do
+		t=$((($(date +%s%N) - t0) / 1000000))
+		[ $t -ge $((limit * 1000)) ] && { echo "timeout"; return 1; }
+		sleep 0.02
+	done
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+is() { [ "$("$1")" = "$2" ]; }
+metrics() { node curl -sf "http://127.0.0.1:9477/metrics"; }
+metric() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# --- Add -------------------------------------------------------------------------------
+pod old-web-1 old-web 1 | ctl apply
+pod new-web-1 new-web 3 | ctl apply
+service "old-web=1,new-web=1" | ctl apply
+agent_start "$LAB_PIN" 127.0.0.1:9477 "$LAB_ROOT/agent.log"
+ms=$(until_ms 10 is tracks '{"new-web":1,"old-web":1}')
+check "add: the agent creates $SVC from the annotated Service (${ms} ms)" test "$ms" != timeout
+check "add: one backend per ready pod" eq "$(nbackends)" 2
+check "add: frontends are the clusterIP and the LoadBalancer IP" \
+	eq "$(l4s status "$SVC" --json | jq -c '.services[0].frontends')" '["10.96.0.10:80/tcp","10.96.0.11:80/tcp"]'
+check "add: the UDP port is a service of its own" eq "$(l4s status default.web.dns --json | jq '.services[0].backends | length')" 2
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 1000)
+check "add: 1:1 by annotation over 1000 connections is 50% +- 7" share_within "$out" new 50 7
+out=$(lab_client "$TRAFFIC" tcp 10.96.0.11 80 --count 200)
+check "add: the LoadBalancer IP answers too" eq "$(total_answers "$out")" 200
+
+# --- Scale: a second old pod -------------------------------------------------------------
+pod old-web-2 old-web 2 | ctl apply
+ms=$(until_ms 5 is nbackends 3)
+check "scale: a new ready pod becomes a backend within 1 s (${ms} ms)" test "$ms" != timeout -a "${ms/timeout/9999}" -lt 1000
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
+check "scale: still 50% new with two old pods (weights, not replica counts)" share_within "$out" new 50 5
+
+# --- Weight change by annotation -----------------------------------------------------------
+service "old-web=99,new-web=1" | ctl apply
+ms=$(until_ms 5 is tracks '{"new-web":1,"old-web":99}')
+check "weight: kubectl annotate reaches the maps within 1 s (${ms} ms)" test "$ms" != timeout -a "${ms/timeout/9999}" -lt 1000
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 4000)
+check "weight: 99:1 over 4000 connections is 1% +- 0.7" share_within "$out" new 1 0.7
+
+# --- Pod termination and deletion -------------------------------------------------------------
+pod old-web-2 old-web 2 '| .metadata.deletionTimestamp = "2026-11-27T10:00:00Z" | .metadata.deletionGracePeriodSeconds = 30' | ctl apply
+ms=$(until_ms 5 is nbackends 2)
+check "terminating pod: drained (weight 0) within 1 s (${ms} ms)" test "$ms" != timeout
+check "terminating pod: still a backend (its connections finish)" \
+	eq "$(l4s status "$SVC" --json | jq '.services[0].backends | length')" 3
+echo '{"kind":"Pod","namespace":"default","name":"old-web-2"}' | ctl delete
+ms=$(until_ms 5 eval '[ "$(l4s status "$SVC" --json | jq ".services[0].backends | length")" = 2 ]')
+check "deleted pod: the backend is gone (${ms} ms)" test "$ms" != timeout
+
+# --- Bad annotation: the last good configuration stays ------------------------------------------
+before=$(l4s status --json)
+errs0=$(metric l4split_agent_reconcile_errors_total)
+service "old-web=lots,new-web=1" | ctl apply
+ms=$(until_ms 5 grep -q 'annotation l4split.io/weights "old-web=lots,new-web=1" is wrong' "$LAB_ROOT/agent.log")
+check "bad annotation: a log line says which annotation and why (${ms} ms)" test "$ms" != timeout
+check "bad annotation: the maps are untouched" eq "$(l4s status --json)" "$before"
+check "bad annotation: counted in l4split_agent_reconcile_errors_total" \
+	test "$(metric l4split_agent_reconcile_errors_total)" -gt "$errs0"
+service "old-web=3,new-web=1" | ctl apply
+ms=$(until_ms 5 is tracks '{"new-web":1,"old-web":3}')
+check "a good annotation after a bad one applies (${ms} ms)" test "$ms" != timeout
+
+# --- 410 Gone: compaction ends the watches; the agent lists again ---------------------------------
+relists0=$(metrics | awk '$1 == "l4split_agent_relists_total{resource=\"services\"}" { print $2 }')
+ctl compact </dev/null
+service "old-web=4,new-web=1" | ctl apply
+ms=$(until_ms 10 is tracks '{"new-web":1,"old-web":4}')
+check "after 410 Gone: the agent lists again and converges (${ms} ms)" test "$ms" != timeout
+check "after 410 Gone: l4split_agent_relists_total went up" \
+	test "$(metrics | awk '$1 == "l4split_agent_relists_total{resource=\"services\"}" { print $2 }')" -gt "$relists0"
+
+# --- API server restart --------------------------------------------------------------------------
+kill "$API_PID"
+wait "$API_PID" 2>/dev/null
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
+check "API server down: the datapath keeps forwarding" eq "$(total_answers "$out")" 200
+api_start "$APIPORT"
+check "API server restarted on the same port, with its state" test -n "${APIPORT:-}"
+service "old-web=5,new-web=1" | ctl apply
+ms=$(until_ms 40 is tracks '{"new-web":1,"old-web":5}')
+check "API server restart: the agent reconnects and converges (${ms} ms)" test "$ms" != timeout
+
+# --- /metrics, checked with a Prometheus parser; /healthz -----------------------------------------
+check "/healthz says ok" eq "$(node curl -sf http://127.0.0.1:9477/healthz)" ok
+metrics >"$LAB_ROOT/metrics.txt"
+check "/metrics parses as Prometheus text exposition" "$PY" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+need = ["l4split_backend_flows", "l4split_service_flows", "l4split_track_weight",
+        "l4split_backend_share_ratio", "l4split_datapath_verdicts", "l4split_agent_reconciles",
+        "l4split_agent_reconcile_duration_seconds", "l4split_backend_active_flows",
+        "l4split_backend_resets", "l4split_backend_answered_flows"]
+missing = [n for n in need if n not in fams]
+if missing:
+    sys.exit("missing families: %s" % missing)
+' "$LAB_ROOT/metrics.txt"
+flows=$(l4s stats "$SVC" --json | jq '.services[0].flows')
+check "/metrics: service flows equal 'l4split stats'" \
+	eq "$(awk -v m="l4split_service_flows_total{service=\"$SVC\"}" '$1 == m { print $2 }' "$LAB_ROOT/metrics.txt")" "$flows"
+check "/metrics: the service flows count every connection the clients made (7400)" test "$flows" -ge 7400
+check "/metrics: configured weight of new-web is 1" \
+	grep -q "^l4split_track_weight{service=\"$SVC\",track=\"new-web\"} 1.000000$" "$LAB_ROOT/metrics.txt"
+
+# --- Agent restart: adopts the state, rebuilds nothing ----------------------------------------------
+table0=$(l4s status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)
+gen0=$(l4s status "$SVC" --json | jq '.services[0].backends | map(.id) | sort')
+lab_client "$TRAFFIC" hold $VIP4 80 --conns 20 --duration 4 --interval-ms 20 >"$LAB_ROOT/hold.out" &
+hold=$!
+wait_for "$LAB_ROOT/hold.out" '^opened' 10
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+check "agent: SIGTERM ends it cleanly (exit 0)" eq "$?" 0
+agent_start "$LAB_PIN" 127.0.0.1:9477 "$LAB_ROOT/agent2.log"
+ms=$(until_ms 10 eval '[ "$(metric l4split_agent_reconciles_total)" -ge 1 ] 2>/dev/null')
+check "restarted agent reconciles (${ms} ms)" test "$ms" != timeout
+check "restarted agent: nothing to write (0 commits)" eq "$(metric l4split_agent_commits_total)" 0
+check "restarted agent: the same table" eq "$(l4s status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)" "$table0"
+check "restarted agent: the same backend ids" eq "$(l4s status "$SVC" --json | jq '.services[0].backends | map(.id) | sort')" "$gen0"
+wait $hold
+check "agent restart: 0 broken long-lived connections" eq "$(tv "$(cat "$LAB_ROOT/hold.out")" broken)" 0
+
+# --- Two agents (two nodes) agree ---------------------------------------------------------------------
+PIN2=$LAB_ROOT/pin2
+mkdir -p "$PIN2"
+agent_start "$PIN2" off "$LAB_ROOT/agent-b.log"
+l2() { L4SPLIT_PIN_DIR=$PIN2 nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" "$@"; }
+ms=$(until_ms 10 eval '[ "$(l2 status "$SVC" --json 2>/dev/null | jq -cS ".services[0].tracks")" = "{\"new-web\":1,\"old-web\":5}" ]')
+check "second agent (another node) converges (${ms} ms)" test "$ms" != timeout
+check "two agents, same API state: byte-identical lookup tables" \
+	eq "$(l2 status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)" "$(l4s status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)"
+
+# --- The annotations go: so does the l4split service ------------------------------------------------------
+service "" '| .metadata.annotations = {}' | ctl apply
+ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
+check "annotations removed: the agent deletes what it made (${ms} ms)" test "$ms" != timeout
+l4s service add manual 10.96.0.20:80/tcp >/dev/null
+sleep 0.5
+check "a service made by hand is left alone" quiet l4s status manual
+finish

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""A stand-in for the Kubernetes API server, for the agent's tests.
+
+Serves Services and Pods with the list and watch semantics a client meets:
+  GET /api/v1/{services,pods}                   list, metadata.resourceVersion
+  GET /api/v1/namespaces/NS/{services,pods}      the same, one namespace
+  ...?watch=1&resourceVersion=RV                 chunked stream of events after RV:
+      ADDED / MODIFIED / DELETED, BOOKMARK (allowWatchBookmarks=true), and an
+      ERROR event with a 410 Status when RV is older than the compaction point;
+      the stream ends after timeoutSeconds.
+  Bearer token (--token), optional TLS (--cert/--key).
+The test drives it through /_ctl/*: apply (POST an object), delete (POST
+{"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
+every watch), state (GET). State is saved to --state and reloaded at start, so a
+restarted server continues where it stopped, as etcd would.
+"""
+import argparse
+import json
+import os
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+KINDS = {"services": "Service", "pods": "Pod"}
+
+
+class Store:
+    def __init__(self, path):
+        self.path = path
+        self.cv = threading.Condition()
+        self.rv = 1000
+        self.compacted = 0
+        self.objs = {r: {} for r in KINDS}
+        self.events = []  # (rv, resource, type, obj)
+        self.epoch = 0  # bumped to end every open watch
+        if path and os.path.exists(path):
+            with open(path) as f:
+                s = json.load(f)
+            self.rv, self.objs = s["rv"], s["objs"]
+            self.compacted = self.rv  # history is gone after a restart
+
+    def save(self):
+        if self.path:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"rv": self.rv, "objs": self.objs}, f)
+            os.replace(tmp, self.path)
+
+    def apply(self, obj):
+        kind = obj.get("kind")
+        res = next((r for r, k in KINDS.items() if k == kind), None)
+        if res is None:
+            raise ValueError("kind %r is not served" % kind)
+        md = obj.setdefault("metadata", {})
+        md.setdefault("namespace", "default")
+        key = md["namespace"] + "/" + md["name"]
+        with self.cv:
+            self.rv += 1
+            md["resourceVersion"] = str(self.rv)
+            typ = "MODIFIED" if key in self.objs[res] else "ADDED"
+            self.objs[res][key] = obj
+            self.events.append((self.rv, res, typ, obj))
+            self.save()
+            self.cv.notify_all()
+
+    def delete(self, kind, ns, name):
+        res = next((r for r, k in KINDS.items() if k == kind), None)
+        key = ns + "/" + name
+        with self.cv:
+            obj = self.objs[res].pop(key)
+            self.rv += 1
+            obj = json.loads(json.dumps(obj))
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            self.events.append((self.rv, res, "DELETED", obj))
+            self.save()
+            self.cv.notify_all()
+
+    def compact(self):
+        # As if writes happened and etcd compacted them: every RV a client holds is
+        # now older than the oldest one the server still has.
+        with self.cv:
+            self.rv += 1
+            self.compacted = self.rv
+            self.events = []
+            self.epoch += 1
+            self.cv.notify_all()
+
+    def drop(self):
+        with self.cv:
+            self.epoch += 1
+            self.cv.notify_all()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    def send_json(self, code, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def status(self, code, reason, msg):
+        self.send_json(code, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Failure", "message": msg, "reason": reason,
+                              "code": code})
+
+    def authorized(self):
+        tok = self.server.token
+        if tok and self.headers.get("Authorization") != "Bearer " + tok:
+            self.status(401, "Unauthorized", "Unauthorized")
+            return False
+        return True
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return json.loads(self.rfile.read(n) or b"{}")
+
+    def do_POST(self):
+        st = self.server.store
+        u = urlparse(self.path)
+        try:
+            if u.path == "/_ctl/apply":
+                st.apply(self.body())
+            elif u.path == "/_ctl/delete":
+                b = self.body()
+                st.delete(b["kind"], b.get("namespace", "default"), b["name"])
+            elif u.path == "/_ctl/compact":
+                st.compact()
+            elif u.path == "/_ctl/drop":
+                st.drop()
+            else:
+                return self.status(404, "NotFound", "no such control")
+        except (ValueError, KeyError) as e:
+            return self.status(400, "BadRequest", str(e))
+        self.send_json(200, {"resourceVersion": str(st.rv)})
+
+    def do_GET(self):
+        st = self.server.store
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        if u.path == "/_ctl/state":
+            return self.send_json(200, {"rv": st.rv, "objs": st.objs})
+        if not self.authorized():
+            return
+        parts = u.path.strip("/").split("/")
+        ns = None
+        if parts[:2] == ["api", "v1"] and len(parts) == 3:
+            res = parts[2]
+        elif parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5:
+            ns, res = parts[3], parts[4]
+        else:
+            return self.status(404, "NotFound", "the server could not find the requested resource")
+        if res not in KINDS:
+            return self.status(404, "NotFound", "resource %s is not served" % res)
+        if q.get("watch", ["0"])[0] in ("1", "true"):
+            return self.watch(res, ns, q)
+        with st.cv:
+            items = [o for k, o in sorted(st.objs[res].items())
+                     if ns is None or k.startswith(ns + "/")]
+            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+                     for o in items]
+            doc = {"kind": KINDS[res] + "List", "apiVersion": "v1",
+                   "metadata": {"resourceVersion": str(st.rv)}, "items": items}
+        self.send_json(200, doc)
+
+    def chunk(self, line):
+        data = (json.dumps(line) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def watch(self, res, ns, q):
+        st = self.server.store
+        rv = int(q.get("resourceVersion", ["0"])[0] or 0)
+        timeout = float(q.get("timeoutSeconds", ["300"])[0])
+        bookmarks = q.get("allowWatchBookmarks", ["false"])[0] == "true"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        end = time.monotonic() + timeout
+        next_bm = time.monotonic() + self.server.bookmark_every
+        try:
+            with st.cv:
+                epoch = st.epoch
+                if rv and rv < st.compacted:
+                    self.chunk({"type": "ERROR", "object": {
+                        "kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Failure",
+                        "message": "too old resource version: %d (%d)" % (rv, st.compacted),
+                        "reason": "Expired", "code": 410}})
+                    return self.wfile.write(b"0\r\n\r\n")
+                if not rv:
+                    rv = st.rv
+                while time.monotonic() < end and st.epoch == epoch:
+                    for erv, eres, typ, obj in st.events:
+                        if erv > rv and eres == res and (
+                                ns is None or obj["metadata"]["namespace"] == ns):
+                            self.chunk({"type": typ, "object": obj})
+                    rv = max([rv] + [e[0] for e in st.events])
+                    if bookmarks and time.monotonic() >= next_bm:
+                        self.chunk({"type": "BOOKMARK", "object": {
+                            "kind": KINDS[res], "apiVersion": "v1",
+                            "metadata": {"resourceVersion": str(st.rv)}}})
+                        next_bm = time.monotonic() + self.server.bookmark_every
+                    st.cv.wait(timeout=0.2)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--state")
+    ap.add_argument("--token")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--bookmark-every", type=float, default=1.0)
+    ap.add_argument("--timeout", type=float, default=1800, help="exit after this many seconds")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+    srv = Server((a.listen, a.port), Handler)
+    srv.store = Store(a.state)
+    srv.token = a.token
+    srv.bookmark_every = a.bookmark_every
+    srv.verbose = a.verbose
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as f:
+            f.write(str(srv.server_address[1]))
+        os.replace(a.port_file + ".tmp", a.port_file)
+    threading.Timer(a.timeout, lambda: os._exit(0)).start()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The node agent: list + watch Services and Pods from the API server, and keep
+ * the pinned maps equal to what annotated Services ask for. Every node runs the
+ * same agent on the same API state, so every node builds the same tables.
+ */
+#ifndef L4S_AGENT_H
+#define L4S_AGENT_H
+
+#include <pthread.h>
+#include <jansson.h>
+#include "kube.h"
+
+#define ANN_PREFIX      "l4split.io/"
+#define ANN_WEIGHTS     ANN_PREFIX "weights"
+#define ANN_TRACK_LABEL ANN_PREFIX "track-label"
+#define ANN_AFFINITY    ANN_PREFIX "affinity"
+#define ANN_ENABLED     ANN_PREFIX "enabled"
+#define ANN_VIPS        ANN_PREFIX "vips"
+
+enum { RES_SERVICES, RES_PODS, RES_MAX };
+
+struct agent_stats {
+	unsigned long reconciles, reconcile_errors, commits;
+	unsigned long relists[RES_MAX], watch_restarts[RES_MAX], events[RES_MAX];
+	double reconcile_seconds_sum, last_reconcile_seconds, last_reconcile_at;
+	int managed; /* l4split services the agent keeps */
+};
+
+struct agent {
+	struct kube k;
+	const char *pin_dir;
+	const char *node;
+	const char *namespace; /* only this namespace, or NULL: all */
+	volatile int stop;
+
+	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t cv;
+	json_t *cache[RES_MAX]; /* "namespace/name" -> object */
+	int synced[RES_MAX];
+	int dirty;
+	json_t *last_error; /* "namespace/name" -> message, so a bad annotation is logged once */
+	struct agent_stats st;
+};
+
+int agent_run(struct agent *a);
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Annotation parsing (pure; also used by unit tests). */
+struct track_weight {
+	char track[32];
+	unsigned long long weight; /* fixed point, L4S_WEIGHT_ONE */
+};
+
+struct svc_config {
+	int managed;
+	const char *track_label;
+	int affinity;
+	int has_weights;
+	struct track_weight *w;
+	int nw;
+	int vip_lb, vip_external, vip_cluster;
+};
+
+/* 0, or -errno with a message naming the annotation and what is wrong with it. */
+int svc_config_parse(json_t *annotations, struct svc_config *c);
+void svc_config_free(struct svc_config *c);
+/* The l4split service name for a Kubernetes Service port: NS.NAME.PORT, shortened
+ * with a hash when longer than a name may be. */
+void svc_k8s_name(char *out, const char *ns, const char *name, const char *port);
+
+/* Prometheus endpoint: /metrics and /healthz. @addr: ":9477", "127.0.0.1:9477". */
+struct metrics;
+struct metrics *metrics_start(struct agent *a, const char *addr);
+void metrics_stop(struct metrics *m);
+
+#endif

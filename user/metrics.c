@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Prometheus text exposition (version 0.0.4) of the datapath counters and the
+ * agent's own, served by libmicrohttpd: /metrics and /healthz.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+#include "agent.h"
+#include "err.h"
+#include "model.h"
+#include "parse.h"
+#include "state.h"
+
+struct metrics {
+	struct MHD_Daemon *d;
+	struct agent *a;
+};
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 65536;
+
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+
+		if (!np)
+			return;
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+static void help(struct buf *b, const char *name, const char *type, const char *text)
+{
+	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static const char *const reason_label[L4S_R_MAX] = {
+	"pass_not_ip", "pass_not_service", "pass_fragment", "pass_malformed", "pass_other_protocol",
+	"drop_truncated", "drop_malformed", "drop_no_backend", "drop_no_table", "tx_redirect",
+	"tx_kernel", "tx_kernel_no_neigh", "tx_kernel_not_target", "flow_hit", "flow_new",
+	"flow_rechosen", "reply_nat", "drop_rewrite_failed",
+};
+
+/* Backend metric families: name, help, index into l4s_backend_stats. */
+static const struct {
+	const char *name, *help;
+	int word;
+} be_counters[] = {
+	{ "l4split_backend_packets_total", "Packets forwarded to the backend.", 0 },
+	{ "l4split_backend_bytes_total", "Bytes forwarded to the backend.", 1 },
+	{ "l4split_backend_flows_total", "New flows assigned to the backend.", 2 },
+	{ "l4split_backend_reply_packets_total", "Reply packets from the backend.", 3 },
+	{ "l4split_backend_reply_bytes_total", "Reply bytes from the backend.", 4 },
+	{ "l4split_backend_answered_flows_total",
+	  "Flows the backend answered (SYN-ACK or first UDP reply).", 5 },
+	{ "l4split_backend_resets_total", "TCP resets sent by the backend.", 6 },
+	{ "l4split_backend_syn_retries_total", "Client SYNs repeated on unanswered flows.", 7 },
+};
+
+struct svc_snapshot {
+	struct model m;
+	__u64 sstats[4];
+	__u64 (*bstats)[8];
+};
+
+static void datapath_metrics(struct buf *b, const char *pin_dir)
+{
+	struct l4s_state st;
+	struct svc_snapshot *s = NULL;
+	__u32 *ids = NULL;
+	int n = 0;
+	char addr[L4S_ADDRSTRLEN];
+
+	if (state_open(&st, pin_dir, 0))
+		return;
+	if (svc_list(&st, &ids, &n) || !(s = calloc((size_t)n + 1, sizeof(*s)))) {
+		free(ids);
+		state_close(&st);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (model_load(&st, ids[i], &s[i].m)) {
+			s[i].m.nbe = -1;
+			continue;
+		}
+		model_effective(&s[i].m);
+		model_count_flows(&st, &s[i].m);
+		percpu_sum(&st, st.sstats, ids[i], s[i].sstats, 4);
+		s[i].bstats = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].bstats));
+		for (int j = 0; s[i].bstats && j < s[i].m.nbe; j++)
+			percpu_sum(&st, st.bstats, s[i].m.be[j].id, s[i].bstats[j], 8);
+	}
+	help(b, "l4split_service_packets_total", "counter", "Packets to the service's frontends.");
+	for (int i = 0; i < n; i++)
+		if (s[i].m.nbe >= 0)
+			bprintf(b, "l4split_service_packets_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
+				(unsigned long long)s[i].sstats[0]);
+	help(b, "l4split_service_bytes_total", "counter", "Bytes to the service's frontends.");
+	for (int i = 0; i < n; i++)
+		if (s[i].m.nbe >= 0)
+			bprintf(b, "l4split_service_bytes_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
+				(unsigned long long)s[i].sstats[1]);
+	help(b, "l4split_service_flows_total", "counter", "New flows of the service.");
+	for (int i = 0; i < n; i++)
+		if (s[i].m.nbe >= 0)
+			bprintf(b, "l4split_service_flows_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
+				(unsigned long long)s[i].sstats[2]);
+	help(b, "l4split_service_dropped_no_backend_total", "counter",
+	     "New flows dropped: no backend with weight above 0.");
+	for (int i = 0; i < n; i++)
+		if (s[i].m.nbe >= 0)
+			bprintf(b, "l4split_service_dropped_no_backend_total{service=\"%s\"} %llu\n",
+				s[i].m.svc.name, (unsigned long long)s[i].sstats[3]);
+	help(b, "l4split_track_weight", "gauge", "Configured weight of a track.");
+	for (int i = 0; i < n; i++)
+		for (int t = 0; s[i].m.nbe >= 0 && t < s[i].m.ntr; t++)
+			bprintf(b, "l4split_track_weight{service=\"%s\",track=\"%s\"} %.6f\n",
+				s[i].m.svc.name, s[i].m.tr[t].name,
+				(double)s[i].m.tr[t].weight / L4S_WEIGHT_ONE);
+	for (size_t f = 0; f < sizeof(be_counters) / sizeof(be_counters[0]); f++) {
+		help(b, be_counters[f].name, "counter", be_counters[f].help);
+		for (int i = 0; i < n; i++)
+			for (int j = 0; s[i].bstats && s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+				struct model_backend *mb = &s[i].m.be[j];
+
+				bprintf(b, "%s{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
+					be_counters[f].name, s[i].m.svc.name,
+					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
+						      ntohs(mb->be.port)),
+					mb->be.track, (unsigned long long)s[i].bstats[j][be_counters[f].word]);
+			}
+	}
+	help(b, "l4split_backend_active_flows", "gauge", "Flow table entries pointing at the backend.");
+	for (int i = 0; i < n; i++)
+		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+			struct model_backend *mb = &s[i].m.be[j];
+
+			bprintf(b, "l4split_backend_active_flows{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
+				s[i].m.svc.name,
+				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
+				mb->be.track, (unsigned long long)mb->flows);
+		}
+	help(b, "l4split_backend_weight", "gauge", "Configured weight of the backend inside its track.");
+	help(b, "l4split_backend_share_ratio", "gauge",
+	     "Effective share of the service's new flows the weights give the backend (0 to 1).");
+	for (int i = 0; i < n; i++) {
+		unsigned __int128 total = 0;
+
+		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++)
+			total += s[i].m.be[j].effective;
+		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+			struct model_backend *mb = &s[i].m.be[j];
+
+			fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port));
+			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
+				s[i].m.svc.name, addr, mb->be.track,
+				(double)mb->weight / L4S_WEIGHT_ONE);
+			bprintf(b, "l4split_backend_share_ratio{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
+				s[i].m.svc.name, addr, mb->be.track,
+				total ? (double)mb->effective / (double)total : 0.0);
+		}
+	}
+	help(b, "l4split_datapath_verdicts_total", "counter",
+	     "Packets by what the datapath did with them (drops by reason).");
+	for (__u32 r = 0; r < L4S_R_MAX; r++) {
+		__u64 v = 0;
+
+		percpu_sum(&st, st.reasons, r, &v, 1);
+		bprintf(b, "l4split_datapath_verdicts_total{reason=\"%s\"} %llu\n", reason_label[r],
+			(unsigned long long)v);
+	}
+	for (int i = 0; i < n; i++) {
+		free(s[i].bstats);
+		if (s[i].m.nbe >= 0)
+			model_free(&s[i].m);
+	}
+	free(s);
+	free(ids);
+	state_close(&st);
+}
+
+static void agent_metrics(struct buf *b, struct agent *a)
+{
+	struct agent_stats s;
+	static const char *const res[RES_MAX] = { "services", "pods" };
+
+	pthread_mutex_lock(&a->mu);
+	s = a->st;
+	pthread_mutex_unlock(&a->mu);
+	help(b, "l4split_agent_reconciles_total", "counter", "Reconcile passes.");
+	bprintf(b, "l4split_agent_reconciles_total %lu\n", s.reconciles);
+	help(b, "l4split_agent_reconcile_errors_total", "counter",
+	     "Services that could not be reconciled (bad annotations, conflicts, map errors).");
+	bprintf(b, "l4split_agent_reconcile_errors_total %lu\n", s.reconcile_errors);
+	help(b, "l4split_agent_commits_total", "counter", "Changes written to the maps.");
+	bprintf(b, "l4split_agent_commits_total %lu\n", s.commits);
+	help(b, "l4split_agent_reconcile_duration_seconds", "summary", "Time of a reconcile pass.");
+	bprintf(b, "l4split_agent_reconcile_duration_seconds_sum %.6f\n", s.reconcile_seconds_sum);
+	bprintf(b, "l4split_agent_reconcile_duration_seconds_count %lu\n", s.reconciles);
+	help(b, "l4split_agent_last_reconcile_timestamp_seconds", "gauge",
+	     "When the last reconcile pass ended (Unix time).");
+	bprintf(b, "l4split_agent_last_reconcile_timestamp_seconds %.0f\n", s.last_reconcile_at);
+	help(b, "l4split_agent_managed_services", "gauge", "l4split services kept from Services.");
+	bprintf(b, "l4split_agent_managed_services %d\n", s.managed);
+	help(b, "l4split_agent_watch_events_total", "counter", "Watch events received.");
+	for (int r = 0; r < RES_MAX; r++)
+		bprintf(b, "l4split_agent_watch_events_total{resource=\"%s\"} %lu\n", res[r],
+			s.events[r]);
+	help(b, "l4split_agent_relists_total", "counter", "Full lists (start, 410 Gone).");
+	for (int r = 0; r < RES_MAX; r++)
+		bprintf(b, "l4split_agent_relists_total{resource=\"%s\"} %lu\n", res[r], s.relists[r]);
+	help(b, "l4split_agent_watch_restarts_total", "counter", "Watch streams that ended.");
+	for (int r = 0; r < RES_MAX; r++)
+		bprintf(b, "l4split_agent_watch_restarts_total{resource=\"%s\"} %lu\n", res[r],
+			s.watch_restarts[r]);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
+			     char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body,
+								 MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *upload,
+			       size_t *upload_len, void **ctx)
+{
+	struct metrics *m = cls;
+	struct buf b = {};
+
+	(void)version, (void)upload, (void)upload_len, (void)ctx;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
+	if (!strcmp(url, "/metrics")) {
+		datapath_metrics(&b, m->a->pin_dir);
+		agent_metrics(&b, m->a);
+		if (!b.p)
+			return reply(c, 500, "text/plain", strdup("out of memory\n"), 14);
+		return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	}
+	if (!strcmp(url, "/healthz")) {
+		int ok;
+
+		pthread_mutex_lock(&m->a->mu);
+		ok = m->a->synced[RES_SERVICES] && m->a->synced[RES_PODS] && m->a->st.reconciles;
+		pthread_mutex_unlock(&m->a->mu);
+		if (ok)
+			return reply(c, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
+		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+			     strdup("not synced with the API server yet\n"), 35);
+	}
+	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("try /metrics or /healthz\n"), 25);
+}
+
+struct metrics *metrics_start(struct agent *a, const char *addr)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	struct sockaddr_storage ss = {};
+	const char *colon = strrchr(addr, ':');
+	char host[128];
+	unsigned long port;
+	char *end;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!m)
+		return NULL;
+	m->a = a;
+	if (!colon || colon - addr >= (long)sizeof(host))
+		goto bad;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		goto bad;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	if (!host[0] || !strcmp(host, "::")) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		s6->sin6_family = AF_INET6; /* any address, IPv4 too (dual stack) */
+		s6->sin6_port = htons((unsigned short)port);
+		s6->sin6_addr = in6addr_any;
+		flags |= MHD_USE_DUAL_STACK;
+	} else if (strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+	}
+	m->d = MHD_start_daemon(flags, (unsigned short)port, NULL, NULL, handler, m,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!m->d) {
+		l4s_err(EADDRINUSE, "cannot serve metrics on %s (address in use, or not an address "
+			"of this host)", addr);
+		l4s_hint("choose another --metrics-addr, or --metrics-addr off");
+		free(m);
+		return NULL;
+	}
+	return m;
+bad:
+	l4s_err(EINVAL, "--metrics-addr \"%s\" is wrong: expected [HOST]:PORT such as :9477, "
+		"127.0.0.1:9477 or [::1]:9477", addr);
+	free(m);
+	return NULL;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->d);
+	free(m);
+}
