@@ -41,6 +41,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run_group "unit-$(basename "$t")" "$t"
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
+run_group deploy-manifests /usr/bin/python3 tests/deploy/test_manifests.py
 for t in tests/e2e/test_*.sh; do
 	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"
 done

@@ -163,7 +163,11 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 	if (err) {
 		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
 		if (err == -EPERM)
-			l4s_hint("run as root (CAP_BPF and CAP_NET_ADMIN are needed)");
+			l4s_hint("run as root (CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON are needed)");
+		else if (err == -EACCES)
+			l4s_hint("the verifier refused the programs: without CAP_PERFMON it does (CAP_BPF, "
+				 "CAP_NET_ADMIN and CAP_PERFMON are needed); else rerun with -d to see "
+				 "its log");
 		else if (err == -EINVAL)
 			l4s_hint("pinned maps in %s may have another size or layout; rerun with -d to "
 				 "see libbpf's log, or 'l4split detach --all --purge' to start over",

@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The capabilities deploy/daemonset.yaml asks for are enough, and the ones it leaves
+# out are not needed; without them l4split fails with a clear error. A non-root user
+# gets a permission error, not a crash, and cannot read the state.
+set -u
+cd "$(dirname "$0")/../.."
+LAB=l4e-pv$$
+. scripts/lab.sh
+. tests/lib/e2e.sh
+lab_traps
+
+lab_up old || { not_ok "lab setup"; finish; exit 1; }
+# A bpffs as the host's /sys/fs/bpf (which the DaemonSet mounts), the state below it.
+mkdir -p "$LAB_ROOT/sysfsbpf"
+mount -t bpf bpf "$LAB_ROOT/sysfsbpf"
+LAB_PIN=$LAB_ROOT/sysfsbpf/l4split
+# capped CAPS ARGS...: l4split with only CAPS in its bounding set (root's permitted set).
+capped() {
+	local caps=$1
+	shift
+	L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" \
+		setpriv --bounding-set "-all,$caps" "$L4SPLIT" "$@"
+}
+out=$(capped +bpf,+net_admin attach n0 2>&1)
+check "BPF + NET_ADMIN alone: attach refused (exit 1)" eq "$?" 1
+check "... with an error that names the capabilities" grep -q "CAP_PERFMON" <<<"$out"
+check "BPF + NET_ADMIN + PERFMON (the DaemonSet's set): attach works" quiet capped +bpf,+net_admin,+perfmon attach n0
+check "... service add works" quiet capped +bpf,+net_admin,+perfmon service add web $VIP4:80/tcp
+check "... backend add works" quiet capped +bpf,+net_admin,+perfmon backend add web "$(lab_be_addr 1):80"
+check "... weight works" quiet capped +bpf,+net_admin,+perfmon weight web default=1
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 100)
+check "... and the VIP answers" eq "$(total_answers "$out")" 100
+check "pin directory is root-only (0700)" eq "$(stat -c %a "$LAB_PIN")" 700
+check "pinned maps are root-only (0600)" \
+	test -z "$(find "$LAB_PIN" -name 'l4s_*' ! -perm 600 | head -1)"
+out=$(L4SPLIT_PIN_DIR=$LAB_PIN setpriv --reuid 65534 --regid 65534 --clear-groups "$L4SPLIT" status 2>&1)
+rc=$?
+check "non-root status: exit 1, not a crash" eq "$rc" 1
+check "non-root status: says it needs root" grep -q "needs root\|permission denied" <<<"$out"
+out=$(L4SPLIT_PIN_DIR=$LAB_PIN setpriv --reuid 65534 --regid 65534 --clear-groups "$L4SPLIT" weight web default=2 2>&1)
+check "non-root weight: refused (exit 1)" eq "$?" 1
+check "non-root weight: nothing changed" eq "$(l4s status web --json | jq -c '.services[0].tracks')" '{"default":1}'
+finish
