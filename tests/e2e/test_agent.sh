@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# The agent against an API-server stand-in (tests/tools/k8s-apiserver.py: real list and
+# The agent against an API-server stand-in over TLS (tests/tools/k8s-apiserver.py: real list and
 # watch semantics, chunked streams, bookmarks, 410) fed with the fixture documents:
 # add, scale, weight change by annotation, pod termination and deletion, a bad
 # annotation, 410 Gone, an API server restart, an agent restart that must not rebuild
@@ -17,26 +17,48 @@ APISERVER=tests/tools/k8s-apiserver.py
 PY=/usr/bin/python3 # Debian's, with python3-prometheus-client (scripts/deps.sh)
 TOKEN=t0ken-$$
 lab_up old old2 new || { not_ok "lab setup"; finish; exit 1; }
+# TLS as a cluster has it: a CA, a server certificate for 127.0.0.1, and another CA
+# that must not be trusted.
+tls() {
+	local d=$LAB_ROOT/tls
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 1 \
+		-subj /CN=l4e-test-ca &&
+		openssl req -newkey rsa:2048 -nodes -keyout "$d/srv.key" -out "$d/srv.csr" \
+			-subj /CN=127.0.0.1 &&
+		printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san.ext" &&
+		openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+			-CAcreateserial -out "$d/srv.crt" -days 1 -extfile "$d/san.ext" &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/other.key" \
+			-out "$d/other.crt" -days 1 -subj /CN=l4e-other-ca
+} >/dev/null 2>&1
+check "test CA and server certificate made with openssl" tls
 l4s attach n0 --flows 262144 >/dev/null
 
 node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
 api_start() {
 	rm -f "$LAB_ROOT/api.port"
 	nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port "${1:-0}" --port-file "$LAB_ROOT/api.port" \
-		--state "$LAB_ROOT/api.state" --token "$TOKEN" --timeout 900 &
+		--state "$LAB_ROOT/api.state" --token "$TOKEN" --timeout 900 \
+		--cert "$LAB_ROOT/tls/srv.crt" --key "$LAB_ROOT/tls/srv.key" &
 	API_PID=$!
 	LAB_PIDS+=($API_PID)
 	wait_for "$LAB_ROOT/api.port" . 10 >/dev/null && APIPORT=$(cat "$LAB_ROOT/api.port")
 }
-ctl() { node curl -sf -X POST -H 'Content-Type: application/json' --data @- "http://127.0.0.1:$APIPORT/_ctl/$1" >/dev/null; }
+ctl() {
+	node curl -sf --cacert "$LAB_ROOT/tls/ca.crt" -X POST -H 'Content-Type: application/json' \
+		--data @- "https://127.0.0.1:$APIPORT/_ctl/$1" >/dev/null
+}
 api_start || { not_ok "API stand-in starts"; finish; exit 1; }
-cat >"$LAB_ROOT/kubeconfig" <<EOF
+kubeconfig() { # CA_FILE
+	cat <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: lab
   cluster:
-    server: http://127.0.0.1:$APIPORT
+    server: https://127.0.0.1:$APIPORT
+    certificate-authority-data: $(base64 -w0 "$1")
 users:
 - name: agent
   user:
@@ -48,6 +70,8 @@ contexts:
     user: agent
 current-context: lab
 EOF
+}
+kubeconfig "$LAB_ROOT/tls/ca.crt" >"$LAB_ROOT/kubeconfig"
 
 # Documents: the fixture Pod and Service, given lab addresses, labels and annotations.
 pod() { # NAME TRACK BACKEND_INDEX [JQ]
@@ -93,6 +117,14 @@ is() { [ "$("$1")" = "$2" ]; }
 metrics() { node curl -sf "http://127.0.0.1:9477/metrics"; }
 metric() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
+# --- TLS: an API server whose certificate the CA does not vouch for is refused ------------
+kubeconfig "$LAB_ROOT/tls/other.crt" >"$LAB_ROOT/kubeconfig.other"
+mkdir -p "$LAB_ROOT/pin-other"
+L4SPLIT_PIN_DIR=$LAB_ROOT/pin-other nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" agent \
+	--kubeconfig "$LAB_ROOT/kubeconfig.other" --metrics-addr off 2>"$LAB_ROOT/agent-other.log" &
+other=$!
+LAB_PIDS+=($other)
+
 # --- Add -------------------------------------------------------------------------------
 pod old-web-1 old-web 1 | ctl apply
 pod new-web-1 new-web 3 | ctl apply
@@ -102,12 +134,17 @@ ms=$(until_ms 10 is tracks '{"new-web":1,"old-web":1}')
 check "add: the agent creates $SVC from the annotated Service (${ms} ms)" test "$ms" != timeout
 check "add: one backend per ready pod" eq "$(nbackends)" 2
 check "add: frontends are the clusterIP and the LoadBalancer IP" \
-	eq "$(l4s status "$SVC" --json | jq -c '.services[0].frontends')" '["10.96.0.10:80/tcp","10.96.0.11:80/tcp"]'
+	eq "$(l4s status "$SVC" --json | jq -c '.services[0].frontends | sort')" '["10.96.0.10:80/tcp","10.96.0.11:80/tcp"]'
 check "add: the UDP port is a service of its own" eq "$(l4s status default.web.dns --json | jq '.services[0].backends | length')" 2
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 1000)
 check "add: 1:1 by annotation over 1000 connections is 50% +- 7" share_within "$out" new 50 7
 out=$(lab_client "$TRAFFIC" tcp 10.96.0.11 80 --count 200)
 check "add: the LoadBalancer IP answers too" eq "$(total_answers "$out")" 200
+check "TLS: an agent that does not trust the server's CA says why" \
+	grep -q "listing services failed: .*\\(certificate\\|SSL\\)" "$LAB_ROOT/agent-other.log"
+check "TLS: ... and writes nothing" eq "$(L4SPLIT_PIN_DIR=$LAB_ROOT/pin-other "$L4SPLIT" status --json | jq '.services | length')" 0
+kill "$other"
+wait "$other" 2>/dev/null
 
 # --- Scale: a second old pod -------------------------------------------------------------
 pod old-web-2 old-web 2 | ctl apply

@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
                         next_bm = time.monotonic() + self.server.bookmark_every
                     st.cv.wait(timeout=0.2)
             self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
+        except (ConnectionError, ssl.SSLError):
             pass
         self.close_connection = True
 
@@ -224,7 +224,7 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         import sys
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
