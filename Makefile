@@ -55,7 +55,7 @@ $(BUILD):
 # Tests -----------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TOOLS    := $(BUILD)/tests/l4s-traffic
+TOOLS    := $(BUILD)/tests/l4s-traffic $(BUILD)/tests/l4s-route
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
@@ -65,6 +65,10 @@ $(BUILD)/tests/datapath: tests/datapath/datapath.c tests/lib/pkt.c tests/lib/pkt
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/datapath.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/l4s-route: tests/tools/l4s-route.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-route.c tests/lib/pkt.c \
+		$(BUILD)/libl4split.a $(LDLIBS)
 
 $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)

@@ -281,23 +281,31 @@ static int list(struct watcher *w)
 	return 0;
 }
 
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+/* Say what failed, wait, and double the next wait (at most BACKOFF_MAX_MS). */
+static void backoff_wait(struct agent *a, long *backoff, const char *what, const char *res)
+{
+	agent_log("%s %s failed: %s; again in %.1f s", what, res, l4s_errmsg(), *backoff / 1000.0);
+	nap(a, *backoff);
+	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+}
+
 static void *watch_thread(void *arg)
 {
 	struct watcher *w = arg;
 	struct agent *a = w->a;
-	long backoff = 500;
+	long backoff = BACKOFF_MIN_MS;
 
 	while (!a->stop) {
 		int err = list(w);
 
 		if (err) {
-			agent_log("listing %s failed: %s; again in %.1f s", res_name[w->res],
-				  l4s_errmsg(), backoff / 1000.0);
-			nap(a, backoff);
-			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+			backoff_wait(a, &backoff, "listing", res_name[w->res]);
 			continue;
 		}
-		backoff = 500;
+		backoff = BACKOFF_MIN_MS;
 		while (!a->stop) {
 			char path[768];
 			long status;
@@ -320,13 +328,10 @@ static void *watch_thread(void *arg)
 				break;
 			}
 			if (err) {
-				agent_log("watch of %s ended: %s; again in %.1f s", res_name[w->res],
-					  l4s_errmsg(), backoff / 1000.0);
-				nap(a, backoff);
-				backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+				backoff_wait(a, &backoff, "watching", res_name[w->res]);
 				continue;
 			}
-			backoff = 500;
+			backoff = BACKOFF_MIN_MS;
 		}
 	}
 	return NULL;

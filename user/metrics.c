@@ -68,6 +68,18 @@ static const char *const reason_label[L4S_R_MAX] = {
 	"flow_rechosen", "reply_nat", "drop_rewrite_failed",
 };
 
+/* Service metric families: name, help, index into l4s_service_stats. */
+static const struct {
+	const char *name, *help;
+	int word;
+} svc_counters[] = {
+	{ "l4split_service_packets_total", "Packets to the service's frontends.", 0 },
+	{ "l4split_service_bytes_total", "Bytes to the service's frontends.", 1 },
+	{ "l4split_service_flows_total", "New flows of the service.", 2 },
+	{ "l4split_service_dropped_no_backend_total",
+	  "New flows dropped: no backend with weight above 0.", 3 },
+};
+
 /* Backend metric families: name, help, index into l4s_backend_stats. */
 static const struct {
 	const char *name, *help;
@@ -117,27 +129,14 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].bstats && j < s[i].m.nbe; j++)
 			percpu_sum(&st, st.bstats, s[i].m.be[j].id, s[i].bstats[j], 8);
 	}
-	help(b, "l4split_service_packets_total", "counter", "Packets to the service's frontends.");
-	for (int i = 0; i < n; i++)
-		if (s[i].m.nbe >= 0)
-			bprintf(b, "l4split_service_packets_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
-				(unsigned long long)s[i].sstats[0]);
-	help(b, "l4split_service_bytes_total", "counter", "Bytes to the service's frontends.");
-	for (int i = 0; i < n; i++)
-		if (s[i].m.nbe >= 0)
-			bprintf(b, "l4split_service_bytes_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
-				(unsigned long long)s[i].sstats[1]);
-	help(b, "l4split_service_flows_total", "counter", "New flows of the service.");
-	for (int i = 0; i < n; i++)
-		if (s[i].m.nbe >= 0)
-			bprintf(b, "l4split_service_flows_total{service=\"%s\"} %llu\n", s[i].m.svc.name,
-				(unsigned long long)s[i].sstats[2]);
-	help(b, "l4split_service_dropped_no_backend_total", "counter",
-	     "New flows dropped: no backend with weight above 0.");
-	for (int i = 0; i < n; i++)
-		if (s[i].m.nbe >= 0)
-			bprintf(b, "l4split_service_dropped_no_backend_total{service=\"%s\"} %llu\n",
-				s[i].m.svc.name, (unsigned long long)s[i].sstats[3]);
+	for (size_t f = 0; f < sizeof(svc_counters) / sizeof(svc_counters[0]); f++) {
+		help(b, svc_counters[f].name, "counter", svc_counters[f].help);
+		for (int i = 0; i < n; i++)
+			if (s[i].m.nbe >= 0)
+				bprintf(b, "%s{service=\"%s\"} %llu\n", svc_counters[f].name,
+					s[i].m.svc.name,
+					(unsigned long long)s[i].sstats[svc_counters[f].word]);
+	}
 	help(b, "l4split_track_weight", "gauge", "Configured weight of a track.");
 	for (int i = 0; i < n; i++)
 		for (int t = 0; s[i].m.nbe >= 0 && t < s[i].m.ntr; t++)

@@ -252,6 +252,14 @@ ms=$(until_ms 10 eval '[ "$(l2 status "$SVC" --json 2>/dev/null | jq -cS ".servi
 check "second agent (another node) converges (${ms} ms)" test "$ms" != timeout
 check "two agents, same API state: byte-identical lookup tables" \
 	eq "$(l2 status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)" "$(l4s status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)"
+ROUTE=${TRAFFIC%/*}/l4s-route
+L4SPLIT_PIN_DIR=$LAB_PIN "$ROUTE" $VIP4 80 tcp 1000 >"$LAB_ROOT/route.a"
+L4SPLIT_PIN_DIR=$PIN2 "$ROUTE" $VIP4 80 tcp 1000 >"$LAB_ROOT/route.b"
+echo "#   1000 flows on node a: $(sort "$LAB_ROOT/route.a" | uniq -c | tr -s ' ' | tr '\n' ';')"
+check "two agents: the same 1000 new flows go to the same backends on both nodes" \
+	cmp -s "$LAB_ROOT/route.a" "$LAB_ROOT/route.b"
+check "... and they are spread over both tracks (old-web=5 new-web=1)" \
+	test "$(sort -u "$LAB_ROOT/route.a" | grep -vc drop)" -eq 2
 
 # --- The annotations go: so does the l4split service ------------------------------------------------------
 service "" '| .metadata.annotations = {}' | ctl apply
