@@ -54,6 +54,7 @@ if [ -x build-asan/l4split ]; then
 	done
 	run_group asan-datapath build-asan/tests/datapath
 	run_group asan-e2e-test_lifecycle env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_lifecycle.sh
+	run_group asan-e2e-test_apply env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_apply.sh
 	run_group asan-e2e-test_rollout env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_rollout.sh
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi

@@ -43,6 +43,7 @@ int stats_watch(const char *name, __u64 interval_ms, __u64 count);
 int do_sync(int argc, char **argv);
 int do_rollout(int argc, char **argv);
 int do_agent(int argc, char **argv);
+int do_apply(int argc, char **argv);
 
 int help_attach(void);
 int help_detach(void);
@@ -54,5 +55,6 @@ int help_stats(void);
 int help_sync(void);
 int help_rollout(void);
 int help_agent(void);
+int help_apply(void);
 
 #endif

@@ -29,6 +29,7 @@ static int do_help(void)
 		"                            [--max-failure-ratio R] [--min-flows N]\n"
 		"                            [--answer-timeout DUR] [--rollback-on-abort]\n"
 		"       l4split rollout NAME --status\n"
+		"       l4split apply FILE|- [--prune] [--dry-run]\n"
 		"       l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 		"                     [--metrics-addr [HOST]:PORT|off]\n"
 		"\n"
@@ -46,7 +47,7 @@ static const struct cmd top_cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "service", do_service },
 	{ "backend", do_backend }, { "weight", do_weight }, { "status", do_status },
 	{ "stats", do_stats },     { "sync", do_sync },	    { "rollout", do_rollout },
-	{ "agent", do_agent },	   { NULL, NULL },
+	{ "agent", do_agent },	   { "apply", do_apply },   { NULL, NULL },
 };
 
 int main(int argc, char **argv)

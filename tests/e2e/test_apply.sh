@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# l4split apply: a declarative document becomes the state (and traffic follows it);
+# status --json round-trips; --prune; --dry-run; bad documents are refused whole, with
+# the path of the offending field, and change nothing.
+set -u
+cd "$(dirname "$0")/../.."
+LAB=l4e-ap$$
+. scripts/lab.sh
+. tests/lib/e2e.sh
+lab_traps
+
+lab_up old new || { not_ok "lab setup"; finish; exit 1; }
+OLD=$(lab_be_addr 1)
+NEW=$(lab_be_addr 2)
+l4s attach n0 >/dev/null
+apply() { L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" apply "$@"; }
+doc() { # WEB_WEIGHTS_JQ
+	jq -n --arg old "$OLD:80" --arg new "$NEW:80" --arg o53 "$OLD:53" --arg n53 "$NEW:53" "
+	{services: [
+	  {name: \"web\", vip: \"$VIP4:80/tcp\", affinity: \"none\",
+	   tracks: {old: 3, new: 1},
+	   backends: [{addr: \$old, track: \"old\"}, {addr: \$new, track: \"new\", weight: 1}]},
+	  {name: \"dns\", frontends: [\"$VIP4:53/udp\"], affinity: \"client-ip\", table_size: 1021,
+	   backends: [{addr: \$o53}, {addr: \$n53}]}
+	]} ${1:-}"
+}
+
+out=$(doc | apply -)
+check "apply from empty: 2 created" eq "$out" "2 created, 0 updated, 0 unchanged, 0 deleted"
+check "web: track weights as written" eq "$(l4s status web --json | jq -cS '.services[0].tracks')" '{"new":1,"old":3}'
+check "dns: no tracks given, one track 'default' at 1" eq "$(l4s status dns --json | jq -c '.services[0].tracks')" '{"default":1}'
+check "dns: affinity and table size as written" \
+	eq "$(l4s status dns --json | jq -c '.services[0] | [.affinity, .table_size]')" '["client-ip",1021]'
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
+check "traffic follows the document: 3:1 is 25% new +- 4" share_within "$out" new 25 4
+
+before=$(l4s status --json)
+out=$(l4s status --json | apply -)
+check "status --json applied back: nothing to do" eq "$out" "0 created, 0 updated, 2 unchanged, 0 deleted"
+check "status --json round trip leaves the state byte-identical" eq "$(l4s status --json)" "$before"
+out=$(doc | apply -)
+check "the same document again: 2 unchanged" eq "$out" "0 created, 0 updated, 2 unchanged, 0 deleted"
+
+out=$(doc '| .services[0].tracks = {old: 1, new: 1}' | apply - --dry-run)
+check "--dry-run says what would change" eq "$out" "dry run: 0 created, 1 updated, 1 unchanged, 0 deleted"
+check "--dry-run changes nothing" eq "$(l4s status --json)" "$before"
+out=$(doc '| .services[0].tracks = {old: 1, new: 1}' | apply -)
+check "a weight change: 1 updated" eq "$out" "0 created, 1 updated, 1 unchanged, 0 deleted"
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
+check "traffic follows: 1:1 is 50% new +- 5" share_within "$out" new 50 5
+
+# Bad documents: refused whole, the field named, exit 2, nothing changed.
+before=$(l4s status --json)
+bad() { # DESC JQ EXPECTED_MESSAGE_PART
+	local out rc
+	out=$(doc "$2" | apply - 2>&1)
+	rc=$?
+	check "bad document ($1): exit 2" eq "$rc" 2
+	check "bad document ($1): the error names it" grep -qF -- "$3" <<<"$out"
+}
+bad "address" '| .services[0].backends[1].addr = "10.0.0.300:80"' "services[0].backends[1].addr"
+bad "unknown field" '| .services[1].wieght = 3' 'services[1]: unknown field "wieght"'
+bad "track without a weight" '| .services[0].backends[1].track = "canary"' \
+	'services[0].backends[1].track: "canary" has no weight in services[0].tracks'
+bad "negative weight" '| .services[0].tracks.old = -1' "services[0].tracks.old: weight -1 is wrong"
+bad "weight as a string" '| .services[0].backends[0].weight = "2"' "services[0].backends[0].weight: expected a number"
+bad "two services, one name" '| .services[1].name = "web"' 'services[1].name: "web" is also services[0]'
+bad "one frontend twice" '| .services[1].frontends = ["'$VIP4':80/tcp"]' "frontend $VIP4:80/tcp is also one of services[0]"
+bad "table size not prime" '| .services[1].table_size = 1000' "services[1].table_size: expected a prime"
+bad "IPv6 backend in an IPv4 service" '| .services[0].backends[0].addr = "[fd00::1]:80"' "not of the service's address family"
+bad "a backend twice" '| .services[0].backends[1].addr = .services[0].backends[0].addr' "is listed twice"
+out=$(echo '{"services": [' | apply - 2>&1)
+check "not JSON: exit 2 with line and column" grep -q "stdin: line" <<<"$out"
+check "state unchanged after every bad document" eq "$(l4s status --json)" "$before"
+
+# Live-state conflicts and --prune.
+l4s service add extra 10.96.0.99:80/tcp >/dev/null
+out=$(doc '| .services[0].frontends = ["10.96.0.99:80/tcp"]' | apply - 2>&1)
+check "frontend owned by an unlisted service: exit 1" eq "$?" 1
+check "... which the error names, with a hint about --prune" grep -q 'used by service "extra".*' <<<"$out"
+check "... and nothing changed" eq "$(l4s status web --json | jq -c '.services[0].frontends')" "[\"$VIP4:80/tcp\"]"
+out=$(doc | apply -)
+check "without --prune, unlisted services stay" quiet l4s status extra
+out=$(doc '| .services |= map(select(.name == "web"))' | apply - --prune)
+check "--prune deletes what the document does not list" eq "$out" "0 created, 0 updated, 1 unchanged, 2 deleted"
+check "--prune: only web is left" eq "$(l4s status --json | jq -c '[.services[].name]')" '["web"]'
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
+check "web still answers after the prune" eq "$(total_answers "$out")" 200
+finish
