@@ -70,6 +70,14 @@ $(BUILD)/tests/l4s-route: tests/tools/l4s-route.c tests/lib/pkt.c tests/lib/pkt.
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-route.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
 
+$(BUILD)/tests/floor.bpf.o: tests/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
+		$(BUILD)/libl4split.a $(LDLIBS)
+
 $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
