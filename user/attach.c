@@ -237,6 +237,17 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 	}
 	err = 0;
 out:
+	if (err && !had) {
+		/* A first attach that failed half way leaves the device as it found it. */
+		if (rec.flags & L4S_ATTACH_TC_OUT)
+			tc_remove(ifindex, BPF_TC_EGRESS);
+		if (rec.flags & L4S_ATTACH_TC_IN)
+			tc_remove(ifindex, BPF_TC_INGRESS);
+		if (rec.flags & L4S_ATTACH_OWN_QDISC) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	}
 	l4split_bpf__destroy(skel);
 	return err;
 }

@@ -101,4 +101,10 @@ check "detach --all --purge" quiet l4s detach --all --purge
 check "no pinned map left" test -z "$(ls "$LAB_PIN" | grep l4s_)"
 check "nothing on n0" test -z "$(ip -n "$LAB-n" -d link show n0 | grep -i xdp)"
 
+# A first attach that fails half way (no native XDP on lo) leaves the device untouched.
+out=$(l4s attach lo 2>&1)
+check "native XDP on lo: refused (exit 1)" eq "$?" 1
+check "... with the driver's reason and a hint" grep -q "try --xdp-mode generic" <<<"$out"
+check "... and no tc filter or clsact qdisc left on lo" \
+	test -z "$(lab_node tc filter show dev lo egress)$(lab_node tc qdisc show dev lo | grep clsact)"
 finish
