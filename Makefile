@@ -99,6 +99,9 @@ datapath: $(BUILD)/tests/datapath
 demo: deps all $(TOOLS)
 	scripts/demo.sh
 
+bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/floor.bpf.o
+	scripts/bench.sh
+
 deps:
 	@scripts/deps.sh
 

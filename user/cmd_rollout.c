@@ -569,6 +569,7 @@ static int run_step(struct run *rn, struct verdict *v)
 		}
 		model_free(&m);
 		memset(&m, 0, sizeof(m));
+		state_forget(rn->st); /* see backends other commands add meanwhile */
 		if (model_load(rn->st, rn->sid, &m) || sample_take(rn->st, &m, &now)) {
 			rc = -EIO;
 			break;

@@ -198,6 +198,7 @@ int stats_watch(const char *name, __u64 interval_ms, __u64 count)
 		model_free(&m);
 		memset(&m, 0, sizeof(m));
 		/* Reloaded every time: weights and backends change under a watch. */
+		state_forget(&st);
 		if (model_load(&st, sid, &m) || sample_take(&st, &m, &now)) {
 			rc = cmd_fail(1);
 			break;

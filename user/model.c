@@ -12,11 +12,13 @@
 
 int svc_find(struct l4s_state *st, const char *name, __u32 *id)
 {
-	struct l4s_service svc;
+	const struct l4s_service *all = state_services(st);
 
+	if (!all)
+		return -EIO;
 	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
-		if (bpf_map_lookup_elem(st->services, &i, &svc))
-			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+		const struct l4s_service svc = all[i];
+
 		if ((svc.flags & L4S_SVC_F_IN_USE) && !strncmp(svc.name, name, L4S_NAME_LEN)) {
 			*id = i;
 			return 0;
@@ -32,26 +34,22 @@ static struct l4s_state *sort_st;
 
 static int cmp_svc_name(const void *a, const void *b)
 {
-	struct l4s_service x, y;
+	const struct l4s_service *all = sort_st->svc_snap;
 	__u32 ia = *(const __u32 *)a, ib = *(const __u32 *)b;
 
-	bpf_map_lookup_elem(sort_st->services, &ia, &x);
-	bpf_map_lookup_elem(sort_st->services, &ib, &y);
-	return strncmp(x.name, y.name, L4S_NAME_LEN);
+	return strncmp(all[ia].name, all[ib].name, L4S_NAME_LEN);
 }
 
 int svc_list(struct l4s_state *st, __u32 **ids, int *n)
 {
-	struct l4s_service svc;
+	const struct l4s_service *all = state_services(st);
 	__u32 *out = NULL;
 	int cnt = 0;
 
+	if (!all)
+		return -EIO;
 	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
-		if (bpf_map_lookup_elem(st->services, &i, &svc)) {
-			free(out);
-			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
-		}
-		if (!(svc.flags & L4S_SVC_F_IN_USE))
+		if (!(all[i].flags & L4S_SVC_F_IN_USE))
 			continue;
 		__u32 *tmp = realloc(out, sizeof(*out) * (size_t)(cnt + 1));
 
@@ -147,15 +145,15 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 		       tr_collect, &ts);
 	if (err)
 		goto fail;
+	if (!state_backends(st)) {
+		err = -EIO;
+		goto fail;
+	}
 	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
-		struct l4s_backend be;
+		struct l4s_backend be = st->be_snap[i];
 		struct l4s_weight w;
 		struct model_backend *tmp;
 
-		if (bpf_map_lookup_elem(st->backends, &i, &be)) {
-			err = -errno;
-			goto fail;
-		}
 		if (!(be.flags & L4S_BE_F_IN_USE) || be.svc_id != id)
 			continue;
 		if (bpf_map_lookup_elem(st->weights, &i, &w)) {
@@ -394,7 +392,7 @@ int table_swap(struct l4s_state *st, struct model *m)
 		goto out;
 	}
 	m->svc.gen++;
-	bpf_map_update_elem(st->services, &m->id, &m->svc, BPF_ANY);
+	state_put_service(st, m->id, &m->svc);
 	err = 0;
 out:
 	if (fd >= 0)
@@ -407,14 +405,16 @@ out:
 
 int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 {
-	struct l4s_backend be;
+	const struct l4s_backend *all = state_backends(st);
 
-	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+	if (!all)
+		return -EIO;
+	/* From where the last allocation stopped: n allocations cost n, not n^2. */
+	for (__u32 k = 0; k < L4S_MAX_BACKENDS; k++) {
+		__u32 i = (st->be_hint + k) % L4S_MAX_BACKENDS;
 		int taken = 0;
 
-		if (bpf_map_lookup_elem(st->backends, &i, &be))
-			return l4s_err(errno, "cannot read l4s_backends: %s", strerror(errno));
-		if (be.flags & L4S_BE_F_IN_USE)
+		if (all[i].flags & L4S_BE_F_IN_USE)
 			continue;
 		for (int j = 0; j < nexclude; j++)
 			if (exclude[j] == i)
@@ -422,6 +422,7 @@ int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 		if (taken)
 			continue;
 		*id = i;
+		st->be_hint = i + 1;
 		return 0;
 	}
 	l4s_err(ENOSPC, "no free backend slot: all %d are in use", L4S_MAX_BACKENDS);
@@ -551,7 +552,7 @@ static void rollback_new(struct l4s_state *st, const __u32 *fresh, const __u32 *
 		struct l4s_backend gone = { .gen = gens[i] };
 		struct l4s_weight w0 = {};
 
-		bpf_map_update_elem(st->backends, &fresh[i], &gone, BPF_ANY);
+		state_put_backend(st, fresh[i], &gone);
 		bpf_map_update_elem(st->weights, &fresh[i], &w0, BPF_ANY);
 	}
 }
@@ -586,7 +587,7 @@ int model_commit(struct l4s_state *st, struct model *m)
 		fresh[nfresh] = b->id;
 		fresh_gen[nfresh++] = cur.gen;
 		if (bpf_map_update_elem(st->weights, &b->id, &w, BPF_ANY) ||
-		    bpf_map_update_elem(st->backends, &b->id, &b->be, BPF_ANY)) {
+		    state_put_backend(st, b->id, &b->be)) {
 			err = l4s_err(errno, "cannot write backend %u: %s", b->id, strerror(errno));
 			rollback_new(st, fresh, fresh_gen, nfresh);
 			goto out;
@@ -607,7 +608,7 @@ int model_commit(struct l4s_state *st, struct model *m)
 			continue;
 		/* The backend entry too: its track may have changed (sync). */
 		if ((bpf_map_update_elem(st->weights, &m->be[i].id, &w, BPF_ANY) ||
-		     bpf_map_update_elem(st->backends, &m->be[i].id, &m->be[i].be, BPF_ANY)) &&
+		     state_put_backend(st, m->be[i].id, &m->be[i].be)) &&
 		    !err)
 			err = l4s_err(errno, "cannot write backend %u: %s", m->be[i].id,
 				      strerror(errno));
@@ -635,7 +636,7 @@ int model_commit(struct l4s_state *st, struct model *m)
 
 		if (!b->removed)
 			continue;
-		bpf_map_update_elem(st->backends, &b->id, &gone, BPF_ANY);
+		state_put_backend(st, b->id, &gone);
 		bpf_map_update_elem(st->weights, &b->id, &w0, BPF_ANY);
 		b->flows = (__u64)flows_flush(st, b->id, 0);
 		freed[nfreed++] = b->id;

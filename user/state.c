@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "err.h"
+#include "mapscan.h"
 #include "state.h"
 #include "l4split.skel.h"
 
@@ -305,8 +306,85 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 	return 0;
 }
 
+struct snap_ctx {
+	void *arr;
+	size_t vs;
+	__u32 n;
+};
+
+static int snap_put(const void *k, const void *v, void *ctx)
+{
+	struct snap_ctx *c = ctx;
+	__u32 key = *(const __u32 *)k;
+
+	if (key < c->n)
+		memcpy((char *)c->arr + (size_t)key * c->vs, v, c->vs);
+	return 0;
+}
+
+static void *snapshot(int fd, size_t vs, __u32 n, const char *what)
+{
+	struct snap_ctx c = { .arr = calloc(n, vs), .vs = vs, .n = n };
+	int err;
+
+	if (!c.arr) {
+		l4s_err(ENOMEM, "out of memory");
+		return NULL;
+	}
+	err = map_scan(fd, sizeof(__u32), vs, snap_put, &c);
+	if (err) {
+		free(c.arr);
+		l4s_err(err, "cannot read %s: %s", what, strerror(-err));
+		return NULL;
+	}
+	return c.arr;
+}
+
+const struct l4s_backend *state_backends(struct l4s_state *st)
+{
+	if (!st->be_snap)
+		st->be_snap = snapshot(st->backends, sizeof(struct l4s_backend), L4S_MAX_BACKENDS,
+				       "l4s_backends");
+	return st->be_snap;
+}
+
+const struct l4s_service *state_services(struct l4s_state *st)
+{
+	if (!st->svc_snap)
+		st->svc_snap = snapshot(st->services, sizeof(struct l4s_service), L4S_MAX_SERVICES,
+					"l4s_services");
+	return st->svc_snap;
+}
+
+int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be)
+{
+	if (bpf_map_update_elem(st->backends, &id, be, BPF_ANY))
+		return -errno;
+	if (st->be_snap && id < L4S_MAX_BACKENDS)
+		st->be_snap[id] = *be;
+	return 0;
+}
+
+int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc)
+{
+	if (bpf_map_update_elem(st->services, &id, svc, BPF_ANY))
+		return -errno;
+	if (st->svc_snap && id < L4S_MAX_SERVICES)
+		st->svc_snap[id] = *svc;
+	return 0;
+}
+
+void state_forget(struct l4s_state *st)
+{
+	free(st->be_snap);
+	free(st->svc_snap);
+	st->be_snap = NULL;
+	st->svc_snap = NULL;
+}
+
 void state_close(struct l4s_state *st)
 {
+	state_forget(st);
 	for (size_t i = 0; i < N_STATE_MAPS; i++) {
 		if (*map_fd(st, i) >= 0)
 			close(*map_fd(st, i));

@@ -19,6 +19,9 @@ struct l4s_state {
 	int frontends, services, backends, weights, tracks, tables, flows, rflows;
 	int txports, bstats, sstats, reasons, attach, config;
 	int rollouts; /* -1 in state written before rollouts existed (until attach) */
+	struct l4s_backend *be_snap;  /* see state_backends() */
+	struct l4s_service *svc_snap; /* see state_services() */
+	__u32 be_hint;                /* where backend_alloc looks first */
 };
 
 enum {
@@ -40,6 +43,19 @@ int bpffs_prepare(const char *dir);
 
 /* Sum per-CPU counters: @out gets @nwords u64 totals. */
 int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords);
+
+/*
+ * The backends and services arrays, read once (batched lookups) and kept in step
+ * by the two writers below, which every change goes through: thousands of
+ * services or backends in one command cost one read, not one syscall per slot
+ * per question. NULL on error (with a message).
+ */
+const struct l4s_backend *state_backends(struct l4s_state *st);
+const struct l4s_service *state_services(struct l4s_state *st);
+int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be);
+int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
+/* Drop the snapshots: a long-running reader (watch, rollout) sees other writers again. */
+void state_forget(struct l4s_state *st);
 
 /* Open (libbpf) the embedded object with maps reused from @st's pin dir. */
 struct l4split_bpf;

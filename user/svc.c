@@ -42,9 +42,10 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 		if (err)
 			return err;
 	}
+	if (!state_services(st))
+		return -EIO;
 	for (id = 0; id < L4S_MAX_SERVICES; id++) {
-		if (bpf_map_lookup_elem(st->services, &id, &cur))
-			return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+		cur = st->svc_snap[id];
 		if (!(cur.flags & L4S_SVC_F_IN_USE))
 			break;
 	}
@@ -60,7 +61,7 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 	m.id = id;
 	m.svc = svc;
 	/* An empty table first, then the service, then the frontends that make it live. */
-	if (bpf_map_update_elem(st->services, &id, &svc, BPF_ANY))
+	if (state_put_service(st, id, &svc))
 		return l4s_err(errno, "cannot write service: %s", strerror(errno));
 	{
 		size_t sz = sizeof(struct l4s_service_stats) * (size_t)st->ncpus;
@@ -89,7 +90,7 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 	bpf_map_delete_elem(st->tables, &id);
 	memset(&svc, 0, sizeof(svc));
 	svc.gen = cur.gen;
-	bpf_map_update_elem(st->services, &id, &svc, BPF_ANY);
+	state_put_service(st, id, &svc);
 	return err;
 }
 
@@ -137,7 +138,7 @@ int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
 	if (bpf_map_lookup_elem(st->services, &id, &svc))
 		return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
 	svc.flags = L4S_SVC_F_IN_USE | flags;
-	if (bpf_map_update_elem(st->services, &id, &svc, BPF_ANY))
+	if (state_put_service(st, id, &svc))
 		return l4s_err(errno, "cannot write service: %s", strerror(errno));
 	return 0;
 }
@@ -158,7 +159,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		struct l4s_backend gone = { .gen = m.be[i].be.gen + 1 };
 		struct l4s_weight w0 = {};
 
-		bpf_map_update_elem(st->backends, &m.be[i].id, &gone, BPF_ANY);
+		state_put_backend(st, m.be[i].id, &gone);
 		bpf_map_update_elem(st->weights, &m.be[i].id, &w0, BPF_ANY);
 	}
 	for (int i = 0; i < m.ntr; i++) {
@@ -175,7 +176,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 	{
 		struct l4s_service gone = { .gen = m.svc.gen + 1 };
 
-		bpf_map_update_elem(st->services, &id, &gone, BPF_ANY);
+		state_put_service(st, id, &gone);
 	}
 	if (nbe)
 		*nbe = m.nbe;
