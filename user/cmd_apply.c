@@ -397,6 +397,38 @@ static int model_differs(struct l4s_state *st, const struct model *m)
 	return differs;
 }
 
+/* Will the backends fit? Counted before anything is written. */
+static int check_capacity(struct l4s_state *st, const struct doc_svc *s, int n, int prune)
+{
+	const struct l4s_backend *all = state_backends(st);
+	const struct l4s_service *svcs = state_services(st);
+	long used = 0, want = 0;
+
+	if (!all || !svcs)
+		return -EIO;
+	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+		const struct l4s_service *o;
+
+		if (!(all[i].flags & L4S_BE_F_IN_USE))
+			continue;
+		o = all[i].svc_id < L4S_MAX_SERVICES ? &svcs[all[i].svc_id] : NULL;
+		/* Backends of listed services are replaced by the document's; of unlisted
+		 * ones, they stay unless pruned. */
+		if (o && (doc_find(s, n, o->name) || prune))
+			continue;
+		used++;
+	}
+	for (int i = 0; i < n; i++)
+		want += s[i].nbe;
+	if (used + want > L4S_MAX_BACKENDS) {
+		l4s_err(ENOSPC, "the document needs %ld backends and %ld stay in use: more than "
+			"the %d backend slots", want, used, L4S_MAX_BACKENDS);
+		l4s_hint("split the services over fewer backends, or --prune what is not listed");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 struct counts {
 	int created, updated, unchanged, deleted;
 };
@@ -553,7 +585,8 @@ int do_apply(int argc, char **argv)
 		doc_free(s, n);
 		return cmd_fail(1);
 	}
-	if (check_state(&st, s, n, prune) || svc_list(&st, &ids, &nids))
+	if (check_state(&st, s, n, prune) || check_capacity(&st, s, n, prune) ||
+	    svc_list(&st, &ids, &nids))
 		goto out;
 	if (prune)
 		for (int i = 0; i < nids; i++) {
