@@ -100,6 +100,7 @@ demo: deps all $(TOOLS)
 	scripts/demo.sh
 
 bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/floor.bpf.o
+	scripts/deps.sh bench
 	scripts/bench.sh
 
 deps:

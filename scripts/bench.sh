@@ -52,6 +52,7 @@ for i in 1 2; do
 done
 L4SPLIT_PIN_DIR=$ROOT/dp "$BUILD/tests/bench-dp" "$BUILD/tests/floor.bpf.o" 100000 >"$ROOT/dp.json"
 floor4=$(jq -r 'select(.case == "floor: empty program (ipv4)") | .ns' "$ROOT/dp.json")
+floortc=$(jq -r 'select(.case == "floor: empty tc program (ipv4)") | .ns' "$ROOT/dp.json")
 while read -r line; do
 	c=$(jq -r .case <<<"$line")
 	net=$(jq -r .net_ns <<<"$line")
@@ -65,7 +66,8 @@ while read -r line; do
 	esac
 	case $c in
 	floor:\ empty*) result datapath "$c" "$net" ns ;;
-	*) result datapath "$c (net)" "$net" ns "floor (empty program)" "$floor4" "$t" ;;
+	reply*) result datapath "$c (net of empty tc)" "$net" ns "floor (empty tc program)" "$floortc" "$t" ;;
+	*) result datapath "$c (net)" "$net" ns "floor (empty XDP program)" "$floor4" "$t" ;;
 	esac
 done <"$ROOT/dp.json"
 
@@ -138,7 +140,172 @@ for n in 1000 4000; do
 	fi
 done
 
-# --- 4. Memory ------------------------------------------------------------------------------------
+# --- 4. End to end: connections/s through each load balancer, same lab, same run -----------------
+# All load balancers are configured at once, each on its own VIP, and the rows are measured
+# in interleaved rounds (median of ROUNDS): on a small machine the clients and servers
+# dominate, and a row measured alone at another moment is mostly noise.
+ROUNDS=${ROUNDS:-3}
+E2E_SECONDS=${E2E_SECONDS:-3}
+echo "end to end (netns lab, 8 concurrent clients, connect -> one reply -> close; UDP request ->"
+echo "reply; ${E2E_SECONDS} s a row, median of $ROUNDS interleaved rounds; softirq = share of all CPUs):"
+LAB=l4b$$
+. scripts/lab.sh
+# Every row has pods of its own: with reused client ports, one row's conntrack entries
+# (client:port <-> pod:port) would otherwise catch another row's connections.
+lab_up ipt1 ipt2 nft1 nft2 l4s1 l4s2 direct >/dev/null || { echo "lab setup failed" >&2; exit 1; }
+trap 'lab_down; cleanup' EXIT
+lab_client sysctl -qw net.ipv4.tcp_tw_reuse=1 # ~100k connections a row from one client
+IPT1=$(lab_be_addr 1)
+IPT2=$(lab_be_addr 2)
+NFT1=$(lab_be_addr 3)
+NFT2=$(lab_be_addr 4)
+L4S1=$(lab_be_addr 5)
+L4S2=$(lab_be_addr 6)
+DIRECT=$(lab_be_addr 7)
+VIP_IPT=10.96.0.21
+VIP_NFT=10.96.0.22
+softirq() { awk '$1 == "cpu" { print $8 }' /proc/stat; }
+# rate PROTO ADDR PORT: successful new connections (or UDP exchanges) per second, 8 clients;
+# prints "RATE SOFTIRQ_PERCENT".
+rate() {
+	local pids=() i a f s0 s1
+	s0=$(softirq)
+	for i in $(seq 1 8); do
+		# A lost SYN must not stall a client for the rest of the row: give up at 0.3 s.
+		nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" "$1" "$2" "$3" --count 100000000 \
+			--timeout "$E2E_SECONDS" --conn-timeout 0.3 >"$LAB_ROOT/rate.$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	s1=$(softirq)
+	a=$(cat "$LAB_ROOT"/rate.* | awk '$1 == "attempted" { s += $2 } END { print s + 0 }')
+	f=$(cat "$LAB_ROOT"/rate.* | awk '$1 == "failed" { s += $2 } END { print s + 0 }')
+	awk -v a="$a" -v f="$f" -v t="$E2E_SECONDS" -v d=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
+		-v n="$(nproc)" 'BEGIN { printf "%.0f %.1f", (a - f) / t, 100 * d / hz / t / n }'
+}
+extra_iptables() { # N: kube-proxy-like chains for N other services, ahead of ours
+	{
+		echo "*nat"
+		echo ":KUBE-SERVICES - [0:0]"
+		for i in $(seq 1 "$1"); do echo ":KUBE-SVC-X$i - [0:0]"; done
+		for i in $(seq 1 "$1"); do
+			echo "-A KUBE-SERVICES -d 10.$((64 + i / 62500)).$((i / 250 % 250)).$((i % 250 + 1))/32 -p tcp --dport 80 -j KUBE-SVC-X$i"
+			echo "-A KUBE-SVC-X$i -p tcp -j DNAT --to-destination 10.3.0.1:80"
+		done
+		echo "COMMIT"
+	} | lab_node iptables-restore --noflush
+}
+iptables_lb() { # kube-proxy iptables mode: KUBE-SERVICES -> KUBE-SVC (statistic) -> DNAT
+	lab_node iptables -t nat -N KUBE-SERVICES 2>/dev/null
+	lab_node iptables -t nat -N KUBE-SVC-WEB
+	lab_node iptables -t nat -A KUBE-SVC-WEB -p tcp -m statistic --mode random --probability 0.5 \
+		-j DNAT --to-destination "$IPT1:80"
+	lab_node iptables -t nat -A KUBE-SVC-WEB -p tcp -j DNAT --to-destination "$IPT2:80"
+	lab_node iptables -t nat -A KUBE-SERVICES -d "$VIP_IPT/32" -p tcp --dport 80 -j KUBE-SVC-WEB
+	lab_node iptables -t nat -A KUBE-SERVICES -d "$VIP_IPT/32" -p udp --dport 53 \
+		-m statistic --mode random --probability 0.5 -j DNAT --to-destination "$IPT1:53"
+	lab_node iptables -t nat -A KUBE-SERVICES -d "$VIP_IPT/32" -p udp --dport 53 -j DNAT --to-destination "$IPT2:53"
+	# Only this VIP's packets walk KUBE-SERVICES: the other rows do not pay for it.
+	lab_node iptables -t nat -I PREROUTING 1 -d "$VIP_IPT/32" -j KUBE-SERVICES
+}
+nft_lb() { # kube-proxy nftables mode: a verdict map on VIP . proto . port, numgen per service
+	local n=$1 i
+	{
+		echo "table ip l4bench {"
+		echo " chain svc-web {"
+		echo "  dnat to numgen random mod 2 map { 0 : $NFT1 , 1 : $NFT2 }"
+		echo " }"
+		echo " chain svc-dns {"
+		echo "  dnat to numgen random mod 2 map { 0 : $NFT1 , 1 : $NFT2 }"
+		echo " }"
+		echo " map services {"
+		echo "  type ipv4_addr . inet_proto . inet_service : verdict"
+		printf '  elements = { %s . tcp . 80 : goto svc-web, %s . udp . 53 : goto svc-dns' "$VIP_NFT" "$VIP_NFT"
+		for i in $(seq 1 "$n"); do
+			printf ', 10.%d.%d.%d . tcp . 80 : goto svc-web' $((64 + i / 62500)) $((i / 250 % 250)) $((i % 250 + 1))
+		done
+		echo " }"
+		echo " }"
+		echo " chain prerouting {"
+		echo "  type nat hook prerouting priority dstnat;"
+		echo "  ip daddr . meta l4proto . th dport vmap @services"
+		echo " }"
+		echo "}"
+	} | lab_node nft -f -
+}
+lb_reset() {
+	l4s detach --all --purge >/dev/null 2>&1
+	lab_node iptables -t nat -F 2>/dev/null
+	lab_node iptables -t nat -X 2>/dev/null
+	lab_node nft delete table ip l4bench 2>/dev/null
+	mountpoint -q "$LAB_PIN" && umount "$LAB_PIN"
+	rm -rf "$LAB_PIN"
+}
+l4s_lb() { # N_EXTRA
+	l4s attach n0 >/dev/null
+	jq -n --arg vip "$VIP4" --arg b1 "$L4S1" --arg b2 "$L4S2" --argjson n "$1" '{services: ([
+		{name: "web", vip: "\($vip):80/tcp", backends: [{addr: "\($b1):80"}, {addr: "\($b2):80"}]},
+		{name: "dns", vip: "\($vip):53/udp", backends: [{addr: "\($b1):53"}, {addr: "\($b2):53"}]}] +
+		[range($n) as $i | {name: "x\($i)", vip: "10.\(64 + ($i / 62500 | floor)).\($i / 250 % 250 | floor).\($i % 250 + 1):80/tcp",
+		  backends: [{addr: "10.3.0.1:80"}]}])}' | l4s apply - >/dev/null
+}
+declare -A R
+measure() { # KEY PROTO ADDR PORT: one more sample
+	R[$1]="${R[$1]:-} $(rate "$2" "$3" "$4")"
+}
+med() { # KEY FIELD(1 rate, 2 softirq): median of the samples
+	tr ' ' '\n' <<<"${R[$1]}" | awk NF | awk -v f="$2" '(NR - 1) % 2 == f - 1' | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+for extra in 0 10000; do
+	lb_reset
+	[ "$extra" -gt 0 ] && extra_iptables "$extra"
+	iptables_lb
+	nft_lb "$extra"
+	l4s_lb "$extra"
+	# Hundreds of thousands of short connections a minute fill the node's conntrack table
+	# (262,144 entries, TIME_WAIT kept 120 s) and then it drops packets: forget closed
+	# connections at once, in this namespace only.
+	lab_node sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 \
+		net.netfilter.nf_conntrack_tcp_timeout_close=1 net.netfilter.nf_conntrack_tcp_timeout_fin_wait=1 \
+		net.netfilter.nf_conntrack_tcp_timeout_last_ack=1 net.netfilter.nf_conntrack_udp_timeout=1 \
+		net.netfilter.nf_conntrack_udp_timeout_stream=1
+	R=()
+	for mode in xdp tc; do
+		[ $mode = tc ] && l4s attach n0 --tc-only >/dev/null
+		for r in $(seq 1 "$ROUNDS"); do
+			for p in "tcp 80" "udp 53"; do
+				set -- $p
+				measure "none-$1-$mode" "$1" "$DIRECT" "$2"
+				[ $mode = xdp ] && measure "iptables-$1" "$1" "$VIP_IPT" "$2"
+				[ $mode = xdp ] && measure "nftables-$1" "$1" "$VIP_NFT" "$2"
+				measure "l4split-$1-$mode" "$1" "$VIP4" "$2"
+			done
+		done
+	done
+	for p in tcp udp; do
+		u=$([ $p = tcp ] && echo conn/s || echo req/s)
+		ceil=$(med "none-$p-xdp" 1)
+		result e2e "no load balancer (client -> pod), ${p^^}, $extra services" "$ceil" "$u"
+		best=0
+		for lb in iptables nftables; do
+			v=$(med "$lb-$p" 1)
+			result e2e "kube-proxy $lb mode, ${p^^}, $extra services (softirq $(med "$lb-$p" 2)%)" "$v" "$u" ceiling "$ceil"
+			[ "$v" -gt "$best" ] && best=$v
+		done
+		for mode in xdp tc; do
+			c=$(med "none-$p-$mode" 1)
+			v=$(med "l4split-$p-$mode" 1)
+			result e2e "l4split $mode, ${p^^}, $extra services (softirq $(med "l4split-$p-$mode" 2)%)" "$v" "$u" \
+				"ceiling (same rounds)" "$c" ">= 0.9 x"
+			result e2e "l4split $mode vs best kube-proxy mode, ${p^^}, $extra services" "$v" "$u" \
+				"best kube-proxy" "$best" ">= 1.2 x"
+		done
+	done
+done
+lb_reset
+
+# --- 5. Memory ------------------------------------------------------------------------------------
 echo "memory (bpftool map show: memlock of the pinned maps):"
 mem_of() { # PIN_DIR MAP
 	bpftool -j map show pinned "$1/$2" 2>/dev/null | jq '.bytes_memlock // 0'

@@ -15,6 +15,13 @@ int floor_pass(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+SEC("tc")
+int floor_tc(struct __sk_buff *skb)
+{
+	(void)skb;
+	return 0; /* TC_ACT_OK */
+}
+
 SEC("xdp")
 int floor_parse(struct xdp_md *ctx)
 {
