@@ -455,22 +455,6 @@ static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr
 	return n;
 }
 
-static int frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe)
-{
-	if (m->nfe != nfe)
-		return 0;
-	for (int j = 0; j < nfe; j++) {
-		int found = 0;
-
-		for (int i = 0; i < m->nfe; i++)
-			if (!memcmp(&m->fe[i], &fe[j], sizeof(fe[j])))
-				found = 1;
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
 /* Make one l4split service match one Service port. 1 when something was written. */
 static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 		      const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
@@ -501,7 +485,7 @@ static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 		err = svc_set_flags(st, id, flags);
 		wrote = 1;
 	}
-	if (!err && !frontends_equal(&m, fe, nfe)) {
+	if (!err && !svc_frontends_equal(&m, fe, nfe)) {
 		err = svc_set_frontends(st, id, fe, nfe);
 		wrote = 1;
 	}

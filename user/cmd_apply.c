@@ -469,22 +469,10 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 		if (!dry && (err = svc_set_flags(st, id, flags)))
 			goto out;
 	}
-	{
-		int same = m.nfe == d->nfe;
-
-		for (int j = 0; same && j < d->nfe; j++) {
-			int found = 0;
-
-			for (int i = 0; i < m.nfe; i++)
-				if (!memcmp(&m.fe[i], &d->fe[j], sizeof(d->fe[j])))
-					found = 1;
-			same = found;
-		}
-		if (!same) {
-			changed = 1;
-			if (!dry && (err = svc_set_frontends(st, id, d->fe, d->nfe)))
-				goto out;
-		}
+	if (!svc_frontends_equal(&m, d->fe, d->nfe)) {
+		changed = 1;
+		if (!dry && (err = svc_set_frontends(st, id, d->fe, d->nfe)))
+			goto out;
 	}
 	/* Backends: the document's list is the whole list. */
 	kr.ep = calloc((size_t)d->nbe + 1, sizeof(*kr.ep));

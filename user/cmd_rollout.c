@@ -79,14 +79,6 @@ static __u64 realtime_ms(void)
 	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
 }
 
-static __u64 mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(__u64 ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
@@ -548,7 +540,7 @@ static int run_step(struct run *rn, struct verdict *v)
 	const struct rollout_opts *o = rn->o;
 	struct sample s0 = {}, *ring = NULL;
 	int nring = 0, cap = 0, rc = 0;
-	__u64 t0 = mono_ms(), last_print = 0, nwait = 0;
+	__u64 t0 = sample_clock_ms(), last_print = 0, nwait = 0;
 	struct model m = {};
 
 	memset(v, 0, sizeof(*v));

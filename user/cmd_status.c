@@ -14,26 +14,6 @@
 #include "parse.h"
 #include "state.h"
 
-static const char *const reason_names[L4S_R_MAX] = {
-	[L4S_R_PASS_NOT_IP] = "pass_not_ip",
-	[L4S_R_PASS_NOT_SERVICE] = "pass_not_service",
-	[L4S_R_PASS_FRAGMENT] = "pass_fragment",
-	[L4S_R_PASS_MALFORMED] = "pass_malformed",
-	[L4S_R_PASS_PROTO] = "pass_other_protocol",
-	[L4S_R_DROP_TRUNCATED] = "drop_truncated",
-	[L4S_R_DROP_MALFORMED] = "drop_malformed",
-	[L4S_R_DROP_NO_BACKEND] = "drop_no_backend",
-	[L4S_R_DROP_NO_TABLE] = "drop_no_table",
-	[L4S_R_TX_REDIRECT] = "tx_redirect",
-	[L4S_R_TX_KERNEL] = "tx_kernel",
-	[L4S_R_TX_KERNEL_NO_NEIGH] = "tx_kernel_no_neigh",
-	[L4S_R_TX_KERNEL_NOT_TARGET] = "tx_kernel_not_target",
-	[L4S_R_FLOW_HIT] = "flow_hit",
-	[L4S_R_FLOW_NEW] = "flow_new",
-	[L4S_R_FLOW_RECHOSEN] = "flow_rechosen",
-	[L4S_R_REPLY_NAT] = "reply_nat",
-	[L4S_R_DROP_ADJUST] = "drop_rewrite_failed",
-};
 
 int help_status(void)
 {
@@ -332,7 +312,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 			__u64 v;
 
 			percpu_sum(&st, st.reasons, k, &v, 1);
-			json_object_set_new(r, reason_names[k], json_integer((json_int_t)v));
+			json_object_set_new(r, reason_name(k), json_integer((json_int_t)v));
 		}
 		json_object_set_new(doc, "reasons", r);
 	} else if (argc == 0) {

@@ -61,12 +61,6 @@ static void help(struct buf *b, const char *name, const char *type, const char *
 	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static const char *const reason_label[L4S_R_MAX] = {
-	"pass_not_ip", "pass_not_service", "pass_fragment", "pass_malformed", "pass_other_protocol",
-	"drop_truncated", "drop_malformed", "drop_no_backend", "drop_no_table", "tx_redirect",
-	"tx_kernel", "tx_kernel_no_neigh", "tx_kernel_not_target", "flow_hit", "flow_new",
-	"flow_rechosen", "reply_nat", "drop_rewrite_failed",
-};
 
 /* Service metric families: name, help, index into l4s_service_stats. */
 static const struct {
@@ -192,7 +186,7 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		__u64 v = 0;
 
 		percpu_sum(&st, st.reasons, r, &v, 1);
-		bprintf(b, "l4split_datapath_verdicts_total{reason=\"%s\"} %llu\n", reason_label[r],
+		bprintf(b, "l4split_datapath_verdicts_total{reason=\"%s\"} %llu\n", reason_name(r),
 			(unsigned long long)v);
 	}
 	for (int i = 0; i < n; i++) {

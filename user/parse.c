@@ -249,21 +249,28 @@ int is_prime(__u32 n)
 	return 1;
 }
 
+/* The first @n characters of @s as a decimal, fixed point (L4S_WEIGHT_ONE); no message. */
+static int decimal_n(const char *s, size_t n, __u64 *v)
+{
+	char num[32];
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = 0;
+	return parse_weight(num, v) ? -1 : 0;
+}
+
 int parse_duration_ms(const char *what, const char *s, __u64 *ms)
 {
 	static const struct {
 		const char *suffix;
 		__u64 ms;
 	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
-	char num[32];
 	size_t n = strspn(s, "0123456789.");
 	__u64 v;
 
-	if (n == 0 || n >= sizeof(num))
-		goto bad;
-	memcpy(num, s, n);
-	num[n] = 0;
-	if (parse_weight(num, &v)) /* a decimal with up to 6 places, in millionths */
+	if (decimal_n(s, n, &v)) /* in millionths */
 		goto bad;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(s + n, units[i].suffix))
@@ -284,17 +291,10 @@ bad:
 int parse_ratio_ppm(const char *what, const char *s, __u32 *ppm)
 {
 	size_t n = strlen(s);
-	char num[32];
 	__u64 v;
 	int pct = n > 0 && s[n - 1] == '%';
 
-	if (pct)
-		n--;
-	if (n == 0 || n >= sizeof(num))
-		goto bad;
-	memcpy(num, s, n);
-	num[n] = 0;
-	if (parse_weight(num, &v))
+	if (decimal_n(s, pct ? n - 1 : n, &v))
 		goto bad;
 	if (pct)
 		v /= 100;
@@ -315,14 +315,9 @@ int parse_steps(const char *s, __u32 *steps, int max, int *n)
 	*n = 0;
 	while (*p) {
 		size_t len = strcspn(p, ",");
-		char num[32];
 		__u64 v;
 
-		if (len == 0 || len >= sizeof(num))
-			goto bad;
-		memcpy(num, p, len);
-		num[len] = 0;
-		if (parse_weight(num, &v) || v == 0 || v > 100 * L4S_WEIGHT_ONE)
+		if (decimal_n(p, len, &v) || v == 0 || v > 100 * L4S_WEIGHT_ONE)
 			goto bad;
 		if (*n == max) {
 			l4s_err_clear();
@@ -347,4 +342,30 @@ bad:
 	return l4s_err(EINVAL, "steps \"%s\" are wrong: expected percentages of traffic for "
 		       "TRACK, comma-separated and increasing, each above 0 and at most 100 "
 		       "(e.g. 1,5,25,50,100)", s);
+}
+
+static const char *const reason_names[L4S_R_MAX] = {
+	[L4S_R_PASS_NOT_IP] = "pass_not_ip",
+	[L4S_R_PASS_NOT_SERVICE] = "pass_not_service",
+	[L4S_R_PASS_FRAGMENT] = "pass_fragment",
+	[L4S_R_PASS_MALFORMED] = "pass_malformed",
+	[L4S_R_PASS_PROTO] = "pass_other_protocol",
+	[L4S_R_DROP_TRUNCATED] = "drop_truncated",
+	[L4S_R_DROP_MALFORMED] = "drop_malformed",
+	[L4S_R_DROP_NO_BACKEND] = "drop_no_backend",
+	[L4S_R_DROP_NO_TABLE] = "drop_no_table",
+	[L4S_R_TX_REDIRECT] = "tx_redirect",
+	[L4S_R_TX_KERNEL] = "tx_kernel",
+	[L4S_R_TX_KERNEL_NO_NEIGH] = "tx_kernel_no_neigh",
+	[L4S_R_TX_KERNEL_NOT_TARGET] = "tx_kernel_not_target",
+	[L4S_R_FLOW_HIT] = "flow_hit",
+	[L4S_R_FLOW_NEW] = "flow_new",
+	[L4S_R_FLOW_RECHOSEN] = "flow_rechosen",
+	[L4S_R_REPLY_NAT] = "reply_nat",
+	[L4S_R_DROP_ADJUST] = "drop_rewrite_failed",
+};
+
+const char *reason_name(unsigned int r)
+{
+	return r < L4S_R_MAX && reason_names[r] ? reason_names[r] : "unknown";
 }

@@ -34,6 +34,8 @@ const char *fmt_addr_port(char *buf, const struct l4s_addr *a, __u8 family, __u1
 const char *fmt_frontend(char *buf, const struct l4s_frontend_key *k);
 const char *fmt_weight(char *buf, __u64 w); /* shortest decimal */
 const char *proto_name(__u8 proto);
+/* Name of a datapath verdict (enum l4s_reason), as stats and /metrics print it. */
+const char *reason_name(unsigned int r);
 
 int is_prime(__u32 n);
 

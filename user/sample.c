@@ -5,7 +5,7 @@
 #include <time.h>
 #include "sample.h"
 
-static __u64 mono_ms(void)
+__u64 sample_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -15,7 +15,7 @@ static __u64 mono_ms(void)
 
 int sample_take(struct l4s_state *st, const struct model *m, struct sample *s)
 {
-	s->at_ms = mono_ms();
+	s->at_ms = sample_clock_ms();
 	s->nbe = 0;
 	s->be = calloc((size_t)(m->nbe ? m->nbe : 1), sizeof(*s->be));
 	if (!s->be)

@@ -21,6 +21,8 @@ struct sample {
 	int nbe;
 };
 
+/* The clock of at_ms (CLOCK_MONOTONIC, milliseconds). */
+__u64 sample_clock_ms(void);
 /* Counters of every backend of @m, now. */
 int sample_take(struct l4s_state *st, const struct model *m, struct sample *s);
 void sample_free(struct sample *s);

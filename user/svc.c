@@ -94,6 +94,21 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 	return err;
 }
 
+int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe)
+{
+	if (m->nfe != nfe)
+		return 0;
+	for (int j = 0; j < nfe; j++) {
+		int found = 0;
+
+		for (int i = 0; i < m->nfe && !found; i++)
+			found = !memcmp(&m->fe[i], &fe[j], sizeof(fe[j]));
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe)
 {
 	struct model m;

@@ -13,6 +13,9 @@
 /* Validate and create. 0 and *id, or -errno with a message (EEXIST, ENOSPC...). */
 int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
 	       int nfe, __u32 flags, __u32 table_size, __u32 *id);
+struct model;
+/* Does the service in @m have exactly the frontends @fe (in any order)? */
+int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe);
 /* Make the frontends of @id exactly @fe: new ones are added before old ones go. */
 int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe);
 /* Replace the L4S_SVC_F_* flags the user controls (affinity, agent ownership). */
