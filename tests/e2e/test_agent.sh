@@ -266,6 +266,10 @@ service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
 check "annotations removed: the agent deletes what it made (${ms} ms)" test "$ms" != timeout
 l4s service add manual 10.96.0.20:80/tcp >/dev/null
-sleep 0.5
+# Make the agent reconcile once more (any Service event), and wait for that pass.
+n0=$(metric l4split_agent_reconciles_total)
+service "" '| .metadata.annotations = {} | .metadata.labels.touched = "yes"' | ctl apply
+ms=$(until_ms 5 eval '[ "$(metric l4split_agent_reconciles_total)" -gt "$n0" ]')
+check "the agent reconciled after the hand-made service appeared (${ms} ms)" test "$ms" != timeout
 check "a service made by hand is left alone" quiet l4s status manual
 finish
