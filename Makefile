@@ -18,6 +18,12 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-fi
 	-Iinclude -Iuser -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
 LDLIBS   := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -lm
 
+# libFuzzer build (make fuzz): clang, the library instrumented for coverage.
+ifeq ($(SANITIZE),fuzz)
+CFLAGS   += -Wno-unknown-warning-option -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -29,7 +35,7 @@ LIB_SRC  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
 USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
 
-.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux asan
+.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build
 all: $(BUILD)/l4split
 
 $(BUILD)/l4split.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -61,10 +67,18 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libl4split.a $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/datapath: tests/datapath/datapath.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+TEST_LIB := tests/lib/pkt.c tests/lib/cli.c
+TEST_LIB_HDRS := tests/lib/pkt.h tests/lib/cli.h tests/lib/fuzzpkt.h
+
+$(BUILD)/tests/datapath: tests/datapath/datapath.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/datapath.c tests/lib/pkt.c \
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/datapath.c $(TEST_LIB) \
 		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/dpfuzz: tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c \
+		$(TEST_LIB) $(BUILD)/libl4split.a $(LDLIBS)
 
 $(BUILD)/tests/l4s-route: tests/tools/l4s-route.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-route.c tests/lib/pkt.c \
@@ -82,8 +96,22 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(TOOLS) asan
+test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
 	@tests/run.sh
+
+# libFuzzer targets for the parsers of untrusted input (tests/fuzz/), in build-fuzz/.
+FUZZ_TARGETS := k8s annotations parse
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libl4split.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libl4split.a $(LDLIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory CC=clang SANITIZE=fuzz BUILD=build-fuzz \
+		$(patsubst %,build-fuzz/fuzz_%,$(FUZZ_TARGETS)) >/dev/null
+
+# Long fuzzing: FUZZ_SECONDS for the datapath and for each libFuzzer target.
+FUZZ_SECONDS ?= 600
+fuzz: deps all $(BUILD)/tests/dpfuzz fuzz-build
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The same code under ASan + UBSan, run by tests/run.sh as its own groups.
 asan:
@@ -113,4 +141,4 @@ install: $(BUILD)/l4split
 	install -D -m 0755 $(BUILD)/l4split $(DESTDIR)$(PREFIX)/sbin/l4split
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

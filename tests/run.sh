@@ -41,6 +41,9 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run_group "unit-$(basename "$t")" "$t"
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
+# Bounded fuzzing (make fuzz runs the same for longer).
+run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
+[ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15
 run_group deploy-manifests /usr/bin/python3 tests/deploy/test_manifests.py
 for t in tests/e2e/test_*.sh; do
 	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"

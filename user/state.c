@@ -123,6 +123,7 @@ int bpffs_prepare(const char *dir)
 	return 0;
 }
 
+__attribute__((format(printf, 2, 0)))
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !l4s_debug)

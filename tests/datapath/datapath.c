@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cmocka.h>
+#include "cli.h"
 #include "cmd.h"
 #include "err.h"
 #include "pkt.h"
@@ -35,44 +36,6 @@ static char pin_dir[] = "/run/l4s-dp-XXXXXX";
 static struct l4s_state st;
 static struct l4split_bpf *skel;
 static int fd_xdp, fd_tcfwd, fd_tcreply;
-
-/* Run an l4split command through the real command layer. */
-static int cli(const char *fmt, ...)
-{
-	char line[512], *argv[32], *save = NULL, *tok;
-	int argc = 0, rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	for (tok = strtok_r(line, " ", &save); tok && argc < 31; tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	if (!strcmp(argv[0], "service"))
-		rc = do_service(argc - 1, argv + 1);
-	else if (!strcmp(argv[0], "backend"))
-		rc = do_backend(argc - 1, argv + 1);
-	else if (!strcmp(argv[0], "weight"))
-		rc = do_weight(argc - 1, argv + 1);
-	else
-		rc = 99;
-	if (rc)
-		fprintf(stderr, "# command failed (%d): %s\n", rc, fmt);
-	return rc;
-}
-
-/* BPF_PROG_TEST_RUN; returns -errno when the kernel refuses the frame itself. */
-static int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen, int *ret)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = 2048, .repeat = 1);
-	int err = bpf_prog_test_run_opts(fd, &o);
-
-	*outlen = o.data_size_out;
-	*ret = (int)o.retval;
-	return err;
-}
 
 static int run_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
 {

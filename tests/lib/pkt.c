@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 #include "pkt.h"
 
@@ -95,32 +96,43 @@ struct pkt_info pkt_info(const uint8_t *buf, size_t len)
 		return pi;
 	et = get16(buf + off);
 	off += 2;
-	if (et == 0x8100) {
+	if (et == 0x8100 || et == 0x88a8) { /* one tag, as a NIC without offload shows it */
+		if (len < off + 4)
+			return pi;
 		et = get16(buf + off + 2);
 		off += 4;
 	}
 	pi.l3 = off;
 	if (et == 0x0800) {
-		if (len < off + 20)
+		if (len < off + 20 || buf[off] >> 4 != 4 || (buf[off] & 0xf) < 5)
 			return pi;
 		pi.proto = buf[off + 9];
+		pi.frag = (get16(buf + off + 6) & 0x3fff) != 0;
 		memcpy(pi.src, buf + off + 12, 4);
 		memcpy(pi.dst, buf + off + 16, 4);
 		pi.l4 = off + (size_t)(buf[off] & 0xf) * 4;
 	} else if (et == 0x86dd) {
 		uint8_t nh;
 
-		if (len < off + 40)
+		if (len < off + 40 || buf[off] >> 4 != 6)
 			return pi;
 		pi.v6 = 1;
 		nh = buf[off + 6];
 		memcpy(pi.src, buf + off + 8, 16);
 		memcpy(pi.dst, buf + off + 24, 16);
 		pi.l4 = off + 40;
-		if (nh == 60) {
+		/* Hop-by-hop, routing, destination options, AH; a fragment header ends it. */
+		for (int i = 0; i < 16 && (nh == 0 || nh == 43 || nh == 60 || nh == 51); i++) {
+			size_t hl;
+
+			if (len < pi.l4 + 2)
+				return pi;
+			hl = nh == 51 ? ((size_t)buf[pi.l4 + 1] + 2) * 4 : ((size_t)buf[pi.l4 + 1] + 1) * 8;
 			nh = buf[pi.l4];
-			pi.l4 += (size_t)(buf[pi.l4 + 1] + 1) * 8;
+			pi.l4 += hl;
 		}
+		if (nh == 44)
+			pi.frag = 1;
 		pi.proto = nh;
 	} else {
 		return pi;
@@ -163,11 +175,13 @@ static uint16_t l4_sum(const uint8_t *buf, struct pkt_info *pi, size_t l4len)
 	return fold(s);
 }
 
+/* L4 length from the IP header, or SIZE_MAX when the IP header says less than the
+ * headers before L4 take. */
 static size_t l4_len(const uint8_t *buf, const struct pkt_info *pi)
 {
-	if (pi->v6)
-		return (size_t)get16(buf + pi->l3 + 4) + 40 - (pi->l4 - pi->l3);
-	return (size_t)get16(buf + pi->l3 + 2) - (pi->l4 - pi->l3);
+	size_t ip = pi->v6 ? (size_t)get16(buf + pi->l3 + 4) + 40 : get16(buf + pi->l3 + 2);
+
+	return ip < pi->l4 - pi->l3 ? SIZE_MAX : ip - (pi->l4 - pi->l3);
 }
 
 int pkt_csums_ok(const uint8_t *buf, size_t len)
@@ -181,7 +195,7 @@ int pkt_csums_ok(const uint8_t *buf, size_t len)
 	if (!pi.v6 && fold(sum16(buf + pi.l3, pi.l4 - pi.l3, 0)) != 0xffff)
 		return 0;
 	l4len = l4_len(buf, &pi);
-	if (pi.l4 + l4len > len)
+	if (l4len > len - pi.l4 || l4len < (pi.proto == IPPROTO_TCP ? 20u : 8u))
 		return 0;
 	csoff = pi.proto == IPPROTO_TCP ? 16 : 6;
 	if (pi.proto == IPPROTO_UDP && !pi.v6 && get16(buf + pi.l4 + csoff) == 0)
@@ -204,7 +218,7 @@ void pkt_fix_csums(uint8_t *buf, size_t len)
 	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP)
 		return;
 	l4len = l4_len(buf, &pi);
-	if (pi.l4 + l4len > len)
+	if (l4len > len - pi.l4 || l4len < (pi.proto == IPPROTO_TCP ? 20u : 8u))
 		return;
 	csoff = pi.proto == IPPROTO_TCP ? 16 : 6;
 	put16(buf + pi.l4 + csoff, 0);

@@ -29,11 +29,14 @@ struct pkt_spec {
 /* Build the frame; returns its length. */
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap);
 
-/* What a frame says, read independently of the BPF parser. */
+/* What a frame says, read independently of the BPF parser: one VLAN tag (802.1Q or
+ * 802.1ad), IPv4 with IHL >= 5, IPv6 with a chain of extension headers. ok when the
+ * ports could be read. */
 struct pkt_info {
 	int ok;
 	int v6;
 	size_t l3, l4;
+	int frag;          /* IPv4 MF/offset, or an IPv6 fragment header */
 	uint8_t proto;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;

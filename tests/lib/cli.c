@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "cmd.h"
+
+int cli(const char *fmt, ...)
+{
+	char line[512], *argv[32], *save = NULL, *tok;
+	int argc = 0, rc;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (tok = strtok_r(line, " ", &save); tok && argc < 31; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!argc)
+		return 99;
+	if (!strcmp(argv[0], "service"))
+		rc = do_service(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "backend"))
+		rc = do_backend(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "weight"))
+		rc = do_weight(argc - 1, argv + 1);
+	else
+		rc = 99;
+	if (rc)
+		fprintf(stderr, "# command failed (%d): %s\n", rc, fmt);
+	return rc;
+}
+
+int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen, int *ret)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = 2048, .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &o);
+
+	*outlen = o.data_size_out;
+	*ret = (int)o.retval;
+	return err;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Helpers shared by the programs that drive the real datapath in-process. */
+#ifndef L4S_TEST_CLI_H
+#define L4S_TEST_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run an l4split command ("service add ...", "backend ...", "weight ...") through the
+ * real command layer; returns its exit code. */
+int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One BPF_PROG_TEST_RUN (repeat 1); returns -errno when the kernel refuses the frame
+ * itself, else 0 with the verdict in @ret and the frame that came out in @out. */
+int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen, int *ret);
+
+#endif
