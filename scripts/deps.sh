@@ -4,7 +4,7 @@
 # packages. Quiet and quick when everything is already there.
 set -eu
 
-PKGS="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
+PKGS="clang libclang-rt-dev llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev \
 python3 python3-yaml python3-prometheus-client openssl ca-certificates \
 iproute2 ethtool jq socat util-linux procps"
