@@ -61,7 +61,7 @@ $(BUILD):
 # Tests -----------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TOOLS    := $(BUILD)/tests/l4s-traffic $(BUILD)/tests/l4s-route
+TOOLS    := $(BUILD)/tests/l4s-traffic $(BUILD)/tests/l4s-route $(BUILD)/tests/l4s-spray
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
@@ -91,6 +91,10 @@ $(BUILD)/tests/floor.bpf.o: tests/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
 $(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
+
+$(BUILD)/tests/l4s-spray: tests/tools/l4s-spray.c tests/lib/fuzzpkt.c tests/lib/pkt.c tests/lib/fuzzpkt.h tests/lib/pkt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-spray.c tests/lib/fuzzpkt.c tests/lib/pkt.c
 
 $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)

@@ -28,11 +28,9 @@ int l4s_xdp_fwd(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct l4s_pkt p = {};
 	struct l4s_choice c = {};
-	int r;
 
-	r = l4s_parse(data, data_end, &p, data_end - data);
-	if (r) {
-		count_reason(r);
+	if (l4s_parse(data, data_end, &p, data_end - data)) {
+		count_reason(p.pass);
 		return XDP_PASS;
 	}
 	switch (l4s_decide(&p, data_end - data, &c)) {
@@ -96,14 +94,12 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	struct l4s_pkt p = {};
 	struct l4s_choice c = {};
 	void *data, *data_end;
-	int r;
 
 	tc_pull_headers(skb);
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
-	r = l4s_parse(data, data_end, &p, skb->len);
-	if (r) {
-		count_reason(r);
+	if (l4s_parse(data, data_end, &p, skb->len)) {
+		count_reason(p.pass);
 		return TC_ACT_OK_;
 	}
 	switch (l4s_decide(&p, skb->len, &c)) {

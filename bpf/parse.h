@@ -34,7 +34,7 @@ struct l4s_pkt {
 	__u8 tcp_flags;
 	__u8 vlan;       /* 1 when the frame carries a VLAN tag */
 	__u8 bad;        /* enum l4s_reason when the L4 header is unusable, else 0 */
-	__u8 pad;
+	__u8 pass;       /* enum l4s_reason why the frame is not ours (l4s_parse() != 0) */
 };
 
 static __always_inline int l4s_parse_ports(void *data, void *data_end, struct l4s_pkt *p,
@@ -167,7 +167,8 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
 
 /*
  * Parse the frame. Returns 0 when p->key is complete (p->bad may still say the
- * L4 header is unusable), or the pass reason when the packet cannot be ours.
+ * L4 header is unusable), or 1 when the packet cannot be ours, with the reason in
+ * p->pass (a separate field: L4S_R_PASS_NOT_IP is 0 and cannot be a return value).
  * [data, data_end) must hold the headers; @frame_len is the whole frame, which for
  * an skb (GSO/GRO, paged) can be longer than its linear part: lengths in the IP
  * header are checked against it, not against data_end.
@@ -177,25 +178,34 @@ static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt 
 {
 	struct ethhdr *eth = data;
 	__u16 proto;
+	int r;
 
-	if ((void *)(eth + 1) > data_end)
-		return L4S_R_PASS_MALFORMED;
+	if ((void *)(eth + 1) > data_end) {
+		p->pass = L4S_R_PASS_MALFORMED;
+		return 1;
+	}
 	proto = eth->h_proto;
 	p->l3_off = sizeof(*eth);
 	if (proto == bpf_htons(ETH_P_8021Q_) || proto == bpf_htons(ETH_P_8021AD_)) {
 		struct vlan_hdr *vh = data + sizeof(*eth);
 
-		if ((void *)(vh + 1) > data_end)
-			return L4S_R_PASS_MALFORMED;
+		if ((void *)(vh + 1) > data_end) {
+			p->pass = L4S_R_PASS_MALFORMED;
+			return 1;
+		}
 		proto = vh->h_vlan_encapsulated_proto;
 		p->l3_off += sizeof(*vh);
 		p->vlan = 1;
 	}
 	if (proto == bpf_htons(ETH_P_IP_))
-		return l4s_parse_ipv4(data, data_end, p, frame_len);
-	if (proto == bpf_htons(ETH_P_IPV6_))
-		return l4s_parse_ipv6(data, data_end, p, frame_len);
-	return L4S_R_PASS_NOT_IP;
+		r = l4s_parse_ipv4(data, data_end, p, frame_len);
+	else if (proto == bpf_htons(ETH_P_IPV6_))
+		r = l4s_parse_ipv6(data, data_end, p, frame_len);
+	else
+		return p->pass = L4S_R_PASS_NOT_IP, 1;
+	if (r) /* the IP parsers' reasons are never 0 (L4S_R_PASS_NOT_IP) */
+		return p->pass = (__u8)r, 1;
+	return 0;
 }
 
 #endif

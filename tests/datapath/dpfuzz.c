@@ -8,7 +8,8 @@
  *     address and port and the checksums changed, to a backend of that service (to
  *     the service's VIP:port); checksums that were right stay right;
  *   - a dropped frame was addressed to a service and raised exactly one drop reason
- *     counter; a frame that was not dropped raised none.
+ *     counter; a frame that was not dropped raised none; a frame that is not IP is
+ *     counted as such.
  * Usage: dpfuzz [--seconds N] [--seed S]. Prints TAP; exit 1 on any violation, with
  * the seed and the frame so the run can be replayed.
  */
@@ -145,6 +146,31 @@ static uint64_t drops_counted(void)
 	return sum;
 }
 
+static uint64_t reason_count(enum l4s_reason r)
+{
+	__u64 v = 0;
+
+	percpu_sum(&st, st.reasons, r, &v, 1);
+	return v;
+}
+
+/* Neither IPv4 nor IPv6 behind at most one VLAN tag, read independently. */
+static int not_ip(const uint8_t *b, size_t len)
+{
+	size_t off = 12;
+	uint16_t et;
+
+	if (len < 14)
+		return 0; /* too short to say: counted as malformed */
+	et = (uint16_t)(b[off] << 8 | b[off + 1]);
+	if (et == 0x8100 || et == 0x88a8) {
+		if (len < 18)
+			return 0;
+		et = (uint16_t)(b[off + 4] << 8 | b[off + 5]);
+	}
+	return et != 0x0800 && et != 0x86dd;
+}
+
 static void hexdump(const char *what, const uint8_t *b, size_t n)
 {
 	fprintf(stderr, "#   %s (%zu bytes):", what, n);
@@ -185,7 +211,7 @@ struct tally {
 
 static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, struct tally *t)
 {
-	static uint64_t drops_before;
+	static uint64_t drops_before, not_ip_before;
 	uint8_t out[2048], mask[2048];
 	size_t olen;
 	int verdict, err, dropped, reply = prog == P_TCREPLY, f, b;
@@ -206,6 +232,15 @@ static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, st
 					      : "drop reason counted for a frame not dropped",
 			  in, len, out, olen);
 	drops_before = drops_now;
+	if (prog != P_TCREPLY) {
+		uint64_t n = reason_count(L4S_R_PASS_NOT_IP);
+
+		if (n - not_ip_before != (uint64_t)not_ip(in, len))
+			violation(iter, prog, not_ip(in, len) ? "non-IP frame not counted as pass_not_ip"
+							      : "IP frame counted as pass_not_ip",
+				  in, len, out, olen);
+		not_ip_before = n;
+	}
 	f = pin.ok && !pin.frag ? ep_of(&pin, 0, pin.proto, fe, NSVC) : -1;
 	b = pin.ok && !pin.frag ? ep_of(&pin, 1, pin.proto, be, nbe) : -1;
 	if (dropped) {
