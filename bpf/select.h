@@ -32,6 +32,13 @@ static __always_inline int tcp_is_syn(const struct l4s_pkt *p)
 	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
+/* A TCP segment past the handshake: ACK set, SYN not. */
+static __always_inline int tcp_is_midstream(const struct l4s_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP_ &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_ACK;
+}
+
 static __always_inline int tcp_is_closing(const struct l4s_pkt *p)
 {
 	return p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST));
@@ -182,7 +189,10 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 
 		if (ss)
 			ss->flows++;
-		c->reason = fresh == 2 ? L4S_R_FLOW_RECHOSEN : L4S_R_FLOW_NEW;
+		if (fresh == 2)
+			c->reason = L4S_R_FLOW_RECHOSEN;
+		else
+			c->reason = tcp_is_midstream(p) ? L4S_R_FLOW_LOST : L4S_R_FLOW_NEW;
 	}
 
 	bs = backend_stats(bid);

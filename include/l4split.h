@@ -13,7 +13,13 @@
 #include <linux/types.h>
 #endif
 
-#define L4S_LAYOUT_VERSION 1
+#define L4S_LAYOUT_VERSION 2
+/*
+ * Layout history (what 'l4split attach' upgrades in place, keeping every other map):
+ *   1 -> 2: l4s_reasons grew from 18 counters to L4S_REASON_SLOTS (flow_lost added,
+ *           room for more); the counters start again from 0.
+ */
+#define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
 /* Sizes of the pinned maps. */
 #define L4S_MAX_SERVICES   16384 /* service ids (and lookup tables) */
@@ -184,8 +190,13 @@ enum l4s_reason {
 	L4S_R_FLOW_RECHOSEN,     /* known 5-tuple, closed or stale: chose again */
 	L4S_R_REPLY_NAT,         /* reply rewritten to VIP:port */
 	L4S_R_DROP_ADJUST,       /* packet could not be rewritten (helper failed) */
+	L4S_R_FLOW_LOST,         /* TCP packet past the handshake without a flow entry
+				  * (evicted from a full table, or older than the
+				  * state): chosen again through the table, which gives
+				  * the same backend unless the weights changed since */
 	L4S_R_MAX,
 };
+#define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */
 
 /* Attach modes recorded in l4s_attach (keyed by ifindex). */
 #define L4S_ATTACH_XDP       (1u << 0) /* native XDP */
@@ -257,6 +268,7 @@ struct l4s_config {
 };
 
 _Static_assert(sizeof(struct l4s_frontend_key) == 20, "frontend key layout");
+_Static_assert(L4S_R_MAX <= L4S_REASON_SLOTS, "l4s_reasons has a slot per reason");
 _Static_assert(sizeof(struct l4s_service) == 48, "service layout");
 _Static_assert(sizeof(struct l4s_backend) == 64, "backend layout");
 _Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");

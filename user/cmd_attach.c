@@ -71,7 +71,7 @@ int do_attach(int argc, char **argv)
 		return usage_error("attach needs a device");
 	}
 	state_set_flow_max(flows);
-	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK);
+	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK | STATE_UPGRADE);
 	if (err)
 		return cmd_fail(1);
 	if (flows && flows != st.flow_max) {

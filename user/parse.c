@@ -363,6 +363,7 @@ static const char *const reason_names[L4S_R_MAX] = {
 	[L4S_R_FLOW_RECHOSEN] = "flow_rechosen",
 	[L4S_R_REPLY_NAT] = "reply_nat",
 	[L4S_R_DROP_ADJUST] = "drop_rewrite_failed",
+	[L4S_R_FLOW_LOST] = "flow_lost",
 };
 
 const char *reason_name(unsigned int r)

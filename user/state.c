@@ -37,7 +37,8 @@ static const struct {
 	{ "l4s_txports", offsetof(struct l4s_state, txports) },
 	{ "l4s_bstats", offsetof(struct l4s_state, bstats) },
 	{ "l4s_sstats", offsetof(struct l4s_state, sstats) },
-	{ "l4s_reasons", offsetof(struct l4s_state, reasons) },
+	/* Replaced when layout 1 is upgraded (it grew); attach recreates it if missing. */
+	{ "l4s_reasons", offsetof(struct l4s_state, reasons), 1 },
 	{ "l4s_attach", offsetof(struct l4s_state, attach) },
 	{ "l4s_config", offsetof(struct l4s_state, config) },
 	{ "l4s_rollouts", offsetof(struct l4s_state, rollouts), 1 },
@@ -134,6 +135,48 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * Before loading over an older layout: unpin the maps whose definition changed, so
+ * that loading creates them anew (the running programs keep the old ones until they
+ * are replaced). Every other map, flows included, is reused as it is.
+ */
+static int state_upgrade_prepare(struct l4s_state *st)
+{
+	char path[PATH_MAX];
+
+	if (st->upgrade_from == 1) { /* 1 -> 2: l4s_reasons grew */
+		snprintf(path, sizeof(path), "%s/l4s_reasons", st->pin_dir);
+		if (unlink(path) && errno != ENOENT)
+			return l4s_err(errno, "cannot replace %s: %s", path, strerror(errno));
+		if (st->reasons >= 0)
+			close(st->reasons);
+		st->reasons = -1;
+	}
+	return 0;
+}
+
+/* After the new programs loaded (and pinned the new maps): record the new layout. */
+static int state_upgrade_finish(struct l4s_state *st, struct l4split_bpf *skel)
+{
+	struct l4s_config cfg;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
+		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
+	cfg.layout_version = L4S_LAYOUT_VERSION;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.l4s_config), &zero, &cfg, BPF_ANY))
+		return l4s_err(errno, "cannot write l4s_config: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/l4s_reasons", st->pin_dir);
+	if (st->reasons < 0)
+		st->reasons = bpf_obj_get(path);
+	l4s_note("Note: upgraded the state in %s from map layout %u to %u: services, "
+		 "backends, weights and flows kept; datapath verdict counters restart from 0",
+		 st->pin_dir, st->upgrade_from, L4S_LAYOUT_VERSION);
+	st->upgrade_from = 0;
+	return 0;
+}
+
 struct l4split_bpf *state_load_object(struct l4s_state *st)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
@@ -161,7 +204,9 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 			return NULL;
 		}
 	}
-	err = l4split_bpf__load(skel);
+	err = st->upgrade_from ? state_upgrade_prepare(st) : 0;
+	if (!err)
+		err = l4split_bpf__load(skel);
 	if (err) {
 		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
 		if (err == -EPERM)
@@ -185,6 +230,10 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		close(txfd);
 	else if (bpf_map__pin(skel->maps.l4s_txports, path)) {
 		l4s_err(errno, "cannot pin %s: %s", path, strerror(errno));
+		l4split_bpf__destroy(skel);
+		return NULL;
+	}
+	if (st->upgrade_from && state_upgrade_finish(st, skel)) {
 		l4split_bpf__destroy(skel);
 		return NULL;
 	}
@@ -297,11 +346,25 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
 		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
 	if (cfg.layout_version != L4S_LAYOUT_VERSION) {
-		l4s_err(EPROTO, "state in %s has map layout %u, this l4split uses layout %u",
-			pin_dir, cfg.layout_version, L4S_LAYOUT_VERSION);
-		l4s_hint("use the l4split that wrote it, or 'l4split detach --all --purge' to "
-			 "start over (existing flows are lost)");
-		return -EPROTO;
+		int older = cfg.layout_version >= L4S_LAYOUT_UPGRADABLE &&
+			    cfg.layout_version < L4S_LAYOUT_VERSION;
+
+		if (older && (flags & STATE_UPGRADE)) {
+			st->upgrade_from = cfg.layout_version;
+		} else if (older) {
+			l4s_err(EPROTO, "state in %s has map layout %u, written by an older l4split "
+				"(this one uses layout %u)", pin_dir, cfg.layout_version,
+				L4S_LAYOUT_VERSION);
+			l4s_hint("'l4split attach DEV' with this l4split upgrades it in place "
+				 "(services, backends, weights and flows are kept)");
+			return -EPROTO;
+		} else {
+			l4s_err(EPROTO, "state in %s has map layout %u, which this l4split (layout "
+				"%u) cannot read", pin_dir, cfg.layout_version, L4S_LAYOUT_VERSION);
+			l4s_hint("use the l4split that wrote it or a newer one, or 'l4split detach "
+				 "--all --purge' to start over (existing flows are lost)");
+			return -EPROTO;
+		}
 	}
 	st->flow_max = cfg.flow_max;
 	return 0;

@@ -22,11 +22,14 @@ struct l4s_state {
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	__u32 be_hint;                /* where backend_alloc looks first */
+	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
 };
 
 enum {
 	STATE_CREATE = 1 << 0, /* create the maps when they are not pinned yet */
 	STATE_LOCK = 1 << 1,   /* hold the exclusive lock until state_close() */
+	STATE_UPGRADE = 1 << 2, /* accept an older, upgradable layout: the caller loads
+				 * the programs (state_load_object), which upgrades it */
 };
 
 /* Pin directory from --pin-dir, else $L4SPLIT_PIN_DIR, else the default. */
@@ -57,7 +60,9 @@ int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *
 /* Drop the snapshots: a long-running reader (watch, rollout) sees other writers again. */
 void state_forget(struct l4s_state *st);
 
-/* Open (libbpf) the embedded object with maps reused from @st's pin dir. */
+/* Open (libbpf) the embedded object with maps reused from @st's pin dir; when the
+ * state has an older layout (STATE_UPGRADE), replace the maps that changed and
+ * record the new layout once the programs are loaded. */
 struct l4split_bpf;
 struct l4split_bpf *state_load_object(struct l4s_state *st);
 

@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Upgrade in place: the last release with map layout 1, built from git, runs the node
+# with live long-lived connections; `attach` with this build replaces the programs,
+# upgrades the state to layout 2 and keeps services, weights and flows: 0 broken
+# connections. A state with a layout this build cannot read is refused with a clear
+# error and left as it was, while its datapath keeps forwarding.
+set -u
+cd "$(dirname "$0")/../.."
+LAB=l4e-upg$$
+. scripts/lab.sh
+. tests/lib/e2e.sh
+lab_traps
+# The last commit whose state has map layout 1 (landed 2026-11-27).
+UPGRADE_FROM=${UPGRADE_FROM:-43a7ba8}
+NEW_BIN=$L4SPLIT
+
+lab_up old new || { not_ok "lab setup"; finish; exit 1; }
+OLD=$(lab_be_addr 1)
+NEW=$(lab_be_addr 2)
+
+if ! git cat-file -e "$UPGRADE_FROM^{commit}" 2>/dev/null; then
+	ok "# SKIP $UPGRADE_FROM is not in this clone (shallow?): cannot build the old release"
+	finish
+	exit 0
+fi
+mkdir -p "$LAB_ROOT/src"
+git archive "$UPGRADE_FROM" | tar -x -C "$LAB_ROOT/src"
+check "the layout-1 release ($UPGRADE_FROM) builds" quiet make -s -C "$LAB_ROOT/src" -j2 build/l4split
+OLD_BIN=$LAB_ROOT/src/build/l4split
+check "... and says it uses map layout 1" grep -q 'map layout 1' <<<"$("$OLD_BIN" --version)"
+check "this build uses map layout 2" grep -q 'map layout 2' <<<"$("$NEW_BIN" --version)"
+
+L4SPLIT=$OLD_BIN
+check "old release: attach" quiet l4s attach n0 --flows 65536
+l4s service add web $VIP4:80/tcp >/dev/null
+l4s backend add web $OLD:80 --track old >/dev/null
+l4s backend add web $NEW:80 --track new >/dev/null 2>&1
+l4s weight web old=1 new=1 >/dev/null
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 400)
+check "old release forwards (1:1, 50% +- 10)" share_within "$out" new 50 10
+prog_before=$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')
+
+lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 6 --interval-ms 10 >"$LAB_ROOT/hold.out" &
+hold=$!
+wait_for "$LAB_ROOT/hold.out" '^opened' 10
+sleep 1
+flows_before=$(bpftool -j map show pinned "$LAB_PIN/l4s_flows" | jq .id)
+L4SPLIT=$NEW_BIN
+err=$(l4s status 2>&1 >/dev/null)
+check "this build's status on layout 1: refused (exit 1)" eq "$?" 1
+check "... saying attach upgrades it in place" grep -q "attach DEV' with this l4split upgrades it" <<<"$err"
+out=$(l4s attach n0 2>&1)
+check "this build's attach upgrades in place (exit 0)" eq "$?" 0
+check "... and says what it did" grep -q "upgraded the state .* from map layout 1 to 2" <<<"$out"
+sleep 1
+l4s weight web old=3 new=1 >/dev/null
+wait $hold
+hout=$(cat "$LAB_ROOT/hold.out")
+check "50 long-lived connections opened before the upgrade" eq "$(tv "$hout" opened)" 50
+check "upgrade and a weight change: 0 broken connections" eq "$(tv "$hout" broken)" 0
+check "... and 0 connections moved backend" eq "$(tv "$hout" moved)" 0
+check "... and they exchanged data throughout" test "$(tv "$hout" exchanges)" -gt 5000
+check "the programs were replaced" test "$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')" != "$prog_before"
+check "the flow table is the same map (flows kept)" eq "$(bpftool -j map show pinned "$LAB_PIN/l4s_flows" | jq .id)" "$flows_before"
+check "the verdict counters have a slot per reason now" eq "$(bpftool -j map show pinned "$LAB_PIN/l4s_reasons" | jq .max_entries)" 32
+st=$(l4s --json status web)
+check "services, backends and weights kept" eq "$(jq -c '[.services[0].tracks, (.services[0].backends | length)]' <<<"$st")" '[{"new":1,"old":3},2]'
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
+check "after the upgrade: 3:1 (25% new +- 4), none failed" share_within "$out" new 25 4
+check "... no failed connection" eq "$(tv "$out" failed)" 0
+check "the new counters count (flow_new > 0)" test "$(l4s --json stats web | jq '.reasons.flow_new')" -gt 0
+
+# A state from a future layout: every command refuses it and changes nothing.
+cfg=$(bpftool -j map dump pinned "$LAB_PIN/l4s_config" | jq -r '.[0].value | map(.[2:]) | join(" ")' 2>/dev/null)
+# shellcheck disable=SC2086
+set -- $cfg
+bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 09 00 00 00 "${@:5}"
+prog=$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')
+err=$(l4s attach n0 2>&1)
+check "attach over map layout 9: refused (exit 1)" eq "$?" 1
+check "... naming both layouts" grep -q "map layout 9, which this l4split (layout 2) cannot read" <<<"$err"
+check "... the programs were left alone" eq "$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')" "$prog"
+err=$(l4s weight web old=1 new=1 2>&1)
+check "weight over map layout 9: refused (exit 1)" eq "$?" 1
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
+check "the datapath keeps forwarding meanwhile" eq "$(tv "$out" failed)" 0
+bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 02 00 00 00 "${@:5}"
+check "restored: weight works again" quiet l4s weight web old=1 new=1
+finish
