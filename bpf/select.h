@@ -61,6 +61,32 @@ static __always_inline struct l4s_backend *flow_backend(struct l4s_flow *f, __u3
 	return be;
 }
 
+/*
+ * The reverse entry of a flow: the reply comes from backend:port to client:port and
+ * must leave as VIP:port. With @only_missing, write it only when it is not there:
+ * the two LRU tables evict independently, and a flow whose reverse entry went
+ * would send its replies untranslated (the client answers them with a reset).
+ */
+static __always_inline void rflow_put(const struct l4s_pkt *p, const struct l4s_backend *be,
+				      __u32 bid, int only_missing)
+{
+	struct l4s_flow_key rk = {};
+	struct l4s_rflow rf = {};
+
+	rk.src = be->addr;
+	rk.dst = p->key.src;
+	rk.sport = be->port;
+	rk.dport = p->key.sport;
+	rk.proto = p->key.proto;
+	rk.family = p->key.family;
+	if (only_missing && bpf_map_lookup_elem(&l4s_rflows, &rk))
+		return;
+	rf.vip = p->key.dst;
+	rf.vport = p->key.dport;
+	rf.backend_id = bid;
+	bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
+}
+
 /* Pick a backend for a new flow from the service's lookup table. */
 static __always_inline struct l4s_backend *table_pick(const struct l4s_pkt *p,
 						      const struct l4s_service *svc, __u32 svc_id,
@@ -149,6 +175,7 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 				f->flags |= L4S_FLOW_F_CLOSED;
 			/* The client asks again and the backend never answered: a health signal. */
 			syn_retry = tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED);
+			rflow_put(p, be, bid, 1);
 			c->reason = L4S_R_FLOW_HIT;
 		} else {
 			fresh = 2;
@@ -159,8 +186,6 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 
 	if (fresh) {
 		struct l4s_flow nf = {};
-		struct l4s_flow_key rk = {};
-		struct l4s_rflow rf = {};
 
 		be = table_pick(p, svc, svc_id, &bid, &c->reason);
 		if (!be) {
@@ -175,17 +200,7 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 		nf.created_ns = bpf_ktime_get_ns();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 
-		/* The reply comes from backend:port to client:port. */
-		rk.src = be->addr;
-		rk.dst = p->key.src;
-		rk.sport = be->port;
-		rk.dport = p->key.sport;
-		rk.proto = p->key.proto;
-		rk.family = p->key.family;
-		rf.vip = p->key.dst;
-		rf.vport = p->key.dport;
-		rf.backend_id = bid;
-		bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
+		rflow_put(p, be, bid, 0);
 
 		if (ss)
 			ss->flows++;

@@ -327,6 +327,45 @@ static void test_reply_nat_v6(void **state)
 	reply_case(1);
 }
 
+/* Lost entries: a forward entry gone (evicted) is chosen again through the same table,
+ * to the same backend, and counted as flow_lost; a reverse entry gone while the
+ * forward one lives is written again by the next client packet, so replies are
+ * translated again. */
+static void test_lost_entries(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.9", .dst = "10.96.0.10",
+			      .sport = 41010, .dport = 80 };
+	struct pkt_spec r = { .proto = IPPROTO_TCP, .dst = "10.9.0.9", .sport = 8080,
+			      .dport = 41010, .tcp_flags = TCP_F_ACK, .payload = 4 };
+	uint8_t in[512], out[2048], key[sizeof(struct l4s_flow_key)];
+	struct pkt_info pi;
+	size_t len, olen;
+	__u64 lost = reason(L4S_R_FLOW_LOST);
+	int b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+
+	(void)state;
+	s.tcp_flags = TCP_F_ACK;
+	s.payload = 10;
+	/* Forward entry lost: same backend, counted. */
+	while (bpf_map_get_next_key(st.flows, NULL, key) == 0)
+		bpf_map_delete_elem(st.flows, key);
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
+	assert_true(reason(L4S_R_FLOW_LOST) == lost + 1);
+	/* Reverse entry lost: the next client packet writes it again. */
+	while (bpf_map_get_next_key(st.rflows, NULL, key) == 0)
+		bpf_map_delete_elem(st.rflows, key);
+	r.src = be4[b];
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_memory_equal(out, in, len); /* no entry: untouched */
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	pi = pkt_info(out, olen);
+	assert_int_equal(pi.sport, 80);
+	assert_memory_equal(pi.src, "\x0a\x60\x00\x0a", 4); /* 10.96.0.10 */
+	assert_true(pkt_csums_ok(out, olen));
+}
+
 static const char *const aff_be[] = { "10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4" };
 
 static int which4(const uint8_t *out, size_t len)
@@ -630,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_syn_rechoice),
 		cmocka_unit_test(test_reply_nat_v4),
 		cmocka_unit_test(test_reply_nat_v6),
+		cmocka_unit_test(test_lost_entries),
 		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_non_service_untouched),
