@@ -29,6 +29,9 @@
 #define L4S_MAX_ATTACH     256   /* devices the programs are attached to */
 #define L4S_FLOWS_DEFAULT  1048576
 #define L4S_NAME_LEN       32    /* service and track names, NUL included */
+/* Not a map size: the most backends one service may have (a limit on what the API or
+ * a document can ask for; the lookup table needs M well above it to stay fair). */
+#define L4S_MAX_BACKENDS_PER_SVC 4096
 
 /* Lookup table sizes: primes, so that Maglev permutations cover every slot. */
 #define L4S_TABLE_DEFAULT  16381

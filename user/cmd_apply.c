@@ -211,6 +211,9 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 	bes = json_object_get(js, "backends");
 	if (bes && !json_is_array(bes))
 		return l4s_err(EINVAL, "%s.backends: expected an array", p);
+	if (json_array_size(bes) > L4S_MAX_BACKENDS_PER_SVC)
+		return l4s_err(E2BIG, "%s.backends: %zu backends, a service may have at most %d", p,
+			       json_array_size(bes), L4S_MAX_BACKENDS_PER_SVC);
 	s->be = calloc(json_array_size(bes) + 1, sizeof(*s->be));
 	if (!s->be)
 		return l4s_err(ENOMEM, "out of memory");

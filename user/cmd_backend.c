@@ -144,6 +144,12 @@ static int be_add(int argc, char **argv)
 		l4s_hint("change its weight with 'l4split weight %s %s=W'", name, addr);
 		goto out;
 	}
+	if (m.nbe >= L4S_MAX_BACKENDS_PER_SVC) {
+		l4s_err(E2BIG, "service \"%s\" has %d backends, the most a service may have",
+			name, m.nbe);
+		l4s_hint("remove backends it no longer needs first");
+		goto out;
+	}
 	if (backend_alloc(&st, &id, NULL, 0))
 		goto out;
 	tmp = realloc(m.be, sizeof(*tmp) * (size_t)(m.nbe + 1));

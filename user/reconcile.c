@@ -16,6 +16,9 @@ int reconcile_backends(struct l4s_state *st, struct model *m, const struct k8s_r
 {
 	struct reconcile_counts *c = &r->c;
 
+	if (kr->n > L4S_MAX_BACKENDS_PER_SVC) /* checked before anything changes */
+		return l4s_err(E2BIG, "%d endpoints for service \"%s\": a service may have at most "
+			       "%d backends", kr->n, m->svc.name, L4S_MAX_BACKENDS_PER_SVC);
 	r->newids = calloc((size_t)kr->n + 1, sizeof(*r->newids));
 	if (!r->newids)
 		return l4s_err(ENOMEM, "out of memory");

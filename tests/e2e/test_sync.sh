@@ -76,6 +76,14 @@ before=$(l4s status --json)
 check "YAML instead of JSON is rejected" test "$(echo 'kind: PodList' | l4s sync nginx --track-label run --pods - 2>/dev/null; echo $?)" -ne 0
 check "a Service document is rejected" test "$(l4s sync nginx --track-label run --pods tests/fixtures/k8s/service/service-kube-dns-coredns-addon.json 2>/dev/null; echo $?)" -ne 0
 check "an unknown --weight track is rejected" test "$(podlist "$P_A" | l4s sync nginx --track-label run --pods - --weight nosuch=1 2>/dev/null; echo $?)" -ne 0
+# A hostile pod list: more pods than a service may have backends.
+big=$LAB_ROOT/big.json
+jq -n '{kind: "PodList", items: [range(5000) as $i | {metadata: {name: "p\($i)", labels: {run: "old"}},
+	spec: {containers: [{ports: [{containerPort: 80, name: "http"}]}]},
+	status: {podIP: "10.50.\($i / 256 | floor).\($i % 256)", conditions: [{type: "Ready", status: "True"}]}}]}' >"$big"
+err=$(l4s sync nginx --track-label run --port http --pods "$big" 2>&1)
+check "5000 pods for one service: refused (exit 1)" eq "$?" 1
+check "... saying how many a service may have" grep -q "at most 4096 backends" <<<"$err"
 check "state unchanged after bad documents" eq "$(l4s status --json)" "$before"
 
 finish
