@@ -107,25 +107,23 @@ static int setup(void **state)
 	if (cli("backend add dist 10.5.0.1:80 --track a") ||
 	    cli("backend add dist 10.5.0.2:80 --track b") || cli("weight dist a=99 b=1"))
 		return -1;
-	if (state_open(&st, pin_dir, 0))
-		return -1;
-	skel = state_load_object(&st);
-	if (!skel)
-		return -1;
-	fd_xdp = bpf_program__fd(skel->progs.l4s_xdp_fwd);
-	fd_tcfwd = bpf_program__fd(skel->progs.l4s_tc_fwd);
-	fd_tcreply = bpf_program__fd(skel->progs.l4s_tc_reply);
+	{
+		int fds[3];
+
+		skel = dp_load(&st, pin_dir, fds);
+		if (!skel)
+			return -1;
+		fd_xdp = fds[0];
+		fd_tcfwd = fds[1];
+		fd_tcreply = fds[2];
+	}
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	l4split_bpf__destroy(skel);
-	state_close(&st);
-	state_purge(pin_dir);
-	umount(pin_dir);
-	rmdir(pin_dir);
+	dp_unload(skel, &st, pin_dir);
 	return 0;
 }
 

@@ -109,25 +109,13 @@ static int setup(void)
 		if (svcs[s].weights && cli("weight %s %s", svcs[s].name, svcs[s].weights))
 			return -1;
 	}
-	if (state_open(&st, pin_dir, 0))
-		return -1;
-	skel = state_load_object(&st);
-	if (!skel)
-		return -1;
-	prog_fd[P_XDP] = bpf_program__fd(skel->progs.l4s_xdp_fwd);
-	prog_fd[P_TCFWD] = bpf_program__fd(skel->progs.l4s_tc_fwd);
-	prog_fd[P_TCREPLY] = bpf_program__fd(skel->progs.l4s_tc_reply);
-	return 0;
+	skel = dp_load(&st, pin_dir, prog_fd); /* P_XDP, P_TCFWD, P_TCREPLY */
+	return skel ? 0 : -1;
 }
 
 static void teardown(void)
 {
-	if (skel)
-		l4split_bpf__destroy(skel);
-	state_close(&st);
-	state_purge(pin_dir);
-	umount(pin_dir);
-	rmdir(pin_dir);
+	dp_unload(skel, &st, pin_dir);
 }
 
 static uint64_t drops_counted(void)

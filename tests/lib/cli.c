@@ -2,9 +2,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "cli.h"
 #include "cmd.h"
+#include "state.h"
+#include "l4split.skel.h"
 
 int cli(const char *fmt, ...)
 {
@@ -42,4 +47,29 @@ int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen
 	*outlen = o.data_size_out;
 	*ret = (int)o.retval;
 	return err;
+}
+
+struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3])
+{
+	struct l4split_bpf *skel;
+
+	if (state_open(st, pin_dir, 0))
+		return NULL;
+	skel = state_load_object(st);
+	if (!skel)
+		return NULL;
+	fds[0] = bpf_program__fd(skel->progs.l4s_xdp_fwd);
+	fds[1] = bpf_program__fd(skel->progs.l4s_tc_fwd);
+	fds[2] = bpf_program__fd(skel->progs.l4s_tc_reply);
+	return skel;
+}
+
+void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir)
+{
+	if (skel)
+		l4split_bpf__destroy(skel);
+	state_close(st);
+	state_purge(pin_dir);
+	umount(pin_dir);
+	rmdir(pin_dir);
 }

@@ -14,4 +14,12 @@ int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * itself, else 0 with the verdict in @ret and the frame that came out in @out. */
 int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen, int *ret);
 
+/* Open the state in @pin_dir and load the real programs over it; @fds gets the XDP,
+ * tc forward and tc reply program fds. NULL on failure. */
+struct l4s_state;
+struct l4split_bpf;
+struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3]);
+/* Unload, close the state and remove the pin directory with everything in it. */
+void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir);
+
 #endif
