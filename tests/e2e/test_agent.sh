@@ -10,13 +10,12 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-ag$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
 FIX=tests/fixtures/k8s
 APISERVER=tests/tools/k8s-apiserver.py
 PY=/usr/bin/python3 # Debian's, with python3-prometheus-client (scripts/deps.sh)
 TOKEN=t0ken-$$
-lab_up old old2 new || { not_ok "lab setup"; finish; exit 1; }
+lab_start old old2 new
 # TLS as a cluster has it: a CA, a server certificate for 127.0.0.1, and another CA
 # that must not be trusted.
 tls() {

@@ -8,11 +8,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-ap$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
+lab_start old new
 l4s attach n0 >/dev/null
 apply() { L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" apply "$@"; }
 doc() { # WEB_WEIGHTS_JQ

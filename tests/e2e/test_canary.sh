@@ -9,11 +9,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-can$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
+lab_start old new
 echo "# attach mode: ${MODE_ARGS:-native XDP}"
 # shellcheck disable=SC2086
 check "attach to the node's client-facing device" quiet l4s attach n0 --flows 262144 $MODE_ARGS

@@ -11,11 +11,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-flt$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
+lab_start old new
 check "attach with the smallest flow table (1024)" quiet l4s attach n0 --flows 1024
 l4s service add web $VIP4:80/tcp --table-size 65521 >/dev/null
 l4s backend add web $OLD:80 --track old >/dev/null

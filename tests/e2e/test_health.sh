@@ -7,9 +7,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-hl$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up good refuse hole || { not_ok "lab setup"; finish; exit 1; }
+lab_start good refuse hole
 # The third backend cannot reach the client: its SYN-ACKs die there.
 ip -n "$LAB-b3" route add blackhole 10.200.0.0/24
 l4s attach n0 --flows 65536 --xdp-mode generic >/dev/null

@@ -8,9 +8,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-v6$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
+lab_start old new
 # shellcheck disable=SC2086
 l4s attach n0 --flows 65536 $MODE_ARGS >/dev/null || not_ok "attach"
 l4s service add web6 "[$VIP6]:80/tcp" >/dev/null

@@ -8,9 +8,8 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-pv$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old || { not_ok "lab setup"; finish; exit 1; }
+lab_start old
 # A bpffs as the host's /sys/fs/bpf (which the DaemonSet mounts), the state below it.
 mkdir -p "$LAB_ROOT/sysfsbpf"
 mount -t bpf bpf "$LAB_ROOT/sysfsbpf"

@@ -9,13 +9,10 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-ro$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
-lab_up old new hole || { not_ok "lab setup"; finish; exit 1; }
+lab_start old new hole
 # The third backend cannot reach the client: its SYN-ACKs die there.
 ip -n "$LAB-b3" route add blackhole 10.200.0.0/24
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
 HOLE=$(lab_be_addr 3)
 l4s attach n0 --flows 262144 >/dev/null
 # One service per scenario: counters stay apart.

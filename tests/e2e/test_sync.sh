@@ -8,7 +8,6 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-sync$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 
 # pod NAME IP RUN [READY] [TERMINATING]: one Pod object as the API server writes it.
 pod() {
@@ -24,7 +23,7 @@ JSON
 }
 podlist() { echo '{"apiVersion": "v1", "kind": "List", "items": ['; local IFS=,; echo "$*"; echo ']}'; }
 
-lab_up old1 old2 new1 || { not_ok "lab setup"; finish; exit 1; }
+lab_start old1 old2 new1
 l4s attach n0 --flows 65536 --xdp-mode generic >/dev/null
 l4s service add nginx $VIP4:80/tcp >/dev/null
 A=$(lab_be_addr 1)

@@ -10,14 +10,11 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-upg$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 # The last commit whose state has map layout 1 (landed 2026-11-27).
 UPGRADE_FROM=${UPGRADE_FROM:-43a7ba8}
 NEW_BIN=$L4SPLIT
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
+lab_start old new
 
 if ! git cat-file -e "$UPGRADE_FROM^{commit}" 2>/dev/null; then
 	ok "# SKIP $UPGRADE_FROM is not in this clone (shallow?): cannot build the old release"

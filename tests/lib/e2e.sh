@@ -36,6 +36,15 @@ lab_traps() {
 	trap lab_down EXIT
 	trap 'exit 1' INT TERM
 }
+# lab_start [--bridge] NAME...: the lab (scripts/lab.sh) torn down on exit, whatever
+# happens; ends the test when it cannot be set up. OLD and NEW are the addresses of
+# the first two backends.
+lab_start() {
+	lab_traps
+	lab_up "$@" || { not_ok "lab setup"; finish; exit 1; }
+	OLD=$(lab_be_addr 1)
+	NEW=$(lab_be_addr 2)
+}
 # wait_for FILE REGEX SECONDS: until FILE has a line matching REGEX (bounded).
 wait_for() {
 	local end=$((SECONDS + $3))
