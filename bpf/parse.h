@@ -173,6 +173,12 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
  * an skb (GSO/GRO, paged) can be longer than its linear part: lengths in the IP
  * header are checked against it, not against data_end.
  */
+static __always_inline int l4s_not_ours(struct l4s_pkt *p, int reason)
+{
+	p->pass = (__u8)reason;
+	return 1;
+}
+
 static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt *p,
 				     __u32 frame_len)
 {
@@ -180,19 +186,15 @@ static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt 
 	__u16 proto;
 	int r;
 
-	if ((void *)(eth + 1) > data_end) {
-		p->pass = L4S_R_PASS_MALFORMED;
-		return 1;
-	}
+	if ((void *)(eth + 1) > data_end)
+		return l4s_not_ours(p, L4S_R_PASS_MALFORMED);
 	proto = eth->h_proto;
 	p->l3_off = sizeof(*eth);
 	if (proto == bpf_htons(ETH_P_8021Q_) || proto == bpf_htons(ETH_P_8021AD_)) {
 		struct vlan_hdr *vh = data + sizeof(*eth);
 
-		if ((void *)(vh + 1) > data_end) {
-			p->pass = L4S_R_PASS_MALFORMED;
-			return 1;
-		}
+		if ((void *)(vh + 1) > data_end)
+			return l4s_not_ours(p, L4S_R_PASS_MALFORMED);
 		proto = vh->h_vlan_encapsulated_proto;
 		p->l3_off += sizeof(*vh);
 		p->vlan = 1;
@@ -202,10 +204,9 @@ static __always_inline int l4s_parse(void *data, void *data_end, struct l4s_pkt 
 	else if (proto == bpf_htons(ETH_P_IPV6_))
 		r = l4s_parse_ipv6(data, data_end, p, frame_len);
 	else
-		return p->pass = L4S_R_PASS_NOT_IP, 1;
-	if (r) /* the IP parsers' reasons are never 0 (L4S_R_PASS_NOT_IP) */
-		return p->pass = (__u8)r, 1;
-	return 0;
+		return l4s_not_ours(p, L4S_R_PASS_NOT_IP);
+	/* The IP parsers return 0 or a pass reason, never L4S_R_PASS_NOT_IP (0). */
+	return r ? l4s_not_ours(p, r) : 0;
 }
 
 #endif

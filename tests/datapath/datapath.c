@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
@@ -49,10 +48,7 @@ static int run_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t 
 
 static __u64 reason(enum l4s_reason r)
 {
-	__u64 v = 0;
-
-	percpu_sum(&st, st.reasons, r, &v, 1);
-	return v;
+	return dp_reason(&st, r);
 }
 
 /* Index of the backend the frame was sent to, from a list of "addr" strings. */

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -125,21 +124,9 @@ static uint64_t drops_counted(void)
 						 L4S_R_DROP_ADJUST };
 	uint64_t sum = 0;
 
-	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
-		__u64 v = 0;
-
-		percpu_sum(&st, st.reasons, drops[i], &v, 1);
-		sum += v;
-	}
+	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		sum += dp_reason(&st, drops[i]);
 	return sum;
-}
-
-static uint64_t reason_count(enum l4s_reason r)
-{
-	__u64 v = 0;
-
-	percpu_sum(&st, st.reasons, r, &v, 1);
-	return v;
 }
 
 /* Neither IPv4 nor IPv6 behind at most one VLAN tag, read independently. */
@@ -221,7 +208,7 @@ static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, st
 			  in, len, out, olen);
 	drops_before = drops_now;
 	if (prog != P_TCREPLY) {
-		uint64_t n = reason_count(L4S_R_PASS_NOT_IP);
+		uint64_t n = dp_reason(&st, L4S_R_PASS_NOT_IP);
 
 		if (n - not_ip_before != (uint64_t)not_ip(in, len))
 			violation(iter, prog, not_ip(in, len) ? "non-IP frame not counted as pass_not_ip"
@@ -319,7 +306,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tg.nbe = nbe;
-	drops_counted();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;; iter++) {
 		size_t len;

@@ -9,12 +9,9 @@ cd "$(dirname "$0")/../.."
 LAB=l4e-spray$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-lab_traps
 SPRAY=$(dirname "$TRAFFIC")/l4s-spray
 
-lab_up old new || { not_ok "lab setup"; finish; exit 1; }
-OLD=$(lab_be_addr 1)
-NEW=$(lab_be_addr 2)
+lab_start old new
 check "attach (native XDP)" quiet l4s attach n0 --flows 262144
 l4s service add web $VIP4:80/tcp >/dev/null
 l4s service add dns $VIP4:53/udp >/dev/null
@@ -34,7 +31,7 @@ spray_out=$LAB_ROOT/spray.out
 nsenter --net="/run/netns/$LAB-c" "$SPRAY" c0 "$mac" 25 20000 \
 	$VIP4:80/tcp $VIP4:53/udp "[$VIP6]:80/tcp" $VIP4:443/tcp -- "$OLD:80/tcp" "$NEW:53/udp" >"$spray_out" 2>&1 &
 spray_pid=$!
-sleep 1
+wait_for "$spray_out" '^seed' 10
 tcp_out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 4000)
 udp_out=$(lab_client "$TRAFFIC" udp $VIP4 53 --count 1000)
 sprayed_during=$(kill -0 $spray_pid 2>/dev/null && echo yes || echo no)

@@ -64,6 +64,14 @@ struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3
 	return skel;
 }
 
+uint64_t dp_reason(struct l4s_state *st, unsigned int reason)
+{
+	__u64 v = 0;
+
+	percpu_sum(st, st->reasons, reason, &v, 1);
+	return v;
+}
+
 void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir)
 {
 	if (skel)

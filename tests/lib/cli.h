@@ -19,6 +19,8 @@ int try_prog(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen
 struct l4s_state;
 struct l4split_bpf;
 struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3]);
+/* A datapath verdict counter (l4s_reasons), summed over CPUs. */
+uint64_t dp_reason(struct l4s_state *st, unsigned int reason);
 /* Unload, close the state and remove the pin directory with everything in it. */
 void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir);
 

@@ -6,12 +6,6 @@
 #include "fuzzpkt.h"
 #include "pkt.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 uint64_t fz_next(struct fz_rng *r)
 {
 	/* xorshift64*: fast, and one seed replays a whole run */
@@ -83,10 +77,10 @@ size_t fz_frame(struct fz_rng *r, const struct fz_ep *src, const struct fz_ep *d
 	for (int i = 0; i < 12; i++)
 		buf[i] = (uint8_t)(i < 6 ? (i ? 0 : 2) : (i == 6 ? 2 : fz_next(r)));
 	for (uint32_t i = 0; i < ntags; i++, off += 4) {
-		put16(buf + off, fz_below(r, 2) ? 0x8100 : 0x88a8);
-		put16(buf + off + 2, (uint16_t)fz_below(r, 4096));
+		pkt_put16(buf + off, fz_below(r, 2) ? 0x8100 : 0x88a8);
+		pkt_put16(buf + off + 2, (uint16_t)fz_below(r, 4096));
 	}
-	put16(buf + off, dst->v6 ? 0x86dd : 0x0800);
+	pkt_put16(buf + off, dst->v6 ? 0x86dd : 0x0800);
 	l3 = off + 2;
 	if (proto == IPPROTO_TCP)
 		topt = 4 * fz_below(r, 11);
@@ -113,7 +107,7 @@ size_t fz_frame(struct fz_rng *r, const struct fz_ep *src, const struct fz_ep *d
 				buf[l4 + 1] = (uint8_t)(1 + fz_below(r, 4));
 				el = ((size_t)buf[l4 + 1] + 2) * 4;
 			} else if (t == 44) {
-				put16(buf + l4 + 2, (uint16_t)(fz_below(r, 2) ? 1 : 8 << 3)); /* MF or an offset */
+				pkt_put16(buf + l4 + 2, (uint16_t)(fz_below(r, 2) ? 1 : 8 << 3)); /* MF or an offset */
 				el = 8;
 			} else {
 				buf[l4 + 1] = (uint8_t)fz_below(r, 3);
@@ -124,40 +118,40 @@ size_t fz_frame(struct fz_rng *r, const struct fz_ep *src, const struct fz_ep *d
 			l4 += el;
 		}
 		*nhp = proto;
-		put16(p + 4, (uint16_t)(l4 - l3 - 40 + l4len));
+		pkt_put16(p + 4, (uint16_t)(l4 - l3 - 40 + l4len));
 	} else {
 		size_t opts = fz_below(r, 4) ? 0 : 4 * fz_below(r, 11);
 
 		p[0] = (uint8_t)(0x40 | (5 + opts / 4));
 		p[8] = 64;
 		p[9] = proto;
-		put16(p + 4, (uint16_t)fz_next(r));
-		put16(p + 6, fz_below(r, 8) ? (fz_below(r, 2) ? 0x4000 : 0) : (uint16_t)fz_next(r));
+		pkt_put16(p + 4, (uint16_t)fz_next(r));
+		pkt_put16(p + 6, fz_below(r, 8) ? (fz_below(r, 2) ? 0x4000 : 0) : (uint16_t)fz_next(r));
 		memcpy(p + 12, src->addr, 4);
 		memcpy(p + 16, dst->addr, 4);
 		memset(p + 20, 1, opts); /* NOP options */
 		l4 = l3 + 20 + opts;
-		put16(p + 2, (uint16_t)(l4 - l3 + l4len));
+		pkt_put16(p + 2, (uint16_t)(l4 - l3 + l4len));
 	}
 	p = buf + l4;
-	put16(p, src->port);
-	put16(p + 2, dst->port);
+	pkt_put16(p, src->port);
+	pkt_put16(p + 2, dst->port);
 	if (proto == IPPROTO_TCP) {
-		put16(p + 4, (uint16_t)fz_next(r));
-		put16(p + 6, (uint16_t)fz_next(r));
+		pkt_put16(p + 4, (uint16_t)fz_next(r));
+		pkt_put16(p + 6, (uint16_t)fz_next(r));
 		p[12] = (uint8_t)((5 + topt / 4) << 4);
 		p[13] = tcp_flags(r);
-		put16(p + 14, 64240);
+		pkt_put16(p + 14, 64240);
 		memset(p + 20, 1, topt); /* NOP options */
 	} else {
-		put16(p + 4, (uint16_t)l4len);
+		pkt_put16(p + 4, (uint16_t)l4len);
 	}
 	for (size_t i = 0; i < payload; i++)
 		p[hlen + i] = (uint8_t)fz_next(r);
 	off = l4 + l4len;
 	pkt_fix_csums(buf, off);
 	if (!dst->v6 && proto == IPPROTO_UDP && !fz_below(r, 8))
-		put16(p + 6, 0); /* IPv4 UDP without a checksum */
+		pkt_put16(p + 6, 0); /* IPv4 UDP without a checksum */
 	return off;
 }
 
@@ -246,7 +240,7 @@ size_t fz_mutate(struct fz_rng *r, uint8_t *buf, size_t len, size_t cap)
 				uint8_t *f = buf + l3 + (v4 ? 2 : 4);
 				uint16_t cur = (uint16_t)(f[0] << 8 | f[1]);
 
-				put16(f, fz_below(r, 2) ? (uint16_t)fz_next(r) : (uint16_t)(cur + fz_below(r, 9) - 4));
+				pkt_put16(f, fz_below(r, 2) ? (uint16_t)fz_next(r) : (uint16_t)(cur + fz_below(r, 9) - 4));
 			}
 			break;
 		case 5: /* TCP data offset, including past the end */
@@ -255,11 +249,11 @@ size_t fz_mutate(struct fz_rng *r, uint8_t *buf, size_t len, size_t cap)
 			break;
 		case 6: /* UDP length */
 			if (pi.ok && pi.l4 + 6 <= len)
-				put16(buf + pi.l4 + 4, fz_below(r, 2) ? (uint16_t)fz_next(r) : (uint16_t)fz_below(r, 8));
+				pkt_put16(buf + pi.l4 + 4, fz_below(r, 2) ? (uint16_t)fz_next(r) : (uint16_t)fz_below(r, 8));
 			break;
 		case 7: /* ethertype */
 			if (l3 >= 2)
-				put16(buf + l3 - 2, fz_below(r, 8) ? ethertypes[fz_below(r, sizeof(ethertypes) / 2)]
+				pkt_put16(buf + l3 - 2, fz_below(r, 8) ? ethertypes[fz_below(r, sizeof(ethertypes) / 2)]
 								   : (uint16_t)fz_next(r));
 			break;
 		case 8: { /* trailing bytes past the IP length (Ethernet padding, or junk) */
@@ -271,11 +265,11 @@ size_t fz_mutate(struct fz_rng *r, uint8_t *buf, size_t len, size_t cap)
 		}
 		case 9: /* fragment bits */
 			if (v4)
-				put16(buf + l3 + 6, (uint16_t)fz_next(r));
+				pkt_put16(buf + l3 + 6, (uint16_t)fz_next(r));
 			break;
 		case 10: /* ports 0 and 65535 */
 			if (pi.ok)
-				put16(buf + pi.l4 + 2 * fz_below(r, 2), fz_below(r, 2) ? 0 : 65535);
+				pkt_put16(buf + pi.l4 + 2 * fz_below(r, 2), fz_below(r, 2) ? 0 : 65535);
 			break;
 		default: /* IPv6 next header */
 			if (v6)

@@ -5,12 +5,6 @@
 #include <string.h>
 #include "pkt.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -27,11 +21,11 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	memcpy(buf + 6, smac, 6);
 	off = 12;
 	if (s->vlan) {
-		put16(buf + off, 0x8100);
-		put16(buf + off + 2, 100);
+		pkt_put16(buf + off, 0x8100);
+		pkt_put16(buf + off + 2, 100);
 		off += 4;
 	}
-	put16(buf + off, s->v6 ? 0x86dd : 0x0800);
+	pkt_put16(buf + off, s->v6 ? 0x86dd : 0x0800);
 	off += 2;
 	l3 = off;
 	l4len = (s->proto == IPPROTO_TCP ? 20 : s->proto == IPPROTO_UDP ? 8 : 8) + (size_t)s->payload;
@@ -50,39 +44,39 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 			buf[l4 + 3] = 4;
 			l4 += 8;
 		}
-		put16(p + 4, (uint16_t)(l4 - l3 - 40 + l4len));
+		pkt_put16(p + 4, (uint16_t)(l4 - l3 - 40 + l4len));
 	} else {
 		p = buf + l3;
 		p[0] = (uint8_t)(0x40 | (5 + s->ip_opts / 4));
 		p[8] = 64;
 		p[9] = s->proto;
-		put16(p + 6, s->frag);
+		pkt_put16(p + 6, s->frag);
 		inet_pton(AF_INET, s->src, p + 12);
 		inet_pton(AF_INET, s->dst, p + 16);
 		for (int i = 0; i < s->ip_opts; i++)
 			p[20 + i] = 1; /* NOP options */
 		l4 = l3 + 20 + (size_t)s->ip_opts;
-		put16(p + 2, (uint16_t)(l4 - l3 + l4len));
-		put16(p + 4, 0x1234);
+		pkt_put16(p + 2, (uint16_t)(l4 - l3 + l4len));
+		pkt_put16(p + 4, 0x1234);
 	}
 	p = buf + l4;
-	put16(p, s->sport);
-	put16(p + 2, s->dport);
+	pkt_put16(p, s->sport);
+	pkt_put16(p + 2, s->dport);
 	if (s->proto == IPPROTO_TCP) {
-		put16(p + 4, 0x0102);
-		put16(p + 6, 0x0304);
+		pkt_put16(p + 4, 0x0102);
+		pkt_put16(p + 6, 0x0304);
 		p[12] = 5 << 4;
 		p[13] = s->tcp_flags ? s->tcp_flags : TCP_F_SYN;
-		put16(p + 14, 64240);
+		pkt_put16(p + 14, 64240);
 	} else if (s->proto == IPPROTO_UDP) {
-		put16(p + 4, (uint16_t)l4len);
+		pkt_put16(p + 4, (uint16_t)l4len);
 	}
 	for (int i = 0; i < s->payload; i++)
 		buf[l4 + (s->proto == IPPROTO_TCP ? 20 : 8) + (size_t)i] = (uint8_t)('a' + i % 26);
 	off = l4 + l4len;
 	pkt_fix_csums(buf, off);
 	if (s->udp_nocsum && !s->v6 && s->proto == IPPROTO_UDP)
-		put16(buf + l4 + 6, 0);
+		pkt_put16(buf + l4 + 6, 0);
 	return off;
 }
 
@@ -212,8 +206,8 @@ void pkt_fix_csums(uint8_t *buf, size_t len)
 	if (!pi.ok)
 		return;
 	if (!pi.v6) {
-		put16(buf + pi.l3 + 10, 0);
-		put16(buf + pi.l3 + 10, (uint16_t)~fold(sum16(buf + pi.l3, pi.l4 - pi.l3, 0)));
+		pkt_put16(buf + pi.l3 + 10, 0);
+		pkt_put16(buf + pi.l3 + 10, (uint16_t)~fold(sum16(buf + pi.l3, pi.l4 - pi.l3, 0)));
 	}
 	if (pi.proto != IPPROTO_TCP && pi.proto != IPPROTO_UDP)
 		return;
@@ -221,11 +215,11 @@ void pkt_fix_csums(uint8_t *buf, size_t len)
 	if (l4len > len - pi.l4 || l4len < (pi.proto == IPPROTO_TCP ? 20u : 8u))
 		return;
 	csoff = pi.proto == IPPROTO_TCP ? 16 : 6;
-	put16(buf + pi.l4 + csoff, 0);
+	pkt_put16(buf + pi.l4 + csoff, 0);
 	c = (uint16_t)~l4_sum(buf, &pi, l4len);
 	if (pi.proto == IPPROTO_UDP && c == 0)
 		c = 0xffff;
-	put16(buf + pi.l4 + csoff, c);
+	pkt_put16(buf + pi.l4 + csoff, c);
 }
 
 void pkt_set_addr_port(uint8_t *buf, size_t len, int dst, const char *addr, uint16_t port)
@@ -238,5 +232,5 @@ void pkt_set_addr_port(uint8_t *buf, size_t len, int dst, const char *addr, uint
 		inet_pton(AF_INET6, addr, buf + pi.l3 + (dst ? 24 : 8));
 	else
 		inet_pton(AF_INET, addr, buf + pi.l3 + (dst ? 16 : 12));
-	put16(buf + pi.l4 + (dst ? 2 : 0), port);
+	pkt_put16(buf + pi.l4 + (dst ? 2 : 0), port);
 }

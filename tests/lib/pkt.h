@@ -26,6 +26,13 @@ struct pkt_spec {
 #define TCP_F_PSH 0x08
 #define TCP_F_ACK 0x10
 
+/* Big-endian 16-bit store. */
+static inline void pkt_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 /* Build the frame; returns its length. */
 size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap);
 

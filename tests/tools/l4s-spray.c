@@ -85,6 +85,7 @@ int main(int argc, char **argv)
 	memcpy(sll.sll_addr, dmac, 6);
 	rng.s = ((uint64_t)time(NULL) << 20 ^ (uint64_t)getpid()) | 1;
 	printf("seed %" PRIu64 "\n", rng.s);
+	fflush(stdout); /* the test waits for this line to know the spray started */
 	t0 = next = now_s();
 	while (now_s() - t0 < secs) {
 		size_t len = fz_forward(&rng, &tg, buf, sizeof(buf));
