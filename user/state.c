@@ -204,9 +204,13 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 			return NULL;
 		}
 	}
-	err = st->upgrade_from ? state_upgrade_prepare(st) : 0;
-	if (!err)
-		err = l4split_bpf__load(skel);
+	if (st->upgrade_from && state_upgrade_prepare(st)) {
+		l4split_bpf__destroy(skel);
+		if (txfd >= 0)
+			close(txfd);
+		return NULL;
+	}
+	err = l4split_bpf__load(skel);
 	if (err) {
 		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
 		if (err == -EPERM)
