@@ -53,8 +53,12 @@ static __always_inline struct l4s_backend *flow_backend(struct l4s_flow *f, __u3
 
 	if (f->svc_id != svc_id)
 		return 0;
-	if ((f->flags & L4S_FLOW_F_CLOSED) && tcp_is_syn(p))
-		return 0; /* a new connection on a reused 5-tuple chooses again */
+	/* A new connection on a reused 5-tuple chooses again: after FIN/RST, or a SYN
+	 * that is not a retransmission of the opening one (another ISN: a client that
+	 * gave up on a backend that never answered, and reused its port). */
+	if (tcp_is_syn(p) && ((f->flags & L4S_FLOW_F_CLOSED) ||
+			      ((f->flags & L4S_FLOW_F_SEQ) && f->syn_seq != p->seq)))
+		return 0;
 	be = bpf_map_lookup_elem(&l4s_backends, &id);
 	if (!be || !(be->flags & L4S_BE_F_IN_USE) || be->gen != f->backend_gen)
 		return 0; /* backend deleted (or its id reused) since */
@@ -197,7 +201,10 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 		nf.backend_gen = be->gen;
 		nf.svc_id = svc_id;
 		nf.flags = tcp_is_closing(p) ? L4S_FLOW_F_CLOSED : 0;
-		nf.created_ns = bpf_ktime_get_ns();
+		if (tcp_is_syn(p)) {
+			nf.flags |= L4S_FLOW_F_SEQ;
+			nf.syn_seq = p->seq;
+		}
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 
 		rflow_put(p, be, bid, 0);

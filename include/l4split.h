@@ -18,6 +18,8 @@
  * Layout history (what 'l4split attach' upgrades in place, keeping every other map):
  *   1 -> 2: l4s_reasons grew from 18 counters to L4S_REASON_SLOTS (flow_lost added,
  *           room for more); the counters start again from 0.
+ *           Flow values keep their size: the creation time nobody read became
+ *           syn_seq, valid only with L4S_FLOW_F_SEQ, which layout-1 flows lack.
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -135,13 +137,16 @@ struct l4s_flow_key {
 /* Flow state flags. */
 #define L4S_FLOW_F_CLOSED   (1u << 0) /* FIN or RST seen: a new SYN chooses again */
 #define L4S_FLOW_F_ANSWERED (1u << 1) /* the backend replied at least once */
+#define L4S_FLOW_F_SEQ      (1u << 2) /* syn_seq holds the opening SYN's sequence: a
+				       * SYN with another one is a new connection */
 
 struct l4s_flow {
 	__u32 backend_id;
 	__u32 backend_gen;
 	__u32 svc_id;
 	__u32 flags;
-	__u64 created_ns;
+	__be32 syn_seq;  /* sequence number of the SYN that opened it (L4S_FLOW_F_SEQ) */
+	__u32 reserved;  /* layout 1 wrote a creation time here that nothing read */
 };
 
 /* l4s_rflows value, keyed by the reply's 5-tuple (backend -> client):

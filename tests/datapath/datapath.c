@@ -282,6 +282,27 @@ static void test_syn_rechoice(void **state)
 	set_track_of(b, 0);
 }
 
+/* A client gives up on a backend that never answered and reuses its port: the new
+ * SYN (another sequence number) chooses again; a retransmission of it stays. */
+static void test_syn_reused_port(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.17", .dst = "10.96.0.10",
+			      .sport = 41011, .dport = 80, .tcp_flags = TCP_F_SYN, .seq = 1000 };
+	__u64 before = reason(L4S_R_FLOW_RECHOSEN);
+	int b;
+
+	(void)state;
+	b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	set_track_of(b, 1); /* its backend takes no new flows any more (a rollback) */
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b); /* retransmission */
+	assert_true(reason(L4S_R_FLOW_RECHOSEN) == before);
+	s.seq = 777777;
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), !b); /* new connection */
+	assert_true(reason(L4S_R_FLOW_RECHOSEN) == before + 1);
+	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), !b); /* its retransmission */
+	set_track_of(b, 0);
+}
+
 static void reply_case(int v6)
 {
 	const char *client = v6 ? "fd00:9::8" : "10.9.0.8", *vip = v6 ? "fd00:96::10" : "10.96.0.10";
@@ -661,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_ip_options),
 		cmocka_unit_test(test_established_after_weight_change),
 		cmocka_unit_test(test_syn_rechoice),
+		cmocka_unit_test(test_syn_reused_port),
 		cmocka_unit_test(test_reply_nat_v4),
 		cmocka_unit_test(test_reply_nat_v6),
 		cmocka_unit_test(test_lost_entries),

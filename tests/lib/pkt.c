@@ -63,8 +63,10 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	pkt_put16(p, s->sport);
 	pkt_put16(p + 2, s->dport);
 	if (s->proto == IPPROTO_TCP) {
-		pkt_put16(p + 4, 0x0102);
-		pkt_put16(p + 6, 0x0304);
+		uint32_t seq = s->seq ? s->seq : 0x01020304;
+
+		pkt_put16(p + 4, (uint16_t)(seq >> 16));
+		pkt_put16(p + 6, (uint16_t)seq);
 		p[12] = 5 << 4;
 		p[13] = s->tcp_flags ? s->tcp_flags : TCP_F_SYN;
 		pkt_put16(p + 14, 64240);

@@ -18,6 +18,7 @@ struct pkt_spec {
 	int udp_nocsum;    /* IPv4 UDP without checksum (0) */
 	uint16_t frag;     /* IPv4 frag_off field (host order): 0x2000 = MF, low bits offset */
 	int v6_exthdr;     /* IPv6: insert one destination-options header */
+	uint32_t seq;      /* TCP sequence number (0: 0x01020304) */
 };
 
 #define TCP_F_FIN 0x01
