@@ -77,6 +77,7 @@ l4s weight web old=1 new=1 >/dev/null
 echo "#   one weight change takes ~$dur_ms ms here; kills land at random points in it"
 nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp $VIP4 80 --count 1000000 --rate 200 --timeout 900 >"$LAB_ROOT/bg.out" &
 bg=$!
+LAB_PIDS+=($bg) # killed by lab_down if the test ends early
 killed=0 mixed=0 saw_old=0 saw_new=0
 for i in $(seq 1 20); do
 	L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" weight web old=3 new=1 >/dev/null 2>&1 &

@@ -31,6 +31,7 @@ spray_out=$LAB_ROOT/spray.out
 nsenter --net="/run/netns/$LAB-c" "$SPRAY" c0 "$mac" 25 20000 \
 	$VIP4:80/tcp $VIP4:53/udp "[$VIP6]:80/tcp" $VIP4:443/tcp -- "$OLD:80/tcp" "$NEW:53/udp" >"$spray_out" 2>&1 &
 spray_pid=$!
+LAB_PIDS+=($spray_pid) # killed by lab_down if the test ends early
 wait_for "$spray_out" '^seed' 10
 tcp_out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 4000)
 udp_out=$(lab_client "$TRAFFIC" udp $VIP4 53 --count 1000)
