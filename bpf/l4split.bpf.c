@@ -4,6 +4,8 @@
  *   l4s_xdp_fwd  - XDP, forward path: client -> VIP:port becomes client -> backend
  *   l4s_tc_fwd   - the same forward path at tc ingress (devices without XDP)
  *   l4s_tc_reply - tc egress, reply path: backend -> client becomes VIP -> client
+ *   l4s_connect4/6, l4s_sendmsg4/6, l4s_recvmsg4/6, l4s_getpeername4/6, l4s_sockops -
+ *                  cgroup hooks, the socket path for clients on the node (bpf/sock.h)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,6 +17,7 @@
 #include "select.h"
 #include "forward.h"
 #include "counters.h"
+#include "sock.h"
 
 #define TC_ACT_OK_   0
 #define TC_ACT_SHOT_ 2
@@ -186,4 +189,59 @@ int l4s_tc_reply(struct __sk_buff *skb)
 	}
 	count_reason(L4S_R_REPLY_NAT);
 	return TC_ACT_OK_;
+}
+
+/* The socket path (bpf/sock.h): the same services, tables and weights at connect(). */
+SEC("cgroup/connect4")
+int l4s_connect4(struct bpf_sock_addr *ctx)
+{
+	return sock_forward(ctx, 0, 0);
+}
+
+SEC("cgroup/connect6")
+int l4s_connect6(struct bpf_sock_addr *ctx)
+{
+	return sock_forward(ctx, 1, 0);
+}
+
+SEC("cgroup/sendmsg4")
+int l4s_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sock_forward(ctx, 0, 1);
+}
+
+SEC("cgroup/sendmsg6")
+int l4s_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock_forward(ctx, 1, 1);
+}
+
+SEC("cgroup/recvmsg4")
+int l4s_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return sock_reverse(ctx, 0);
+}
+
+SEC("cgroup/recvmsg6")
+int l4s_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock_reverse(ctx, 1);
+}
+
+SEC("cgroup/getpeername4")
+int l4s_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return sock_reverse(ctx, 0);
+}
+
+SEC("cgroup/getpeername6")
+int l4s_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return sock_reverse(ctx, 1);
+}
+
+SEC("sockops")
+int l4s_sockops(struct bpf_sock_ops *skops)
+{
+	return sockops_follow(skops);
 }

@@ -150,6 +150,41 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_rollouts SEC(".maps");
 
+/* Socket path (see struct l4s_sock_key): per-socket choices, forgotten by LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_SOCK_MAX);
+	__type(key, struct l4s_sock_key);
+	__type(value, struct l4s_sock_fwd);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_sock_fwd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_SOCK_MAX);
+	__type(key, struct l4s_sock_key);
+	__type(value, struct l4s_sock_rev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_sock_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_sock_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_sock_stats SEC(".maps");
+
+/* Cgroups the socket hooks are attached to (userspace bookkeeping, never read by BPF). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_ATTACH);
+	__type(key, __u64);
+	__type(value, struct l4s_cgroup);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_cgroups SEC(".maps");
+
 /* Layout version and global settings, one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

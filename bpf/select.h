@@ -91,13 +91,12 @@ static __always_inline void rflow_put(const struct l4s_pkt *p, const struct l4s_
 	bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
 }
 
-/* Pick a backend for a new flow from the service's lookup table. */
-static __always_inline struct l4s_backend *table_pick(const struct l4s_pkt *p,
-						      const struct l4s_service *svc, __u32 svc_id,
-						      __u32 *bid, __u32 *reason)
+/* Pick a backend for a new flow (of hash @hash) from the service's lookup table. */
+static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l4s_service *svc,
+						      __u32 svc_id, __u32 *bid, __u32 *reason)
 {
 	struct l4s_backend *be;
-	__u32 hash, slot, *idp;
+	__u32 slot, *idp;
 	void *table;
 
 	table = bpf_map_lookup_elem(&l4s_tables, &svc_id);
@@ -105,10 +104,6 @@ static __always_inline struct l4s_backend *table_pick(const struct l4s_pkt *p,
 		*reason = L4S_R_DROP_NO_TABLE;
 		return 0;
 	}
-	if (svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
-		hash = l4s_hash_addr(&p->key.src, L4S_HASH_SEED);
-	else
-		hash = l4s_hash_flow(&p->key, L4S_HASH_SEED);
 	slot = hash % svc->table_size;
 	idp = bpf_map_lookup_elem(table, &slot);
 	if (!idp) {
@@ -191,7 +186,11 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 	if (fresh) {
 		struct l4s_flow nf = {};
 
-		be = table_pick(p, svc, svc_id, &bid, &c->reason);
+		__u32 hash = svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
+				     l4s_hash_addr(&p->key.src, L4S_HASH_SEED) :
+				     l4s_hash_flow(&p->key, L4S_HASH_SEED);
+
+		be = table_pick(hash, svc, svc_id, &bid, &c->reason);
 		if (!be) {
 			if (ss && c->reason == L4S_R_DROP_NO_BACKEND)
 				ss->no_backend++;

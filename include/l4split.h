@@ -20,6 +20,9 @@
  *           room for more); the counters start again from 0.
  *           Flow values keep their size: the creation time nobody read became
  *           syn_seq, valid only with L4S_FLOW_F_SEQ, which layout-1 flows lack.
+ * Maps added without a layout change (a binary that does not know them ignores them;
+ * one that does creates them on 'attach' and works without them until then):
+ *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path).
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -202,6 +205,9 @@ enum l4s_reason {
 				  * (evicted from a full table, or older than the
 				  * state): chosen again through the table, which gives
 				  * the same backend unless the weights changed since */
+	L4S_R_SOCK_FWD,          /* socket path: connect/sendmsg to a VIP given a backend */
+	L4S_R_SOCK_REV,          /* socket path: recvmsg/getpeername shown the VIP */
+	L4S_R_SOCK_NO_BACKEND,   /* socket path: connect/sendmsg refused, no backend */
 	L4S_R_MAX,
 };
 #define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */
@@ -265,6 +271,69 @@ struct l4s_rollout {
 	char reason[128];     /* how it ended */
 };
 
+/*
+ * The socket path (cgroup sock_addr hooks, for clients on the node itself): a socket
+ * that connects or sends to a VIP is given a backend once and talks to it directly.
+ * What a socket was given is kept per socket cookie (cookies are never reused):
+ *   l4s_sock_fwd  (cookie, VIP:port)     -> backend: unconnected UDP keeps its backend
+ *   l4s_sock_rev  (cookie, backend:port) -> VIP:port: what recvmsg/getpeername show
+ */
+struct l4s_sock_key {
+	__u64 cookie;
+	struct l4s_addr addr;
+	__be16 port;
+	__u8 proto;
+	__u8 family;
+	__u32 pad;
+};
+
+struct l4s_sock_fwd {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 svc_id;
+	__u32 pad;
+};
+
+struct l4s_sock_rev {
+	struct l4s_addr vip;
+	__be16 vport;
+	__u16 pad;
+	__u32 backend_id;
+};
+
+#define L4S_SOCK_MAX 131072 /* entries of l4s_sock_fwd and l4s_sock_rev (LRU) */
+
+/* Per-CPU counters of the socket path, per backend (l4s_sock_stats, by backend id).
+ * Apart from l4s_backend_stats: these flows never cross the node's NAT. */
+struct l4s_sock_stats {
+	__u64 flows;           /* sockets given this backend (connect or first sendmsg) */
+	__u64 tcp_flows;       /* of them TCP connects */
+	__u64 tcp_established; /* TCP connects that completed the handshake */
+	__u64 tcp_failed;      /* TCP connects closed before completing (refused, timed out) */
+};
+
+/* Cgroup hooks (l4s_cgroups, keyed by cgroup id): userspace bookkeeping. */
+enum l4s_cg_hook {
+	L4S_CG_CONNECT4 = 0,
+	L4S_CG_CONNECT6,
+	L4S_CG_SENDMSG4,
+	L4S_CG_SENDMSG6,
+	L4S_CG_RECVMSG4,
+	L4S_CG_RECVMSG6,
+	L4S_CG_GETPEERNAME4,
+	L4S_CG_GETPEERNAME6,
+	L4S_CG_SOCKOPS,
+	L4S_CG_HOOKS,
+};
+
+struct l4s_cgroup {
+	char path[232];
+	__u32 hooks;       /* 1 << enum l4s_cg_hook */
+	__u32 pad;
+	__u64 attached_at; /* CLOCK_REALTIME seconds */
+	__u64 reserved;
+};
+
 /* l4s_config flags. */
 #define L4S_CFG_F_REDIRECT (1u << 0) /* l4s_txports is not empty: try bpf_fib_lookup */
 
@@ -287,5 +356,10 @@ _Static_assert(sizeof(struct l4s_track_key) == 36, "track key layout");
 _Static_assert(sizeof(struct l4s_attach) == 40, "attach layout");
 _Static_assert(sizeof(struct l4s_attach_key) == 16, "attach key layout");
 _Static_assert(sizeof(struct l4s_rollout) == 312, "rollout layout");
+_Static_assert(sizeof(struct l4s_sock_key) == 32, "sock key layout");
+_Static_assert(sizeof(struct l4s_sock_fwd) == 16, "sock fwd layout");
+_Static_assert(sizeof(struct l4s_sock_rev) == 24, "sock rev layout");
+_Static_assert(sizeof(struct l4s_sock_stats) == 32, "sock stats layout");
+_Static_assert(sizeof(struct l4s_cgroup) == 256, "cgroup layout");
 
 #endif /* L4SPLIT_H */

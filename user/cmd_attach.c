@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "attach.h"
+#include "attach_cgroup.h"
 #include "cmd.h"
 #include "err.h"
 #include "parse.h"
@@ -12,8 +13,14 @@ int help_attach(void)
 {
 	printf("Usage: l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
 	       "                          [--redirect-target]\n"
+	       "       l4split attach --cgroup PATH [--flows N]\n"
 	       "  Load the programs (reusing the pinned state) and attach them to DEV: XDP (or tc\n"
 	       "  ingress with --tc-only) for the forward path, tc egress for replies.\n"
+	       "  --cgroup PATH      the socket path instead, for clients on this node: sockets of\n"
+	       "                     processes in the cgroup v2 PATH (and below) that connect or\n"
+	       "                     send to a VIP get a backend by the same weights, and talk to\n"
+	       "                     it directly. PATH may be an empty directory: cgroup2 is\n"
+	       "                     mounted on it (its root cgroup: every process)\n"
 	       "  --flows N          flow table size when the state is created (default %d)\n"
 	       "  --redirect-target  XDP may redirect frames out of DEV (it must accept XDP frames)\n",
 	       L4S_FLOWS_DEFAULT);
@@ -22,9 +29,10 @@ int help_attach(void)
 
 int help_detach(void)
 {
-	printf("Usage: l4split detach { DEV | --all [--purge] }\n"
-	       "  Remove l4split's programs from DEV, or from every device of this network\n"
-	       "  namespace. --purge also removes the pinned state (services, backends, flows).\n");
+	printf("Usage: l4split detach { DEV | --cgroup PATH | --all [--purge] }\n"
+	       "  Remove l4split's programs from DEV, from the cgroup PATH, or from every device\n"
+	       "  of this network namespace and every cgroup. --purge also removes the pinned\n"
+	       "  state (services, backends, flows).\n");
 	return 0;
 }
 
@@ -32,8 +40,8 @@ int do_attach(int argc, char **argv)
 {
 	struct attach_opts o = { .mode = XDP_MODE_NATIVE };
 	struct l4s_state st;
-	const char *dev = NULL;
-	__u64 flows = 0;
+	const char *dev = NULL, *cgroup = NULL;
+	__u64 flows = 0, cgid = 0;
 	int err;
 
 	for (int i = 0; i < argc; i++) {
@@ -53,6 +61,10 @@ int do_attach(int argc, char **argv)
 			o.tc_only = 1;
 		} else if (!strcmp(argv[i], "--redirect-target")) {
 			o.redirect_target = 1;
+		} else if (!strcmp(argv[i], "--cgroup")) {
+			if (++i >= argc || !argv[i][0])
+				return usage_error("--cgroup needs a cgroup v2 directory");
+			cgroup = argv[i];
 		} else if (!strcmp(argv[i], "--flows")) {
 			if (++i >= argc)
 				return usage_error("--flows needs a number");
@@ -66,9 +78,15 @@ int do_attach(int argc, char **argv)
 			return usage_error("attach takes one device, got \"%s\" too", argv[i]);
 		}
 	}
-	if (!dev) {
+	if (dev && cgroup)
+		return usage_error("attach takes a device or --cgroup PATH, not both: run it once "
+				   "for each");
+	if (cgroup && (o.tc_only || o.redirect_target || o.mode != XDP_MODE_NATIVE))
+		return usage_error("--xdp-mode, --tc-only and --redirect-target are for devices, "
+				   "not --cgroup");
+	if (!dev && !cgroup) {
 		help_attach();
-		return usage_error("attach needs a device");
+		return usage_error("attach needs a device or --cgroup PATH");
 	}
 	state_set_flow_max(flows);
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK | STATE_UPGRADE);
@@ -79,10 +97,19 @@ int do_attach(int argc, char **argv)
 			 "applies only to new state (detach --all --purge first)\n",
 			 (unsigned long long)st.flow_max, (unsigned long long)flows);
 	}
-	err = attach_dev(&st, dev, &o);
+	err = cgroup ? attach_cgroup(&st, cgroup, &cgid) : attach_dev(&st, dev, &o);
 	state_close(&st);
 	if (err)
 		return cmd_fail(1);
+	if (cgroup) {
+		if (l4s_json)
+			json_print(json_pack("{s:s, s:I, s:s}", "attached", cgroup, "cgroup_id",
+					     (json_int_t)cgid, "hooks", "socket"));
+		else
+			printf("attached to cgroup %s: connect, sendmsg, recvmsg, getpeername (IPv4 "
+			       "and IPv6), sockops\n", cgroup);
+		return 0;
+	}
 	if (l4s_json) {
 		json_t *doc = json_pack("{s:s, s:s, s:s}", "attached", dev, "forward",
 					o.tc_only ? "tc-ingress" :
@@ -100,7 +127,7 @@ int do_attach(int argc, char **argv)
 int do_detach(int argc, char **argv)
 {
 	struct l4s_state st;
-	const char *dev = NULL;
+	const char *dev = NULL, *cgroup = NULL;
 	int all = 0, purge = 0, err, left = 0;
 
 	for (int i = 0; i < argc; i++) {
@@ -110,6 +137,11 @@ int do_detach(int argc, char **argv)
 			all = 1;
 		else if (!strcmp(argv[i], "--purge"))
 			purge = 1;
+		else if (!strcmp(argv[i], "--cgroup")) {
+			if (++i >= argc || !argv[i][0])
+				return usage_error("--cgroup needs the cgroup's path");
+			cgroup = argv[i];
+		}
 		else if (argv[i][0] == '-')
 			return usage_error("unknown option \"%s\" for detach", argv[i]);
 		else if (!dev)
@@ -117,16 +149,23 @@ int do_detach(int argc, char **argv)
 		else
 			return usage_error("detach takes one device, got \"%s\" too", argv[i]);
 	}
-	if (!!dev == !!all) {
+	if (!!dev + !!all + !!cgroup != 1) {
 		help_detach();
-		return usage_error("detach needs a device or --all");
+		return usage_error("detach needs one of a device, --cgroup PATH or --all");
 	}
 	if (purge && !all)
 		return usage_error("--purge goes with --all");
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
 	if (err)
 		return cmd_fail(1);
-	err = all ? detach_all(&st, &left) : detach_dev(&st, dev);
+	if (cgroup)
+		err = detach_cgroup(&st, cgroup);
+	else if (all)
+		err = detach_all(&st, &left);
+	else
+		err = detach_dev(&st, dev);
+	if (!err && all)
+		err = detach_cgroups_all(&st);
 	if (!err && purge && left) {
 		l4s_err(16, "not purging: l4split is still attached in %d other network "
 			"namespace(s)", left);
@@ -139,9 +178,12 @@ int do_detach(int argc, char **argv)
 	if (err)
 		return cmd_fail(1);
 	if (l4s_json)
-		json_print(json_pack("{s:s, s:b}", "detached", all ? "all" : dev, "purged", purge));
+		json_print(json_pack("{s:s, s:b}", "detached", all ? "all" : cgroup ? cgroup : dev,
+				     "purged", purge));
+	else if (cgroup)
+		printf("detached from cgroup %s\n", cgroup);
 	else
-		printf("detached from %s%s\n", all ? "all devices" : dev,
+		printf("detached from %s%s\n", all ? "all devices and cgroups" : dev,
 		       purge ? "; state removed" : "");
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "attach.h"
+#include "attach_cgroup.h"
 #include "cmd.h"
 #include "err.h"
 #include "mapscan.h"
@@ -19,7 +20,8 @@ int help_status(void)
 {
 	printf("Usage: l4split status [NAME [--table]]\n"
 	       "  Services with their frontends, tracks (weight, share of new flows), backends\n"
-	       "  (weight, share, lookup table slots, live flows), and where l4split is attached.\n"
+	       "  (weight, share, lookup table slots, live flows), and where l4split is attached\n"
+	       "  (devices, and cgroups with the socket hooks).\n"
 	       "  --table  (with --json) the lookup table itself, slot by slot\n");
 	return 0;
 }
@@ -29,7 +31,8 @@ int help_stats(void)
 	printf("Usage: l4split stats [NAME]\n"
 	       "       l4split stats NAME --watch SECONDS [--count N]\n"
 	       "  Counters since the backend or service was created: packets, bytes, new flows,\n"
-	       "  replies, answered flows, resets per backend; verdicts by reason.\n"
+	       "  replies, answered flows, resets per backend, and the socket path's sockets\n"
+	       "  (SOCKETS; SKFAIL: TCP connects that never completed); verdicts by reason.\n"
 	       "  --watch  every SECONDS (or 500ms, 2s...), per track and backend: configured\n"
 	       "           share, share of new flows seen, flows/s, failed flows (reset or never\n"
 	       "           answered); redrawn in place on a terminal; --count N frames, then exit\n");
@@ -41,6 +44,18 @@ static json_t *json_weight(__u64 w)
 	if (w % L4S_WEIGHT_ONE == 0)
 		return json_integer((json_int_t)(w / L4S_WEIGHT_ONE));
 	return json_real((double)w / L4S_WEIGHT_ONE);
+}
+
+/* The socket path's counters of one backend (zeros before the state has them). */
+static json_t *sock_stats_json(struct l4s_state *st, __u32 id)
+{
+	__u64 c[4] = { 0 };
+
+	if (st->sock_stats >= 0)
+		percpu_sum(st, st->sock_stats, id, c, 4);
+	return json_pack("{s:I, s:I, s:I, s:I}", "flows", (json_int_t)c[0], "tcp_flows",
+			 (json_int_t)c[1], "tcp_established", (json_int_t)c[2], "tcp_failed",
+			 (json_int_t)c[3]);
 }
 
 static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with_table)
@@ -114,6 +129,7 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 			json_object_set_new(j, "answered", json_integer((json_int_t)c[5]));
 			json_object_set_new(j, "resets", json_integer((json_int_t)c[6]));
 			json_object_set_new(j, "syn_retries", json_integer((json_int_t)c[7]));
+			json_object_set_new(j, "socket", sock_stats_json(st, b->id));
 		} else {
 			json_object_set_new(j, "weight", json_weight(b->weight));
 			json_object_set_new(j, "share",
@@ -224,6 +240,16 @@ static void print_status(json_t *doc)
 		}
 		printf("%s\n", json_array_size(att) ? "" : " nowhere");
 	}
+	att = json_object_get(doc, "cgroups");
+	json_array_foreach(att, i, s) {
+		json_t *h;
+
+		printf("socket hooks on cgroup %s%s:", json_string_value(json_object_get(s, "path")),
+		       json_is_true(json_object_get(s, "live")) ? "" : " (gone: detach it)");
+		json_array_foreach(json_object_get(s, "hooks"), j, h)
+			printf(" %s", json_string_value(h));
+		printf("\n");
+	}
 }
 
 static void print_stats(json_t *doc)
@@ -239,16 +265,20 @@ static void print_stats(json_t *doc)
 		       json_string_value(json_object_get(s, "name")),
 		       (long long)jnum(s, "packets"), (long long)jnum(s, "bytes"),
 		       (long long)jnum(s, "flows"), (long long)jnum(s, "no_backend"));
-		printf("  %-24s %-8s %9s %11s %7s %9s %8s %6s %6s\n", "BACKEND", "TRACK",
-		       "PACKETS", "BYTES", "FLOWS", "REPLIES", "ANSWERED", "RESETS", "SYNRTX");
+		printf("  %-24s %-8s %9s %11s %7s %9s %8s %6s %6s %7s %7s\n", "BACKEND", "TRACK",
+		       "PACKETS", "BYTES", "FLOWS", "REPLIES", "ANSWERED", "RESETS", "SYNRTX",
+		       "SOCKETS", "SKFAIL");
 		json_array_foreach(json_object_get(s, "backends"), j, b) {
-			printf("  %-24s %-8s %9lld %11lld %7lld %9lld %8lld %6lld %6lld\n",
+			json_t *sk = json_object_get(b, "socket");
+
+			printf("  %-24s %-8s %9lld %11lld %7lld %9lld %8lld %6lld %6lld %7lld %7lld\n",
 			       json_string_value(json_object_get(b, "addr")),
 			       json_string_value(json_object_get(b, "track")),
 			       (long long)jnum(b, "packets"), (long long)jnum(b, "bytes"),
 			       (long long)jnum(b, "flows"), (long long)jnum(b, "reply_packets"),
 			       (long long)jnum(b, "answered"), (long long)jnum(b, "resets"),
-			       (long long)jnum(b, "syn_retries"));
+			       (long long)jnum(b, "syn_retries"), (long long)jnum(sk, "flows"),
+			       (long long)jnum(sk, "tcp_failed"));
 		}
 	}
 	printf("verdicts:");
@@ -321,6 +351,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 		map_scan(st.attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach),
 			 attach_collect, att);
 		json_object_set_new(doc, "attached", att);
+		json_object_set_new(doc, "cgroups", cgroup_status(&st));
 		json_object_set_new(doc, "flow_table_size", json_integer((json_int_t)st.flow_max));
 	}
 	if (ids != &one)

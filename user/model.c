@@ -581,6 +581,8 @@ int model_commit(struct l4s_state *st, struct model *m)
 			continue;
 		/* A fresh id: start its counters at zero, keep its generation. */
 		zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
+		if (st->sock_stats >= 0)
+			zero_percpu(st, st->sock_stats, b->id, sizeof(struct l4s_sock_stats));
 		b->be.gen = cur.gen;
 		b->be.flags |= L4S_BE_F_IN_USE;
 		b->be.svc_id = m->id;

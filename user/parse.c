@@ -364,6 +364,9 @@ static const char *const reason_names[L4S_R_MAX] = {
 	[L4S_R_REPLY_NAT] = "reply_nat",
 	[L4S_R_DROP_ADJUST] = "drop_rewrite_failed",
 	[L4S_R_FLOW_LOST] = "flow_lost",
+	[L4S_R_SOCK_FWD] = "sock_forward",
+	[L4S_R_SOCK_REV] = "sock_reverse",
+	[L4S_R_SOCK_NO_BACKEND] = "sock_no_backend",
 };
 
 const char *reason_name(unsigned int r)

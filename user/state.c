@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "err.h"
+#include "attach_cgroup.h"
 #include "mapscan.h"
 #include "state.h"
 #include "l4split.skel.h"
@@ -42,6 +43,11 @@ static const struct {
 	{ "l4s_attach", offsetof(struct l4s_state, attach) },
 	{ "l4s_config", offsetof(struct l4s_state, config) },
 	{ "l4s_rollouts", offsetof(struct l4s_state, rollouts), 1 },
+	/* The socket path: added in layout 2 without a layout change; attach creates them. */
+	{ "l4s_sock_fwd", offsetof(struct l4s_state, sock_fwd), 1 },
+	{ "l4s_sock_rev", offsetof(struct l4s_state, sock_rev), 1 },
+	{ "l4s_sock_stats", offsetof(struct l4s_state, sock_stats), 1 },
+	{ "l4s_cgroups", offsetof(struct l4s_state, cgroups), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -468,6 +474,7 @@ int state_purge(const char *pin_dir)
 	char path[PATH_MAX];
 	int err = 0;
 
+	cgroup_pins_purge(pin_dir); /* the link pins are gone already (detach --all) */
 	for (size_t i = 0; i < N_STATE_MAPS; i++) {
 		if (pin_path(path, sizeof(path), pin_dir, state_maps[i].name))
 			return -ENAMETOOLONG;

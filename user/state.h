@@ -19,6 +19,8 @@ struct l4s_state {
 	int frontends, services, backends, weights, tracks, tables, flows, rflows;
 	int txports, bstats, sstats, reasons, attach, config;
 	int rollouts; /* -1 in state written before rollouts existed (until attach) */
+	/* The socket path; -1 in state written before it existed (until attach). */
+	int sock_fwd, sock_rev, sock_stats, cgroups;
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	__u32 be_hint;                /* where backend_alloc looks first */

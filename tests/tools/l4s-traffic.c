@@ -5,17 +5,22 @@
  *   serve NAME [--tcp PORT] [--udp PORT] [--timeout S] [--rst]
  *       TCP: answer every line with "NAME\n" (--rst: reset every connection instead).
  *       UDP: answer every datagram with "NAME\n".
- *   tcp ADDR PORT [--count N] [--timeout S] [--conn-timeout S] [--rate R]
+ *   tcp ADDR PORT [--count N] [--timeout S] [--conn-timeout S] [--rate R] [--peername]
  *       N connections, one after another: connect, send a line, read the name, close
- *       (at most R new connections per second with --rate).
+ *       (at most R new connections per second with --rate). --peername: count
+ *       connections whose getpeername() is not ADDR:PORT (bad_peer).
  *       A connection gets --conn-timeout (5 s); one that took over 0.9 s (a packet TCP resent)
  *       is counted as slow, one that did not finish as failed.
- *   udp ADDR PORT [--count N] [--timeout S] [--repeat R]
+ *   udp ADDR PORT [--count N] [--timeout S] [--repeat R] [--connect]
  *       N sockets (N source ports), each sends R datagrams; checks every reply comes
  *       from ADDR:PORT and that one port is always answered by the same name.
- *   hold ADDR PORT [--conns N] [--duration S] [--interval-ms I]
+ *       --connect: connected sockets (connect, send, recvfrom), whose getpeername()
+ *       must be ADDR:PORT too (bad_peer).
+ *   hold ADDR PORT [--conns N] [--duration S] [--interval-ms I] [--udp]
  *       N long-lived connections exchanging a line every I ms for S seconds; counts
- *       broken connections and connections whose answering name changed.
+ *       broken connections and connections whose answering name changed. --udp: N
+ *       unconnected UDP sockets instead (a socket that gets no answer in 3 tries is
+ *       broken; a reply from elsewhere than ADDR:PORT counts as bad_source).
  * Results go to stdout as "key value" lines: "name:old 512", "failed 0", ...
  */
 #define _GNU_SOURCE
@@ -244,6 +249,18 @@ static int connect_to(struct sockaddr_storage *ss, socklen_t sl, double deadline
 	return fd;
 }
 
+static int same_sa(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* Does getpeername() on @fd show @want? */
+static int peer_is(int fd, const struct sockaddr_storage *want)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+
+	memset(&peer, 0, sizeof(peer));
+	return !getpeername(fd, (struct sockaddr *)&peer, &pl) && same_sa(&peer, want);
+}
+
 static volatile sig_atomic_t stop_req;
 
 static void on_stop(int sig)
@@ -262,11 +279,11 @@ static void stop_on_sigterm(void)
 }
 
 static int do_tcp(const char *addr, int port, long count, double conn_timeout, double timeout,
-		  double rate)
+		  double rate, int check_peer)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	long done = 0, failed = 0, refused = 0, timedout = 0, slow = 0;
+	long done = 0, failed = 0, refused = 0, timedout = 0, slow = 0, badpeer = 0;
 	double end = now() + timeout;
 
 	if (parse_sa(addr, port, &ss, &sl))
@@ -309,6 +326,8 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 				timedout++;
 			continue;
 		}
+		if (check_peer && !peer_is(fd, &ss))
+			badpeer++;
 		r = write(fd, "x\n", 2) == 2 ? read_line(fd, buf, sizeof(buf), dl) : -EIO;
 		if (r && stop_req) {
 			done--;
@@ -331,6 +350,8 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 	print_names();
 	printf("attempted %ld\nfailed %ld\nreset %ld\ntimeout %ld\nslow %ld\n", done, failed,
 	       refused, timedout, slow);
+	if (check_peer)
+		printf("bad_peer %ld\n", badpeer);
 	return 0;
 }
 
@@ -348,11 +369,11 @@ static int same_sa(const struct sockaddr_storage *a, const struct sockaddr_stora
 	return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 }
 
-static int do_udp(const char *addr, int port, long count, int repeat, double timeout)
+static int do_udp(const char *addr, int port, long count, int repeat, double timeout, int conn)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	long failed = 0, badsrc = 0, flapped = 0, done = 0;
+	long failed = 0, badsrc = 0, flapped = 0, done = 0, badpeer = 0, refused = 0;
 	double end = now() + timeout;
 
 	if (parse_sa(addr, port, &ss, &sl))
@@ -366,6 +387,16 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 			failed++;
 			continue;
 		}
+		if (conn) {
+			if (connect(fd, (struct sockaddr *)&ss, sl)) {
+				failed++;
+				refused += errno == ECONNREFUSED;
+				close(fd);
+				continue;
+			}
+			if (!peer_is(fd, &ss))
+				badpeer++;
+		}
 		for (int r = 0; r < repeat; r++) {
 			struct sockaddr_storage from;
 			socklen_t fl = sizeof(from);
@@ -376,7 +407,11 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 
 			/* Resend up to 3 times: UDP may be lost, the answer must not change. */
 			for (int t = 0; t < 3 && !got; t++) {
-				sendto(fd, "x\n", 2, 0, (struct sockaddr *)&ss, sl);
+				if (conn)
+					send(fd, "x\n", 2, 0);
+				else if (sendto(fd, "x\n", 2, 0, (struct sockaddr *)&ss, sl) < 0 &&
+					 errno == ECONNREFUSED)
+					refused++;
 				if (poll(&p, 1, 500) > 0) {
 					k = recvfrom(fd, buf, sizeof(buf) - 1, 0,
 						     (struct sockaddr *)&from, &fl);
@@ -402,8 +437,91 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 		close(fd);
 	}
 	print_names();
-	printf("attempted %ld\nfailed %ld\nbad_source %ld\nflapped %ld\n", done, failed, badsrc,
-	       flapped);
+	printf("attempted %ld\nfailed %ld\nbad_source %ld\nflapped %ld\nrefused %ld\n", done,
+	       failed, badsrc, flapped, refused);
+	if (conn)
+		printf("bad_peer %ld\n", badpeer);
+	return 0;
+}
+
+/* One request and its answer on an unconnected UDP socket (3 tries of 500 ms). */
+static int udp_ask(int fd, const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t n,
+		   long *badsrc)
+{
+	for (int t = 0; t < 3; t++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t k;
+
+		sendto(fd, "x\n", 2, 0, (const struct sockaddr *)ss, sl);
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		k = recvfrom(fd, buf, n - 1, 0, (struct sockaddr *)&from, &fl);
+		if (k <= 0)
+			continue;
+		buf[k] = 0;
+		if (buf[k - 1] == '\n')
+			buf[k - 1] = 0;
+		if (!same_sa(&from, ss))
+			(*badsrc)++;
+		return 0;
+	}
+	return -1;
+}
+
+static int do_hold_udp(const char *addr, int port, int conns, double duration, int interval_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int *fds = calloc((size_t)conns, sizeof(int));
+	char (*who)[64] = calloc((size_t)conns, 64);
+	long broken = 0, moved = 0, exchanges = 0, opened = 0, badsrc = 0;
+	double end;
+
+	if (!fds || !who || parse_sa(addr, port, &ss, &sl))
+		return 2;
+	for (int i = 0; i < conns; i++) {
+		fds[i] = socket(ss.ss_family, SOCK_DGRAM, 0);
+		if (fds[i] < 0 || udp_ask(fds[i], &ss, sl, who[i], 64, &badsrc)) {
+			broken++;
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = -1;
+			continue;
+		}
+		opened++;
+	}
+	printf("opened %ld\n", opened);
+	fflush(stdout);
+	end = now() + duration;
+	while (now() < end) {
+		for (int i = 0; i < conns; i++) {
+			char buf[64];
+
+			if (fds[i] < 0)
+				continue;
+			if (udp_ask(fds[i], &ss, sl, buf, sizeof(buf), &badsrc)) {
+				broken++;
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			exchanges++;
+			if (strcmp(who[i], buf))
+				moved++;
+		}
+		usleep((useconds_t)interval_ms * 1000);
+	}
+	for (int i = 0; i < conns; i++) {
+		if (fds[i] >= 0) {
+			count_name(who[i]);
+			close(fds[i]);
+		}
+	}
+	print_names();
+	printf("exchanges %ld\nbroken %ld\nmoved %ld\nbad_source %ld\n", exchanges, broken, moved,
+	       badsrc);
 	return 0;
 }
 
@@ -490,11 +608,16 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "tcp"))
 		return do_tcp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      opt_num(argc, argv, "--conn-timeout", 5),
-			      opt_num(argc, argv, "--timeout", 120), opt_num(argc, argv, "--rate", 0));
+			      opt_num(argc, argv, "--timeout", 120), opt_num(argc, argv, "--rate", 0),
+			      opt_flag(argc, argv, "--peername"));
 	if (argc >= 4 && !strcmp(argv[1], "udp"))
 		return do_udp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      (int)opt_num(argc, argv, "--repeat", 1),
-			      opt_num(argc, argv, "--timeout", 120));
+			      opt_num(argc, argv, "--timeout", 120), opt_flag(argc, argv, "--connect"));
+	if (argc >= 4 && !strcmp(argv[1], "hold") && opt_flag(argc, argv, "--udp"))
+		return do_hold_udp(argv[2], atoi(argv[3]), (int)opt_num(argc, argv, "--conns", 10),
+				   opt_num(argc, argv, "--duration", 5),
+				   (int)opt_num(argc, argv, "--interval-ms", 10));
 	if (argc >= 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], atoi(argv[3]), (int)opt_num(argc, argv, "--conns", 10),
 			       opt_num(argc, argv, "--duration", 5),
