@@ -90,10 +90,25 @@ static const struct {
 	{ "l4split_backend_syn_retries_total", "Client SYNs repeated on unanswered flows.", 7 },
 };
 
+/* The socket path (struct l4s_sock_stats): sockets given a backend at connect/sendmsg. */
+static const struct {
+	const char *name, *help;
+	int word;
+} sock_counters[] = {
+	{ "l4split_backend_socket_flows_total",
+	  "Sockets of node-local clients given the backend (socket path).", 0 },
+	{ "l4split_backend_socket_tcp_flows_total", "TCP connects given the backend (socket path).", 1 },
+	{ "l4split_backend_socket_tcp_established_total",
+	  "Socket-path TCP connects to the backend that completed the handshake.", 2 },
+	{ "l4split_backend_socket_tcp_failed_total",
+	  "Socket-path TCP connects to the backend closed before completing (refused, timed out).", 3 },
+};
+
 struct svc_snapshot {
 	struct model m;
 	__u64 sstats[4];
 	__u64 (*bstats)[8];
+	__u64 (*sock)[4];
 };
 
 static void datapath_metrics(struct buf *b, const char *pin_dir)
@@ -122,6 +137,10 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		s[i].bstats = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].bstats));
 		for (int j = 0; s[i].bstats && j < s[i].m.nbe; j++)
 			percpu_sum(&st, st.bstats, s[i].m.be[j].id, s[i].bstats[j], 8);
+		if (st.sock_stats >= 0)
+			s[i].sock = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].sock));
+		for (int j = 0; s[i].sock && j < s[i].m.nbe; j++)
+			percpu_sum(&st, st.sock_stats, s[i].m.be[j].id, s[i].sock[j], 4);
 	}
 	for (size_t f = 0; f < sizeof(svc_counters) / sizeof(svc_counters[0]); f++) {
 		help(b, svc_counters[f].name, "counter", svc_counters[f].help);
@@ -148,6 +167,19 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
 						      ntohs(mb->be.port)),
 					mb->be.track, (unsigned long long)s[i].bstats[j][be_counters[f].word]);
+			}
+	}
+	for (size_t f = 0; f < sizeof(sock_counters) / sizeof(sock_counters[0]); f++) {
+		help(b, sock_counters[f].name, "counter", sock_counters[f].help);
+		for (int i = 0; i < n; i++)
+			for (int j = 0; s[i].sock && s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+				struct model_backend *mb = &s[i].m.be[j];
+
+				bprintf(b, "%s{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
+					sock_counters[f].name, s[i].m.svc.name,
+					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
+						      ntohs(mb->be.port)),
+					mb->be.track, (unsigned long long)s[i].sock[j][sock_counters[f].word]);
 			}
 	}
 	help(b, "l4split_backend_active_flows", "gauge", "Flow table entries pointing at the backend.");
@@ -191,6 +223,7 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 	}
 	for (int i = 0; i < n; i++) {
 		free(s[i].bstats);
+		free(s[i].sock);
 		if (s[i].m.nbe >= 0)
 			model_free(&s[i].m);
 	}

@@ -26,8 +26,21 @@ int sample_take(struct l4s_state *st, const struct model *m, struct sample *s)
 		b->id = m->be[i].id;
 		b->gen = m->be[i].be.gen;
 		if (percpu_sum(st, st->bstats, b->id, (__u64 *)&b->c,
-			       sizeof(b->c) / sizeof(__u64)) == 0)
-			s->nbe++;
+			       sizeof(b->c) / sizeof(__u64)))
+			continue;
+		/* TCP sockets of the socket path count as flows too: sockops saw whether
+		 * each one's handshake completed (its "answer"). Its UDP sockets carry no
+		 * answer signal and stay out of the health judgement. */
+		if (st->sock_stats >= 0) {
+			struct l4s_sock_stats k;
+
+			if (!percpu_sum(st, st->sock_stats, b->id, (__u64 *)&k,
+					sizeof(k) / sizeof(__u64))) {
+				b->c.flows += k.tcp_flows;
+				b->c.answered += k.tcp_established;
+			}
+		}
+		s->nbe++;
 	}
 	return 0;
 }

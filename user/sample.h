@@ -23,7 +23,8 @@ struct sample {
 
 /* The clock of at_ms (CLOCK_MONOTONIC, milliseconds). */
 __u64 sample_clock_ms(void);
-/* Counters of every backend of @m, now. */
+/* Counters of every backend of @m, now: the node path's, plus the socket path's TCP
+ * connects as flows and their completed handshakes as answers. */
 int sample_take(struct l4s_state *st, const struct model *m, struct sample *s);
 void sample_free(struct sample *s);
 

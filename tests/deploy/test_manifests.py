@@ -77,6 +77,12 @@ check("/sys/fs/bpf is the host's (pinned maps outlive the pod)",
       "/sys/fs/bpf" in mounts and vols[mounts["/sys/fs/bpf"]["name"]]["hostPath"]["path"] == "/sys/fs/bpf")
 check("/sys/kernel/btf is mounted read-only",
       mounts.get("/sys/kernel/btf", {}).get("readOnly") is True)
+cg = next((e.get("value") for e in c.get("env", []) if e["name"] == "L4SPLIT_CGROUP"), None)
+check("the socket path's cgroup is the host's /sys/fs/cgroup, mounted read-only",
+      cg in mounts and mounts[cg].get("readOnly") is True
+      and vols[mounts[cg]["name"]]["hostPath"]["path"] == "/sys/fs/cgroup", cg)
+check("the container attaches the socket path before the agent starts",
+      'attach --cgroup "$L4SPLIT_CGROUP"' in " ".join(c.get("args", [])))
 env = {e["name"]: e for e in c.get("env", [])}
 check("NODE_NAME comes from spec.nodeName",
       env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName")

@@ -30,6 +30,22 @@ check "... backend add works" quiet capped +bpf,+net_admin,+perfmon backend add 
 check "... weight works" quiet capped +bpf,+net_admin,+perfmon weight web default=1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 100)
 check "... and the VIP answers" eq "$(total_answers "$out")" 100
+# The socket path on a cgroup of ours, read through a read-only bind mount as the
+# DaemonSet mounts the host's cgroup2 root.
+CG2=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+if [ -n "$CG2" ] && mkdir "$CG2/$LAB"; then
+	trap 'rmdir "$CG2/$LAB"; lab_down' EXIT
+	mkdir -p "$LAB_ROOT/cgv2"
+	mount --bind -o ro "$CG2/$LAB" "$LAB_ROOT/cgv2"
+	check "... attach --cgroup works (through a read-only mount)" \
+		quiet capped +bpf,+net_admin,+perfmon attach --cgroup "$LAB_ROOT/cgv2"
+	check "... and puts the 9 socket hooks on it" \
+		eq "$(bpftool cgroup show "$CG2/$LAB" | grep -c l4s_)" 9
+	check "... detach --cgroup works" quiet capped +bpf,+net_admin,+perfmon detach --cgroup "$LAB_ROOT/cgv2"
+	umount "$LAB_ROOT/cgv2"
+else
+	echo "# no cgroup2 mount here: socket path privileges not checked"
+fi
 check "pin directory is root-only (0700)" eq "$(stat -c %a "$LAB_PIN")" 700
 check "pinned maps are root-only (0600)" \
 	test -z "$(find "$LAB_PIN" -name 'l4s_*' ! -perm 600 | head -1)"

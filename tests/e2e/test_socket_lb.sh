@@ -35,9 +35,11 @@ CG=$CG2/$LAB
 mkdir "$CG" "$CG/sub" || { not_ok "create a test cgroup in $CG2"; finish; exit 1; }
 echo "# cgroup $CG"
 
-# in_cg CMD...: CMD as a process of the test cgroup, in the client namespace.
-in_cg() { sh -c 'echo $$ >"$0/cgroup.procs" && ns=$1 && shift && exec nsenter --net="$ns" "$@"' \
-	"$CG" "/run/netns/$LAB-c" "$@"; }
+# "${IN_CG[@]}" CMD...: CMD as a process of the test cgroup, in the client namespace. An
+# array, not a function: started with &, $! is then CMD's own PID (sh and nsenter exec).
+IN_CG=(sh -c 'echo $$ >"$0/cgroup.procs" && ns=$1 && shift && exec nsenter --net="$ns" "$@"'
+	"$CG" "/run/netns/$LAB-c")
+in_cg() { "${IN_CG[@]}" "$@"; }
 # answered OUTPUT: "failed answered", what every count check compares with "0 N".
 answered() { echo "$(tv "$1" failed) $(total_answers "$1")"; }
 # jq over status/stats JSON.
@@ -141,10 +143,10 @@ check "outside the cgroup: no socket-path socket" eq "$(sock web flows)" "$sk0"
 check "outside the cgroup: XDP made the 200 flows" eq "$(($(verdict flow_new) - new0))" 200
 
 # Weight changes move no existing socket (TCP or unconnected UDP) and steer new ones.
-in_cg "$TRAFFIC" hold $VIP4 80 --conns 40 --duration 5 --interval-ms 20 >"$LAB_ROOT/hold.out" &
+"${IN_CG[@]}" "$TRAFFIC" hold $VIP4 80 --conns 40 --duration 5 --interval-ms 20 >"$LAB_ROOT/hold.out" &
 LAB_PIDS+=($!)
 hpid=$!
-in_cg "$TRAFFIC" hold $VIP4 53 --udp --conns 40 --duration 5 --interval-ms 20 >"$LAB_ROOT/uhold.out" &
+"${IN_CG[@]}" "$TRAFFIC" hold $VIP4 53 --udp --conns 40 --duration 5 --interval-ms 20 >"$LAB_ROOT/uhold.out" &
 LAB_PIDS+=($!)
 upid=$!
 wait_for "$LAB_ROOT/hold.out" '^opened' 10
@@ -169,6 +171,37 @@ check "40 TCP connections through 5 weight changes: 0 broken, 0 moved" \
 check "40 UDP sockets through 5 weight changes: 0 broken, 0 moved, replies from the VIP" \
 	eq "$(tv "$u" opened) $(tv "$u" broken) $(tv "$u" moved) $(tv "$u" bad_source)" "40 0 0 0"
 check "UDP sockets given old before kept it while old had weight 0" test "$(tv "$u" name:old)" -gt 0
+
+# Rollouts judge the socket path too: sockops tells a completed handshake from a refused
+# or unanswered connect. Load: 4 clients in the cgroup, 100 connections/s each.
+l4s service add rst 10.96.0.13:80/tcp >/dev/null
+l4s backend add rst "$OLD:80" --track old >/dev/null
+l4s backend add rst "$NEW:81" --track new >/dev/null 2>&1 # nothing listens: refused
+LOAD=()
+load_start() {
+	local i
+	for i in 1 2 3 4; do
+		"${IN_CG[@]}" "$TRAFFIC" tcp "$1" 80 --count 1000000 --rate 100 --timeout 60 \
+			--conn-timeout 0.5 >"$LAB_ROOT/load.$i" &
+		LOAD+=($!)
+		LAB_PIDS+=($!)
+	done
+}
+load_stop() { kill -TERM "${LOAD[@]}" 2>/dev/null; wait "${LOAD[@]}" 2>/dev/null; LOAD=(); }
+l4s weight web old=1 new=0 >/dev/null
+load_start $VIP4
+ev=$(l4s -j rollout web --to new --steps 10,50,100 --interval 2s --min-flows 30)
+check "a rollout driven only by socket-path clients completes (exit 0)" test $? -eq 0
+check "  through its three steps" eq "$(jq -r .event <<<"$ev" | tr '\n' ' ')" "step step step done "
+load_stop
+load_start 10.96.0.13
+ev=$(l4s -j rollout rst --to new --steps 10,50,100 --interval 3s --min-flows 30)
+rc=$?
+load_stop
+check "a track refusing socket-path connects is rolled back (exit 3)" eq "$rc" 3
+check "  the starting weights are back" \
+	eq "$(l4s --json status rst | jq -c '.services[0].tracks')" '{"new":0,"old":1}'
+check "  sockops counted its connects as failed" test "$(sj stats '.services[] | select(.name == "rst") | .backends[] | select(.track == "new") | .socket.tcp_failed')" -gt 0
 
 # cgroup2 mounted by attach: a process in a cgroup namespace rooted at $CG/sub mounts its
 # own view (in a private mount namespace, gone when it exits) and attaches there.
