@@ -122,13 +122,11 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	return TC_ACT_OK_;
 }
 
-/* Set @flag on the forward entry of the flow a reply belongs to: ANSWERED at the first
- * reply (health), CLOSED on FIN/RST (a later SYN on the 5-tuple chooses again). */
-static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l4s_rflow *rf,
-					 __u32 flag)
+/* The forward entry of the flow a reply belongs to (client -> VIP), or NULL. */
+static __always_inline struct l4s_flow *forward_of(const struct l4s_pkt *p,
+						   const struct l4s_rflow *rf)
 {
 	struct l4s_flow_key fk = {};
-	struct l4s_flow *f;
 
 	fk.src = p->key.dst;
 	fk.dst = rf->vip;
@@ -136,9 +134,40 @@ static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l
 	fk.dport = rf->vport;
 	fk.proto = p->key.proto;
 	fk.family = p->key.family;
-	f = bpf_map_lookup_elem(&l4s_flows, &fk);
+	return bpf_map_lookup_elem(&l4s_flows, &fk);
+}
+
+/* Set @flag on the forward entry: ANSWERED at the first reply (health), CLOSED on
+ * FIN/RST (a later SYN on the 5-tuple chooses again). */
+static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l4s_rflow *rf,
+					 __u32 flag)
+{
+	struct l4s_flow *f = forward_of(p, rf);
+
 	if (f)
 		f->flags |= flag;
+}
+
+/*
+ * A SYN-ACK must answer the SYN that opened the flow of its reverse entry. When it
+ * does not, the entry outlived its flow and this is another connection on the same
+ * 5-tuple that never went through the VIP: a client that reached the backend
+ * directly (the socket path, or a pod address) from a port it once used for the VIP.
+ * Rewriting it would break it.
+ */
+static __always_inline int reply_is_stale(const struct l4s_pkt *p, const struct l4s_rflow *rf)
+{
+	struct l4s_flow *f;
+
+	if (p->key.proto != IPPROTO_TCP_ ||
+	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
+		return 0;
+	f = forward_of(p, rf);
+	if (!f)
+		return 1;
+	if (f->flags & L4S_FLOW_F_SEQ)
+		return bpf_ntohl(p->ack) != bpf_ntohl(f->syn_seq) + 1;
+	return !!(f->flags & L4S_FLOW_F_CLOSED);
 }
 
 SEC("tc")
@@ -160,6 +189,11 @@ int l4s_tc_reply(struct __sk_buff *skb)
 	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
 	if (!rf)
 		return TC_ACT_OK_;
+	if (reply_is_stale(&p, rf)) {
+		bpf_map_delete_elem(&l4s_rflows, &p.key);
+		count_reason(L4S_R_REPLY_STALE);
+		return TC_ACT_OK_;
+	}
 
 	bid = rf->backend_id;
 	bs = backend_stats(bid);

@@ -36,6 +36,7 @@ struct l4s_pkt {
 	__u8 bad;        /* enum l4s_reason when the L4 header is unusable, else 0 */
 	__u8 pass;       /* enum l4s_reason why the frame is not ours (l4s_parse() != 0) */
 	__be32 seq;      /* TCP sequence number */
+	__be32 ack;      /* TCP acknowledgment number */
 };
 
 static __always_inline int l4s_parse_ports(void *data, void *data_end, struct l4s_pkt *p,
@@ -70,6 +71,7 @@ static __always_inline int l4s_parse_ports(void *data, void *data_end, struct l4
 		}
 		p->tcp_flags = ((__u8 *)th)[13];
 		p->seq = th->seq;
+		p->ack = th->ack_seq;
 		if (l3_len < p->l4_off - p->l3_off + th->doff * 4)
 			p->bad = L4S_R_DROP_MALFORMED;
 	} else {

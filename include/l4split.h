@@ -208,6 +208,9 @@ enum l4s_reason {
 	L4S_R_SOCK_FWD,          /* socket path: connect/sendmsg to a VIP given a backend */
 	L4S_R_SOCK_REV,          /* socket path: recvmsg/getpeername shown the VIP */
 	L4S_R_SOCK_NO_BACKEND,   /* socket path: connect/sendmsg refused, no backend */
+	L4S_R_REPLY_STALE,       /* SYN-ACK through a reverse entry its flow does not
+				  * explain (a connection that never went through the VIP
+				  * reusing the 5-tuple): entry forgotten, untouched */
 	L4S_R_MAX,
 };
 #define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */

@@ -367,6 +367,7 @@ static const char *const reason_names[L4S_R_MAX] = {
 	[L4S_R_SOCK_FWD] = "sock_forward",
 	[L4S_R_SOCK_REV] = "sock_reverse",
 	[L4S_R_SOCK_NO_BACKEND] = "sock_no_backend",
+	[L4S_R_REPLY_STALE] = "reply_stale",
 };
 
 const char *reason_name(unsigned int r)

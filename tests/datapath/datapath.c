@@ -303,6 +303,55 @@ static void test_syn_reused_port(void **state)
 	set_track_of(b, 0);
 }
 
+/* A SYN-ACK that does not answer its reverse entry's flow (a direct connection from a
+ * port once used for the VIP) passes untouched, and so does the rest of it; the VIP
+ * reopened from that port is translated again. */
+static void test_reply_stale(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.18", .dst = "10.96.0.10",
+			      .sport = 41012, .dport = 80, .tcp_flags = TCP_F_SYN, .seq = 5000 };
+	struct pkt_spec r = { .proto = IPPROTO_TCP, .dst = "10.9.0.18", .sport = 8080,
+			      .dport = 41012, .tcp_flags = TCP_F_SYN | TCP_F_ACK, .ack = 5001 };
+	uint8_t in[512], out[2048];
+	size_t len, olen;
+	__u64 stale = reason(L4S_R_REPLY_STALE);
+	int b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	uint8_t exp[512];
+
+	(void)state;
+	r.src = be4[b];
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	memcpy(exp, in, len);
+	pkt_set_addr_port(exp, len, 0, "10.96.0.10", 80);
+	pkt_fix_csums(exp, len);
+	assert_memory_equal(out, exp, len); /* its answer: from the VIP */
+	/* The same 5-tuple, another connection: its SYN-ACK answers another SYN. */
+	r.ack = 9001;
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_memory_equal(out, in, len);
+	assert_true(reason(L4S_R_REPLY_STALE) == stale + 1);
+	r.tcp_flags = TCP_F_ACK;
+	r.payload = 5;
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	assert_memory_equal(out, in, len); /* the entry is forgotten: the rest passes too */
+	/* The client opens the VIP again from that port: translated again. */
+	s.seq = 12000;
+	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
+	r.tcp_flags = TCP_F_SYN | TCP_F_ACK;
+	r.payload = 0;
+	r.ack = 12001;
+	len = pkt_build(&r, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	memcpy(exp, in, len);
+	pkt_set_addr_port(exp, len, 0, "10.96.0.10", 80);
+	pkt_fix_csums(exp, len);
+	assert_memory_equal(out, exp, len);
+	assert_true(reason(L4S_R_REPLY_STALE) == stale + 1);
+}
+
 static void reply_case(int v6)
 {
 	const char *client = v6 ? "fd00:9::8" : "10.9.0.8", *vip = v6 ? "fd00:96::10" : "10.96.0.10";
@@ -685,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_syn_reused_port),
 		cmocka_unit_test(test_reply_nat_v4),
 		cmocka_unit_test(test_reply_nat_v6),
+		cmocka_unit_test(test_reply_stale),
 		cmocka_unit_test(test_lost_entries),
 		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),

@@ -142,6 +142,22 @@ check "outside the cgroup: 200 connections answered through the node path" \
 check "outside the cgroup: no socket-path socket" eq "$(sock web flows)" "$sk0"
 check "outside the cgroup: XDP made the 200 flows" eq "$(($(verdict flow_new) - new0))" 200
 
+# The two paths from one client address: ports used for the VIP through XDP (their
+# reverse entries still in the table), then the same ports connecting straight to the
+# backends through the socket path. The node's reply path must leave those alone.
+# Ports 65100-65399: above the client's ephemeral range (lab.sh), so no earlier
+# connection left one in TIME_WAIT.
+l4s weight web old=1 new=1 >/dev/null
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 300 --sport-base 65100)
+check "300 connections through XDP from ports 65100-65399" eq "$(answered "$out")" "0 300"
+st0=$(verdict reply_stale)
+out=$(in_cg "$TRAFFIC" tcp $VIP4 80 --count 300 --sport-base 65100 --peername)
+echo "#   reply_stale +$(($(verdict reply_stale) - st0))"
+check "the same ports through the socket path: 300 answered, VIP in getpeername" \
+	eq "$(answered "$out") $(tv "$out" bad_peer)" "0 300 0"
+check "  the reply path recognised the reused 5-tuples (reply_stale > 0)" \
+	test "$(($(verdict reply_stale) - st0))" -gt 0
+
 # Weight changes move no existing socket (TCP or unconnected UDP) and steer new ones.
 "${IN_CG[@]}" "$TRAFFIC" hold $VIP4 80 --conns 40 --duration 5 --interval-ms 20 >"$LAB_ROOT/hold.out" &
 LAB_PIDS+=($!)

@@ -67,6 +67,17 @@ out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
 check "after the upgrade: 3:1 (25% new +- 4), none failed" share_within "$out" new 25 4
 check "... no failed connection" eq "$(tv "$out" failed)" 0
 check "the new counters count (flow_new > 0)" test "$(l4s --json stats web | jq '.reasons.flow_new')" -gt 0
+check "the socket path's maps exist after the upgrade" \
+	test -e "$LAB_PIN/l4s_sock_rev" -a -e "$LAB_PIN/l4s_sock_stats" -a -e "$LAB_PIN/l4s_cgroups"
+CG2=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+if [ -n "$CG2" ] && mkdir "$CG2/$LAB"; then
+	trap 'rmdir "$CG2/$LAB"; lab_down' EXIT
+	check "attach --cgroup on the upgraded state" quiet l4s attach --cgroup "$CG2/$LAB"
+	out=$(sh -c 'echo $$ >"$0/cgroup.procs" && exec nsenter --net="$1" "$2" tcp "$3" 80 --count 400' \
+		"$CG2/$LAB" "/run/netns/$LAB-c" "$TRAFFIC" $VIP4)
+	check "... its clients get the upgraded weights (3:1, 25% new +- 8)" share_within "$out" new 25 8
+	check "... detach --cgroup" quiet l4s detach --cgroup "$CG2/$LAB"
+fi
 
 # A state from a future layout: every command refuses it and changes nothing.
 cfg=$(bpftool -j map dump pinned "$LAB_PIN/l4s_config" | jq -r '.[0].value | map(.[2:]) | join(" ")' 2>/dev/null)

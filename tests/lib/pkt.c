@@ -65,8 +65,12 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	if (s->proto == IPPROTO_TCP) {
 		uint32_t seq = s->seq ? s->seq : 0x01020304;
 
+		uint32_t ack = s->ack ? s->ack : 0x01020305; /* answers the default SYN */
+
 		pkt_put16(p + 4, (uint16_t)(seq >> 16));
 		pkt_put16(p + 6, (uint16_t)seq);
+		pkt_put16(p + 8, (uint16_t)(ack >> 16));
+		pkt_put16(p + 10, (uint16_t)ack);
 		p[12] = 5 << 4;
 		p[13] = s->tcp_flags ? s->tcp_flags : TCP_F_SYN;
 		pkt_put16(p + 14, 64240);

@@ -19,6 +19,7 @@ struct pkt_spec {
 	uint16_t frag;     /* IPv4 frag_off field (host order): 0x2000 = MF, low bits offset */
 	int v6_exthdr;     /* IPv6: insert one destination-options header */
 	uint32_t seq;      /* TCP sequence number (0: 0x01020304) */
+	uint32_t ack;      /* TCP acknowledgment number (0: 0x01020305, the default SYN's + 1) */
 };
 
 #define TCP_F_FIN 0x01

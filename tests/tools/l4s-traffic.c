@@ -8,7 +8,8 @@
  *   tcp ADDR PORT [--count N] [--timeout S] [--conn-timeout S] [--rate R] [--peername]
  *       N connections, one after another: connect, send a line, read the name, close
  *       (at most R new connections per second with --rate). --peername: count
- *       connections whose getpeername() is not ADDR:PORT (bad_peer).
+ *       connections whose getpeername() is not ADDR:PORT (bad_peer). --sport-base P:
+ *       connection i uses source port P + i.
  *       A connection gets --conn-timeout (5 s); one that took over 0.9 s (a packet TCP resent)
  *       is counted as slow, one that did not finish as failed.
  *   udp ADDR PORT [--count N] [--timeout S] [--repeat R] [--connect]
@@ -221,6 +222,8 @@ static int read_line(int fd, char *buf, size_t len, double deadline)
 	return -EMSGSIZE;
 }
 
+static int sport_next; /* --sport-base: the source port of the next connection, or 0 */
+
 static int connect_to(struct sockaddr_storage *ss, socklen_t sl, double deadline)
 {
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
@@ -230,6 +233,24 @@ static int connect_to(struct sockaddr_storage *ss, socklen_t sl, double deadline
 
 	if (fd < 0)
 		return -errno;
+	if (sport_next > 0) {
+		struct sockaddr_storage local = { .ss_family = ss->ss_family };
+		int one = 1;
+
+		/* The port may still be in TIME_WAIT towards another destination. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ss->ss_family == AF_INET)
+			((struct sockaddr_in *)&local)->sin_port = htons((unsigned short)sport_next);
+		else
+			((struct sockaddr_in6 *)&local)->sin6_port = htons((unsigned short)sport_next);
+		sport_next++;
+		if (bind(fd, (struct sockaddr *)&local, ss->ss_family == AF_INET ?
+				   sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6))) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)ss, sl) && errno != EINPROGRESS) {
 		err = -errno;
 		close(fd);
@@ -605,6 +626,7 @@ int main(int argc, char **argv)
 		return do_serve(argv[2], (int)opt_num(argc, argv, "--tcp", 0),
 				(int)opt_num(argc, argv, "--udp", 0),
 				opt_num(argc, argv, "--timeout", 600), opt_flag(argc, argv, "--rst"));
+	sport_next = (int)opt_num(argc, argv, "--sport-base", 0);
 	if (argc >= 4 && !strcmp(argv[1], "tcp"))
 		return do_tcp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      opt_num(argc, argv, "--conn-timeout", 5),
