@@ -18,6 +18,7 @@
 #include "forward.h"
 #include "counters.h"
 #include "sock.h"
+#include "icmp.h"
 
 #define TC_ACT_OK_   0
 #define TC_ACT_SHOT_ 2
@@ -25,19 +26,39 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* A SNAT reply: back to VIP -> client, for the kernel to route to the client. */
+static __always_inline int xdp_snat_back(struct xdp_md *ctx, struct l4s_pkt *p,
+					 const struct l4s_snat_back *b)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	if (xdp_rewrite(data, data_end, p, L4S_SRC, &b->vip, b->vport) ||
+	    xdp_rewrite(data, data_end, p, L4S_DST, &b->client, b->cport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return XDP_DROP;
+	}
+	count_reason(L4S_R_SNAT_REPLY);
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int l4s_xdp_fwd(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct l4s_snat_back back;
 	struct l4s_pkt p = {};
 	struct l4s_choice c = {};
 
 	if (l4s_parse(data, data_end, &p, data_end - data)) {
+		if (p.pass == L4S_R_PASS_PROTO && icmp4_snat_back(data, data_end, &p))
+			p.pass = L4S_R_ICMP_NAT;
 		count_reason(p.pass);
 		return XDP_PASS;
 	}
-	switch (l4s_decide(&p, data_end - data, &c)) {
+	switch (l4s_decide(ctx, ctx->ingress_ifindex, &p, data_end - data, &c)) {
 	case L4S_V_PASS:
+		if (!p.bad && snat_reply(&p, data_end - data, &back))
+			return xdp_snat_back(ctx, &p, &back);
 		count_reason(c.reason);
 		return XDP_PASS;
 	case L4S_V_DROP:
@@ -47,7 +68,9 @@ int l4s_xdp_fwd(struct xdp_md *ctx)
 	count_reason(c.reason);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (xdp_rewrite(data, data_end, &p, L4S_DST, &c.addr, c.port)) {
+	if (xdp_rewrite(data, data_end, &p, L4S_DST, &c.addr, c.port) ||
+	    ((c.flags & L4S_FLOW_F_SNAT) &&
+	     xdp_rewrite(data, data_end, &p, L4S_SRC, &c.snat_addr, c.snat_port))) {
 		count_reason(L4S_R_DROP_ADJUST);
 		return XDP_DROP;
 	}
@@ -94,6 +117,7 @@ static __always_inline void tc_pull_headers(struct __sk_buff *skb)
 SEC("tc")
 int l4s_tc_fwd(struct __sk_buff *skb)
 {
+	struct l4s_snat_back back;
 	struct l4s_pkt p = {};
 	struct l4s_choice c = {};
 	void *data, *data_end;
@@ -102,11 +126,22 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
 	if (l4s_parse(data, data_end, &p, skb->len)) {
+		if (p.pass == L4S_R_PASS_PROTO && icmp4_snat_back(data, data_end, &p))
+			p.pass = L4S_R_ICMP_NAT;
 		count_reason(p.pass);
 		return TC_ACT_OK_;
 	}
-	switch (l4s_decide(&p, skb->len, &c)) {
+	switch (l4s_decide(skb, skb->ingress_ifindex, &p, skb->len, &c)) {
 	case L4S_V_PASS:
+		if (!p.bad && snat_reply(&p, skb->len, &back)) {
+			if (tc_rewrite(skb, &p, L4S_SRC, &back.vip, back.vport) ||
+			    tc_rewrite(skb, &p, L4S_DST, &back.client, back.cport)) {
+				count_reason(L4S_R_DROP_ADJUST);
+				return TC_ACT_SHOT_;
+			}
+			count_reason(L4S_R_SNAT_REPLY);
+			return TC_ACT_OK_;
+		}
 		count_reason(c.reason);
 		return TC_ACT_OK_;
 	case L4S_V_DROP:
@@ -114,7 +149,9 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 		return TC_ACT_SHOT_;
 	}
 	count_reason(c.reason);
-	if (tc_rewrite(skb, &p, L4S_DST, &c.addr, c.port)) {
+	if (tc_rewrite(skb, &p, L4S_DST, &c.addr, c.port) ||
+	    ((c.flags & L4S_FLOW_F_SNAT) &&
+	     tc_rewrite(skb, &p, L4S_SRC, &c.snat_addr, c.snat_port))) {
 		count_reason(L4S_R_DROP_ADJUST);
 		return TC_ACT_SHOT_;
 	}
@@ -170,6 +207,35 @@ static __always_inline int reply_is_stale(const struct l4s_pkt *p, const struct 
 	return !!(f->flags & L4S_FLOW_F_CLOSED);
 }
 
+/*
+ * No flow of ours: a direct reply of a backend of a DSR service on this node (the
+ * node that chose it only rewrote the destination). Its source becomes the service's
+ * VIP:port, statelessly, from l4s_dsr.
+ */
+static __always_inline int dsr_reply(struct __sk_buff *skb, struct l4s_pkt *p)
+{
+	struct l4s_frontend_key k = {};
+	struct l4s_dsr *d;
+	struct l4s_addr vip;
+	__be16 vport;
+
+	k.vip = p->key.src;
+	k.port = p->key.sport;
+	k.proto = p->key.proto;
+	k.family = p->key.family;
+	d = bpf_map_lookup_elem(&l4s_dsr, &k);
+	if (!d)
+		return TC_ACT_OK_;
+	vip = d->vip;
+	vport = d->vport;
+	if (tc_rewrite(skb, p, L4S_SRC, &vip, vport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(L4S_R_DSR_REPLY);
+	return TC_ACT_OK_;
+}
+
 SEC("tc")
 int l4s_tc_reply(struct __sk_buff *skb)
 {
@@ -184,11 +250,16 @@ int l4s_tc_reply(struct __sk_buff *skb)
 	tc_pull_headers(skb);
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
-	if (l4s_parse(data, data_end, &p, skb->len) || p.bad)
+	if (l4s_parse(data, data_end, &p, skb->len)) {
+		if (p.pass == L4S_R_PASS_PROTO && icmp4_nat_back(data, data_end, &p))
+			count_reason(L4S_R_ICMP_NAT);
+		return TC_ACT_OK_;
+	}
+	if (p.bad)
 		return TC_ACT_OK_;
 	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
 	if (!rf)
-		return TC_ACT_OK_;
+		return dsr_reply(skb, &p);
 	if (reply_is_stale(&p, rf)) {
 		bpf_map_delete_elem(&l4s_rflows, &p.key);
 		count_reason(L4S_R_REPLY_STALE);

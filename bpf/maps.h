@@ -185,6 +185,34 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_cgroups SEC(".maps");
 
+/* SNAT flows by what the backend sends back (struct l4s_snat). Size set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_FLOWS_DEFAULT);
+	__type(key, struct l4s_flow_key);
+	__type(value, struct l4s_snat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_snat SEC(".maps");
+
+/* This node's SNAT address and port range (struct l4s_node), one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l4s_node);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_node SEC(".maps");
+
+/* DSR: backend address:port/proto -> the VIP:port its direct replies come from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, struct l4s_frontend_key);
+	__type(value, struct l4s_dsr);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_dsr SEC(".maps");
+
 /* Layout version and global settings, one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -100,14 +100,16 @@ static __always_inline int l4s_parse_ipv4(void *data, void *data_end, struct l4s
 		return L4S_R_PASS_MALFORMED;
 	if (iph->frag_off & bpf_htons(0x3fff)) /* MF set or offset != 0 */
 		return L4S_R_PASS_FRAGMENT;
-	if (iph->protocol != IPPROTO_TCP_ && iph->protocol != IPPROTO_UDP_)
-		return L4S_R_PASS_PROTO;
 	ihl = iph->ihl * 4;
 	p->l4_off = p->l3_off + ihl;
 	p->key.family = L4S_AF_INET;
 	p->key.proto = iph->protocol;
 	p->key.src.addr[0] = iph->saddr;
 	p->key.dst.addr[0] = iph->daddr;
+	/* Other protocols are not ours, but ICMP errors about our flows are looked at
+	 * with the addresses and l4_off filled in (bpf/icmp.h). */
+	if (iph->protocol != IPPROTO_TCP_ && iph->protocol != IPPROTO_UDP_)
+		return L4S_R_PASS_PROTO;
 
 	tot = bpf_ntohs(iph->tot_len);
 	if (l4s_parse_ports(data, data_end, p, tot))
@@ -140,7 +142,7 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
 		if (nh == 44) /* fragment header */
 			return L4S_R_PASS_FRAGMENT;
 		if (nh != 0 && nh != 43 && nh != 60 && nh != 51)
-			return L4S_R_PASS_PROTO;
+			break;
 		if (off > L4S_MAX_L4_OFF)
 			return L4S_R_PASS_MALFORMED;
 		eh = data + off;
@@ -150,16 +152,16 @@ static __always_inline int l4s_parse_ipv6(void *data, void *data_end, struct l4s
 		off += nh == 51 ? (eh[1] + 2) * 4 : (eh[1] + 1) * 8;
 		nh = eh[0];
 	}
-	if (nh != IPPROTO_TCP_ && nh != IPPROTO_UDP_)
-		return L4S_R_PASS_PROTO;
 	if (off > L4S_MAX_L4_OFF)
-		return L4S_R_PASS_MALFORMED;
-
+		return nh != IPPROTO_TCP_ && nh != IPPROTO_UDP_ ? L4S_R_PASS_PROTO :
+								   L4S_R_PASS_MALFORMED;
 	p->l4_off = off;
 	p->key.family = L4S_AF_INET6;
 	p->key.proto = nh;
 	__builtin_memcpy(p->key.src.addr, &ip6h->saddr, 16);
 	__builtin_memcpy(p->key.dst.addr, &ip6h->daddr, 16);
+	if (nh != IPPROTO_TCP_ && nh != IPPROTO_UDP_)
+		return L4S_R_PASS_PROTO; /* addresses filled in for bpf/icmp.h */
 
 	plen = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
 	if (l4s_parse_ports(data, data_end, p, plen))

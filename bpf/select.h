@@ -11,6 +11,7 @@
 #include "parse.h"
 #include "counters.h"
 #include "l4split_hash.h"
+#include "snat.h"
 
 /* Outcome of l4s_decide(). */
 enum l4s_verdict {
@@ -22,8 +23,11 @@ enum l4s_verdict {
 struct l4s_choice {
 	struct l4s_addr addr;
 	__be16 port;
+	__be16 snat_port;       /* with L4S_FLOW_F_SNAT in flags: the new source port */
+	struct l4s_addr snat_addr;
 	__u32 backend_id;
-	__u32 reason; /* counted by the caller */
+	__u32 flags;            /* L4S_FLOW_F_SNAT: rewrite the source too */
+	__u32 reason;           /* counted by the caller */
 };
 
 static __always_inline int tcp_is_syn(const struct l4s_pkt *p)
@@ -128,7 +132,60 @@ static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l
  * @c holds the backend to rewrite to; counters for the service, the backend
  * and the flow table are already updated. @c->reason is set in every case.
  */
-static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l4s_choice *c)
+/*
+ * How a new flow reaches backend @be: nat (0), or L4S_FLOW_F_SNAT with a port in
+ * @nf / L4S_FLOW_F_DSR. Returns 0, or a drop reason.
+ */
+static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
+				       const struct l4s_service *svc, const struct l4s_backend *be,
+				       __u32 bid, struct l4s_flow *nf, struct l4s_choice *c)
+{
+	struct l4s_node *n;
+	__u8 mode = svc->mode;
+
+	if (mode == L4S_MODE_NAT || mode >= L4S_MODE_MAX)
+		return 0;
+	n = node_config();
+	if (mode == L4S_MODE_DSR) {
+		if (backend_is_remote(ctx, ifindex, p, be)) {
+			nf->flags |= L4S_FLOW_F_DSR;
+			count_reason(L4S_R_DSR_NEW);
+		}
+		return 0;
+	}
+	if (node_addr(n, p->key.family, &c->snat_addr)) /* no SNAT address set */
+		return mode == L4S_MODE_SNAT ? L4S_R_DROP_SNAT_NO_ADDR : 0;
+	if (mode == L4S_MODE_AUTO && !backend_is_remote(ctx, ifindex, p, be))
+		return 0;
+	nf->snat_port = snat_alloc(p, be, bid, n, &c->snat_addr);
+	if (!nf->snat_port)
+		return L4S_R_DROP_SNAT_EXHAUSTED;
+	nf->flags |= L4S_FLOW_F_SNAT;
+	count_reason(L4S_R_SNAT_NEW);
+	return 0;
+}
+
+/* A known SNAT flow: its port is still its own, else it gets a new one. */
+static __always_inline __u32 flow_snat_hit(const struct l4s_pkt *p, struct l4s_flow *f,
+					   const struct l4s_backend *be, __u32 bid,
+					   struct l4s_choice *c)
+{
+	struct l4s_node *n = node_config();
+	__be16 port;
+
+	if (node_addr(n, p->key.family, &c->snat_addr))
+		return L4S_R_DROP_SNAT_NO_ADDR;
+	if (!snat_refresh(p, be, &c->snat_addr, f->snat_port, tcp_is_closing(p), tcp_is_syn(p)))
+		return 0;
+	port = snat_alloc(p, be, bid, n, &c->snat_addr);
+	if (!port)
+		return L4S_R_DROP_SNAT_EXHAUSTED;
+	f->snat_port = port;
+	return 0;
+}
+
+static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *p, __u32 pkt_len,
+				      struct l4s_choice *c)
 {
 	struct l4s_frontend_key fk = {};
 	struct l4s_frontend *fe;
@@ -174,7 +231,15 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 				f->flags |= L4S_FLOW_F_CLOSED;
 			/* The client asks again and the backend never answered: a health signal. */
 			syn_retry = tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED);
-			rflow_put(p, be, bid, 1);
+			if (f->flags & L4S_FLOW_F_SNAT) {
+				c->reason = flow_snat_hit(p, f, be, bid, c);
+				if (c->reason)
+					return L4S_V_DROP;
+				c->snat_port = f->snat_port;
+			} else if (!(f->flags & L4S_FLOW_F_DSR)) {
+				rflow_put(p, be, bid, 1);
+			}
+			c->flags = f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
 			c->reason = L4S_R_FLOW_HIT;
 		} else {
 			fresh = 2;
@@ -204,9 +269,16 @@ static __always_inline int l4s_decide(struct l4s_pkt *p, __u32 pkt_len, struct l
 			nf.flags |= L4S_FLOW_F_SEQ;
 			nf.syn_seq = p->seq;
 		}
+		c->reason = flow_mode(ctx, ifindex, p, svc, be, bid, &nf, c);
+		if (c->reason)
+			return L4S_V_DROP;
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 
-		rflow_put(p, be, bid, 0);
+		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
+		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)))
+			rflow_put(p, be, bid, 0);
+		c->flags = nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
+		c->snat_port = nf.snat_port;
 
 		if (ss)
 			ss->flows++;

@@ -22,7 +22,9 @@
  *           syn_seq, valid only with L4S_FLOW_F_SEQ, which layout-1 flows lack.
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
- *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path).
+ *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
+ *   l4s_snat, l4s_node, l4s_dsr (backends on other nodes). The service's pad byte
+ *   became its mode (0, what layout 2 wrote, is auto).
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -81,13 +83,25 @@ struct l4s_frontend {
 #define L4S_SVC_F_AGENT              (1u << 2) /* made by the agent from a Service */
 
 /* l4s_services value, indexed by service id. */
+/* How a service reaches its backends (l4s_service.mode). */
+enum l4s_mode {
+	L4S_MODE_AUTO = 0, /* nat for local backends, snat for remote ones (once the node
+			    * has a SNAT address; nat for all before) */
+	L4S_MODE_NAT,      /* destination rewrite only: the client address is kept */
+	L4S_MODE_SNAT,     /* destination and source rewrite (node address, a port) */
+	L4S_MODE_DSR,      /* nat for local backends; remote ones reply directly, their
+			    * node rewriting the source back to VIP:port */
+	L4S_MODE_MAX,
+};
+
 struct l4s_service {
 	char name[L4S_NAME_LEN];
 	__u32 flags;
 	__u32 table_size; /* slots in this service's lookup table */
 	__u8 proto;
 	__u8 family;
-	__u8 pad[2];
+	__u8 mode; /* enum l4s_mode (layout 2 wrote 0 here: auto) */
+	__u8 pad;
 	__u32 gen; /* bumped on every table swap */
 };
 
@@ -142,6 +156,8 @@ struct l4s_flow_key {
 #define L4S_FLOW_F_ANSWERED (1u << 1) /* the backend replied at least once */
 #define L4S_FLOW_F_SEQ      (1u << 2) /* syn_seq holds the opening SYN's sequence: a
 				       * SYN with another one is a new connection */
+#define L4S_FLOW_F_SNAT     (1u << 3) /* source rewritten too: snat_port, l4s_snat */
+#define L4S_FLOW_F_DSR      (1u << 4) /* remote backend replies directly (its node) */
 
 struct l4s_flow {
 	__u32 backend_id;
@@ -149,7 +165,56 @@ struct l4s_flow {
 	__u32 svc_id;
 	__u32 flags;
 	__be32 syn_seq;  /* sequence number of the SYN that opened it (L4S_FLOW_F_SEQ) */
-	__u32 reserved;  /* layout 1 wrote a creation time here that nothing read */
+	__be16 snat_port; /* with L4S_FLOW_F_SNAT: the node port the backend sees */
+	__u16 reserved;  /* layout 1 wrote a creation time here; L4S_FLOW_F_SNAT, which
+			  * layout-1 flows lack, tells snat_port is meant */
+};
+
+/*
+ * l4s_snat: the SNAT flows, keyed by what the backend sends back (backend:port ->
+ * node address:snat port). A key that exists is a port in use for that backend: a new
+ * flow takes a port only by inserting its key (BPF_NOEXIST), or by claiming the entry
+ * of a closed or long idle flow with a compare-and-swap on seen_s, so two live flows
+ * never share (node address, port, backend).
+ */
+struct l4s_snat {
+	struct l4s_addr client;
+	struct l4s_addr vip;
+	__be16 cport;
+	__be16 vport;
+	__u32 backend_id;
+	__u32 flags;  /* L4S_FLOW_F_CLOSED, L4S_FLOW_F_ANSWERED */
+	__u32 pad;
+	__u64 seen_s; /* coarse clock, seconds: last packet either way (64 bits for the
+		       * compare-and-swap that claims a free entry) */
+};
+
+/* The node (l4s_node, one entry): what SNAT rewrites sources to. */
+#define L4S_NODE_F_ADDR4 (1u << 0)
+#define L4S_NODE_F_ADDR6 (1u << 1)
+#define L4S_SNAT_PORT_MIN_DEFAULT 32768
+#define L4S_SNAT_PORT_MAX_DEFAULT 60999
+#define L4S_SNAT_TRIES 16           /* ports a new flow tries before giving up */
+#define L4S_SNAT_CLOSED_REUSE_S 60  /* a closed flow's port is free after this */
+#define L4S_SNAT_UDP_IDLE_S 120     /* an idle UDP flow's port is free after this */
+#define L4S_SNAT_TCP_IDLE_S 7200    /* an idle TCP flow's port is free after this */
+
+struct l4s_node {
+	struct l4s_addr addr6;
+	__be32 addr4;
+	__u16 port_min; /* host order */
+	__u16 port_max;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* l4s_dsr value, keyed by backend address:port/proto (l4s_frontend_key shape): the
+ * VIP:port a DSR backend's direct replies must come from. */
+struct l4s_dsr {
+	struct l4s_addr vip;
+	__be16 vport;
+	__u16 pad;
+	__u32 svc_id;
 };
 
 /* l4s_rflows value, keyed by the reply's 5-tuple (backend -> client):
@@ -211,6 +276,13 @@ enum l4s_reason {
 	L4S_R_REPLY_STALE,       /* SYN-ACK through a reverse entry its flow does not
 				  * explain (a connection that never went through the VIP
 				  * reusing the 5-tuple): entry forgotten, untouched */
+	L4S_R_SNAT_NEW,          /* new flow given a SNAT port */
+	L4S_R_SNAT_REPLY,        /* SNAT reply rewritten back to VIP -> client */
+	L4S_R_DROP_SNAT_EXHAUSTED, /* no free SNAT port for the backend: dropped */
+	L4S_R_DROP_SNAT_NO_ADDR, /* snat mode without a node address: dropped */
+	L4S_R_ICMP_NAT,          /* ICMP error about a translated flow, translated */
+	L4S_R_DSR_NEW,           /* new flow to a remote backend in DSR mode */
+	L4S_R_DSR_REPLY,         /* direct reply of a local DSR backend, source rewritten */
 	L4S_R_MAX,
 };
 #define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */
@@ -364,5 +436,8 @@ _Static_assert(sizeof(struct l4s_sock_fwd) == 16, "sock fwd layout");
 _Static_assert(sizeof(struct l4s_sock_rev) == 24, "sock rev layout");
 _Static_assert(sizeof(struct l4s_sock_stats) == 32, "sock stats layout");
 _Static_assert(sizeof(struct l4s_cgroup) == 256, "cgroup layout");
+_Static_assert(sizeof(struct l4s_snat) == 56, "snat layout");
+_Static_assert(sizeof(struct l4s_node) == 32, "node layout");
+_Static_assert(sizeof(struct l4s_dsr) == 24, "dsr layout");
 
 #endif /* L4SPLIT_H */

@@ -122,6 +122,78 @@ lab_up() {
 	done
 }
 
+# The two-node lab (backends on other nodes):
+#
+#   client c0 ── br0 (in the client namespace: the "outside" LAN, 10.200.0.0/24)
+#                 ├── ext0 node A (10.200.0.1) ── cl0 ══ cluster link ══ cl0 ── node B (10.200.0.3)
+#                 │    └─ a1 ── pod old  10.201.1.2           (10.210.0.1 / .2)   └─ b1 ── pod new 10.202.1.2
+#                 └───────────────────────────────────────────────────────────── ext0 ┘
+#
+# The client reaches the VIP through A. B reaches the client straight over the LAN, so
+# a reply of B's pod that A only DNATed would go back from the pod's own address.
+#   LAB=l4e-x lab2_up      lab2_a CMD / lab2_b CMD: CMD on node A / B (own pin dirs)
+lab2_a() { L4SPLIT_PIN_DIR=$LAB_ROOT/pinA nsenter --net=/run/netns/$LAB-a "$@"; }
+lab2_b() { L4SPLIT_PIN_DIR=$LAB_ROOT/pinB nsenter --net=/run/netns/$LAB-b "$@"; }
+lab2_up() {
+	local n
+	mkdir -p "$LAB_ROOT"
+	for n in c a b pa pb; do ip netns add "$LAB-$n" || return 1; done
+	ip -n "$LAB-c" link add br0 type bridge
+	ip -n "$LAB-c" addr add 10.200.0.2/24 dev br0
+	ip -n "$LAB-c" link set br0 up
+	ip -n "$LAB-c" link set lo up
+	for n in a b; do
+		ip -n "$LAB-c" link add "p$n" type veth peer name ext0 netns "$LAB-$n"
+		ip -n "$LAB-c" link set "p$n" master br0 up
+		ip -n "$LAB-$n" link set lo up
+		ip -n "$LAB-$n" link set ext0 up
+		nsenter --net="/run/netns/$LAB-$n" sysctl -qw net.ipv4.ip_forward=1 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	done
+	lab_steer_flows "$LAB-c" br0
+	ip -n "$LAB-a" addr add 10.200.0.1/24 dev ext0
+	ip -n "$LAB-b" addr add 10.200.0.3/24 dev ext0
+	ip -n "$LAB-c" route add default via 10.200.0.1
+	lab_client sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=0
+	ip -n "$LAB-a" link add cl0 type veth peer name cl0 netns "$LAB-b"
+	ip -n "$LAB-a" addr add 10.210.0.1/24 dev cl0
+	ip -n "$LAB-b" addr add 10.210.0.2/24 dev cl0
+	ip -n "$LAB-a" link set cl0 up
+	ip -n "$LAB-b" link set cl0 up
+	ip -n "$LAB-a" route add 10.202.0.0/16 via 10.210.0.2
+	ip -n "$LAB-b" route add 10.201.0.0/16 via 10.210.0.1
+	# One pod per node: old behind A, new behind B.
+	for n in a b; do
+		local pod=$([ $n = a ] && echo 10.201.1 || echo 10.202.1) name
+		name=$([ $n = a ] && echo old || echo new)
+		ip -n "$LAB-$n" link add "${n}1" type veth peer name eth0 netns "$LAB-p$n"
+		ip -n "$LAB-$n" addr add "$pod.1/24" dev "${n}1"
+		ip -n "$LAB-$n" link set "${n}1" up
+		ip -n "$LAB-p$n" link set lo up
+		ip -n "$LAB-p$n" addr add "$pod.2/24" dev eth0
+		ip -n "$LAB-p$n" link set eth0 up
+		ip -n "$LAB-p$n" route add default via "$pod.1"
+		lab_steer_flows "$LAB-p$n" eth0
+		nsenter --net="/run/netns/$LAB-p$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0
+		nsenter --net="/run/netns/$LAB-p$n" "$TRAFFIC" serve "$name" --tcp 80 --udp 53 \
+			--timeout 1800 &
+		LAB_PIDS+=($!)
+	done
+	lab_steer_flows "$LAB-a" cl0
+	lab_steer_flows "$LAB-b" cl0
+	OLD=10.201.1.2
+	NEW=10.202.1.2
+	for n in "$OLD" "$NEW"; do
+		local t=0
+		until lab_client "$TRAFFIC" tcp "$n" 80 --count 1 --timeout 1 2>/dev/null | grep -q '^name:'; do
+			t=$((t + 1))
+			[ $t -gt 50 ] && { echo "lab2: pod $n does not answer the client" >&2; return 1; }
+			sleep 0.1
+		done
+	done
+}
+
 lab_down() {
 	local p ns
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -130,6 +202,8 @@ lab_down() {
 	if [ -e "/run/netns/$LAB-n" ] && [ -e "$LAB_PIN/l4s_config" ]; then
 		l4s detach --all --purge >/dev/null 2>&1
 	fi
+	[ -e "$LAB_ROOT/pinA/l4s_config" ] && lab2_a "$L4SPLIT" detach --all --purge >/dev/null 2>&1
+	[ -e "$LAB_ROOT/pinB/l4s_config" ] && lab2_b "$L4SPLIT" detach --all --purge >/dev/null 2>&1
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$LAB-"); do
 		ip netns del "$ns" 2>/dev/null
 	done

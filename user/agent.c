@@ -77,6 +77,7 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 	const char *af = json_string_value(json_object_get(ann, ANN_AFFINITY));
 	const char *en = json_string_value(json_object_get(ann, ANN_ENABLED));
 	const char *vips = json_string_value(json_object_get(ann, ANN_VIPS));
+	const char *mode = json_string_value(json_object_get(ann, ANN_MODE));
 
 	memset(c, 0, sizeof(*c));
 	c->managed = w || tl || (en && !strcmp(en, "true"));
@@ -97,6 +98,9 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 			return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: expected client-ip or "
 				       "none", ANN_AFFINITY, af);
 	}
+	if (mode && parse_mode(mode, &c->mode))
+		return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: expected auto, nat, snat or "
+			       "dsr", ANN_MODE, mode);
 	if (vips) {
 		char buf[256], *save = NULL;
 
@@ -487,6 +491,10 @@ static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 	}
 	if (!err && !svc_frontends_equal(&m, fe, nfe)) {
 		err = svc_set_frontends(st, id, fe, nfe);
+		wrote = 1;
+	}
+	if (!err && m.svc.mode != c->mode) {
+		err = svc_set_mode(st, id, c->mode);
 		wrote = 1;
 	}
 	if (!err && wrote) { /* reload: flags and frontends changed under the model */

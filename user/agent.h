@@ -17,6 +17,7 @@
 #define ANN_AFFINITY    ANN_PREFIX "affinity"
 #define ANN_ENABLED     ANN_PREFIX "enabled"
 #define ANN_VIPS        ANN_PREFIX "vips"
+#define ANN_MODE        ANN_PREFIX "mode"
 
 enum { RES_SERVICES, RES_PODS, RES_MAX };
 
@@ -56,6 +57,7 @@ struct svc_config {
 	int managed;
 	const char *track_label;
 	int affinity;
+	unsigned char mode; /* enum l4s_mode, from l4split.io/mode (default auto) */
 	int has_weights;
 	struct track_weight *w;
 	int nw;

@@ -235,6 +235,16 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 		err = l4s_err(errno, "cannot record the attachment: %s", strerror(errno));
 		goto out;
 	}
+	{
+		struct l4s_node n = {};
+		__u32 zero = 0;
+		int nfd = bpf_map__fd(skel->maps.l4s_node);
+
+		/* SNAT set up already: this device must forward SNATed packets too. */
+		if (!bpf_map_lookup_elem(nfd, &zero, &n) && (n.flags & L4S_NODE_F_ADDR4) &&
+		    (err = snat_prepare_dev(dev)))
+			goto out;
+	}
 	err = 0;
 out:
 	if (err && !had) {
@@ -353,4 +363,70 @@ int detach_all(struct l4s_state *st, int *left)
 	}
 	*left = a.left;
 	return 0;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fputs(val, f) >= 0;
+	ok &= fclose(f) == 0;
+	return ok ? 0 : -EIO;
+}
+
+int snat_prepare_dev(const char *dev)
+{
+	char path[128];
+	int err;
+
+	/*
+	 * A SNATed packet leaves XDP/tc ingress with this node's own address as source,
+	 * and a translated reply with the VIP, which the node has no route back to: the
+	 * kernel forwards them only with accept_local and without reverse path filtering
+	 * (the effective rp_filter is the larger of "all" and the device's).
+	 */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", dev);
+	err = write_sysctl(path, "1");
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", dev);
+	if (!err)
+		err = write_sysctl(path, "0");
+	if (!err)
+		err = write_sysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "0");
+	if (err)
+		return l4s_err(-err, "cannot set accept_local=1 and rp_filter=0 for %s: %s", dev,
+			       strerror(-err));
+	return 0;
+}
+
+struct snat_ctx {
+	__u64 ino;
+	int err;
+	int n;
+};
+
+static int snat_each(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_attach_key *key = k;
+	const struct l4s_attach *a = v;
+	struct snat_ctx *c = ctx;
+
+	if (key->netns_ino != c->ino)
+		return 0;
+	c->n++;
+	if (!c->err)
+		c->err = snat_prepare_dev(a->ifname);
+	return 0;
+}
+
+int snat_prepare_attached(struct l4s_state *st, int *n)
+{
+	struct snat_ctx c = { .ino = netns_ino() };
+
+	map_scan(st->attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach), snat_each,
+		 &c);
+	*n = c.n;
+	return c.err;
 }

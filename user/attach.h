@@ -21,5 +21,10 @@ int detach_dev(struct l4s_state *st, const char *dev);
 /* Detach every device of this network namespace; *left gets entries of other namespaces. */
 int detach_all(struct l4s_state *st, int *left);
 __u64 netns_ino(void);
+/* SNAT needs the kernel to forward packets with a local source address: set
+ * accept_local=1 and rp_filter=0 on @dev (and rp_filter=0 on "all"). */
+int snat_prepare_dev(const char *dev);
+/* The same for every device l4split is attached to in this namespace (*n of them). */
+int snat_prepare_attached(struct l4s_state *st, int *n);
 
 #endif

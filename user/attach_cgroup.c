@@ -146,7 +146,7 @@ static int cgroup_prepare(const char *path)
 	}
 	if (mount("cgroup2", path, "cgroup2", 0, NULL))
 		return l4s_err(errno, "cannot mount cgroup2 on %s: %s", path, strerror(errno));
-	l4s_note("Note: mounted cgroup2 on %s", path);
+	l4s_note("Note: mounted cgroup2 on %s\n", path);
 	return 0;
 }
 

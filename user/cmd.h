@@ -44,6 +44,7 @@ int do_sync(int argc, char **argv);
 int do_rollout(int argc, char **argv);
 int do_agent(int argc, char **argv);
 int do_apply(int argc, char **argv);
+int do_node(int argc, char **argv);
 
 int help_attach(void);
 int help_detach(void);
@@ -56,5 +57,6 @@ int help_sync(void);
 int help_rollout(void);
 int help_agent(void);
 int help_apply(void);
+int help_node(void);
 
 #endif

@@ -41,6 +41,7 @@ struct doc_svc {
 	struct l4s_frontend_key fe[MAX_FE];
 	int nfe;
 	int affinity;
+	__u8 mode;
 	__u32 table_size;
 	struct doc_track *tr;
 	int ntr;
@@ -54,7 +55,8 @@ int help_apply(void)
 	       "  Make the services in FILE exist exactly as written (frontends, affinity,\n"
 	       "  track weights, backends and their weights):\n"
 	       "    {\"services\": [{\"name\": \"web\", \"vip\": \"10.96.0.10:80/tcp\",\n"
-	       "                   \"affinity\": \"none\", \"tracks\": {\"old\": 99, \"new\": 1},\n"
+	       "                   \"affinity\": \"none\", \"mode\": \"auto\",\n"
+	       "                   \"tracks\": {\"old\": 99, \"new\": 1},\n"
 	       "                   \"backends\": [{\"addr\": \"10.1.0.11:80\", \"track\": \"old\"},\n"
 	       "                                {\"addr\": \"10.1.0.12:80\", \"track\": \"new\",\n"
 	       "                                 \"weight\": 1}]}]}\n"
@@ -110,7 +112,8 @@ static int weight_of(json_t *v, const char *path, __u64 *w)
 /* Parse and check one service; @p is its path ("services[3]"). */
 static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 {
-	static const char *const svc_keys[] = { "name", "vip", "frontends", "affinity", "table_size",
+	static const char *const svc_keys[] = { "name", "vip", "frontends", "affinity", "mode",
+						"table_size",
 						"tracks", "backends", "track_shares", NULL };
 	static const char *const be_keys[] = { "addr", "track", "weight", "share", "slots",
 					       "flows", "id", NULL };
@@ -182,6 +185,13 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 							 strcmp(str, "client-ip"))))
 		return l4s_err(EINVAL, "%s.affinity: expected \"none\" or \"client-ip\"", p);
 	s->affinity = str && !strcmp(str, "client-ip");
+	s->mode = L4S_MODE_AUTO;
+	if (json_object_get(js, "mode")) {
+		str = json_string_value(json_object_get(js, "mode"));
+		if (!str || parse_mode(str, &s->mode))
+			return l4s_err(EINVAL, "%s.mode: expected \"auto\", \"nat\", \"snat\" or "
+				       "\"dsr\"", p);
+	}
 	s->table_size = L4S_TABLE_DEFAULT;
 	if ((v = json_object_get(js, "table_size"))) {
 		json_int_t t = json_integer_value(v);
@@ -274,7 +284,8 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 
 static int parse_doc(json_t *doc, struct doc_svc **out, int *n)
 {
-	static const char *const top_keys[] = { "services", "attached", "flow_table_size", NULL };
+	static const char *const top_keys[] = { "services", "attached", "cgroups",
+						"flow_table_size", NULL };
 	json_t *svcs = json_object_get(doc, "services"), *js;
 	struct doc_svc *s;
 	size_t i;
@@ -476,6 +487,12 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 		changed = 1;
 		if (!dry && (err = svc_set_frontends(st, id, d->fe, d->nfe)))
 			goto out;
+	}
+	if (m.svc.mode != d->mode) {
+		changed = 1;
+		if (!dry && (err = svc_set_mode(st, id, d->mode)))
+			goto out;
+		m.svc.mode = d->mode; /* the commit below keeps l4s_dsr in step */
 	}
 	/* Backends: the document's list is the whole list. */
 	kr.ep = calloc((size_t)d->nbe + 1, sizeof(*kr.ep));

@@ -15,11 +15,20 @@
 int help_service(void)
 {
 	printf("Usage: l4split service add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
-	       "                          [--table-size M]\n"
+	       "                          [--table-size M] [--mode auto|nat|snat|dsr]\n"
+	       "       l4split service mode NAME auto|nat|snat|dsr\n"
 	       "       l4split service del NAME\n"
 	       "  FRONTEND := VIP:PORT/{tcp|udp}   e.g. 10.96.0.10:80/tcp, [fd00::10]:53/udp\n"
 	       "  --affinity client-ip  every flow of a client address goes to the same backend\n"
-	       "  --table-size M        lookup table slots, a prime up to %d (default %d)\n",
+	       "  --table-size M        lookup table slots, a prime up to %d (default %d)\n"
+	       "  --mode                how flows reach backends (new flows; default auto):\n"
+	       "     nat   rewrite the destination only: the backend sees the client address;\n"
+	       "           its replies must come back through this node\n"
+	       "     snat  rewrite the source too, to this node's address and a port of its own\n"
+	       "           (l4split node set --snat-addr): replies come back from anywhere\n"
+	       "     auto  nat for backends on this node, snat for backends behind a gateway\n"
+	       "     dsr   nat for backends on this node; remote backends answer the client\n"
+	       "           directly, their node (running l4split) rewriting the source\n",
 	       L4S_TABLE_MAX, L4S_TABLE_DEFAULT);
 	return 0;
 }
@@ -31,6 +40,7 @@ static int svc_add(int argc, char **argv)
 	const char *name = NULL;
 	__u64 tsize = L4S_TABLE_DEFAULT;
 	int nfe = 0, affinity = 0, err, rc = 1;
+	__u8 mode = L4S_MODE_AUTO;
 	__u32 id = L4S_MAX_SERVICES;
 	char buf[96];
 
@@ -53,6 +63,15 @@ static int svc_add(int argc, char **argv)
 			else {
 				rc = usage_error("argument \"%s\" is wrong: --affinity is client-ip "
 						 "or none", argv[i]);
+				goto out_free;
+			}
+		} else if (!strcmp(argv[i], "--mode")) {
+			if (++i >= argc) {
+				rc = usage_error("--mode needs auto, nat, snat or dsr");
+				goto out_free;
+			}
+			if (parse_mode(argv[i], &mode)) {
+				rc = cmd_fail(EXIT_USAGE);
 				goto out_free;
 			}
 		} else if (!strcmp(argv[i], "--table-size")) {
@@ -115,23 +134,34 @@ static int svc_add(int argc, char **argv)
 		rc = cmd_fail(1);
 		goto out_free;
 	}
+	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st.snat < 0 || st.dsr < 0)) {
+		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st.pin_dir);
+		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
+		goto out;
+	}
 	if (svc_create(&st, name, fe, nfe, affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0,
 		       (__u32)tsize, &id))
 		goto out;
+	/* No backend yet, so no flow has started in another mode. */
+	if (mode != L4S_MODE_AUTO && svc_set_mode(&st, id, mode)) {
+		svc_delete(&st, id, NULL, NULL);
+		goto out;
+	}
 	rc = 0;
 	if (l4s_json) {
 		json_t *fes = json_array();
 
 		for (int j = 0; j < nfe; j++)
 			json_array_append_new(fes, json_string(fmt_frontend(buf, &fe[j])));
-		json_print(json_pack("{s:s, s:i, s:o, s:i}", "service", name, "id", id,
-				     "frontends", fes, "table_size", (int)tsize));
+		json_print(json_pack("{s:s, s:i, s:o, s:i, s:s}", "service", name, "id", id,
+				     "frontends", fes, "table_size", (int)tsize, "mode",
+				     mode_name(mode)));
 	} else {
 		printf("service %s added:", name);
 		for (int j = 0; j < nfe; j++)
 			printf(" %s", fmt_frontend(buf, &fe[j]));
-		printf(" (table %llu slots%s)\n", (unsigned long long)tsize,
-		       affinity ? ", client-ip affinity" : "");
+		printf(" (table %llu slots%s, mode %s)\n", (unsigned long long)tsize,
+		       affinity ? ", client-ip affinity" : "", mode_name(mode));
 	}
 	goto out_close;
 out:
@@ -172,10 +202,38 @@ static int svc_del(int argc, char **argv)
 	return 0;
 }
 
+static int svc_mode(int argc, char **argv)
+{
+	struct l4s_state st;
+	__u32 id;
+	__u8 mode;
+
+	if (argc >= 1 && is_help(argv[0]))
+		return help_service();
+	if (argc != 2)
+		return usage_error("service mode takes a NAME and auto, nat, snat or dsr");
+	if (parse_name("service", argv[0]) || parse_mode(argv[1], &mode))
+		return cmd_fail(EXIT_USAGE);
+	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
+		return cmd_fail(1);
+	if (svc_find(&st, argv[0], &id) || svc_set_mode(&st, id, mode)) {
+		state_close(&st);
+		return cmd_fail(1);
+	}
+	state_close(&st);
+	if (l4s_json)
+		json_print(json_pack("{s:s, s:s}", "service", argv[0], "mode", mode_name(mode)));
+	else
+		printf("service %s: mode %s (new flows; established ones keep their path)\n",
+		       argv[0], mode_name(mode));
+	return 0;
+}
+
 int do_service(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
-		{ "add", svc_add }, { "del", svc_del }, { "delete", svc_del }, { NULL, NULL },
+		{ "add", svc_add }, { "del", svc_del }, { "delete", svc_del }, { "mode", svc_mode },
+		{ NULL, NULL },
 	};
 
 	return cmd_dispatch(cmds, argc, argv, help_service, "service command");

@@ -14,9 +14,12 @@ static int do_help(void)
 		"Usage: l4split [OPTIONS] OBJECT COMMAND [ARGS]\n"
 		"       l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
 		"                          [--redirect-target]\n"
-		"       l4split detach { DEV | --all [--purge] }\n"
+		"       l4split attach --cgroup PATH\n"
+		"       l4split detach { DEV | --cgroup PATH | --all [--purge] }\n"
 		"       l4split service { add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
-		"                               [--table-size M] | del NAME }\n"
+		"                               [--table-size M] [--mode auto|nat|snat|dsr] |\n"
+		"                         mode NAME auto|nat|snat|dsr | del NAME }\n"
+		"       l4split node { set [--snat-addr ADDR]... [--snat-ports LO-HI] | unset | show }\n"
 		"       l4split backend { add NAME ADDR:PORT [--track T] [--weight W] |\n"
 		"                         del NAME ADDR:PORT }\n"
 		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
@@ -47,7 +50,8 @@ static const struct cmd top_cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "service", do_service },
 	{ "backend", do_backend }, { "weight", do_weight }, { "status", do_status },
 	{ "stats", do_stats },     { "sync", do_sync },	    { "rollout", do_rollout },
-	{ "agent", do_agent },	   { "apply", do_apply },   { NULL, NULL },
+	{ "agent", do_agent },	   { "apply", do_apply },   { "node", do_node },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include "err.h"
 #include "mapscan.h"
 #include "model.h"
+#include "svc.h"
 #include "table.h"
 
 int svc_find(struct l4s_state *st, const char *name, __u32 *id)
@@ -644,6 +645,8 @@ int model_commit(struct l4s_state *st, struct model *m)
 		freed[nfreed++] = b->id;
 	}
 	rflows_flush(st, freed, nfreed);
+	if (!err)
+		err = svc_sync_dsr(st, m);
 	for (int i = 0; i < m->ntr; i++) {
 		struct l4s_track_key tk = { .svc_id = m->id };
 

@@ -368,9 +368,40 @@ static const char *const reason_names[L4S_R_MAX] = {
 	[L4S_R_SOCK_REV] = "sock_reverse",
 	[L4S_R_SOCK_NO_BACKEND] = "sock_no_backend",
 	[L4S_R_REPLY_STALE] = "reply_stale",
+	[L4S_R_SNAT_NEW] = "snat_new",
+	[L4S_R_SNAT_REPLY] = "snat_reply",
+	[L4S_R_DROP_SNAT_EXHAUSTED] = "drop_snat_exhausted",
+	[L4S_R_DROP_SNAT_NO_ADDR] = "drop_snat_no_address",
+	[L4S_R_ICMP_NAT] = "icmp_nat",
+	[L4S_R_DSR_NEW] = "dsr_new",
+	[L4S_R_DSR_REPLY] = "dsr_reply",
 };
 
 const char *reason_name(unsigned int r)
 {
 	return r < L4S_R_MAX && reason_names[r] ? reason_names[r] : "unknown";
+}
+
+static const char *const mode_names[L4S_MODE_MAX] = {
+	[L4S_MODE_AUTO] = "auto",
+	[L4S_MODE_NAT] = "nat",
+	[L4S_MODE_SNAT] = "snat",
+	[L4S_MODE_DSR] = "dsr",
+};
+
+const char *mode_name(unsigned int m)
+{
+	return m < L4S_MODE_MAX ? mode_names[m] : "unknown";
+}
+
+int parse_mode(const char *s, __u8 *mode)
+{
+	for (unsigned int m = 0; m < L4S_MODE_MAX; m++)
+		if (!strcmp(s, mode_names[m])) {
+			*mode = (__u8)m;
+			return 0;
+		}
+	l4s_err(EINVAL, "mode \"%s\" is wrong: expected auto, nat, snat or dsr", s);
+	l4s_hint("auto: nat for backends on this node, snat for the others");
+	return -EINVAL;
 }

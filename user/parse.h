@@ -36,6 +36,9 @@ const char *fmt_weight(char *buf, __u64 w); /* shortest decimal */
 const char *proto_name(__u8 proto);
 /* Name of a datapath verdict (enum l4s_reason), as stats and /metrics print it. */
 const char *reason_name(unsigned int r);
+/* Service modes (enum l4s_mode): auto, nat, snat, dsr. */
+const char *mode_name(unsigned int m);
+int parse_mode(const char *s, __u8 *mode);
 
 int is_prime(__u32 n);
 

@@ -48,6 +48,10 @@ static const struct {
 	{ "l4s_sock_rev", offsetof(struct l4s_state, sock_rev), 1 },
 	{ "l4s_sock_stats", offsetof(struct l4s_state, sock_stats), 1 },
 	{ "l4s_cgroups", offsetof(struct l4s_state, cgroups), 1 },
+	/* Backends on other nodes: added the same way. */
+	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
+	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
+	{ "l4s_dsr", offsetof(struct l4s_state, dsr), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -199,6 +203,7 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 	if (st->flow_max) {
 		bpf_map__set_max_entries(skel->maps.l4s_flows, (__u32)st->flow_max);
 		bpf_map__set_max_entries(skel->maps.l4s_rflows, (__u32)st->flow_max);
+		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)st->flow_max);
 	}
 	/* l4s_txports is pinned by hand (see bpf/maps.h): reuse it when it exists. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/l4s_txports", st->pin_dir) < sizeof(path)) {

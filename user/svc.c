@@ -7,6 +7,7 @@
 #include "model.h"
 #include "parse.h"
 #include "svc.h"
+#include "mapscan.h"
 
 static int frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 self)
 {
@@ -158,6 +159,105 @@ int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
 	return 0;
 }
 
+struct dsr_scan {
+	__u32 id;
+	struct l4s_frontend_key *keys;
+	int n, cap;
+};
+
+static int dsr_collect(const void *k, const void *v, void *ctx)
+{
+	struct dsr_scan *d = ctx;
+
+	if (((const struct l4s_dsr *)v)->svc_id != d->id)
+		return 0;
+	if (d->n == d->cap) {
+		int cap = d->cap ? d->cap * 2 : 64;
+		void *nk = realloc(d->keys, (size_t)cap * sizeof(*d->keys));
+
+		if (!nk)
+			return -ENOMEM;
+		d->keys = nk;
+		d->cap = cap;
+	}
+	d->keys[d->n++] = *(const struct l4s_frontend_key *)k;
+	return 0;
+}
+
+int svc_sync_dsr(struct l4s_state *st, const struct model *m)
+{
+	struct dsr_scan d = { .id = m->id };
+	int err = 0;
+
+	if (st->dsr < 0)
+		return 0; /* state from before DSR existed: nothing can be in DSR mode */
+	/* Entries of this service no longer wanted go first. */
+	err = map_scan(st->dsr, sizeof(struct l4s_frontend_key), sizeof(struct l4s_dsr),
+		       dsr_collect, &d);
+	for (int i = 0; i < d.n; i++) {
+		int keep = 0;
+
+		for (int j = 0; m->svc.mode == L4S_MODE_DSR && j < m->nbe; j++) {
+			const struct model_backend *b = &m->be[j];
+
+			keep |= !b->removed && b->be.port == d.keys[i].port &&
+				b->be.family == d.keys[i].family &&
+				!memcmp(&b->be.addr, &d.keys[i].vip, sizeof(b->be.addr));
+		}
+		if (!keep)
+			bpf_map_delete_elem(st->dsr, &d.keys[i]);
+	}
+	free(d.keys);
+	if (err || m->svc.mode != L4S_MODE_DSR)
+		return err < 0 ? l4s_err(-err, "cannot read l4s_dsr: %s", strerror(-err)) : 0;
+	for (int j = 0; j < m->nbe; j++) {
+		const struct model_backend *b = &m->be[j];
+		struct l4s_frontend_key k = { .vip = b->be.addr, .port = b->be.port,
+					      .proto = m->svc.proto, .family = b->be.family };
+		struct l4s_dsr v = { .svc_id = m->id };
+		int f;
+
+		if (b->removed)
+			continue;
+		/* Stateless: the first frontend of the backend's family is what it answers as. */
+		for (f = 0; f < m->nfe && m->fe[f].family != b->be.family; f++)
+			;
+		if (f == m->nfe)
+			continue;
+		v.vip = m->fe[f].vip;
+		v.vport = m->fe[f].port;
+		if (bpf_map_update_elem(st->dsr, &k, &v, BPF_ANY))
+			return l4s_err(errno, "cannot write l4s_dsr: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode)
+{
+	struct l4s_service svc;
+	struct model m;
+	int err;
+
+	if (mode >= L4S_MODE_MAX)
+		return l4s_err(EINVAL, "mode %u is wrong", mode);
+	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st->snat < 0 || st->dsr < 0)) {
+		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st->pin_dir);
+		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
+		return -EOPNOTSUPP;
+	}
+	if (bpf_map_lookup_elem(st->services, &id, &svc))
+		return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
+	svc.mode = mode;
+	if (state_put_service(st, id, &svc))
+		return l4s_err(errno, "cannot write service: %s", strerror(errno));
+	err = model_load(st, id, &m);
+	if (err)
+		return err;
+	err = svc_sync_dsr(st, &m);
+	model_free(&m);
+	return err;
+}
+
 int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 {
 	struct model m;
@@ -185,6 +285,8 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 	}
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
+	m.svc.mode = L4S_MODE_AUTO; /* forget its DSR entries */
+	svc_sync_dsr(st, &m);
 	flows = flows_flush_service(st, id);
 	for (int i = 0; i < m.nbe; i++)
 		flows_flush_backend(st, m.be[i].id);

@@ -20,6 +20,11 @@ int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe
 int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe);
 /* Replace the L4S_SVC_F_* flags the user controls (affinity, agent ownership). */
 int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags);
+/* Set the mode (enum l4s_mode): it applies to new flows; the DSR map follows. */
+int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode);
+/* Make l4s_dsr hold the backends of the service in @m when it is in DSR mode, and
+ * nothing of it otherwise (after every change of its backends or mode). */
+int svc_sync_dsr(struct l4s_state *st, const struct model *m);
 /* Delete: *nbe backends and *flows flow entries went with it (either may be NULL). */
 int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows);
 

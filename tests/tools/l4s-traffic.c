@@ -12,9 +12,10 @@
  *       connection i uses source port P + i.
  *       A connection gets --conn-timeout (5 s); one that took over 0.9 s (a packet TCP resent)
  *       is counted as slow, one that did not finish as failed.
- *   udp ADDR PORT [--count N] [--timeout S] [--repeat R] [--connect]
+ *   udp ADDR PORT [--count N] [--timeout S] [--repeat R] [--connect] [--sport-base P]
  *       N sockets (N source ports), each sends R datagrams; checks every reply comes
  *       from ADDR:PORT and that one port is always answered by the same name.
+ *       --sport-base P: socket i uses source port P + i, and prints "port:P+i NAME".
  *       --connect: connected sockets (connect, send, recvfrom), whose getpeername()
  *       must be ADDR:PORT too (bad_peer).
  *   hold ADDR PORT [--conns N] [--duration S] [--interval-ms I] [--udp]
@@ -402,11 +403,26 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 	for (long i = 0; i < count && now() < end; i++) {
 		int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 		char first[128] = "";
+		int sport = sport_next > 0 ? sport_next++ : 0;
 
 		done++;
 		if (fd < 0) {
 			failed++;
 			continue;
+		}
+		if (sport) {
+			struct sockaddr_storage local = { .ss_family = ss.ss_family };
+
+			if (ss.ss_family == AF_INET)
+				((struct sockaddr_in *)&local)->sin_port = htons((unsigned short)sport);
+			else
+				((struct sockaddr_in6 *)&local)->sin6_port = htons((unsigned short)sport);
+			if (bind(fd, (struct sockaddr *)&local, ss.ss_family == AF_INET ?
+					   sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6))) {
+				failed++;
+				close(fd);
+				continue;
+			}
 		}
 		if (conn) {
 			if (connect(fd, (struct sockaddr *)&ss, sl)) {
@@ -451,6 +467,8 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 			if (r == 0) {
 				snprintf(first, sizeof(first), "%s", buf);
 				count_name(buf);
+				if (sport)
+					printf("port:%d %s\n", sport, buf);
 			} else if (strcmp(first, buf)) {
 				flapped++;
 			}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ICMP errors about translated flows (fragmentation needed, port unreachable, time
+ * exceeded), translated like the flows they quote, so that path MTU discovery and
+ * error reporting keep working through l4split:
+ *   - at ingress, an error sent to the node's SNAT address about a SNAT flow goes on
+ *     to the client, quoting client:port -> VIP:port;
+ *   - at the reply path (tc egress), an error sent to a client about a packet it sent
+ *     to a backend (nat mode) quotes VIP:port instead of the backend, and comes from
+ *     the VIP when the backend sent it.
+ * IPv4 only. Direct packet access (the tc caller pulled the headers first), checksums
+ * updated incrementally: outer IP header, quoted IP header, ICMP.
+ */
+#ifndef L4S_ICMP_H
+#define L4S_ICMP_H
+
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "snat.h"
+
+#define L4S_IPPROTO_ICMP 1
+#define L4S_ICMP_DEST_UNREACH 3
+#define L4S_ICMP_TIME_EXCEEDED 11
+
+struct l4s_icmp4 {
+	struct iphdr *outer;
+	struct icmphdr *icmp;
+	struct iphdr *inner;
+	__be16 *ports; /* the quoted packet's source and destination ports */
+};
+
+/* An ICMPv4 error quoting a TCP or UDP packet? Fills @e; 0 when it is one. */
+static __always_inline int icmp4_error(void *data, void *data_end, const struct l4s_pkt *p,
+				       struct l4s_icmp4 *e)
+{
+	__u32 ihl;
+
+	if (p->key.family != L4S_AF_INET || p->key.proto != L4S_IPPROTO_ICMP ||
+	    p->l3_off > 64 || p->l4_off > L4S_MAX_L4_OFF)
+		return -1;
+	e->outer = data + p->l3_off;
+	if ((void *)(e->outer + 1) > data_end)
+		return -1;
+	e->icmp = data + p->l4_off;
+	if ((void *)(e->icmp + 1) > data_end)
+		return -1;
+	if (e->icmp->type != L4S_ICMP_DEST_UNREACH && e->icmp->type != L4S_ICMP_TIME_EXCEEDED)
+		return -1;
+	e->inner = (void *)(e->icmp + 1);
+	if ((void *)(e->inner + 1) > data_end)
+		return -1;
+	if (e->inner->version != 4 || e->inner->ihl < 5 ||
+	    (e->inner->protocol != IPPROTO_TCP_ && e->inner->protocol != IPPROTO_UDP_))
+		return -1;
+	ihl = (e->inner->ihl & 0xf) * 4;
+	e->ports = (void *)e->inner + ihl;
+	if ((void *)(e->ports + 2) > data_end)
+		return -1;
+	return 0;
+}
+
+/*
+ * Rewrite the quoted packet's source (@nsrc:@nsport) and destination (@ndst:@ndport),
+ * and the outer destination (@oudst) and source (@ousrc), either 0 to keep it.
+ */
+static __always_inline void icmp4_rewrite(struct l4s_icmp4 *e, __be32 nsrc, __be16 nsport,
+					  __be32 ndst, __be16 ndport, __be32 oudst, __be32 ousrc)
+{
+	__u64 ia = csum_begin(e->inner->check), ca = csum_begin(e->icmp->checksum), oa;
+	__u16 old_check = e->inner->check;
+
+	ia = csum_add_diff32(ia, e->inner->saddr, nsrc);
+	ia = csum_add_diff32(ia, e->inner->daddr, ndst);
+	ca = csum_add_diff32(ca, e->inner->saddr, nsrc);
+	ca = csum_add_diff32(ca, e->inner->daddr, ndst);
+	ca = csum_add_diff16(ca, e->ports[0], nsport);
+	ca = csum_add_diff16(ca, e->ports[1], ndport);
+	e->inner->saddr = nsrc;
+	e->inner->daddr = ndst;
+	e->ports[0] = nsport;
+	e->ports[1] = ndport;
+	e->inner->check = csum_finish(ia);
+	ca = csum_add_diff16(ca, old_check, e->inner->check); /* the quoted header's own */
+	e->icmp->checksum = csum_finish(ca);
+
+	oa = csum_begin(e->outer->check);
+	if (oudst) {
+		oa = csum_add_diff32(oa, e->outer->daddr, oudst);
+		e->outer->daddr = oudst;
+	}
+	if (ousrc) {
+		oa = csum_add_diff32(oa, e->outer->saddr, ousrc);
+		e->outer->saddr = ousrc;
+	}
+	e->outer->check = csum_finish(oa);
+}
+
+/* Ingress: an error to the node's SNAT address about a SNAT flow. 1 when translated. */
+static __always_inline int icmp4_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	struct l4s_flow_key k = {};
+	struct l4s_icmp4 e;
+	struct l4s_snat *s;
+	struct l4s_addr na;
+
+	if (icmp4_error(data, data_end, p, &e) ||
+	    node_addr(node_config(), L4S_AF_INET, &na) || e.outer->daddr != na.addr[0] ||
+	    e.inner->saddr != na.addr[0])
+		return 0;
+	/* The quoted packet went node:port -> backend; its replies are the SNAT key. */
+	k.src.addr[0] = e.inner->daddr;
+	k.dst.addr[0] = e.inner->saddr;
+	k.sport = e.ports[1];
+	k.dport = e.ports[0];
+	k.proto = e.inner->protocol;
+	k.family = L4S_AF_INET;
+	s = bpf_map_lookup_elem(&l4s_snat, &k);
+	if (!s)
+		return 0;
+	icmp4_rewrite(&e, s->client.addr[0], s->cport, s->vip.addr[0], s->vport,
+		      s->client.addr[0], 0);
+	return 1;
+}
+
+/* Reply path: an error to a client about what it sent to a nat-mode backend. */
+static __always_inline int icmp4_nat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	struct l4s_flow_key k = {};
+	struct l4s_icmp4 e;
+	struct l4s_rflow *rf;
+	__be32 backend;
+
+	if (icmp4_error(data, data_end, p, &e))
+		return 0;
+	/* The quoted packet went client -> backend; its replies are the reverse key. */
+	k.src.addr[0] = e.inner->daddr;
+	k.dst.addr[0] = e.inner->saddr;
+	k.sport = e.ports[1];
+	k.dport = e.ports[0];
+	k.proto = e.inner->protocol;
+	k.family = L4S_AF_INET;
+	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
+	if (!rf)
+		return 0;
+	backend = e.inner->daddr;
+	icmp4_rewrite(&e, e.inner->saddr, e.ports[0], rf->vip.addr[0], rf->vport, 0,
+		      e.outer->saddr == backend ? rf->vip.addr[0] : 0);
+	return 1;
+}
+
+#endif
