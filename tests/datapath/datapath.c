@@ -100,6 +100,11 @@ static int setup(void **state)
 			return -1;
 	if (cli("backend add zero 10.3.0.1:80") || cli("weight zero default=0"))
 		return -1;
+	/* SNAT: a range of 4 ports, to see it run out. */
+	if (cli("service add sn4 10.96.0.30:80/tcp --mode snat") ||
+	    cli("backend add sn4 10.6.0.1:8080") ||
+	    cli("node set --snat-addr 10.99.0.1 --snat-ports 40000-40003"))
+		return -1;
 	if (cli("backend add dist 10.5.0.1:80 --track a") ||
 	    cli("backend add dist 10.5.0.2:80 --track b") || cli("weight dist a=99 b=1"))
 		return -1;
@@ -350,6 +355,140 @@ static void test_reply_stale(void **state)
 	pkt_fix_csums(exp, len);
 	assert_memory_equal(out, exp, len);
 	assert_true(reason(L4S_R_REPLY_STALE) == stale + 1);
+}
+
+/* Internet checksum of @n bytes (0xffff over data that includes a right checksum). */
+static uint16_t inet_sum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* A frame to or from the SNAT service; returns (out) the rewritten one's info. */
+static int snat_send(const struct pkt_spec *s, uint8_t *out, size_t *olen)
+{
+	uint8_t in[512];
+	size_t len = pkt_build(s, in, sizeof(in));
+
+	return run_prog(fd_xdp, in, len, out, olen);
+}
+
+/* SNAT: the source becomes the node's address and a port of its range; the reply to
+ * that port becomes VIP -> client again; a flow keeps its port; four flows take the
+ * four ports of the range and a fifth is dropped and counted; an ICMP
+ * fragmentation-needed about the flow is turned back to the client. */
+static void test_snat(void **state)
+{
+	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.30", .dst = "10.96.0.30",
+			      .sport = 41000, .dport = 80, .tcp_flags = TCP_F_SYN, .seq = 7 };
+	uint8_t out[2048], frame[256];
+	size_t olen;
+	struct pkt_info pi;
+	uint8_t node[4], be[4], cl[4], vip[4];
+	uint16_t port, ports[5];
+	__u64 exhausted = reason(L4S_R_DROP_SNAT_EXHAUSTED), back = reason(L4S_R_SNAT_REPLY);
+	__u64 icmp = reason(L4S_R_ICMP_NAT);
+
+	(void)state;
+	inet_pton(AF_INET, "10.99.0.1", node);
+	inet_pton(AF_INET, "10.6.0.1", be);
+	inet_pton(AF_INET, "10.9.0.30", cl);
+	inet_pton(AF_INET, "10.96.0.30", vip);
+	assert_int_equal(snat_send(&s, out, &olen), XDP_PASS_);
+	pi = pkt_info(out, olen);
+	assert_memory_equal(pi.src, node, 4);
+	assert_memory_equal(pi.dst, be, 4);
+	assert_int_equal(pi.dport, 8080);
+	port = pi.sport;
+	assert_true(port >= 40000 && port <= 40003);
+	assert_true(pkt_csums_ok(out, olen));
+	/* The flow keeps its port. */
+	s.tcp_flags = TCP_F_ACK;
+	assert_int_equal(snat_send(&s, out, &olen), XDP_PASS_);
+	assert_int_equal(pkt_info(out, olen).sport, port);
+
+	/* The reply, to the node's port: back to VIP:80 -> client:41000. */
+	{
+		struct pkt_spec r = { .proto = IPPROTO_TCP, .src = "10.6.0.1", .dst = "10.99.0.1",
+				      .sport = 8080, .dport = port,
+				      .tcp_flags = TCP_F_SYN | TCP_F_ACK, .ack = 8 };
+
+		assert_int_equal(snat_send(&r, out, &olen), XDP_PASS_);
+		pi = pkt_info(out, olen);
+		assert_memory_equal(pi.src, vip, 4);
+		assert_memory_equal(pi.dst, cl, 4);
+		assert_int_equal(pi.sport, 80);
+		assert_int_equal(pi.dport, 41000);
+		assert_true(pkt_csums_ok(out, olen));
+		assert_true(reason(L4S_R_SNAT_REPLY) == back + 1);
+		/* To a port no flow holds: not ours, untouched. */
+		r.dport = port == 40000 ? 40001 : 40000;
+		r.sport = 8081;
+		assert_int_equal(snat_send(&r, out, &olen), XDP_PASS_);
+		assert_true(reason(L4S_R_SNAT_REPLY) == back + 1);
+	}
+
+	/* ICMP fragmentation needed from a router to the node, quoting the SNATed packet. */
+	{
+		uint8_t *ip = frame + 14, *ic = ip + 20, *in = ic + 8, *l4 = in + 20;
+		size_t flen = 14 + 20 + 8 + 20 + 8;
+
+		memset(frame, 0, sizeof(frame));
+		frame[12] = 0x08;
+		ip[0] = 0x45;
+		pkt_put16(ip + 2, 20 + 8 + 28);
+		ip[8] = 64;
+		ip[9] = 1;
+		inet_pton(AF_INET, "10.210.0.2", ip + 12);
+		memcpy(ip + 16, node, 4);
+		pkt_put16(ip + 10, (uint16_t)~inet_sum(ip, 20));
+		ic[0] = 3;
+		ic[1] = 4;
+		pkt_put16(ic + 6, 1200);
+		in[0] = 0x45;
+		pkt_put16(in + 2, 1500);
+		in[6] = 0x40; /* DF */
+		in[8] = 63;
+		in[9] = IPPROTO_TCP;
+		memcpy(in + 12, node, 4);
+		memcpy(in + 16, be, 4);
+		pkt_put16(in + 10, (uint16_t)~inet_sum(in, 20));
+		pkt_put16(l4, port);
+		pkt_put16(l4 + 2, 8080);
+		pkt_put16(ic + 2, (uint16_t)~inet_sum(ic, 8 + 28));
+		assert_int_equal(run_prog(fd_xdp, frame, flen, out, &olen), XDP_PASS_);
+		assert_int_equal(olen, flen);
+		assert_memory_equal(out + 14 + 16, cl, 4);        /* outer: to the client */
+		assert_memory_equal(out + 14 + 28 + 12, cl, 4);   /* quoted: client -> VIP */
+		assert_memory_equal(out + 14 + 28 + 16, vip, 4);
+		assert_int_equal(out[14 + 48] << 8 | out[14 + 49], 41000);
+		assert_int_equal(out[14 + 50] << 8 | out[14 + 51], 80);
+		assert_int_equal(inet_sum(out + 14, 20), 0xffff);      /* every checksum right */
+		assert_int_equal(inet_sum(out + 14 + 28, 20), 0xffff);
+		assert_int_equal(inet_sum(out + 14 + 20, 8 + 28), 0xffff);
+		assert_true(reason(L4S_R_ICMP_NAT) == icmp + 1);
+	}
+
+	/* Four flows hold the four ports; a fifth finds none. */
+	ports[0] = port;
+	s.tcp_flags = TCP_F_SYN;
+	for (int i = 1; i < 4; i++) {
+		s.sport = (uint16_t)(41000 + i);
+		assert_int_equal(snat_send(&s, out, &olen), XDP_PASS_);
+		ports[i] = pkt_info(out, olen).sport;
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(ports[i], ports[j]); /* never two flows on one port */
+	}
+	s.sport = 41004;
+	assert_int_equal(snat_send(&s, out, &olen), XDP_DROP_);
+	assert_true(reason(L4S_R_DROP_SNAT_EXHAUSTED) == exhausted + 1);
 }
 
 static void reply_case(int v6)
@@ -735,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_reply_nat_v4),
 		cmocka_unit_test(test_reply_nat_v6),
 		cmocka_unit_test(test_reply_stale),
+		cmocka_unit_test(test_snat),
 		cmocka_unit_test(test_lost_entries),
 		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),

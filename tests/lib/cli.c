@@ -31,6 +31,8 @@ int cli(const char *fmt, ...)
 		rc = do_backend(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "weight"))
 		rc = do_weight(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "node"))
+		rc = do_node(argc - 1, argv + 1);
 	else
 		rc = 99;
 	if (rc)
