@@ -242,8 +242,9 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 
 		/* SNAT set up already: this device must forward SNATed packets too. */
 		if (!bpf_map_lookup_elem(nfd, &zero, &n) && (n.flags & L4S_NODE_F_ADDR4) &&
-		    (err = snat_prepare_dev(dev)))
-			goto out;
+		    snat_prepare_dev(dev))
+			l4s_note("Warning: %s; SNAT needs them (net.ipv4.conf.%s.accept_local=1, "
+				 "net.ipv4.conf.{all,%s}.rp_filter=0)\n", l4s_errmsg(), dev, dev);
 	}
 	err = 0;
 out:

@@ -160,11 +160,12 @@ static int node_set(int argc, char **argv, int unset)
 	if (n.flags & L4S_NODE_F_ADDR4) {
 		int ndev = 0;
 
-		if (snat_prepare_attached(&st, &ndev)) {
-			state_close(&st);
-			return cmd_fail(1);
-		}
-		if (ndev)
+		if (snat_prepare_attached(&st, &ndev))
+			/* e.g. /proc/sys read-only in a container: the node must be set up so. */
+			l4s_note("Warning: %s; SNAT needs them: set them on the attached devices "
+				 "(net.ipv4.conf.DEV.accept_local=1, net.ipv4.conf.{all,DEV}.rp_filter=0)"
+				 "\n", l4s_errmsg());
+		else if (ndev)
 			l4s_note("Note: set accept_local=1 and rp_filter=0 on the %d attached "
 				 "device(s) (and rp_filter=0 on all): SNATed packets carry this "
 				 "node's address\n", ndev);

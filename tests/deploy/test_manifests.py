@@ -81,6 +81,9 @@ cg = next((e.get("value") for e in c.get("env", []) if e["name"] == "L4SPLIT_CGR
 check("the socket path's cgroup is the host's /sys/fs/cgroup, mounted read-only",
       cg in mounts and mounts[cg].get("readOnly") is True
       and vols[mounts[cg]["name"]]["hostPath"]["path"] == "/sys/fs/cgroup", cg)
+check("the node's SNAT address comes from status.hostIP",
+      {e["name"]: e for e in c.get("env", [])}.get("HOST_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "status.hostIP"
+      and 'node set --snat-addr "$HOST_IP"' in " ".join(c.get("args", [])))
 check("the container attaches the socket path before the agent starts",
       'attach --cgroup "$L4SPLIT_CGROUP"' in " ".join(c.get("args", [])))
 env = {e["name"]: e for e in c.get("env", [])}
