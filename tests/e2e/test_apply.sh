@@ -46,6 +46,11 @@ out=$(doc '| .services[0].tracks = {old: 1, new: 1}' | apply -)
 check "a weight change: 1 updated" eq "$out" "0 created, 1 updated, 1 unchanged, 0 deleted"
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
 check "traffic follows: 1:1 is 50% new +- 5" share_within "$out" new 50 5
+out=$(doc '| .services[0].tracks = {old: 1, new: 1} | .services[0].mode = "nat"' | apply -)
+check "a mode change: 1 updated" eq "$out" "0 created, 1 updated, 1 unchanged, 0 deleted"
+check "  status shows it, and applying status back is a no-op" \
+	eq "$(l4s status web --json | jq -r '.services[0].mode') $(l4s status --json | apply -)" \
+	"nat 0 created, 0 updated, 2 unchanged, 0 deleted"
 
 # Bad documents: refused whole, the field named, exit 2, nothing changed.
 before=$(l4s status --json)
@@ -67,6 +72,7 @@ bad "one frontend twice" '| .services[1].frontends = ["'$VIP4':80/tcp"]' "fronte
 bad "table size not prime" '| .services[1].table_size = 1000' "services[1].table_size: expected a prime"
 bad "IPv6 backend in an IPv4 service" '| .services[0].backends[0].addr = "[fd00::1]:80"' "not of the service's address family"
 bad "a backend twice" '| .services[0].backends[1].addr = .services[0].backends[0].addr' "is listed twice"
+bad "unknown mode" '| .services[0].mode = "fast"' 'services[0].mode: expected "auto", "nat", "snat" or "dsr"' 
 out=$(echo '{"services": [' | apply - 2>&1)
 check "not JSON: exit 2 with line and column" grep -q "stdin: line" <<<"$out"
 check "state unchanged after every bad document" eq "$(l4s status --json)" "$before"

@@ -39,6 +39,13 @@ static void test_annotations_ok(void **state)
 	assert_string_equal(c.track_label, "run");
 	assert_true(c.affinity);
 	assert_true(c.vip_lb && c.vip_external && c.vip_cluster);
+	assert_int_equal(c.mode, L4S_MODE_AUTO); /* no mode annotation: auto */
+	svc_config_free(&c);
+	json_decref(a);
+
+	a = ann("{\"l4split.io/enabled\": \"true\", \"l4split.io/mode\": \"dsr\"}");
+	assert_int_equal(svc_config_parse(a, &c), 0);
+	assert_int_equal(c.mode, L4S_MODE_DSR);
 	svc_config_free(&c);
 	json_decref(a);
 
@@ -73,6 +80,7 @@ static void test_annotations_bad(void **state)
 		"{\"l4split.io/affinity\": \"sticky\", \"l4split.io/enabled\": \"true\"}",
 		"{\"l4split.io/vips\": \"all\", \"l4split.io/enabled\": \"true\"}",
 		"{\"l4split.io/track-label\": \"\"}",
+		"{\"l4split.io/mode\": \"fast\", \"l4split.io/enabled\": \"true\"}",
 	};
 	struct svc_config c;
 
