@@ -8,8 +8,10 @@
  *   - at the reply path (tc egress), an error sent to a client about a packet it sent
  *     to a backend (nat mode) quotes VIP:port instead of the backend, and comes from
  *     the VIP when the backend sent it.
- * IPv4 only. Direct packet access (the tc caller pulled the headers first), checksums
- * updated incrementally: outer IP header, quoted IP header, ICMP.
+ * IPv4 and IPv6 (ICMPv6 destination unreachable, packet too big, time exceeded; the
+ * quoted packet without extension headers). Direct packet access (the tc caller pulled
+ * the headers first), checksums updated incrementally: outer IPv4 header, quoted IPv4
+ * header, ICMP; ICMPv6's covers the outer addresses too (pseudo header).
  */
 #ifndef L4S_ICMP_H
 #define L4S_ICMP_H
@@ -147,6 +149,151 @@ static __always_inline int icmp4_nat_back(void *data, void *data_end, const stru
 	icmp4_rewrite(&e, e.inner->saddr, e.ports[0], rf->vip.addr[0], rf->vport, 0,
 		      e.outer->saddr == backend ? rf->vip.addr[0] : 0);
 	return 1;
+}
+
+/* ---- IPv6 ------------------------------------------------------------------------ */
+
+#define L4S_IPPROTO_ICMPV6 58
+
+struct l4s_icmp6 {
+	struct ipv6hdr *outer;
+	struct icmp6hdr *icmp;
+	struct ipv6hdr *inner;
+	__be16 *ports;
+};
+
+static __always_inline int icmp6_error(void *data, void *data_end, const struct l4s_pkt *p,
+				       struct l4s_icmp6 *e)
+{
+	__u8 t;
+
+	if (p->key.family != L4S_AF_INET6 || p->key.proto != L4S_IPPROTO_ICMPV6 ||
+	    p->l3_off > 64 || p->l4_off > L4S_MAX_L4_OFF)
+		return -1;
+	e->outer = data + p->l3_off;
+	if ((void *)(e->outer + 1) > data_end)
+		return -1;
+	e->icmp = data + p->l4_off;
+	if ((void *)(e->icmp + 1) > data_end)
+		return -1;
+	t = e->icmp->icmp6_type;
+	if (t != 1 && t != 2 && t != 3) /* unreachable, packet too big, time exceeded */
+		return -1;
+	e->inner = (void *)(e->icmp + 1);
+	if ((void *)(e->inner + 1) > data_end)
+		return -1;
+	if (e->inner->version != 6 ||
+	    (e->inner->nexthdr != IPPROTO_TCP_ && e->inner->nexthdr != IPPROTO_UDP_))
+		return -1;
+	e->ports = (void *)(e->inner + 1);
+	if ((void *)(e->ports + 2) > data_end)
+		return -1;
+	return 0;
+}
+
+static __always_inline __u64 addr6_swap(__u64 acc, struct in6_addr *where,
+					const struct l4s_addr *to)
+{
+	acc = csum_add_diff_addr(acc, where->in6_u.u6_addr32, to->addr, 1);
+	__builtin_memcpy(where->in6_u.u6_addr32, to->addr, 16);
+	return acc;
+}
+
+/* As icmp4_rewrite; @oudst / @ousrc NULL to keep the outer address. */
+static __always_inline void icmp6_rewrite(struct l4s_icmp6 *e, const struct l4s_addr *nsrc,
+					  __be16 nsport, const struct l4s_addr *ndst,
+					  __be16 ndport, const struct l4s_addr *oudst,
+					  const struct l4s_addr *ousrc)
+{
+	__u64 ca = csum_begin(e->icmp->icmp6_cksum);
+
+	ca = addr6_swap(ca, &e->inner->saddr, nsrc);
+	ca = addr6_swap(ca, &e->inner->daddr, ndst);
+	ca = csum_add_diff16(ca, e->ports[0], nsport);
+	ca = csum_add_diff16(ca, e->ports[1], ndport);
+	e->ports[0] = nsport;
+	e->ports[1] = ndport;
+	if (oudst)
+		ca = addr6_swap(ca, &e->outer->daddr, oudst);
+	if (ousrc)
+		ca = addr6_swap(ca, &e->outer->saddr, ousrc);
+	e->icmp->icmp6_cksum = csum_finish(ca);
+}
+
+static __always_inline void addr6_get(struct l4s_addr *a, const struct in6_addr *from)
+{
+	__builtin_memcpy(a->addr, from->in6_u.u6_addr32, 16);
+}
+
+static __always_inline int addr6_eq(const struct l4s_addr *a, const struct in6_addr *b)
+{
+	return a->addr[0] == b->in6_u.u6_addr32[0] && a->addr[1] == b->in6_u.u6_addr32[1] &&
+	       a->addr[2] == b->in6_u.u6_addr32[2] && a->addr[3] == b->in6_u.u6_addr32[3];
+}
+
+static __always_inline int icmp6_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	struct l4s_flow_key k = {};
+	struct l4s_addr na, client, vip;
+	struct l4s_icmp6 e;
+	struct l4s_snat *s;
+
+	if (icmp6_error(data, data_end, p, &e) ||
+	    node_addr(node_config(), L4S_AF_INET6, &na) || !addr6_eq(&na, &e.outer->daddr) ||
+	    !addr6_eq(&na, &e.inner->saddr))
+		return 0;
+	addr6_get(&k.src, &e.inner->daddr);
+	addr6_get(&k.dst, &e.inner->saddr);
+	k.sport = e.ports[1];
+	k.dport = e.ports[0];
+	k.proto = e.inner->nexthdr;
+	k.family = L4S_AF_INET6;
+	s = bpf_map_lookup_elem(&l4s_snat, &k);
+	if (!s)
+		return 0;
+	client = s->client;
+	vip = s->vip;
+	icmp6_rewrite(&e, &client, s->cport, &vip, s->vport, &client, 0);
+	return 1;
+}
+
+static __always_inline int icmp6_nat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	struct l4s_flow_key k = {};
+	struct l4s_addr client, vip;
+	struct l4s_icmp6 e;
+	struct l4s_rflow *rf;
+	int from_backend;
+
+	if (icmp6_error(data, data_end, p, &e))
+		return 0;
+	addr6_get(&k.src, &e.inner->daddr);
+	addr6_get(&k.dst, &e.inner->saddr);
+	k.sport = e.ports[1];
+	k.dport = e.ports[0];
+	k.proto = e.inner->nexthdr;
+	k.family = L4S_AF_INET6;
+	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
+	if (!rf)
+		return 0;
+	from_backend = addr6_eq(&k.src, &e.outer->saddr);
+	client = k.dst;
+	vip = rf->vip;
+	icmp6_rewrite(&e, &client, e.ports[0], &vip, rf->vport, 0, from_backend ? &vip : 0);
+	return 1;
+}
+
+/* Either family, for the programs. */
+static __always_inline int icmp_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	return p->key.family == L4S_AF_INET ? icmp4_snat_back(data, data_end, p) :
+					      icmp6_snat_back(data, data_end, p);
+}
+
+static __always_inline int icmp_nat_back(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	return p->key.family == L4S_AF_INET ? icmp4_nat_back(data, data_end, p) :
+					      icmp6_nat_back(data, data_end, p);
 }
 
 #endif

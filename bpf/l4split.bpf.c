@@ -50,7 +50,7 @@ int l4s_xdp_fwd(struct xdp_md *ctx)
 	struct l4s_choice c = {};
 
 	if (l4s_parse(data, data_end, &p, data_end - data)) {
-		if (p.pass == L4S_R_PASS_PROTO && icmp4_snat_back(data, data_end, &p))
+		if (p.pass == L4S_R_PASS_PROTO && icmp_snat_back(data, data_end, &p))
 			p.pass = L4S_R_ICMP_NAT;
 		count_reason(p.pass);
 		return XDP_PASS;
@@ -126,7 +126,7 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
 	if (l4s_parse(data, data_end, &p, skb->len)) {
-		if (p.pass == L4S_R_PASS_PROTO && icmp4_snat_back(data, data_end, &p))
+		if (p.pass == L4S_R_PASS_PROTO && icmp_snat_back(data, data_end, &p))
 			p.pass = L4S_R_ICMP_NAT;
 		count_reason(p.pass);
 		return TC_ACT_OK_;
@@ -251,7 +251,7 @@ int l4s_tc_reply(struct __sk_buff *skb)
 	data = skb_data(skb);
 	data_end = skb_data_end(skb);
 	if (l4s_parse(data, data_end, &p, skb->len)) {
-		if (p.pass == L4S_R_PASS_PROTO && icmp4_nat_back(data, data_end, &p))
+		if (p.pass == L4S_R_PASS_PROTO && icmp_nat_back(data, data_end, &p))
 			count_reason(L4S_R_ICMP_NAT);
 		return TC_ACT_OK_;
 	}

@@ -103,7 +103,9 @@ static int setup(void **state)
 	/* SNAT: a range of 4 ports, to see it run out. */
 	if (cli("service add sn4 10.96.0.30:80/tcp --mode snat") ||
 	    cli("backend add sn4 10.6.0.1:8080") ||
-	    cli("node set --snat-addr 10.99.0.1 --snat-ports 40000-40003"))
+	    cli("service add sn6 [fd00:96::30]:80/tcp --mode snat") ||
+	    cli("backend add sn6 [fd00:6::1]:8080") ||
+	    cli("node set --snat-addr 10.99.0.1 --snat-addr fd00:99::1 --snat-ports 40000-40003"))
 		return -1;
 	if (cli("backend add dist 10.5.0.1:80 --track a") ||
 	    cli("backend add dist 10.5.0.2:80 --track b") || cli("weight dist a=99 b=1"))
@@ -371,6 +373,22 @@ static uint16_t inet_sum(const uint8_t *p, size_t n)
 	return (uint16_t)s;
 }
 
+/* ICMP checksum sum (0xffff when right): ICMPv6 covers a pseudo header too. */
+static uint16_t icmp_sum(int v6, const uint8_t *ip, const uint8_t *ic, size_t iclen)
+{
+	uint32_t s = 0;
+
+	if (v6) {
+		s += inet_sum(ip + 8, 32); /* both addresses */
+		s += (uint32_t)iclen;
+		s += 58;
+	}
+	s += inet_sum(ic, iclen);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
 /* A frame to or from the SNAT service; returns (out) the rewritten one's info. */
 static int snat_send(const struct pkt_spec *s, uint8_t *out, size_t *olen)
 {
@@ -489,6 +507,135 @@ static void test_snat(void **state)
 	s.sport = 41004;
 	assert_int_equal(snat_send(&s, out, &olen), XDP_DROP_);
 	assert_true(reason(L4S_R_DROP_SNAT_EXHAUSTED) == exhausted + 1);
+}
+
+/* An ICMP(v6) error from @osrc to @odst quoting a TCP packet @isrc:@isport ->
+ * @idst:@idport, checksums right; returns the frame length. */
+static size_t icmp_build(int v6, const char *osrc, const char *odst, const char *isrc,
+			 uint16_t isport, const char *idst, uint16_t idport, uint8_t *f)
+{
+	int af = v6 ? AF_INET6 : AF_INET;
+	size_t iph = v6 ? 40 : 20, alen = v6 ? 16 : 4, len = 14 + iph + 8 + iph + 20;
+	uint8_t *ip = f + 14, *ic = ip + iph, *in = ic + 8, *l4 = in + iph;
+
+	memset(f, 0, len);
+	f[12] = v6 ? 0x86 : 0x08;
+	f[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		ip[0] = 0x60;
+		pkt_put16(ip + 4, (uint16_t)(8 + iph + 20));
+		ip[6] = 58;
+		ip[7] = 64;
+		in[0] = 0x60;
+		pkt_put16(in + 4, 1440);
+		in[6] = IPPROTO_TCP;
+		in[7] = 63;
+		ic[0] = 2; /* packet too big */
+		pkt_put16(ic + 6, 1280);
+	} else {
+		ip[0] = 0x45;
+		pkt_put16(ip + 2, (uint16_t)(iph + 8 + iph + 20));
+		ip[8] = 64;
+		ip[9] = 1;
+		in[0] = 0x45;
+		pkt_put16(in + 2, 1500);
+		in[6] = 0x40;
+		in[8] = 63;
+		in[9] = IPPROTO_TCP;
+		ic[0] = 3;
+		ic[1] = 4; /* fragmentation needed */
+		pkt_put16(ic + 6, 1200);
+	}
+	inet_pton(af, osrc, ip + (v6 ? 8 : 12));
+	inet_pton(af, odst, ip + (v6 ? 24 : 16));
+	inet_pton(af, isrc, in + (v6 ? 8 : 12));
+	inet_pton(af, idst, in + (v6 ? 24 : 16));
+	pkt_put16(l4, isport);
+	pkt_put16(l4 + 2, idport);
+	l4[12] = 5 << 4;
+	l4[13] = TCP_F_ACK;
+	if (!v6) {
+		pkt_put16(ip + 10, (uint16_t)~inet_sum(ip, 20));
+		pkt_put16(in + 10, (uint16_t)~inet_sum(in, 20));
+	}
+	pkt_put16(ic + 2, 0);
+	pkt_put16(ic + 2, (uint16_t)~icmp_sum(v6, ip, ic, 8 + iph + 20));
+	(void)alen;
+	return len;
+}
+
+/* Every checksum of an ICMP(v6) error frame holds. */
+static int icmp_csums_ok(int v6, const uint8_t *f, size_t len)
+{
+	size_t iph = v6 ? 40 : 20;
+	const uint8_t *ip = f + 14, *ic = ip + iph;
+
+	if (!v6 && (inet_sum(ip, 20) != 0xffff || inet_sum(ic + 8, 20) != 0xffff))
+		return 0;
+	return icmp_sum(v6, ip, ic, len - 14 - iph) == 0xffff;
+}
+
+/* ICMP errors about nat flows, on the reply path: the quoted packet went to the
+ * backend, the client gets it quoting the VIP (from the VIP when the backend sent it). */
+static void icmp_nat_case(int v6)
+{
+	const char *client = v6 ? "fd00:9::40" : "10.9.0.40", *vip = v6 ? "fd00:96::10" : "10.96.0.10";
+	struct pkt_spec s = { .v6 = v6, .proto = IPPROTO_TCP, .src = client, .dst = vip,
+			      .sport = 41020, .dport = 80 };
+	int b = expect_dnat(fd_xdp, &s, XDP_PASS_, v6 ? be6 : be4, 8080);
+	const char *be = (v6 ? be6 : be4)[b];
+	uint8_t f[256], out[2048], exp[256];
+	size_t len = icmp_build(v6, be, client, client, 41020, be, 8080, f), olen;
+	__u64 icmp = reason(L4S_R_ICMP_NAT);
+
+	assert_int_equal(run_prog(fd_tcreply, f, len, out, &olen), TC_OK_);
+	assert_int_equal(olen, len);
+	/* What it must be: built from scratch with the VIP in place of the backend. */
+	icmp_build(v6, vip, client, client, 41020, vip, 80, exp);
+	assert_memory_equal(out, exp, len);
+	assert_true(icmp_csums_ok(v6, out, olen));
+	assert_true(reason(L4S_R_ICMP_NAT) == icmp + 1);
+	/* About a flow that is not ours: untouched. */
+	len = icmp_build(v6, be, client, client, 41021, be, 8080, f);
+	assert_int_equal(run_prog(fd_tcreply, f, len, out, &olen), TC_OK_);
+	assert_memory_equal(out, f, len);
+}
+
+static void test_icmp_nat_v4(void **state)
+{
+	(void)state;
+	icmp_nat_case(0);
+}
+
+static void test_icmp_nat_v6(void **state)
+{
+	(void)state;
+	icmp_nat_case(1);
+}
+
+/* ICMPv6 packet too big about an IPv6 SNAT flow, back to the client. */
+static void test_icmp_snat_v6(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .proto = IPPROTO_TCP, .src = "fd00:9::30",
+			      .dst = "fd00:96::30", .sport = 41030, .dport = 80 };
+	uint8_t in[512], out[2048], f[256], exp[256];
+	size_t len = pkt_build(&s, in, sizeof(in)), olen;
+	struct pkt_info pi;
+	char port_node[64];
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	pi = pkt_info(out, olen);
+	port = pi.sport;
+	assert_true(port >= 40000 && port <= 40003);
+	inet_ntop(AF_INET6, pi.src, port_node, sizeof(port_node));
+	assert_string_equal(port_node, "fd00:99::1");
+	len = icmp_build(1, "fd00:210::2", "fd00:99::1", "fd00:99::1", port, "fd00:6::1", 8080, f);
+	assert_int_equal(run_prog(fd_xdp, f, len, out, &olen), XDP_PASS_);
+	icmp_build(1, "fd00:210::2", "fd00:9::30", "fd00:9::30", 41030, "fd00:96::30", 80, exp);
+	assert_memory_equal(out, exp, len);
+	assert_true(icmp_csums_ok(1, out, olen));
 }
 
 static void reply_case(int v6)
@@ -875,6 +1022,9 @@ int main(void)
 		cmocka_unit_test(test_reply_nat_v6),
 		cmocka_unit_test(test_reply_stale),
 		cmocka_unit_test(test_snat),
+		cmocka_unit_test(test_icmp_snat_v6),
+		cmocka_unit_test(test_icmp_nat_v4),
+		cmocka_unit_test(test_icmp_nat_v6),
 		cmocka_unit_test(test_lost_entries),
 		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),
