@@ -89,6 +89,7 @@ $(BUILD)/tests/floor.bpf.o: tests/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
 

@@ -159,19 +159,40 @@ int l4s_tc_fwd(struct __sk_buff *skb)
 	return TC_ACT_OK_;
 }
 
-/* The forward entry of the flow a reply belongs to (client -> VIP), or NULL. */
+/* The forward key of the flow a reply to VIP:@vport belongs to (client -> VIP). */
+static __always_inline void forward_key(const struct l4s_pkt *p, const struct l4s_addr *vip,
+					__be16 vport, struct l4s_flow_key *fk)
+{
+	fk->src = p->key.dst;
+	fk->dst = *vip;
+	fk->sport = p->key.dport;
+	fk->dport = vport;
+	fk->proto = p->key.proto;
+	fk->family = p->key.family;
+}
+
+/* The forward entry of the flow a reply belongs to, or NULL. */
 static __always_inline struct l4s_flow *forward_of(const struct l4s_pkt *p,
 						   const struct l4s_rflow *rf)
 {
 	struct l4s_flow_key fk = {};
 
-	fk.src = p->key.dst;
-	fk.dst = rf->vip;
-	fk.sport = p->key.dport;
-	fk.dport = rf->vport;
-	fk.proto = p->key.proto;
-	fk.family = p->key.family;
+	forward_key(p, &rf->vip, rf->vport, &fk);
 	return bpf_map_lookup_elem(&l4s_flows, &fk);
+}
+
+static __always_inline int tcp_is_synack(const struct l4s_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP_ &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+}
+
+/* Does SYN-ACK @p answer the SYN that opened flow @f? */
+static __always_inline int synack_answers(const struct l4s_pkt *p, const struct l4s_flow *f)
+{
+	if (f->flags & L4S_FLOW_F_SEQ)
+		return bpf_ntohl(p->ack) == bpf_ntohl(f->syn_seq) + 1;
+	return !(f->flags & L4S_FLOW_F_CLOSED);
 }
 
 /* Set @flag on the forward entry: ANSWERED at the first reply (health), CLOSED on
@@ -190,49 +211,82 @@ static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l
  * does not, the entry outlived its flow and this is another connection on the same
  * 5-tuple that never went through the VIP: a client that reached the backend
  * directly (the socket path, or a pod address) from a port it once used for the VIP.
- * Rewriting it would break it.
+ * Rewriting it would break it; both entries of the old flow are forgotten.
  */
 static __always_inline int reply_is_stale(const struct l4s_pkt *p, const struct l4s_rflow *rf)
 {
+	struct l4s_flow_key fk = {};
 	struct l4s_flow *f;
 
-	if (p->key.proto != IPPROTO_TCP_ ||
-	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK))
+	if (!tcp_is_synack(p))
 		return 0;
-	f = forward_of(p, rf);
-	if (!f)
-		return 1;
-	if (f->flags & L4S_FLOW_F_SEQ)
-		return bpf_ntohl(p->ack) != bpf_ntohl(f->syn_seq) + 1;
-	return !!(f->flags & L4S_FLOW_F_CLOSED);
+	forward_key(p, &rf->vip, rf->vport, &fk);
+	f = bpf_map_lookup_elem(&l4s_flows, &fk);
+	if (f && synack_answers(p, f))
+		return 0;
+	if (f)
+		bpf_map_delete_elem(&l4s_flows, &fk);
+	return 1;
 }
 
 /*
- * No flow of ours: a direct reply of a backend of a DSR service on this node (the
- * node that chose it only rewrote the destination). Its source becomes the service's
- * VIP:port, statelessly, from l4s_dsr.
+ * No reverse entry. The backend index (l4s_bindex) says whether the source is one of
+ * our backends: a DSR backend's direct reply gets its source rewritten statelessly;
+ * a nat flow whose reverse entry the LRU evicted (the two tables evict apart) is
+ * found by its forward entry, its reverse entry written again, and the reply goes out
+ * translated. Anything else is not ours.
  */
-static __always_inline int dsr_reply(struct __sk_buff *skb, struct l4s_pkt *p)
+static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 {
 	struct l4s_frontend_key k = {};
-	struct l4s_dsr *d;
+	struct l4s_flow_key fk = {};
+	struct l4s_backend *be;
+	struct l4s_bindex *ix;
+	struct l4s_flow *f;
 	struct l4s_addr vip;
 	__be16 vport;
+	__u32 bid, reason = L4S_R_DSR_REPLY;
 
 	k.vip = p->key.src;
 	k.port = p->key.sport;
 	k.proto = p->key.proto;
 	k.family = p->key.family;
-	d = bpf_map_lookup_elem(&l4s_dsr, &k);
-	if (!d)
+	ix = bpf_map_lookup_elem(&l4s_bindex, &k);
+	if (!ix)
 		return TC_ACT_OK_;
-	vip = d->vip;
-	vport = d->vport;
+	vip = ix->vip;
+	vport = ix->vport;
+	if (!(ix->flags & L4S_BINDEX_F_DSR)) {
+		fk.src = p->key.dst;
+		fk.dst = vip;
+		fk.sport = p->key.dport;
+		fk.dport = vport;
+		fk.proto = p->key.proto;
+		fk.family = p->key.family;
+		f = bpf_map_lookup_elem(&l4s_flows, &fk);
+		/* Only a live nat flow of that backend, and never a new connection on a
+		 * reused 5-tuple (its SYN-ACK does not answer the flow's SYN). */
+		if (!f || (f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_CLOSED)) ||
+		    f->svc_id != ix->svc_id || (tcp_is_synack(p) && !synack_answers(p, f)))
+			return TC_ACT_OK_;
+		bid = f->backend_id;
+		be = bpf_map_lookup_elem(&l4s_backends, &bid);
+		if (!be || be->gen != f->backend_gen || be->port != p->key.sport ||
+		    be->addr.addr[0] != p->key.src.addr[0] || be->addr.addr[1] != p->key.src.addr[1] ||
+		    be->addr.addr[2] != p->key.src.addr[2] || be->addr.addr[3] != p->key.src.addr[3])
+			return TC_ACT_OK_;
+		{
+			struct l4s_rflow rf = { .vip = vip, .vport = vport, .backend_id = bid };
+
+			bpf_map_update_elem(&l4s_rflows, &p->key, &rf, BPF_ANY);
+		}
+		reason = L4S_R_REPLY_REPAIRED;
+	}
 	if (tc_rewrite(skb, p, L4S_SRC, &vip, vport)) {
 		count_reason(L4S_R_DROP_ADJUST);
 		return TC_ACT_SHOT_;
 	}
-	count_reason(L4S_R_DSR_REPLY);
+	count_reason(reason);
 	return TC_ACT_OK_;
 }
 
@@ -259,7 +313,7 @@ int l4s_tc_reply(struct __sk_buff *skb)
 		return TC_ACT_OK_;
 	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
 	if (!rf)
-		return dsr_reply(skb, &p);
+		return reply_miss(skb, &p);
 	if (reply_is_stale(&p, rf)) {
 		bpf_map_delete_elem(&l4s_rflows, &p.key);
 		count_reason(L4S_R_REPLY_STALE);

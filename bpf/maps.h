@@ -203,15 +203,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_node SEC(".maps");
 
-/* DSR: backend address:port/proto -> the VIP:port its direct replies come from. */
+/* Backend address:port/proto -> its service and VIP:port (struct l4s_bindex). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, L4S_MAX_BACKENDS);
 	__type(key, struct l4s_frontend_key);
-	__type(value, struct l4s_dsr);
+	__type(value, struct l4s_bindex);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} l4s_dsr SEC(".maps");
+} l4s_bindex SEC(".maps");
 
 /* Layout version and global settings, one entry. */
 struct {

@@ -237,7 +237,14 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 					return L4S_V_DROP;
 				c->snat_port = f->snat_port;
 			} else if (!(f->flags & L4S_FLOW_F_DSR)) {
-				rflow_put(p, be, bid, 1);
+				/* The two LRU tables evict apart: once a second, a packet of the
+				 * flow makes sure its reverse entry is still there. */
+				__u16 now = (__u16)coarse_s();
+
+				if (f->rcheck_s != now) {
+					f->rcheck_s = now;
+					rflow_put(p, be, bid, 1);
+				}
 			}
 			c->flags = f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
 			c->reason = L4S_R_FLOW_HIT;
@@ -272,6 +279,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		c->reason = flow_mode(ctx, ifindex, p, svc, be, bid, &nf, c);
 		if (c->reason)
 			return L4S_V_DROP;
+		nf.rcheck_s = (__u16)coarse_s();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */

@@ -23,7 +23,7 @@
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
- *   l4s_snat, l4s_node, l4s_dsr (backends on other nodes). The service's pad byte
+ *   l4s_snat, l4s_node, l4s_bindex (backends on other nodes, reverse entry repair). The service's pad byte
  *   became its mode (0, what layout 2 wrote, is auto).
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
@@ -166,9 +166,12 @@ struct l4s_flow {
 	__u32 flags;
 	__be32 syn_seq;  /* sequence number of the SYN that opened it (L4S_FLOW_F_SEQ) */
 	__be16 snat_port; /* with L4S_FLOW_F_SNAT: the node port the backend sees */
-	__u16 reserved;  /* layout 1 wrote a creation time here; L4S_FLOW_F_SNAT, which
-			  * layout-1 flows lack, tells snat_port is meant */
+	__u16 rcheck_s;  /* coarse clock, seconds (low 16 bits): when a packet last made
+			  * sure the reverse entry is there (once a second per flow) */
 };
+/* Layout 1 wrote a creation time where snat_port and rcheck_s are: L4S_FLOW_F_SNAT,
+ * which layout-1 flows lack, tells snat_port is meant, and a stale rcheck_s only
+ * makes the next packet check once. */
 
 /*
  * l4s_snat: the SNAT flows, keyed by what the backend sends back (backend:port ->
@@ -208,12 +211,19 @@ struct l4s_node {
 	__u32 pad;
 };
 
-/* l4s_dsr value, keyed by backend address:port/proto (l4s_frontend_key shape): the
- * VIP:port a DSR backend's direct replies must come from. */
-struct l4s_dsr {
+/*
+ * l4s_bindex value, keyed by backend address:port/proto (l4s_frontend_key shape): the
+ * service a backend serves and the VIP:port it answers as (its first frontend of the
+ * backend's family). The reply path uses it where it finds no reverse entry: a DSR
+ * backend's direct replies get their source rewritten statelessly, and a nat flow
+ * whose reverse entry the LRU evicted gets it back from the forward entry.
+ */
+#define L4S_BINDEX_F_DSR (1u << 0)
+
+struct l4s_bindex {
 	struct l4s_addr vip;
 	__be16 vport;
-	__u16 pad;
+	__u16 flags; /* L4S_BINDEX_F_* */
 	__u32 svc_id;
 };
 
@@ -283,6 +293,8 @@ enum l4s_reason {
 	L4S_R_ICMP_NAT,          /* ICMP error about a translated flow, translated */
 	L4S_R_DSR_NEW,           /* new flow to a remote backend in DSR mode */
 	L4S_R_DSR_REPLY,         /* direct reply of a local DSR backend, source rewritten */
+	L4S_R_REPLY_REPAIRED,    /* reply of a flow whose reverse entry was gone: written
+				  * again from the forward entry, and translated */
 	L4S_R_MAX,
 };
 #define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */
@@ -438,6 +450,6 @@ _Static_assert(sizeof(struct l4s_sock_stats) == 32, "sock stats layout");
 _Static_assert(sizeof(struct l4s_cgroup) == 256, "cgroup layout");
 _Static_assert(sizeof(struct l4s_snat) == 56, "snat layout");
 _Static_assert(sizeof(struct l4s_node) == 32, "node layout");
-_Static_assert(sizeof(struct l4s_dsr) == 24, "dsr layout");
+_Static_assert(sizeof(struct l4s_bindex) == 24, "backend index layout");
 
 #endif /* L4SPLIT_H */

@@ -492,7 +492,7 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 		changed = 1;
 		if (!dry && (err = svc_set_mode(st, id, d->mode)))
 			goto out;
-		m.svc.mode = d->mode; /* the commit below keeps l4s_dsr in step */
+		m.svc.mode = d->mode; /* the commit below keeps l4s_bindex in step */
 	}
 	/* Backends: the document's list is the whole list. */
 	kr.ep = calloc((size_t)d->nbe + 1, sizeof(*kr.ep));

@@ -8,6 +8,7 @@
 #include "err.h"
 #include "parse.h"
 #include "state.h"
+#include "svc.h"
 
 int help_attach(void)
 {
@@ -98,6 +99,10 @@ int do_attach(int argc, char **argv)
 			 (unsigned long long)st.flow_max, (unsigned long long)flows);
 	}
 	err = cgroup ? attach_cgroup(&st, cgroup, &cgid) : attach_dev(&st, dev, &o);
+	/* The backend index may be new here, or behind an older binary's changes. */
+	if (!err && svc_sync_index_all(&st))
+		l4s_note("Warning: %s; replies of flows whose reverse entry is evicted are "
+			 "repaired a second later\n", l4s_errmsg());
 	state_close(&st);
 	if (err)
 		return cmd_fail(1);

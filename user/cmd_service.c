@@ -134,7 +134,7 @@ static int svc_add(int argc, char **argv)
 		rc = cmd_fail(1);
 		goto out_free;
 	}
-	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st.snat < 0 || st.dsr < 0)) {
+	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st.snat < 0 || st.bindex < 0)) {
 		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st.pin_dir);
 		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
 		goto out;

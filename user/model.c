@@ -646,7 +646,7 @@ int model_commit(struct l4s_state *st, struct model *m)
 	}
 	rflows_flush(st, freed, nfreed);
 	if (!err)
-		err = svc_sync_dsr(st, m);
+		err = svc_sync_index(st, m);
 	for (int i = 0; i < m->ntr; i++) {
 		struct l4s_track_key tk = { .svc_id = m->id };
 

@@ -51,7 +51,7 @@ static const struct {
 	/* Backends on other nodes: added the same way. */
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
-	{ "l4s_dsr", offsetof(struct l4s_state, dsr), 1 },
+	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -187,6 +187,13 @@ static int state_upgrade_finish(struct l4s_state *st, struct l4split_bpf *skel)
 	return 0;
 }
 
+static int pin_path(char *buf, size_t n, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
+		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", dir);
+	return 0;
+}
+
 struct l4split_bpf *state_load_object(struct l4s_state *st)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
@@ -252,6 +259,13 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		l4split_bpf__destroy(skel);
 		return NULL;
 	}
+	/* Maps this load created (added since the state was made): open them too. */
+	for (size_t i = 0; i < N_STATE_MAPS; i++) {
+		if (*map_fd(st, i) >= 0 || !state_maps[i].optional ||
+		    pin_path(path, sizeof(path), st->pin_dir, state_maps[i].name))
+			continue;
+		*map_fd(st, i) = bpf_obj_get(path);
+	}
 	return skel;
 }
 
@@ -271,13 +285,6 @@ static int state_create(struct l4s_state *st)
 	l4split_bpf__destroy(skel);
 	if (err)
 		return l4s_err(errno, "cannot write l4s_config: %s", strerror(errno));
-	return 0;
-}
-
-static int pin_path(char *buf, size_t n, const char *dir, const char *name)
-{
-	if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
-		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", dir);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ struct l4s_state {
 	/* The socket path; -1 in state written before it existed (until attach). */
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
-	int snat, node, dsr;
+	int snat, node, bindex;
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	__u32 be_hint;                /* where backend_alloc looks first */

@@ -159,17 +159,17 @@ int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
 	return 0;
 }
 
-struct dsr_scan {
+struct index_scan {
 	__u32 id;
 	struct l4s_frontend_key *keys;
 	int n, cap;
 };
 
-static int dsr_collect(const void *k, const void *v, void *ctx)
+static int index_collect(const void *k, const void *v, void *ctx)
 {
-	struct dsr_scan *d = ctx;
+	struct index_scan *d = ctx;
 
-	if (((const struct l4s_dsr *)v)->svc_id != d->id)
+	if (((const struct l4s_bindex *)v)->svc_id != d->id)
 		return 0;
 	if (d->n == d->cap) {
 		int cap = d->cap ? d->cap * 2 : 64;
@@ -184,20 +184,20 @@ static int dsr_collect(const void *k, const void *v, void *ctx)
 	return 0;
 }
 
-int svc_sync_dsr(struct l4s_state *st, const struct model *m)
+static int index_sync(struct l4s_state *st, const struct model *m, int deleted)
 {
-	struct dsr_scan d = { .id = m->id };
-	int err = 0;
+	struct index_scan d = { .id = m->id };
+	int err;
 
-	if (st->dsr < 0)
-		return 0; /* state from before DSR existed: nothing can be in DSR mode */
+	if (st->bindex < 0)
+		return 0; /* state from before the index: attach adds it */
 	/* Entries of this service no longer wanted go first. */
-	err = map_scan(st->dsr, sizeof(struct l4s_frontend_key), sizeof(struct l4s_dsr),
-		       dsr_collect, &d);
+	err = map_scan(st->bindex, sizeof(struct l4s_frontend_key), sizeof(struct l4s_bindex),
+		       index_collect, &d);
 	for (int i = 0; i < d.n; i++) {
 		int keep = 0;
 
-		for (int j = 0; m->svc.mode == L4S_MODE_DSR && j < m->nbe; j++) {
+		for (int j = 0; !deleted && j < m->nbe; j++) {
 			const struct model_backend *b = &m->be[j];
 
 			keep |= !b->removed && b->be.port == d.keys[i].port &&
@@ -205,31 +205,58 @@ int svc_sync_dsr(struct l4s_state *st, const struct model *m)
 				!memcmp(&b->be.addr, &d.keys[i].vip, sizeof(b->be.addr));
 		}
 		if (!keep)
-			bpf_map_delete_elem(st->dsr, &d.keys[i]);
+			bpf_map_delete_elem(st->bindex, &d.keys[i]);
 	}
 	free(d.keys);
-	if (err || m->svc.mode != L4S_MODE_DSR)
-		return err < 0 ? l4s_err(-err, "cannot read l4s_dsr: %s", strerror(-err)) : 0;
-	for (int j = 0; j < m->nbe; j++) {
+	if (err < 0)
+		return l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
+	for (int j = 0; !deleted && j < m->nbe; j++) {
 		const struct model_backend *b = &m->be[j];
 		struct l4s_frontend_key k = { .vip = b->be.addr, .port = b->be.port,
 					      .proto = m->svc.proto, .family = b->be.family };
-		struct l4s_dsr v = { .svc_id = m->id };
+		struct l4s_bindex v = { .svc_id = m->id };
 		int f;
 
 		if (b->removed)
 			continue;
-		/* Stateless: the first frontend of the backend's family is what it answers as. */
+		/* What it answers as: the first frontend of the backend's family. */
 		for (f = 0; f < m->nfe && m->fe[f].family != b->be.family; f++)
 			;
 		if (f == m->nfe)
 			continue;
 		v.vip = m->fe[f].vip;
 		v.vport = m->fe[f].port;
-		if (bpf_map_update_elem(st->dsr, &k, &v, BPF_ANY))
-			return l4s_err(errno, "cannot write l4s_dsr: %s", strerror(errno));
+		v.flags = m->svc.mode == L4S_MODE_DSR ? L4S_BINDEX_F_DSR : 0;
+		if (bpf_map_update_elem(st->bindex, &k, &v, BPF_ANY))
+			return l4s_err(errno, "cannot write l4s_bindex: %s", strerror(errno));
 	}
 	return 0;
+}
+
+int svc_sync_index(struct l4s_state *st, const struct model *m)
+{
+	return index_sync(st, m, 0);
+}
+
+int svc_sync_index_all(struct l4s_state *st)
+{
+	__u32 *ids = NULL;
+	int n = 0, err;
+
+	if (st->bindex < 0)
+		return 0;
+	err = svc_list(st, &ids, &n);
+	for (int i = 0; !err && i < n; i++) {
+		struct model m;
+
+		err = model_load(st, ids[i], &m);
+		if (!err) {
+			err = index_sync(st, &m, 0);
+			model_free(&m);
+		}
+	}
+	free(ids);
+	return err;
 }
 
 int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode)
@@ -240,7 +267,7 @@ int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode)
 
 	if (mode >= L4S_MODE_MAX)
 		return l4s_err(EINVAL, "mode %u is wrong", mode);
-	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st->snat < 0 || st->dsr < 0)) {
+	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st->snat < 0 || st->bindex < 0)) {
 		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st->pin_dir);
 		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
 		return -EOPNOTSUPP;
@@ -253,7 +280,7 @@ int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode)
 	err = model_load(st, id, &m);
 	if (err)
 		return err;
-	err = svc_sync_dsr(st, &m);
+	err = svc_sync_index(st, &m);
 	model_free(&m);
 	return err;
 }
@@ -285,8 +312,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 	}
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
-	m.svc.mode = L4S_MODE_AUTO; /* forget its DSR entries */
-	svc_sync_dsr(st, &m);
+	index_sync(st, &m, 1); /* forget its backends in the index */
 	flows = flows_flush_service(st, id);
 	for (int i = 0; i < m.nbe; i++)
 		flows_flush_backend(st, m.be[i].id);

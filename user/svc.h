@@ -22,9 +22,12 @@ int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_
 int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags);
 /* Set the mode (enum l4s_mode): it applies to new flows; the DSR map follows. */
 int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode);
-/* Make l4s_dsr hold the backends of the service in @m when it is in DSR mode, and
- * nothing of it otherwise (after every change of its backends or mode). */
-int svc_sync_dsr(struct l4s_state *st, const struct model *m);
+/* Make l4s_bindex hold exactly the backends of the service in @m (after every change
+ * of its backends, frontends or mode); a deleted service (mode ignored) holds none. */
+int svc_sync_index(struct l4s_state *st, const struct model *m);
+/* The same for every service (attach: a state from before the index, or an older
+ * binary's changes). */
+int svc_sync_index_all(struct l4s_state *st);
 /* Delete: *nbe backends and *flows flow entries went with it (either may be NULL). */
 int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows);
 

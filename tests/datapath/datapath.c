@@ -690,7 +690,7 @@ static void test_lost_entries(void **state)
 	uint8_t in[512], out[2048], key[sizeof(struct l4s_flow_key)];
 	struct pkt_info pi;
 	size_t len, olen;
-	__u64 lost = reason(L4S_R_FLOW_LOST);
+	__u64 lost = reason(L4S_R_FLOW_LOST), repaired;
 	int b = expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
 
 	(void)state;
@@ -701,19 +701,33 @@ static void test_lost_entries(void **state)
 		bpf_map_delete_elem(st.flows, key);
 	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
 	assert_true(reason(L4S_R_FLOW_LOST) == lost + 1);
-	/* Reverse entry lost: the next client packet writes it again. */
+	/* Reverse entry lost: the reply itself finds the flow through the backend index
+	 * and its forward entry, writes the reverse entry again and goes out translated. */
 	while (bpf_map_get_next_key(st.rflows, NULL, key) == 0)
 		bpf_map_delete_elem(st.rflows, key);
 	r.src = be4[b];
 	len = pkt_build(&r, in, sizeof(in));
+	repaired = reason(L4S_R_REPLY_REPAIRED);
+	for (int i = 0; i < 2; i++) { /* repaired, then found */
+		assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+		pi = pkt_info(out, olen);
+		assert_int_equal(pi.sport, 80);
+		assert_memory_equal(pi.src, "\x0a\x60\x00\x0a", 4); /* 10.96.0.10 */
+		assert_true(pkt_csums_ok(out, olen));
+	}
+	assert_true(reason(L4S_R_REPLY_REPAIRED) == repaired + 1);
+	/* Both entries gone: the reply is not ours any more, untouched. */
+	while (bpf_map_get_next_key(st.rflows, NULL, key) == 0)
+		bpf_map_delete_elem(st.rflows, key);
+	while (bpf_map_get_next_key(st.flows, NULL, key) == 0)
+		bpf_map_delete_elem(st.flows, key);
 	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
-	assert_memory_equal(out, in, len); /* no entry: untouched */
+	assert_memory_equal(out, in, len);
+	/* The client's next packet makes the flow again, through the same table slot. */
 	assert_int_equal(expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080), b);
 	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
 	pi = pkt_info(out, olen);
 	assert_int_equal(pi.sport, 80);
-	assert_memory_equal(pi.src, "\x0a\x60\x00\x0a", 4); /* 10.96.0.10 */
-	assert_true(pkt_csums_ok(out, olen));
 }
 
 static const char *const aff_be[] = { "10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4" };
