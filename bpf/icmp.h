@@ -32,20 +32,37 @@ struct l4s_icmp4 {
 	__be16 *ports; /* the quoted packet's source and destination ports */
 };
 
+/* The outer IP header and the ICMP header of a parsed @family/@proto packet, both
+ * within the frame (@outer_len and 8 bytes); 0 when they are there. */
+static __always_inline int icmp_locate(void *data, void *data_end, const struct l4s_pkt *p,
+				       __u8 family, __u8 proto, __u32 outer_len, void **outer,
+				       void **icmp)
+{
+	if (p->key.family != family || p->key.proto != proto || p->l3_off > 64 ||
+	    p->l4_off > L4S_MAX_L4_OFF)
+		return -1;
+	*outer = data + p->l3_off;
+	if (*outer + outer_len > data_end)
+		return -1;
+	*icmp = data + p->l4_off;
+	if (*icmp + 8 > data_end)
+		return -1;
+	return 0;
+}
+
 /* An ICMPv4 error quoting a TCP or UDP packet? Fills @e; 0 when it is one. */
 static __always_inline int icmp4_error(void *data, void *data_end, const struct l4s_pkt *p,
 				       struct l4s_icmp4 *e)
 {
+	void *outer, *icmp;
 	__u32 ihl;
 
-	if (p->key.family != L4S_AF_INET || p->key.proto != L4S_IPPROTO_ICMP ||
-	    p->l3_off > 64 || p->l4_off > L4S_MAX_L4_OFF)
+	if (icmp_locate(data, data_end, p, L4S_AF_INET, L4S_IPPROTO_ICMP, sizeof(struct iphdr),
+			&outer, &icmp))
 		return -1;
-	e->outer = data + p->l3_off;
-	if ((void *)(e->outer + 1) > data_end)
-		return -1;
-	e->icmp = data + p->l4_off;
-	if ((void *)(e->icmp + 1) > data_end)
+	e->outer = outer;
+	e->icmp = icmp;
+	if ((void *)(e->outer + 1) > data_end || (void *)(e->icmp + 1) > data_end)
 		return -1;
 	if (e->icmp->type != L4S_ICMP_DEST_UNREACH && e->icmp->type != L4S_ICMP_TIME_EXCEEDED)
 		return -1;
@@ -98,6 +115,18 @@ static __always_inline void icmp4_rewrite(struct l4s_icmp4 *e, __be32 nsrc, __be
 	e->outer->check = csum_finish(oa);
 }
 
+/* The 5-tuple of the replies to the quoted packet: how its flow is keyed on the way
+ * back (l4s_snat for SNAT flows, l4s_rflows for nat ones). */
+static __always_inline void icmp4_reply_key(const struct l4s_icmp4 *e, struct l4s_flow_key *k)
+{
+	k->src.addr[0] = e->inner->daddr;
+	k->dst.addr[0] = e->inner->saddr;
+	k->sport = e->ports[1];
+	k->dport = e->ports[0];
+	k->proto = e->inner->protocol;
+	k->family = L4S_AF_INET;
+}
+
 /* Ingress: an error to the node's SNAT address about a SNAT flow. 1 when translated. */
 static __always_inline int icmp4_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
 {
@@ -110,13 +139,7 @@ static __always_inline int icmp4_snat_back(void *data, void *data_end, const str
 	    node_addr(node_config(), L4S_AF_INET, &na) || e.outer->daddr != na.addr[0] ||
 	    e.inner->saddr != na.addr[0])
 		return 0;
-	/* The quoted packet went node:port -> backend; its replies are the SNAT key. */
-	k.src.addr[0] = e.inner->daddr;
-	k.dst.addr[0] = e.inner->saddr;
-	k.sport = e.ports[1];
-	k.dport = e.ports[0];
-	k.proto = e.inner->protocol;
-	k.family = L4S_AF_INET;
+	icmp4_reply_key(&e, &k); /* the quoted packet went node:port -> backend */
 	s = bpf_map_lookup_elem(&l4s_snat, &k);
 	if (!s)
 		return 0;
@@ -135,13 +158,7 @@ static __always_inline int icmp4_nat_back(void *data, void *data_end, const stru
 
 	if (icmp4_error(data, data_end, p, &e))
 		return 0;
-	/* The quoted packet went client -> backend; its replies are the reverse key. */
-	k.src.addr[0] = e.inner->daddr;
-	k.dst.addr[0] = e.inner->saddr;
-	k.sport = e.ports[1];
-	k.dport = e.ports[0];
-	k.proto = e.inner->protocol;
-	k.family = L4S_AF_INET;
+	icmp4_reply_key(&e, &k); /* the quoted packet went client -> backend */
 	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
 	if (!rf)
 		return 0;
@@ -165,16 +182,15 @@ struct l4s_icmp6 {
 static __always_inline int icmp6_error(void *data, void *data_end, const struct l4s_pkt *p,
 				       struct l4s_icmp6 *e)
 {
+	void *outer, *icmp;
 	__u8 t;
 
-	if (p->key.family != L4S_AF_INET6 || p->key.proto != L4S_IPPROTO_ICMPV6 ||
-	    p->l3_off > 64 || p->l4_off > L4S_MAX_L4_OFF)
+	if (icmp_locate(data, data_end, p, L4S_AF_INET6, L4S_IPPROTO_ICMPV6,
+			sizeof(struct ipv6hdr), &outer, &icmp))
 		return -1;
-	e->outer = data + p->l3_off;
-	if ((void *)(e->outer + 1) > data_end)
-		return -1;
-	e->icmp = data + p->l4_off;
-	if ((void *)(e->icmp + 1) > data_end)
+	e->outer = outer;
+	e->icmp = icmp;
+	if ((void *)(e->outer + 1) > data_end || (void *)(e->icmp + 1) > data_end)
 		return -1;
 	t = e->icmp->icmp6_type;
 	if (t != 1 && t != 2 && t != 3) /* unreachable, packet too big, time exceeded */
@@ -231,6 +247,16 @@ static __always_inline int addr6_eq(const struct l4s_addr *a, const struct in6_a
 	       a->addr[2] == b->in6_u.u6_addr32[2] && a->addr[3] == b->in6_u.u6_addr32[3];
 }
 
+static __always_inline void icmp6_reply_key(const struct l4s_icmp6 *e, struct l4s_flow_key *k)
+{
+	addr6_get(&k->src, &e->inner->daddr);
+	addr6_get(&k->dst, &e->inner->saddr);
+	k->sport = e->ports[1];
+	k->dport = e->ports[0];
+	k->proto = e->inner->nexthdr;
+	k->family = L4S_AF_INET6;
+}
+
 static __always_inline int icmp6_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
 {
 	struct l4s_flow_key k = {};
@@ -242,12 +268,7 @@ static __always_inline int icmp6_snat_back(void *data, void *data_end, const str
 	    node_addr(node_config(), L4S_AF_INET6, &na) || !addr6_eq(&na, &e.outer->daddr) ||
 	    !addr6_eq(&na, &e.inner->saddr))
 		return 0;
-	addr6_get(&k.src, &e.inner->daddr);
-	addr6_get(&k.dst, &e.inner->saddr);
-	k.sport = e.ports[1];
-	k.dport = e.ports[0];
-	k.proto = e.inner->nexthdr;
-	k.family = L4S_AF_INET6;
+	icmp6_reply_key(&e, &k);
 	s = bpf_map_lookup_elem(&l4s_snat, &k);
 	if (!s)
 		return 0;
@@ -267,12 +288,7 @@ static __always_inline int icmp6_nat_back(void *data, void *data_end, const stru
 
 	if (icmp6_error(data, data_end, p, &e))
 		return 0;
-	addr6_get(&k.src, &e.inner->daddr);
-	addr6_get(&k.dst, &e.inner->saddr);
-	k.sport = e.ports[1];
-	k.dport = e.ports[0];
-	k.proto = e.inner->nexthdr;
-	k.family = L4S_AF_INET6;
+	icmp6_reply_key(&e, &k);
 	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
 	if (!rf)
 		return 0;

@@ -483,6 +483,18 @@ static int do_udp(const char *addr, int port, long count, int repeat, double tim
 	return 0;
 }
 
+/* End of a hold: the names of the connections still open, counted, and closed. */
+static void hold_finish(int *fds, char (*who)[64], int conns)
+{
+	for (int i = 0; i < conns; i++) {
+		if (fds[i] >= 0) {
+			count_name(who[i]);
+			close(fds[i]);
+		}
+	}
+	print_names();
+}
+
 /* One request and its answer on an unconnected UDP socket (3 tries of 500 ms). */
 static int udp_ask(int fd, const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t n,
 		   long *badsrc)
@@ -552,13 +564,7 @@ static int do_hold_udp(const char *addr, int port, int conns, double duration, i
 		}
 		usleep((useconds_t)interval_ms * 1000);
 	}
-	for (int i = 0; i < conns; i++) {
-		if (fds[i] >= 0) {
-			count_name(who[i]);
-			close(fds[i]);
-		}
-	}
-	print_names();
+	hold_finish(fds, who, conns);
 	printf("exchanges %ld\nbroken %ld\nmoved %ld\nbad_source %ld\n", exchanges, broken, moved,
 	       badsrc);
 	return 0;
@@ -610,13 +616,7 @@ static int do_hold(const char *addr, int port, int conns, double duration, int i
 		}
 		usleep((useconds_t)interval_ms * 1000);
 	}
-	for (int i = 0; i < conns; i++) {
-		if (fds[i] >= 0) {
-			count_name(who[i]);
-			close(fds[i]);
-		}
-	}
-	print_names();
+	hold_finish(fds, who, conns);
 	printf("exchanges %ld\nbroken %ld\nmoved %ld\n", exchanges, broken, moved);
 	return 0;
 }
