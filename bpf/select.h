@@ -153,7 +153,8 @@ static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4
 		}
 		return 0;
 	}
-	if (node_addr(n, p->key.family, &c->snat_addr)) /* no SNAT address set */
+	/* No SNAT address set (or set off): auto uses nat, snat cannot. */
+	if ((n && (n->flags & L4S_NODE_F_OFF)) || node_addr(n, p->key.family, &c->snat_addr))
 		return mode == L4S_MODE_SNAT ? L4S_R_DROP_SNAT_NO_ADDR : 0;
 	if (mode == L4S_MODE_AUTO && !backend_is_remote(ctx, ifindex, p, be))
 		return 0;

@@ -195,6 +195,8 @@ struct l4s_snat {
 /* The node (l4s_node, one entry): what SNAT rewrites sources to. */
 #define L4S_NODE_F_ADDR4 (1u << 0)
 #define L4S_NODE_F_ADDR6 (1u << 1)
+#define L4S_NODE_F_OFF   (1u << 2) /* 'node unset': no new SNAT flows; the address stays
+				    * for the flows that have a port */
 #define L4S_SNAT_PORT_MIN_DEFAULT 32768
 #define L4S_SNAT_PORT_MAX_DEFAULT 60999
 #define L4S_SNAT_TRIES 16           /* ports a new flow tries before giving up */

@@ -20,7 +20,8 @@ int help_node(void)
 	       "  this node, which the backends' replies are routed back to), and the range of\n"
 	       "  ports it hands out (default %d-%d; keep it out of the node's own\n"
 	       "  ip_local_port_range). Services in mode auto SNAT their remote backends once\n"
-	       "  an address is set; unset stops that for new flows. show counts the SNAT\n"
+	       "  an address is set; unset stops that for new flows (flows that have a port\n"
+	       "  keep it). show counts the SNAT\n"
 	       "  entries (ports held, per backend, by live or recently closed flows).\n",
 	       L4S_SNAT_PORT_MIN_DEFAULT, L4S_SNAT_PORT_MAX_DEFAULT);
 	return 0;
@@ -72,15 +73,19 @@ static int node_show(void)
 		fmt_addr(a6, &n.addr6, L4S_AF_INET6);
 	state_close(&st);
 	if (l4s_json) {
-		json_print(json_pack("{s:s?, s:s?, s:i, s:i, s:{s:I, s:I, s:I}}", "snat_addr4",
-				     a4[0] ? a4 : NULL, "snat_addr6", a6[0] ? a6 : NULL,
+		json_print(json_pack("{s:s?, s:s?, s:b, s:i, s:i, s:{s:I, s:I, s:I}}", "snat_addr4",
+				     a4[0] ? a4 : NULL, "snat_addr6", a6[0] ? a6 : NULL, "snat_on",
+				     (n.flags & (L4S_NODE_F_ADDR4 | L4S_NODE_F_ADDR6)) &&
+					     !(n.flags & L4S_NODE_F_OFF),
 				     "snat_port_min", n.port_min, "snat_port_max", n.port_max,
 				     "snat_entries", "ipv4", (json_int_t)c[0], "ipv6", (json_int_t)c[1],
 				     "open", (json_int_t)c[2]));
 		return 0;
 	}
-	printf("snat address: %s%s%s\n", a4[0] ? a4 : "", a4[0] && a6[0] ? " " : "",
-	       a4[0] || a6[0] ? a6 : "none (auto mode uses nat for every backend)");
+	printf("snat address: %s%s%s%s\n", a4[0] ? a4 : "", a4[0] && a6[0] ? " " : "",
+	       a4[0] || a6[0] ? a6 : "none (auto mode uses nat for every backend)",
+	       (n.flags & L4S_NODE_F_OFF) ? " (unset: new flows use nat, flows with a port keep it)" :
+					     "");
 	if (n.port_min)
 		printf("snat ports:   %u-%u\n", n.port_min, n.port_max);
 	printf("snat entries: %ld IPv4, %ld IPv6 (%ld not closed)\n", c[0], c[1], c[2]);
@@ -143,7 +148,12 @@ static int node_set(int argc, char **argv, int unset)
 	}
 	if (node_open(&st, STATE_CREATE | STATE_LOCK))
 		return cmd_fail(1);
-	if (!unset) {
+	if (unset) {
+		/* New flows stop getting ports; flows that have one keep it (and the address
+		 * their replies come back to). */
+		bpf_map_lookup_elem(st.node, &zero, &n);
+		n.flags |= L4S_NODE_F_OFF;
+	} else {
 		struct l4s_node cur = {};
 
 		bpf_map_lookup_elem(st.node, &zero, &cur);

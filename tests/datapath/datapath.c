@@ -507,6 +507,23 @@ static void test_snat(void **state)
 	s.sport = 41004;
 	assert_int_equal(snat_send(&s, out, &olen), XDP_DROP_);
 	assert_true(reason(L4S_R_DROP_SNAT_EXHAUSTED) == exhausted + 1);
+
+	/* node unset: flows that have a port keep it; a new one in snat mode has none. */
+	{
+		__u64 noaddr = reason(L4S_R_DROP_SNAT_NO_ADDR);
+
+		assert_int_equal(cli("node unset"), 0);
+		s.sport = 41000;
+		s.tcp_flags = TCP_F_ACK;
+		assert_int_equal(snat_send(&s, out, &olen), XDP_PASS_);
+		assert_int_equal(pkt_info(out, olen).sport, port);
+		s.sport = 41005;
+		s.tcp_flags = TCP_F_SYN;
+		assert_int_equal(snat_send(&s, out, &olen), XDP_DROP_);
+		assert_true(reason(L4S_R_DROP_SNAT_NO_ADDR) == noaddr + 1);
+		assert_int_equal(cli("node set --snat-addr 10.99.0.1 --snat-addr fd00:99::1 "
+				     "--snat-ports 40000-40003"), 0);
+	}
 }
 
 /* An ICMP(v6) error from @osrc to @odst quoting a TCP packet @isrc:@isport ->
