@@ -185,10 +185,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_cgroups SEC(".maps");
 
-/* SNAT flows by what the backend sends back (struct l4s_snat). Size set at load. */
+/* SNAT flows by what the backend sends back (struct l4s_snat). Size set at load: a
+ * quarter of the flow table. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, L4S_FLOWS_DEFAULT);
+	__uint(max_entries, L4S_FLOWS_DEFAULT / 4);
 	__type(key, struct l4s_flow_key);
 	__type(value, struct l4s_snat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

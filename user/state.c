@@ -210,7 +210,10 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 	if (st->flow_max) {
 		bpf_map__set_max_entries(skel->maps.l4s_flows, (__u32)st->flow_max);
 		bpf_map__set_max_entries(skel->maps.l4s_rflows, (__u32)st->flow_max);
-		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)st->flow_max);
+		/* SNAT flows are the remote-backend share of the flows: a quarter of the
+		 * table (the map is preallocated, ~150 bytes an entry). */
+		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)(st->flow_max / 4 > 16384 ?
+								       st->flow_max / 4 : 16384));
 	}
 	/* l4s_txports is pinned by hand (see bpf/maps.h): reuse it when it exists. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/l4s_txports", st->pin_dir) < sizeof(path)) {

@@ -140,7 +140,7 @@ check "add: 1:1 by annotation over 1000 connections is 50% +- 7" share_within "$
 out=$(lab_client "$TRAFFIC" tcp 10.96.0.11 80 --count 200)
 check "add: the LoadBalancer IP answers too" eq "$(total_answers "$out")" 200
 check "TLS: an agent that does not trust the server's CA says why" \
-	grep -q "listing services failed: .*\\(certificate\\|SSL\\)" "$LAB_ROOT/agent-other.log"
+	wait_for "$LAB_ROOT/agent-other.log" "listing services failed: .*(certificate|SSL)" 20
 check "TLS: ... and writes nothing" eq "$(L4SPLIT_PIN_DIR=$LAB_ROOT/pin-other "$L4SPLIT" status --json | jq '.services | length')" 0
 kill "$other"
 wait "$other" 2>/dev/null
