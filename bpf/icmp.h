@@ -243,8 +243,7 @@ static __always_inline void addr6_get(struct l4s_addr *a, const struct in6_addr 
 
 static __always_inline int addr6_eq(const struct l4s_addr *a, const struct in6_addr *b)
 {
-	return a->addr[0] == b->in6_u.u6_addr32[0] && a->addr[1] == b->in6_u.u6_addr32[1] &&
-	       a->addr[2] == b->in6_u.u6_addr32[2] && a->addr[3] == b->in6_u.u6_addr32[3];
+	return l4s_addr_eq(a, (const struct l4s_addr *)b->in6_u.u6_addr32);
 }
 
 static __always_inline void icmp6_reply_key(const struct l4s_icmp6 *e, struct l4s_flow_key *k)

@@ -257,12 +257,7 @@ static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 	vip = ix->vip;
 	vport = ix->vport;
 	if (!(ix->flags & L4S_BINDEX_F_DSR)) {
-		fk.src = p->key.dst;
-		fk.dst = vip;
-		fk.sport = p->key.dport;
-		fk.dport = vport;
-		fk.proto = p->key.proto;
-		fk.family = p->key.family;
+		forward_key(p, &vip, vport, &fk);
 		f = bpf_map_lookup_elem(&l4s_flows, &fk);
 		/* Only a live nat flow of that backend, and never a new connection on a
 		 * reused 5-tuple (its SYN-ACK does not answer the flow's SYN). */
@@ -272,8 +267,7 @@ static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 		bid = f->backend_id;
 		be = bpf_map_lookup_elem(&l4s_backends, &bid);
 		if (!be || be->gen != f->backend_gen || be->port != p->key.sport ||
-		    be->addr.addr[0] != p->key.src.addr[0] || be->addr.addr[1] != p->key.src.addr[1] ||
-		    be->addr.addr[2] != p->key.src.addr[2] || be->addr.addr[3] != p->key.src.addr[3])
+		    !l4s_addr_eq(&be->addr, &p->key.src))
 			return TC_ACT_OK_;
 		{
 			struct l4s_rflow rf = { .vip = vip, .vport = vport, .backend_id = bid };

@@ -26,6 +26,13 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
+/* Two addresses of one family are equal (IPv4 uses word 0, the rest is zero). */
+static __always_inline int l4s_addr_eq(const struct l4s_addr *a, const struct l4s_addr *b)
+{
+	return a->addr[0] == b->addr[0] && a->addr[1] == b->addr[1] && a->addr[2] == b->addr[2] &&
+	       a->addr[3] == b->addr[3];
+}
+
 /* What the parser found. Offsets are from the start of the frame. */
 struct l4s_pkt {
 	struct l4s_flow_key key; /* src, dst, ports, proto, family */

@@ -128,11 +128,6 @@ static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l
 }
 
 /*
- * Decide what to do with a parsed packet at the frontend. On L4S_V_FORWARD,
- * @c holds the backend to rewrite to; counters for the service, the backend
- * and the flow table are already updated. @c->reason is set in every case.
- */
-/*
  * How a new flow reaches backend @be: nat (0), or L4S_FLOW_F_SNAT with a port in
  * @nf / L4S_FLOW_F_DSR. Returns 0, or a drop reason.
  */
@@ -185,6 +180,11 @@ static __always_inline __u32 flow_snat_hit(const struct l4s_pkt *p, struct l4s_f
 	return 0;
 }
 
+/*
+ * Decide what to do with a parsed packet at the frontend. On L4S_V_FORWARD,
+ * @c holds the backend to rewrite to; counters for the service, the backend
+ * and the flow table are already updated. @c->reason is set in every case.
+ */
 static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *p, __u32 pkt_len,
 				      struct l4s_choice *c)
 {

@@ -74,8 +74,7 @@ static __always_inline int backend_is_remote(void *ctx, __u32 ifindex, const str
 		return 1; /* one-armed: the backend's replies would bypass us */
 	if (p->key.family == L4S_AF_INET)
 		return fib.ipv4_dst != be->addr.addr[0]; /* the next hop is a gateway */
-	return fib.ipv6_dst[0] != be->addr.addr[0] || fib.ipv6_dst[1] != be->addr.addr[1] ||
-	       fib.ipv6_dst[2] != be->addr.addr[2] || fib.ipv6_dst[3] != be->addr.addr[3];
+	return !l4s_addr_eq((const struct l4s_addr *)fib.ipv6_dst, &be->addr);
 }
 
 /* May a new flow take over this entry's port? Its flow closed a while ago, or went
@@ -170,9 +169,7 @@ static __always_inline int snat_refresh(const struct l4s_pkt *p, const struct l4
 
 	snat_key(&k, p, be, naddr, nport);
 	s = bpf_map_lookup_elem(&l4s_snat, &k);
-	if (!s || s->cport != p->key.sport || s->client.addr[0] != p->key.src.addr[0] ||
-	    s->client.addr[1] != p->key.src.addr[1] || s->client.addr[2] != p->key.src.addr[2] ||
-	    s->client.addr[3] != p->key.src.addr[3])
+	if (!s || s->cport != p->key.sport || !l4s_addr_eq(&s->client, &p->key.src))
 		return -1;
 	s->seen_s = coarse_s();
 	if (closing)
@@ -204,10 +201,8 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 	__u16 port = bpf_ntohs(p->key.dport);
 	__u32 bid, mark = 0;
 
-	if (!n || port < n->port_min || port > n->port_max || node_addr(n, p->key.family, &na))
-		return 0;
-	if (na.addr[0] != p->key.dst.addr[0] || na.addr[1] != p->key.dst.addr[1] ||
-	    na.addr[2] != p->key.dst.addr[2] || na.addr[3] != p->key.dst.addr[3])
+	if (!n || port < n->port_min || port > n->port_max || node_addr(n, p->key.family, &na) ||
+	    !l4s_addr_eq(&na, &p->key.dst))
 		return 0;
 	s = bpf_map_lookup_elem(&l4s_snat, &p->key);
 	if (!s)
