@@ -159,66 +159,35 @@ int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
 	return 0;
 }
 
-struct index_scan {
-	__u32 id;
-	struct l4s_frontend_key *keys;
-	int n, cap;
-};
-
-static int index_collect(const void *k, const void *v, void *ctx)
+static struct l4s_frontend_key index_key(const struct model *m, const struct model_backend *b)
 {
-	struct index_scan *d = ctx;
-
-	if (((const struct l4s_bindex *)v)->svc_id != d->id)
-		return 0;
-	if (d->n == d->cap) {
-		int cap = d->cap ? d->cap * 2 : 64;
-		void *nk = realloc(d->keys, (size_t)cap * sizeof(*d->keys));
-
-		if (!nk)
-			return -ENOMEM;
-		d->keys = nk;
-		d->cap = cap;
-	}
-	d->keys[d->n++] = *(const struct l4s_frontend_key *)k;
-	return 0;
+	struct l4s_frontend_key k = { .vip = b->be.addr, .port = b->be.port,
+				      .proto = m->svc.proto, .family = b->be.family };
+	return k;
 }
 
-static int index_sync(struct l4s_state *st, const struct model *m, int deleted)
+/*
+ * Make the index entries of @m's backends what the model says, from the model alone
+ * (no scan of the map: a commit costs one update per backend): present backends are
+ * written, removed ones (or all, @deleted) deleted where they are still this
+ * service's. With @written, the keys written are appended there (for the rebuild).
+ */
+static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
+		      struct l4s_frontend_key *written, int *nwritten)
 {
-	struct index_scan d = { .id = m->id };
-	int err;
-
 	if (st->bindex < 0)
 		return 0; /* state from before the index: attach adds it */
-	/* Entries of this service no longer wanted go first. */
-	err = map_scan(st->bindex, sizeof(struct l4s_frontend_key), sizeof(struct l4s_bindex),
-		       index_collect, &d);
-	for (int i = 0; i < d.n; i++) {
-		int keep = 0;
-
-		for (int j = 0; !deleted && j < m->nbe; j++) {
-			const struct model_backend *b = &m->be[j];
-
-			keep |= !b->removed && b->be.port == d.keys[i].port &&
-				b->be.family == d.keys[i].family &&
-				!memcmp(&b->be.addr, &d.keys[i].vip, sizeof(b->be.addr));
-		}
-		if (!keep)
-			bpf_map_delete_elem(st->bindex, &d.keys[i]);
-	}
-	free(d.keys);
-	if (err < 0)
-		return l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
-	for (int j = 0; !deleted && j < m->nbe; j++) {
+	for (int j = 0; j < m->nbe; j++) {
 		const struct model_backend *b = &m->be[j];
-		struct l4s_frontend_key k = { .vip = b->be.addr, .port = b->be.port,
-					      .proto = m->svc.proto, .family = b->be.family };
-		struct l4s_bindex v = { .svc_id = m->id };
+		struct l4s_frontend_key k = index_key(m, b);
+		struct l4s_bindex v = { .svc_id = m->id }, cur;
 		int f;
 
-		if (b->removed)
+		if (deleted || b->removed) {
+			if (!bpf_map_lookup_elem(st->bindex, &k, &cur) && cur.svc_id == m->id)
+				bpf_map_delete_elem(st->bindex, &k);
 			continue;
+		}
 		/* What it answers as: the first frontend of the backend's family. */
 		for (f = 0; f < m->nfe && m->fe[f].family != b->be.family; f++)
 			;
@@ -229,32 +198,82 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted)
 		v.flags = m->svc.mode == L4S_MODE_DSR ? L4S_BINDEX_F_DSR : 0;
 		if (bpf_map_update_elem(st->bindex, &k, &v, BPF_ANY))
 			return l4s_err(errno, "cannot write l4s_bindex: %s", strerror(errno));
+		if (written)
+			written[(*nwritten)++] = k;
 	}
 	return 0;
 }
 
 int svc_sync_index(struct l4s_state *st, const struct model *m)
 {
-	return index_sync(st, m, 0);
+	return index_sync(st, m, 0, NULL, NULL);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct l4s_frontend_key));
+}
+
+struct index_keys {
+	struct l4s_frontend_key *k;
+	int n, cap;
+};
+
+static int index_collect(const void *k, const void *v, void *ctx)
+{
+	struct index_keys *d = ctx;
+
+	(void)v;
+	if (d->n == d->cap) {
+		int cap = d->cap ? d->cap * 2 : 256;
+		void *nk = realloc(d->k, (size_t)cap * sizeof(*d->k));
+
+		if (!nk)
+			return -ENOMEM;
+		d->k = nk;
+		d->cap = cap;
+	}
+	d->k[d->n++] = *(const struct l4s_frontend_key *)k;
+	return 0;
 }
 
 int svc_sync_index_all(struct l4s_state *st)
 {
+	struct index_keys old = { 0 };
+	struct l4s_frontend_key *written = NULL;
 	__u32 *ids = NULL;
-	int n = 0, err;
+	int n = 0, nw = 0, err;
 
 	if (st->bindex < 0)
 		return 0;
-	err = svc_list(st, &ids, &n);
+	/* Rebuild every service's entries, then drop what none of them wrote (left by an
+	 * older binary's changes): never an empty index in between. */
+	err = map_scan(st->bindex, sizeof(struct l4s_frontend_key), sizeof(struct l4s_bindex),
+		       index_collect, &old);
+	if (err < 0)
+		err = l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
+	if (!err)
+		err = svc_list(st, &ids, &n);
+	if (!err && !(written = calloc(L4S_MAX_BACKENDS + 1, sizeof(*written))))
+		err = l4s_err(ENOMEM, "out of memory");
 	for (int i = 0; !err && i < n; i++) {
 		struct model m;
 
 		err = model_load(st, ids[i], &m);
-		if (!err) {
-			err = index_sync(st, &m, 0);
-			model_free(&m);
-		}
+		if (err)
+			break;
+		if (nw + m.nbe <= L4S_MAX_BACKENDS)
+			err = index_sync(st, &m, 0, written, &nw);
+		model_free(&m);
 	}
+	if (!err) {
+		qsort(written, (size_t)nw, sizeof(*written), key_cmp);
+		for (int i = 0; i < old.n; i++)
+			if (!bsearch(&old.k[i], written, (size_t)nw, sizeof(*written), key_cmp))
+				bpf_map_delete_elem(st->bindex, &old.k[i]);
+	}
+	free(old.k);
+	free(written);
 	free(ids);
 	return err;
 }
@@ -312,7 +331,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 	}
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
-	index_sync(st, &m, 1); /* forget its backends in the index */
+	index_sync(st, &m, 1, NULL, NULL); /* forget its backends in the index */
 	flows = flows_flush_service(st, id);
 	for (int i = 0; i < m.nbe; i++)
 		flows_flush_backend(st, m.be[i].id);

@@ -88,6 +88,10 @@ check "without --prune, unlisted services stay" quiet l4s status extra
 out=$(doc '| .services |= map(select(.name == "web"))' | apply - --prune)
 check "--prune deletes what the document does not list" eq "$out" "0 created, 0 updated, 1 unchanged, 2 deleted"
 check "--prune: only web is left" eq "$(l4s status --json | jq -c '[.services[].name]')" '["web"]'
+# The backend index (reply-path repair, DSR) holds exactly web's backends now.
+ix=$(bpftool -j map dump pinned "$LAB_PIN/l4s_bindex" | jq length)
+check "--prune: the backend index holds only web's backends" \
+	eq "$ix" "$(l4s status web --json | jq '.services[0].backends | length')"
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
 check "web still answers after the prune" eq "$(total_answers "$out")" 200
 # Over capacity: refused before anything is written.
