@@ -66,7 +66,6 @@ lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 6 --interval-ms 10 >"$
 LAB_PIDS+=($!)
 hold=$!
 wait_for "$LAB_ROOT/hold.out" '^opened' 10
-sleep 0.5
 pold=$(peers pa)
 pnew=$(peers pb)
 w=(old=100 new=0 old=0 new=100 old=3 new=7 old=99 new=1 old=1 new=1 old=0 new=5 old=50 new=50

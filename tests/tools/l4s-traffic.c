@@ -521,7 +521,17 @@ static int udp_ask(int fd, const struct sockaddr_storage *ss, socklen_t sl, char
 	return -1;
 }
 
-static int do_hold_udp(const char *addr, int port, int conns, double duration, int interval_ms)
+/* One exchange of a hold: a line over TCP, or a datagram and its answer over UDP. */
+static int hold_ask(int udp, int fd, const struct sockaddr_storage *ss, socklen_t sl, char *buf,
+		    size_t n, long *badsrc)
+{
+	if (udp)
+		return udp_ask(fd, ss, sl, buf, n, badsrc);
+	return write(fd, "x\n", 2) != 2 || read_line(fd, buf, n, now() + 2.0) ? -1 : 0;
+}
+
+static int do_hold(const char *addr, int port, int conns, double duration, int interval_ms,
+		   int udp)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -533,64 +543,21 @@ static int do_hold_udp(const char *addr, int port, int conns, double duration, i
 	if (!fds || !who || parse_sa(addr, port, &ss, &sl))
 		return 2;
 	for (int i = 0; i < conns; i++) {
-		fds[i] = socket(ss.ss_family, SOCK_DGRAM, 0);
-		if (fds[i] < 0 || udp_ask(fds[i], &ss, sl, who[i], 64, &badsrc)) {
-			broken++;
-			if (fds[i] >= 0)
-				close(fds[i]);
+		int one = 1;
+
+		/* A UDP socket is open once it got its first answer (that names its backend). */
+		fds[i] = udp ? socket(ss.ss_family, SOCK_DGRAM, 0) : connect_to(&ss, sl, now() + 3.0);
+		if (fds[i] >= 0 && udp && udp_ask(fds[i], &ss, sl, who[i], 64, &badsrc)) {
+			close(fds[i]);
 			fds[i] = -1;
-			continue;
 		}
-		opened++;
-	}
-	printf("opened %ld\n", opened);
-	fflush(stdout);
-	end = now() + duration;
-	while (now() < end) {
-		for (int i = 0; i < conns; i++) {
-			char buf[64];
-
-			if (fds[i] < 0)
-				continue;
-			if (udp_ask(fds[i], &ss, sl, buf, sizeof(buf), &badsrc)) {
-				broken++;
-				close(fds[i]);
-				fds[i] = -1;
-				continue;
-			}
-			exchanges++;
-			if (strcmp(who[i], buf))
-				moved++;
-		}
-		usleep((useconds_t)interval_ms * 1000);
-	}
-	hold_finish(fds, who, conns);
-	printf("exchanges %ld\nbroken %ld\nmoved %ld\nbad_source %ld\n", exchanges, broken, moved,
-	       badsrc);
-	return 0;
-}
-
-static int do_hold(const char *addr, int port, int conns, double duration, int interval_ms)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int *fds = calloc((size_t)conns, sizeof(int));
-	char (*who)[64] = calloc((size_t)conns, 64);
-	long broken = 0, moved = 0, exchanges = 0, opened = 0;
-	double end;
-
-	if (!fds || !who || parse_sa(addr, port, &ss, &sl))
-		return 2;
-	for (int i = 0; i < conns; i++) {
-		fds[i] = connect_to(&ss, sl, now() + 3.0);
 		if (fds[i] < 0) {
 			broken++;
 			continue;
 		}
 		opened++;
-		int one = 1;
-
-		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!udp)
+			setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	printf("opened %ld\n", opened);
 	fflush(stdout);
@@ -601,8 +568,7 @@ static int do_hold(const char *addr, int port, int conns, double duration, int i
 
 			if (fds[i] < 0)
 				continue;
-			if (write(fds[i], "x\n", 2) != 2 ||
-			    read_line(fds[i], buf, sizeof(buf), now() + 2.0)) {
+			if (hold_ask(udp, fds[i], &ss, sl, buf, sizeof(buf), &badsrc)) {
 				broken++;
 				close(fds[i]);
 				fds[i] = -1;
@@ -618,6 +584,8 @@ static int do_hold(const char *addr, int port, int conns, double duration, int i
 	}
 	hold_finish(fds, who, conns);
 	printf("exchanges %ld\nbroken %ld\nmoved %ld\n", exchanges, broken, moved);
+	if (udp)
+		printf("bad_source %ld\n", badsrc);
 	return 0;
 }
 
@@ -654,14 +622,11 @@ int main(int argc, char **argv)
 		return do_udp(argv[2], atoi(argv[3]), (long)opt_num(argc, argv, "--count", 100),
 			      (int)opt_num(argc, argv, "--repeat", 1),
 			      opt_num(argc, argv, "--timeout", 120), opt_flag(argc, argv, "--connect"));
-	if (argc >= 4 && !strcmp(argv[1], "hold") && opt_flag(argc, argv, "--udp"))
-		return do_hold_udp(argv[2], atoi(argv[3]), (int)opt_num(argc, argv, "--conns", 10),
-				   opt_num(argc, argv, "--duration", 5),
-				   (int)opt_num(argc, argv, "--interval-ms", 10));
 	if (argc >= 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], atoi(argv[3]), (int)opt_num(argc, argv, "--conns", 10),
 			       opt_num(argc, argv, "--duration", 5),
-			       (int)opt_num(argc, argv, "--interval-ms", 10));
+			       (int)opt_num(argc, argv, "--interval-ms", 10),
+			       opt_flag(argc, argv, "--udp"));
 	fprintf(stderr, "usage: see the comment at the top of l4s-traffic.c\n");
 	return 2;
 }
