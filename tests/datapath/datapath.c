@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
@@ -69,11 +70,33 @@ static int which(const uint8_t *buf, size_t len, const char *const *addrs, int n
 static const char *const be4[] = { "10.1.0.1", "10.1.0.2" };
 static const char *const be6[] = { "fd00:1::1", "fd00:1::2" };
 
+static int teardown(void **state);
+
+/* The state every test shares; cmocka skips the teardown of a group whose setup fails,
+ * so a failed setup removes what it made itself (the pin directory is a bpffs mount). */
+static int setup_state(void);
+
 static int setup(void **state)
 {
-	(void)state;
 	if (!mkdtemp(pin_dir))
 		return -1;
+	if (setup_state()) {
+		if (skel) {
+			teardown(state);
+		} else { /* the state may never have been opened: only the directory */
+			state_purge(pin_dir);
+			/* Lazily: what the failed load still holds keeps the mount busy
+			 * until the process exits. */
+			umount2(pin_dir, MNT_DETACH);
+			rmdir(pin_dir);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_state(void)
+{
 	opt_pin_dir = pin_dir;
 	state_set_flow_max(262144);
 	if (cli("service add web4 10.96.0.10:80/tcp") || cli("service add dns4 10.96.0.10:53/udp") ||
