@@ -461,7 +461,9 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 			c->created++;
 			return 0;
 		}
-		err = svc_create(st, d->name, d->fe, d->nfe, flags, d->table_size, &id);
+		/* The record only: the table is built once, by the commit below, and the
+		 * frontends come last, so the service is never reachable half-made. */
+		err = svc_reserve(st, d->name, d->fe, d->nfe, flags, d->table_size, &id);
 		if (err)
 			return err;
 		created = 1;
@@ -483,7 +485,7 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 		if (!dry && (err = svc_set_flags(st, id, flags)))
 			goto out;
 	}
-	if (!svc_frontends_equal(&m, d->fe, d->nfe)) {
+	if (!created && !svc_frontends_equal(&m, d->fe, d->nfe)) {
 		changed = 1;
 		if (!dry && (err = svc_set_frontends(st, id, d->fe, d->nfe)))
 			goto out;
@@ -530,9 +532,11 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 			mt->weight = d->tr[t].weight;
 	}
 	reconcile_prune_tracks(&m, &rec);
-	changed |= model_differs(st, &m);
+	changed |= created || model_differs(st, &m);
 	if (changed && !dry)
 		err = model_commit(st, &m);
+	if (!err && created)
+		err = svc_set_frontends(st, id, d->fe, d->nfe);
 	if (!err) {
 		if (created)
 			c->created++;
@@ -542,6 +546,16 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 			c->unchanged++;
 	}
 out:
+	if (err && created) { /* take back what this service wrote: none of it went live */
+		char msg[512], hint[512];
+
+		snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
+		snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
+		svc_delete(st, id, NULL, NULL);
+		l4s_err(err, "%s", msg);
+		if (hint[0])
+			l4s_hint("%s", hint);
+	}
 	free(kr.ep);
 	reconcile_free(&rec);
 	model_free(&m);

@@ -69,47 +69,6 @@ int svc_list(struct l4s_state *st, __u32 **ids, int *n)
 	return 0;
 }
 
-struct fe_scan {
-	struct model *m;
-	int err;
-};
-
-static int fe_collect(const void *k, const void *v, void *ctx)
-{
-	const struct l4s_frontend *fe = v;
-	struct fe_scan *s = ctx;
-	struct l4s_frontend_key *tmp;
-
-	if (fe->svc_id != s->m->id)
-		return 0;
-	tmp = realloc(s->m->fe, sizeof(*tmp) * (size_t)(s->m->nfe + 1));
-	if (!tmp)
-		return -ENOMEM;
-	s->m->fe = tmp;
-	memcpy(&s->m->fe[s->m->nfe++], k, sizeof(*tmp));
-	return 0;
-}
-
-struct tr_scan {
-	struct model *m;
-};
-
-static int tr_collect(const void *k, const void *v, void *ctx)
-{
-	const struct l4s_track_key *tk = k;
-	const struct l4s_track *t = v;
-	struct tr_scan *s = ctx;
-	struct model_track *mt;
-
-	if (tk->svc_id != s->m->id)
-		return 0;
-	mt = model_track_add(s->m, tk->name, t->weight);
-	if (!mt)
-		return -ENOMEM;
-	mt->in_map = 1;
-	return 0;
-}
-
 static int cmp_track(const void *a, const void *b)
 {
 	return strcmp(((const struct model_track *)a)->name, ((const struct model_track *)b)->name);
@@ -130,22 +89,34 @@ static int cmp_backend(const void *a, const void *b)
 
 int model_load(struct l4s_state *st, __u32 id, struct model *m)
 {
-	struct fe_scan fs = { .m = m };
-	struct tr_scan ts = { .m = m };
+	const struct state_svc_index *x;
 	int err;
 
 	memset(m, 0, sizeof(*m));
 	m->id = id;
 	if (bpf_map_lookup_elem(st->services, &id, &m->svc))
 		return l4s_err(errno, "cannot read service %u: %s", id, strerror(errno));
-	err = map_scan(st->frontends, sizeof(struct l4s_frontend_key), sizeof(struct l4s_frontend),
-		       fe_collect, &fs);
-	if (err)
-		goto fail;
-	err = map_scan(st->tracks, sizeof(struct l4s_track_key), sizeof(struct l4s_track),
-		       tr_collect, &ts);
-	if (err)
-		goto fail;
+	x = state_index(st, id);
+	if (!x)
+		return -EIO;
+	if (x->nfe) {
+		m->fe = malloc(sizeof(*m->fe) * (size_t)x->nfe);
+		if (!m->fe) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		memcpy(m->fe, x->fe, sizeof(*m->fe) * (size_t)x->nfe);
+		m->nfe = x->nfe;
+	}
+	for (int i = 0; i < x->ntr; i++) {
+		struct model_track *mt = model_track_add(m, x->tr[i].name, x->tr[i].weight);
+
+		if (!mt) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		mt->in_map = 1;
+	}
 	if (!state_backends(st)) {
 		err = -EIO;
 		goto fail;
@@ -617,16 +588,15 @@ int model_commit(struct l4s_state *st, struct model *m)
 				      strerror(errno));
 	}
 	for (int i = 0; i < m->ntr; i++) {
-		struct l4s_track_key tk = { .svc_id = m->id };
-		struct l4s_track t = { .weight = m->tr[i].weight };
+		int terr;
 
 		if (m->tr[i].removed)
 			continue;
-		strncpy(tk.name, m->tr[i].name, L4S_NAME_LEN - 1);
-		if (bpf_map_update_elem(st->tracks, &tk, &t, BPF_ANY)) {
+		terr = state_put_track(st, m->id, m->tr[i].name, m->tr[i].weight);
+		if (terr) {
 			if (!err)
-				err = l4s_err(errno, "cannot write track \"%s\": %s", tk.name,
-					      strerror(errno));
+				err = l4s_err(terr, "cannot write track \"%s\": %s", m->tr[i].name,
+					      strerror(-terr));
 			continue;
 		}
 		m->tr[i].in_map = 1;
@@ -648,12 +618,8 @@ int model_commit(struct l4s_state *st, struct model *m)
 	if (!err)
 		err = svc_sync_index(st, m);
 	for (int i = 0; i < m->ntr; i++) {
-		struct l4s_track_key tk = { .svc_id = m->id };
-
-		if (!m->tr[i].removed)
-			continue;
-		strncpy(tk.name, m->tr[i].name, L4S_NAME_LEN - 1);
-		bpf_map_delete_elem(st->tracks, &tk);
+		if (m->tr[i].removed)
+			state_del_track(st, m->id, m->tr[i].name);
 	}
 out:
 	free(freed);

@@ -463,12 +463,180 @@ int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *
 	return 0;
 }
 
+static void index_free(struct l4s_state *st)
+{
+	if (!st->index)
+		return;
+	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
+		free(st->index[i].fe);
+		free(st->index[i].tr);
+	}
+	free(st->index);
+	st->index = NULL;
+}
+
+static int index_add_fe(struct state_svc_index *x, const struct l4s_frontend_key *k)
+{
+	for (int i = 0; i < x->nfe; i++)
+		if (!memcmp(&x->fe[i], k, sizeof(*k)))
+			return 0;
+	if (x->nfe == x->cap_fe) {
+		int cap = x->cap_fe ? 2 * x->cap_fe : 2;
+		struct l4s_frontend_key *tmp = realloc(x->fe, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		x->fe = tmp;
+		x->cap_fe = cap;
+	}
+	x->fe[x->nfe++] = *k;
+	return 0;
+}
+
+static void index_del_fe(struct state_svc_index *x, const struct l4s_frontend_key *k)
+{
+	for (int i = 0; i < x->nfe; i++)
+		if (!memcmp(&x->fe[i], k, sizeof(*k))) {
+			x->fe[i] = x->fe[--x->nfe];
+			return;
+		}
+}
+
+static int index_put_tr(struct state_svc_index *x, const char *name, __u64 weight)
+{
+	for (int i = 0; i < x->ntr; i++)
+		if (!strncmp(x->tr[i].name, name, L4S_NAME_LEN)) {
+			x->tr[i].weight = weight;
+			return 0;
+		}
+	if (x->ntr == x->cap_tr) {
+		int cap = x->cap_tr ? 2 * x->cap_tr : 2;
+		struct state_track *tmp = realloc(x->tr, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		x->tr = tmp;
+		x->cap_tr = cap;
+	}
+	memset(&x->tr[x->ntr], 0, sizeof(x->tr[0]));
+	strncpy(x->tr[x->ntr].name, name, L4S_NAME_LEN - 1);
+	x->tr[x->ntr++].weight = weight;
+	return 0;
+}
+
+static void index_del_tr(struct state_svc_index *x, const char *name)
+{
+	for (int i = 0; i < x->ntr; i++)
+		if (!strncmp(x->tr[i].name, name, L4S_NAME_LEN)) {
+			x->tr[i] = x->tr[--x->ntr];
+			return;
+		}
+}
+
+static int index_fe_put(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_frontend *f = v;
+	struct state_svc_index *idx = ctx;
+
+	return f->svc_id < L4S_MAX_SERVICES ? index_add_fe(&idx[f->svc_id], k) : 0;
+}
+
+static int index_tr_put(const void *k, const void *v, void *ctx)
+{
+	const struct l4s_track_key *tk = k;
+	const struct l4s_track *t = v;
+	struct state_svc_index *idx = ctx;
+	char name[L4S_NAME_LEN];
+
+	if (tk->svc_id >= L4S_MAX_SERVICES)
+		return 0;
+	memcpy(name, tk->name, L4S_NAME_LEN);
+	name[L4S_NAME_LEN - 1] = 0;
+	return index_put_tr(&idx[tk->svc_id], name, t->weight);
+}
+
+const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
+{
+	int err;
+
+	if (svc_id >= L4S_MAX_SERVICES) {
+		l4s_err(EINVAL, "service id %u out of range", svc_id);
+		return NULL;
+	}
+	if (st->index)
+		return &st->index[svc_id];
+	st->index = calloc(L4S_MAX_SERVICES, sizeof(*st->index));
+	if (!st->index) {
+		l4s_err(ENOMEM, "out of memory");
+		return NULL;
+	}
+	err = map_scan(st->frontends, sizeof(struct l4s_frontend_key), sizeof(struct l4s_frontend),
+		       index_fe_put, st->index);
+	if (!err)
+		err = map_scan(st->tracks, sizeof(struct l4s_track_key), sizeof(struct l4s_track),
+			       index_tr_put, st->index);
+	if (err) {
+		index_free(st);
+		l4s_err(err, "cannot read the frontends and tracks: %s", strerror(-err));
+		return NULL;
+	}
+	return &st->index[svc_id];
+}
+
+int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
+		       __u64 flags)
+{
+	struct l4s_frontend f = { .svc_id = svc_id };
+
+	if (bpf_map_update_elem(st->frontends, k, &f, flags))
+		return -errno;
+	if (st->index && svc_id < L4S_MAX_SERVICES && index_add_fe(&st->index[svc_id], k))
+		index_free(st); /* out of memory: read again when next asked */
+	return 0;
+}
+
+int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id)
+{
+	int err = bpf_map_delete_elem(st->frontends, k) ? -errno : 0;
+
+	if (st->index && svc_id < L4S_MAX_SERVICES)
+		index_del_fe(&st->index[svc_id], k);
+	return err;
+}
+
+int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight)
+{
+	struct l4s_track_key tk = { .svc_id = svc_id };
+	struct l4s_track t = { .weight = weight };
+
+	strncpy(tk.name, name, L4S_NAME_LEN - 1);
+	if (bpf_map_update_elem(st->tracks, &tk, &t, BPF_ANY))
+		return -errno;
+	if (st->index && svc_id < L4S_MAX_SERVICES &&
+	    index_put_tr(&st->index[svc_id], tk.name, weight))
+		index_free(st);
+	return 0;
+}
+
+int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name)
+{
+	struct l4s_track_key tk = { .svc_id = svc_id };
+	int err;
+
+	strncpy(tk.name, name, L4S_NAME_LEN - 1);
+	err = bpf_map_delete_elem(st->tracks, &tk) ? -errno : 0;
+	if (st->index && svc_id < L4S_MAX_SERVICES)
+		index_del_tr(&st->index[svc_id], tk.name);
+	return err;
+}
+
 void state_forget(struct l4s_state *st)
 {
 	free(st->be_snap);
 	free(st->svc_snap);
 	st->be_snap = NULL;
 	st->svc_snap = NULL;
+	index_free(st);
 }
 
 void state_close(struct l4s_state *st)

@@ -25,6 +25,7 @@ struct l4s_state {
 	int snat, node, bindex;
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
+	struct state_svc_index *index; /* see state_index() */
 	__u32 be_hint;                /* where backend_alloc looks first */
 	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
 };
@@ -61,7 +62,30 @@ const struct l4s_backend *state_backends(struct l4s_state *st);
 const struct l4s_service *state_services(struct l4s_state *st);
 int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be);
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
-/* Drop the snapshots: a long-running reader (watch, rollout) sees other writers again. */
+/*
+ * Frontends and tracks of one service, from one scan of each map (grouped by service)
+ * kept in step by the writers below: loading the models of thousands of services
+ * costs two scans, not two per service. NULL on error (with a message).
+ */
+struct state_track {
+	char name[L4S_NAME_LEN];
+	__u64 weight;
+};
+struct state_svc_index {
+	struct l4s_frontend_key *fe;
+	int nfe, cap_fe;
+	struct state_track *tr;
+	int ntr, cap_tr;
+};
+const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id);
+/* Map writes that keep the index in step (flags as for bpf_map_update_elem). 0 or -errno. */
+int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
+		       __u64 flags);
+int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
+int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
+int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
+/* Drop the snapshots and the index: a long-running reader (watch, rollout) sees other
+ * writers again. */
 void state_forget(struct l4s_state *st);
 
 /* Open (libbpf) the embedded object with maps reused from @st's pin dir; when the

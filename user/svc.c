@@ -23,14 +23,12 @@ static int frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k
 		       fmt_frontend(buf, k), cur.name);
 }
 
-int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
-	       int nfe, __u32 flags, __u32 table_size, __u32 *idp)
+int svc_reserve(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
+		int nfe, __u32 flags, __u32 table_size, __u32 *idp)
 {
 	struct l4s_service svc = {}, cur = {};
-	struct model m = {};
 	__u32 id;
-	int inserted, err;
-	char buf[96];
+	int err;
 
 	if (svc_find(st, name, &id) == 0) {
 		l4s_err(EEXIST, "service \"%s\" already exists", name);
@@ -59,9 +57,6 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 	svc.proto = fe[0].proto;
 	svc.family = fe[0].family;
 	svc.gen = cur.gen;
-	m.id = id;
-	m.svc = svc;
-	/* An empty table first, then the service, then the frontends that make it live. */
 	if (state_put_service(st, id, &svc))
 		return l4s_err(errno, "cannot write service: %s", strerror(errno));
 	{
@@ -73,25 +68,55 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 			free(z);
 		}
 	}
+	*idp = id;
+	return 0;
+}
+
+/* Give a reserved slot back (nothing but its record was written). */
+static void svc_unreserve(struct l4s_state *st, __u32 id)
+{
+	struct l4s_service svc = {}, cur = {};
+
+	bpf_map_lookup_elem(st->services, &id, &cur);
+	svc.gen = cur.gen;
+	state_put_service(st, id, &svc);
+}
+
+int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
+	       int nfe, __u32 flags, __u32 table_size, __u32 *idp)
+{
+	struct model m = {};
+	__u32 id;
+	int inserted, err;
+	char buf[96];
+
+	err = svc_reserve(st, name, fe, nfe, flags, table_size, &id);
+	if (err)
+		return err;
+	m.id = id;
+	if (bpf_map_lookup_elem(st->services, &id, &m.svc)) {
+		err = l4s_err(errno, "cannot read service %u: %s", id, strerror(errno));
+		svc_unreserve(st, id);
+		return err;
+	}
+	/* An empty table first, then the frontends that make it live. */
 	err = table_swap(st, &m);
 	inserted = 0;
 	for (; !err && inserted < nfe; inserted++) {
-		struct l4s_frontend f = { .svc_id = id };
+		int ferr = state_put_frontend(st, &fe[inserted], id, BPF_NOEXIST);
 
-		if (bpf_map_update_elem(st->frontends, &fe[inserted], &f, BPF_NOEXIST))
-			err = l4s_err(errno, "cannot add frontend %s: %s",
-				      fmt_frontend(buf, &fe[inserted]), strerror(errno));
+		if (ferr)
+			err = l4s_err(ferr, "cannot add frontend %s: %s",
+				      fmt_frontend(buf, &fe[inserted]), strerror(-ferr));
 	}
 	if (!err) {
 		*idp = id;
 		return 0;
 	}
 	while (inserted-- > 0)
-		bpf_map_delete_elem(st->frontends, &fe[inserted]);
+		state_del_frontend(st, &fe[inserted], id);
 	bpf_map_delete_elem(st->tables, &id);
-	memset(&svc, 0, sizeof(svc));
-	svc.gen = cur.gen;
-	state_put_service(st, id, &svc);
+	svc_unreserve(st, id);
 	return err;
 }
 
@@ -128,11 +153,11 @@ int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_
 	}
 	/* Add what is new, then remove what is gone: never a moment with neither. */
 	for (int j = 0; j < nfe && !err; j++) {
-		struct l4s_frontend f = { .svc_id = id };
+		int ferr = state_put_frontend(st, &fe[j], id, BPF_ANY);
 
-		if (bpf_map_update_elem(st->frontends, &fe[j], &f, BPF_ANY))
-			err = l4s_err(errno, "cannot add frontend %s: %s", fmt_frontend(buf, &fe[j]),
-				      strerror(errno));
+		if (ferr)
+			err = l4s_err(ferr, "cannot add frontend %s: %s", fmt_frontend(buf, &fe[j]),
+				      strerror(-ferr));
 	}
 	for (int i = 0; i < m.nfe && !err; i++) {
 		int keep = 0;
@@ -141,7 +166,7 @@ int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_
 			if (!memcmp(&m.fe[i], &fe[j], sizeof(fe[j])))
 				keep = 1;
 		if (!keep)
-			bpf_map_delete_elem(st->frontends, &m.fe[i]);
+			state_del_frontend(st, &m.fe[i], id);
 	}
 	model_free(&m);
 	return err;
@@ -314,7 +339,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		return err;
 	/* Unreachable first (frontends), then the table, then everything it named. */
 	for (int i = 0; i < m.nfe; i++)
-		bpf_map_delete_elem(st->frontends, &m.fe[i]);
+		state_del_frontend(st, &m.fe[i], id);
 	bpf_map_delete_elem(st->tables, &id);
 	for (int i = 0; i < m.nbe; i++) {
 		struct l4s_backend gone = { .gen = m.be[i].be.gen + 1 };
@@ -323,12 +348,8 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		state_put_backend(st, m.be[i].id, &gone);
 		bpf_map_update_elem(st->weights, &m.be[i].id, &w0, BPF_ANY);
 	}
-	for (int i = 0; i < m.ntr; i++) {
-		struct l4s_track_key tk = { .svc_id = id };
-
-		strncpy(tk.name, m.tr[i].name, L4S_NAME_LEN - 1);
-		bpf_map_delete_elem(st->tracks, &tk);
-	}
+	for (int i = 0; i < m.ntr; i++)
+		state_del_track(st, id, m.tr[i].name);
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
 	index_sync(st, &m, 1, NULL, NULL); /* forget its backends in the index */

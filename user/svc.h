@@ -13,6 +13,11 @@
 /* Validate and create. 0 and *id, or -errno with a message (EEXIST, ENOSPC...). */
 int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
 	       int nfe, __u32 flags, __u32 table_size, __u32 *id);
+/* Only the service's record (id, name, flags, table size): not reachable, no table.
+ * The caller commits its model (which builds the table once), then sets its frontends;
+ * svc_delete() undoes it. */
+int svc_reserve(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
+		int nfe, __u32 flags, __u32 table_size, __u32 *id);
 struct model;
 /* Does the service in @m have exactly the frontends @fe (in any order)? */
 int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe);

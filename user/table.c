@@ -63,7 +63,7 @@ int table_quotas(const struct table_backend *bes, int n, __u32 m, __u32 *quota)
 }
 
 struct perm {
-	__u32 offset, skip, next, quota, taken;
+	__u32 offset, skip, cur, quota, taken; /* cur: the next slot to try, offset + k * skip */
 };
 
 /* Min-heap of backends ordered by the virtual time of their next pick. */
@@ -137,6 +137,7 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 		k.addr[3] ^= (__u32)bes[i].port << 8 ^ bes[i].family;
 		p[i].offset = l4s_hash_addr(&k, SEED_OFFSET) % m;
 		p[i].skip = l4s_hash_addr(&k, SEED_SKIP) % (m - 1) + 1;
+		p[i].cur = p[i].offset;
 		p[i].quota = quota[i];
 		if (quota[i])
 			h.idx[h.n++] = i;
@@ -151,8 +152,10 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 
 		/* Next preferred slot of b that is still free (m prime: the walk covers all). */
 		for (;;) {
-			slot = (__u32)(((__u64)pb->offset + (__u64)pb->next * pb->skip) % m);
-			pb->next++;
+			slot = pb->cur;
+			pb->cur += pb->skip; /* both below m: one subtraction is the modulo */
+			if (pb->cur >= m)
+				pb->cur -= m;
 			if (table[slot] == L4S_NO_BACKEND)
 				break;
 		}
