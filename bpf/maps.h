@@ -57,14 +57,17 @@ struct {
 /*
  * Service id -> lookup table (inner array: slot -> backend id). Userspace builds a
  * whole new inner map and swaps it in with one update: a packet sees either the
- * old table or the new one, never a mix. BPF_F_INNER_MAP lets tables differ in size.
+ * old table or the new one, never a mix. BPF_F_INNER_MAP lets tables differ in size;
+ * BPF_F_MMAPABLE lets userspace fill a new table with one memcpy instead of a
+ * syscall's worth of work per slot (layout 3; tables of states upgraded from layout
+ * 2 keep the flags they were made with, see table_swap()).
  */
 struct l4s_table_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L4S_TABLE_DEFAULT);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 };
 
 struct {

@@ -13,13 +13,17 @@
 #include <linux/types.h>
 #endif
 
-#define L4S_LAYOUT_VERSION 2
+#define L4S_LAYOUT_VERSION 3
 /*
  * Layout history (what 'l4split attach' upgrades in place, keeping every other map):
  *   1 -> 2: l4s_reasons grew from 18 counters to L4S_REASON_SLOTS (flow_lost added,
  *           room for more); the counters start again from 0.
  *           Flow values keep their size: the creation time nobody read became
  *           syn_seq, valid only with L4S_FLOW_F_SEQ, which layout-1 flows lack.
+ *   2 -> 3: lookup tables are BPF_F_MMAPABLE (filled by one memcpy). Nothing is
+ *           replaced: an upgraded state's l4s_tables keeps taking the tables it was
+ *           made for, which this binary fills slot by slot. The bump keeps binaries
+ *           that cannot make such tables off layout-3 states.
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);

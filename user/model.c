@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "err.h"
@@ -306,12 +307,67 @@ int model_count_flows(struct l4s_state *st, struct model *m)
 			flow_count_fn, &fc);
 }
 
+/*
+ * A new inner table holding @slots: mmapped and filled with one memcpy, or (a state
+ * upgraded from layout 2, whose l4s_tables takes only tables without BPF_F_MMAPABLE)
+ * filled by one batched update. The fd, or -errno with a message.
+ */
+static int table_create(const __u32 *slots, __u32 msz, int plain)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts,
+		    .map_flags = BPF_F_INNER_MAP | (plain ? 0 : BPF_F_MMAPABLE));
+	size_t len = sizeof(__u32) * (size_t)msz;
+	__u32 *keys, count = msz;
+	void *mem;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "l4s_table", sizeof(__u32), sizeof(__u32), msz,
+			    &opts);
+	if (fd < 0)
+		return l4s_err(errno, "cannot create a lookup table of %u slots: %s", msz,
+			       strerror(errno));
+	if (!plain) {
+		/* An array map's values are 8-byte aligned: slot i is at byte 8 * i. */
+		size_t mlen = sizeof(__u64) * (size_t)msz;
+		__u32 *v;
+
+		mem = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (mem == MAP_FAILED) {
+			err = l4s_err(errno, "cannot map a new lookup table: %s", strerror(errno));
+			close(fd);
+			return err;
+		}
+		v = mem;
+		for (__u32 i = 0; i < msz; i++)
+			v[2 * i] = slots[i];
+		munmap(mem, mlen);
+		return fd;
+	}
+	keys = malloc(len);
+	if (!keys) {
+		close(fd);
+		return l4s_err(ENOMEM, "out of memory");
+	}
+	for (__u32 i = 0; i < msz; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, slots, &count, NULL)) {
+		for (__u32 i = 0; i < msz && !err; i++)
+			if (bpf_map_update_elem(fd, &keys[i], &slots[i], BPF_ANY))
+				err = l4s_err(errno, "cannot fill the lookup table: %s",
+					      strerror(errno));
+	}
+	free(keys);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int table_swap(struct l4s_state *st, struct model *m)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
 	struct table_backend *tb = calloc((size_t)m->nbe + 1, sizeof(*tb));
-	__u32 msz = m->svc.table_size, *slots = calloc(msz, sizeof(__u32)), *keys = NULL;
-	__u32 count = msz;
+	__u32 msz = m->svc.table_size, *slots = calloc(msz, sizeof(__u32));
 	int n = 0, fd = -1, err;
 
 	if (!tb || !slots) {
@@ -334,34 +390,30 @@ int table_swap(struct l4s_state *st, struct model *m)
 		l4s_err(err, "cannot build the lookup table of \"%s\"", m->svc.name);
 		goto out;
 	}
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "l4s_table", sizeof(__u32), sizeof(__u32), msz,
-			    &opts);
+	fd = table_create(slots, msz, st->tables_plain);
 	if (fd < 0) {
-		err = l4s_err(errno, "cannot create a lookup table of %u slots: %s", msz,
-			      strerror(errno));
+		err = fd;
 		goto out;
-	}
-	keys = malloc(sizeof(__u32) * msz);
-	if (!keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (__u32 i = 0; i < msz; i++)
-		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, slots, &count, NULL)) {
-		for (__u32 i = 0; i < msz; i++) {
-			if (bpf_map_update_elem(fd, &keys[i], &slots[i], BPF_ANY)) {
-				err = l4s_err(errno, "cannot fill the lookup table: %s",
-					      strerror(errno));
-				goto out;
-			}
-		}
 	}
 	/* The switch: one update of the outer map. */
 	if (bpf_map_update_elem(st->tables, &m->id, &fd, BPF_ANY)) {
-		err = l4s_err(errno, "cannot install the lookup table of \"%s\": %s", m->svc.name,
-			      strerror(errno));
-		goto out;
+		err = -errno;
+		if (err == -EINVAL && !st->tables_plain) {
+			/* Made for layout 2's tables: fill them slot by slot from now on. */
+			close(fd);
+			st->tables_plain = 1;
+			fd = table_create(slots, msz, 1);
+			if (fd < 0) {
+				err = fd;
+				goto out;
+			}
+			err = bpf_map_update_elem(st->tables, &m->id, &fd, BPF_ANY) ? -errno : 0;
+		}
+		if (err) {
+			l4s_err(err, "cannot install the lookup table of \"%s\": %s", m->svc.name,
+				strerror(-err));
+			goto out;
+		}
 	}
 	m->svc.gen++;
 	state_put_service(st, m->id, &m->svc);
@@ -371,7 +423,6 @@ out:
 		close(fd);
 	free(tb);
 	free(slots);
-	free(keys);
 	return err;
 }
 

@@ -154,7 +154,7 @@ static int state_upgrade_prepare(struct l4s_state *st)
 {
 	char path[PATH_MAX];
 
-	if (st->upgrade_from == 1) { /* 1 -> 2: l4s_reasons grew */
+	if (st->upgrade_from < 2) { /* 1 -> 2: l4s_reasons grew */
 		snprintf(path, sizeof(path), "%s/l4s_reasons", st->pin_dir);
 		if (unlink(path) && errno != ENOENT)
 			return l4s_err(errno, "cannot replace %s: %s", path, strerror(errno));

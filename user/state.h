@@ -27,6 +27,7 @@ struct l4s_state {
 	struct l4s_service *svc_snap; /* see state_services() */
 	struct state_svc_index *index; /* see state_index() */
 	__u32 be_hint;                /* where backend_alloc looks first */
+	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
 	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
 };
 

@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Upgrade in place: the last release with map layout 1, built from git, runs the node
 # with live long-lived connections; `attach` with this build replaces the programs,
-# upgrades the state to layout 2 and keeps services, weights and flows: 0 broken
-# connections. A state with a layout this build cannot read is refused with a clear
+# upgrades the state to layout 3 and keeps services, weights and flows: 0 broken
+# connections. The same from the last release with layout 2, whose lookup tables this
+# build keeps filling slot by slot (they cannot be mapped). A state with a layout this build cannot read is refused with a clear
 # error and left as it was, while its datapath keeps forwarding.
 set -u
 cd "$(dirname "$0")/../.."
 LAB=l4e-upg$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
-# The last commit whose state has map layout 1 (landed 2026-11-27).
+# The last commits whose states have map layouts 1 (landed 2026-11-27) and 2 (2026-11-28).
 UPGRADE_FROM=${UPGRADE_FROM:-43a7ba8}
+UPGRADE_FROM2=${UPGRADE_FROM2:-cfe65bb}
 NEW_BIN=$L4SPLIT
 
 lab_start old new
@@ -26,7 +28,7 @@ git archive "$UPGRADE_FROM" | tar -x -C "$LAB_ROOT/src"
 check "the layout-1 release ($UPGRADE_FROM) builds" quiet make -s -C "$LAB_ROOT/src" -j2 build/l4split
 OLD_BIN=$LAB_ROOT/src/build/l4split
 check "... and says it uses map layout 1" grep -q 'map layout 1' <<<"$("$OLD_BIN" --version)"
-check "this build uses map layout 2" grep -q 'map layout 2' <<<"$("$NEW_BIN" --version)"
+check "this build uses map layout 3" grep -q 'map layout 3' <<<"$("$NEW_BIN" --version)"
 
 L4SPLIT=$OLD_BIN
 check "old release: attach" quiet l4s attach n0 --flows 65536
@@ -49,7 +51,7 @@ check "this build's status on layout 1: refused (exit 1)" eq "$?" 1
 check "... saying attach upgrades it in place" grep -q "attach DEV' with this l4split upgrades it" <<<"$err"
 out=$(l4s attach n0 2>&1)
 check "this build's attach upgrades in place (exit 0)" eq "$?" 0
-check "... and says what it did" grep -q "upgraded the state .* from map layout 1 to 2" <<<"$out"
+check "... and says what it did" grep -q "upgraded the state .* from map layout 1 to 3" <<<"$out"
 sleep 1
 l4s weight web old=3 new=1 >/dev/null
 wait $hold
@@ -87,12 +89,52 @@ bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 09
 prog=$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')
 err=$(l4s attach n0 2>&1)
 check "attach over map layout 9: refused (exit 1)" eq "$?" 1
-check "... naming both layouts" grep -q "map layout 9, which this l4split (layout 2) cannot read" <<<"$err"
+check "... naming both layouts" grep -q "map layout 9, which this l4split (layout 3) cannot read" <<<"$err"
 check "... the programs were left alone" eq "$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')" "$prog"
 err=$(l4s weight web old=1 new=1 2>&1)
 check "weight over map layout 9: refused (exit 1)" eq "$?" 1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
 check "the datapath keeps forwarding meanwhile" eq "$(tv "$out" failed)" 0
-bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 02 00 00 00 "${@:5}"
+bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 03 00 00 00 "${@:5}"
 check "restored: weight works again" quiet l4s weight web old=1 new=1
+
+# From layout 2: a fresh state made by the last layout-2 release, upgraded under load.
+if ! git cat-file -e "$UPGRADE_FROM2^{commit}" 2>/dev/null; then
+	ok "# SKIP $UPGRADE_FROM2 is not in this clone (shallow?): cannot build the old release"
+	finish
+	exit 0
+fi
+l4s detach --all --purge >/dev/null
+mkdir -p "$LAB_ROOT/src2"
+git archive "$UPGRADE_FROM2" | tar -x -C "$LAB_ROOT/src2"
+check "the layout-2 release ($UPGRADE_FROM2) builds" quiet make -s -C "$LAB_ROOT/src2" -j2 build/l4split
+L4SPLIT=$LAB_ROOT/src2/build/l4split
+check "... and says it uses map layout 2" grep -q 'map layout 2' <<<"$(l4s --version)"
+check "layout-2 release: attach" quiet l4s attach n0 --flows 65536
+l4s service add web $VIP4:80/tcp >/dev/null
+l4s backend add web $OLD:80 --track old >/dev/null
+l4s backend add web $NEW:80 --track new >/dev/null 2>&1
+l4s weight web old=1 new=1 >/dev/null
+lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 6 --interval-ms 10 >"$LAB_ROOT/hold2.out" &
+hold=$!
+wait_for "$LAB_ROOT/hold2.out" '^opened' 10
+sleep 1
+L4SPLIT=$NEW_BIN
+out=$(l4s attach n0 2>&1)
+check "this build's attach upgrades layout 2 in place (exit 0)" eq "$?" 0
+check "... and says what it did" grep -q "upgraded the state .* from map layout 2 to 3" <<<"$out"
+sleep 1
+check "a weight change on the upgraded state (its tables filled slot by slot)" \
+	quiet l4s weight web old=1 new=3
+wait $hold
+hout=$(cat "$LAB_ROOT/hold2.out")
+check "50 long-lived connections through the upgrade: 0 broken" eq "$(tv "$hout" broken)" 0
+check "... and 0 moved backend" eq "$(tv "$hout" moved)" 0
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
+check "after the upgrade: 1:3 (75% new +- 4), none failed" share_within "$out" new 75 4
+check "... no failed connection" eq "$(tv "$out" failed)" 0
+check "a new service on the upgraded state" quiet l4s service add web2 $VIP4:81/tcp
+l4s backend add web2 $OLD:80 >/dev/null
+out=$(lab_client "$TRAFFIC" tcp $VIP4 81 --count 200)
+check "... forwards (200 of 200 to its one backend)" eq "$(tv "$out" failed)" 0
 finish
