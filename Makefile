@@ -16,7 +16,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-stringop-truncation \
 	-Iinclude -Iuser -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
-LDLIBS   := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -lm
+LDLIBS   := -lbpf -lelf -lz -ljansson -lyaml -ldl -lpthread -lm
 
 # libFuzzer build (make fuzz): clang, the library instrumented for coverage.
 ifeq ($(SANITIZE),fuzz)
@@ -93,6 +93,10 @@ $(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h 
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
 
+$(BUILD)/tests/bench-table: tests/bench/bench_table.c $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/bench/bench_table.c $(BUILD)/libl4split.a $(LDLIBS)
+
 $(BUILD)/tests/l4s-spray: tests/tools/l4s-spray.c tests/lib/fuzzpkt.c tests/lib/pkt.c tests/lib/fuzzpkt.h tests/lib/pkt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-spray.c tests/lib/fuzzpkt.c tests/lib/pkt.c
@@ -132,7 +136,7 @@ datapath: $(BUILD)/tests/datapath
 demo: deps all $(TOOLS)
 	scripts/demo.sh
 
-bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/floor.bpf.o
+bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BUILD)/tests/floor.bpf.o
 	scripts/deps.sh bench
 	scripts/bench.sh
 

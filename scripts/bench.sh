@@ -17,6 +17,7 @@ cleanup() {
 		[ -e "$d/l4s_config" ] && L4SPLIT_PIN_DIR=$d "$L4SPLIT" detach --all --purge >/dev/null 2>&1
 	done
 	findmnt -rn -o TARGET | grep "^$ROOT/" | sort -r | while read -r m; do umount "$m"; done
+	ip netns del "l4bipt$$" 2>/dev/null
 	rm -rf "$ROOT"
 }
 trap cleanup EXIT
@@ -71,6 +72,40 @@ while read -r line; do
 	esac
 done <"$ROOT/dp.json"
 
+# Flat in the number of services and of backends per service: the same cases on a state
+# with 10,000 more services, and on one where web4/web6 have 1,000 backends each, each
+# beside the 2-backend, 1-service run above. (The 10,000 extra services get M = 1021
+# tables: the table size is not on the per-packet path, and 10,000 default tables would
+# pin 1.3 GB.)
+echo "datapath, flat in services and backends (net ns, x of the run above):"
+dp_state() { # NAME EXTRA_SERVICES BACKENDS
+	mkdir -p "$ROOT/$1"
+	jq -n --argjson x "$2" --argjson b "$3" '{services: ([
+		{name: "web4", vip: "10.96.0.10:80/tcp", table_size: 65521,
+		 backends: [range($b) | {addr: "10.1.\(. / 250 | floor).\(. % 250 + 1):8080"}]},
+		{name: "web6", vip: "[fd00:96::10]:80/tcp", table_size: 65521,
+		 backends: [range($b) | {addr: "[fd00:1::\(. + 1)]:8080"}]}] +
+		[range($x) as $i | {name: "x\($i)", table_size: 1021,
+		  vip: "10.\(64 + ($i / 62500 | floor)).\($i / 250 % 250 | floor).\($i % 250 + 1):80/tcp",
+		  backends: [{addr: "10.3.0.1:80"}]}])}' | node "$1" apply - >/dev/null &&
+		L4SPLIT_PIN_DIR=$ROOT/$1 "$BUILD/tests/bench-dp" "$BUILD/tests/floor.bpf.o" 100000 \
+			>"$ROOT/$1.json"
+}
+dp_state dpbase 0 2 && dp_state dpsvc 10000 2 && dp_state dpbe 0 1000 ||
+	echo "  !! the flatness states could not be set up"
+for c in "established flow (ipv4)" "established flow (ipv6)" "new flow, 100000 distinct (ipv4)" \
+	"new flow, 100000 distinct (ipv6)" "non-service packet (ipv4)" "non-service packet (ipv6)"; do
+	base=$(jq -r --arg c "$c" 'select(.case == $c) | .net_ns' "$ROOT/dpbase.json" 2>/dev/null)
+	for v in "dpsvc:10,000 more services" "dpbe:1,000 backends per service"; do
+		f=${v%%:*}
+		val=$(jq -r --arg c "$c" 'select(.case == $c) | .net_ns' "$ROOT/$f.json" 2>/dev/null)
+		bad=$(jq -r --arg c "$c" 'select(.case == $c) | .bad_outputs' "$ROOT/$f.json" 2>/dev/null)
+		[ -n "$val" ] && [ -n "$base" ] || continue
+		[ "$bad" != 0 ] && echo "  !! $c, ${v#*:}: $bad outputs were wrong"
+		result datapath "$c, ${v#*:} (net)" "$val" ns "1 service, 2 backends" "$base" "within 10%"
+	done
+done
+
 # --- 2. Split precision -------------------------------------------------------------------
 echo "split precision (100,000 new flows through the real program, M = 65521):"
 mkdir -p "$ROOT/sp"
@@ -111,6 +146,58 @@ for spec in "16381 100 20" "65521 1000 50"; do
 	done | median)
 	result control "weight change live, M=$1, $2 backends" "$t" ms "" "" "<= $3"
 done
+while read -r line; do
+	result control "$(jq -r .case <<<"$line")" "$(jq -r .ms <<<"$line")" ms
+done < <("$BUILD/tests/bench-table")
+# The same weight change with 10,000 other services loaded: l4split, and kube-proxy's
+# iptables mode (iptables-restore --noflush rewriting the service's chain of 100
+# endpoints, the incremental sync) in a netns of the bench's own.
+mkdir -p "$ROOT/cpx"
+jq -n '{services: ([{name: "w", vip: "10.96.2.1:80/tcp", tracks: {old: 1, new: 1},
+	backends: [range(100) | {addr: "10.3.\(. / 250 | floor).\(. % 250 + 1):80",
+	                         track: (if . % 10 == 0 then "new" else "old" end)}]}] +
+	[range(10000) as $i | {name: "x\($i)", table_size: 1021,
+	  vip: "10.\(64 + ($i / 62500 | floor)).\($i / 250 % 250 | floor).\($i % 250 + 1):80/tcp",
+	  backends: [{addr: "10.3.0.1:80"}]}])}' | node cpx apply - >/dev/null
+t=$(for i in 1 2 3 4 5; do
+	s=$(date +%s%N)
+	node cpx weight w old=$((i + 1)) new=1 >/dev/null
+	ms_since "$s"
+done | median)
+IPTNS=l4bipt$$
+ip netns add "$IPTNS"
+ipt_chain() { # P: KUBE-SVC-W with 100 endpoints, kube-proxy's probability ladder
+	awk -v p="$1" 'BEGIN { print "*nat"; print ":KUBE-SVC-W - [0:0]"
+		for (i = 0; i < 100; i++) {
+			left = 100 - i
+			pr = (i % 10 == 0 ? p : 1) / left
+			if (pr > 1) pr = 1
+			if (i < 99) printf "-A KUBE-SVC-W -m statistic --mode random --probability %.11f -j DNAT --to-destination 10.3.0.%d:80\n", pr, i + 1
+			else printf "-A KUBE-SVC-W -j DNAT --to-destination 10.3.0.%d:80\n", i + 1
+		}
+		print "COMMIT" }'
+}
+{
+	echo "*nat"
+	echo ":KUBE-SERVICES - [0:0]"
+	for i in $(seq 1 10000); do echo ":KUBE-SVC-X$i - [0:0]"; done
+	echo ":KUBE-SVC-W - [0:0]"
+	for i in $(seq 1 10000); do
+		echo "-A KUBE-SERVICES -d 10.$((64 + i / 62500)).$((i / 250 % 250)).$((i % 250 + 1))/32 -p tcp --dport 80 -j KUBE-SVC-X$i"
+		echo "-A KUBE-SVC-X$i -p tcp -j DNAT --to-destination 10.3.0.1:80"
+	done
+	echo "-A KUBE-SERVICES -d 10.96.2.1/32 -p tcp --dport 80 -j KUBE-SVC-W"
+	echo "COMMIT"
+} | ip netns exec "$IPTNS" iptables-restore
+ipt=$(for i in 1 2 3 4 5; do
+	ipt_chain "$((i + 1))" >"$ROOT/ipt.rules"
+	s=$(date +%s%N)
+	ip netns exec "$IPTNS" iptables-restore --noflush <"$ROOT/ipt.rules"
+	ms_since "$s"
+done | median)
+ip netns del "$IPTNS"
+result control "weight change live at 10,000 services, M=16381, 100 backends" "$t" ms \
+	"kube-proxy iptables mode, same change" "$ipt"
 # sync of the largest pod list one service may take (4,096 backends; a 10,000-pod list
 # for one service is refused by design), generated from the fixture pod.
 mkdir -p "$ROOT/sy"
@@ -326,7 +413,17 @@ for f in "$ROOT/dp"/l4s_*; do
 done
 result memory "all maps, 1M flows (fixed size, any number of services)" \
 	"$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 1048576 }')" MiB
-result memory "lookup table per service (M = 16381 slots x 4 bytes)" "$((16381 * 4))" bytes
+bslot=0
+for m in l4s_backends l4s_weights l4s_bstats l4s_sock_stats; do
+	bslot=$((bslot + $(mem_of "$ROOT/dp" $m)))
+done
+result memory "per backend slot (record, weight, per-CPU stats; 16,384 slots preallocated)" \
+	"$((bslot / 16384))" bytes
+# A table's memory as the kernel accounts it (an array's values are 8-byte aligned).
+tbl=$(bpftool -j map show | jq '[.[] | select(.name == "l4s_table" and .max_entries == 16381)][0].bytes_memlock // 0')
+result memory "lookup table per service (M = 16381)" "$tbl" bytes
+result memory "all maps, 1M flows, 10,000 services (M = 16381): fixed maps + 10,000 tables" \
+	"$(awk -v t="$total" -v b="$tbl" 'BEGIN { printf "%.1f", (t + 10000 * b) / 1048576 }')" MiB
 
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" \
 	'{date: $date, kernel: $kernel, cpus: ($cpus | tonumber), results: .}' \

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include "lazylib.h"
 #include "agent.h"
 #include "cmd.h"
 #include "err.h"
@@ -61,6 +62,8 @@ int do_agent(int argc, char **argv)
 			return usage_error("unknown agent option \"%s\"", o);
 	}
 	a.pin_dir = state_pin_dir(opt_pin_dir);
+	if (lazy_curl())
+		return cmd_fail(1);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return l4s_err(EIO, "cannot initialise libcurl"), cmd_fail(1);
 	err = kubeconfig && *kubeconfig ? kube_config_file(&a.k, kubeconfig) :

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include "lazylib.h"
 #include <yaml.h>
 #include "err.h"
 #include "kube.h"
@@ -386,7 +387,7 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 
 static CURL *easy(struct kube *k, const char *path, struct curl_slist **hdrs, struct xfer *x)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = lazy_curl() ? NULL : curl_easy_init();
 	char url[2048], auth[4096];
 
 	if (!c)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <microhttpd.h>
+#include "lazylib.h"
 #include "agent.h"
 #include "err.h"
 #include "model.h"
@@ -326,6 +327,10 @@ struct metrics *metrics_start(struct agent *a, const char *addr)
 	char *end;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
+	if (lazy_mhd()) {
+		free(m);
+		return NULL;
+	}
 	if (!m)
 		return NULL;
 	m->a = a;

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define L4S_LAZYLIB_IMPL
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include "err.h"
+#include "lazylib.h"
+
+struct lazy_curl_fns lazy_curl_fn;
+struct lazy_mhd_fns lazy_mhd_fn;
+
+struct sym {
+	const char *name;
+	void **slot;
+};
+
+/* dlopen @soname and fill every slot, or fill none. */
+static int load(const char *soname, const char *package, const struct sym *syms, int n)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	void *p[16];
+
+	if (!h) {
+		l4s_err(ENOENT, "cannot load %s: %s", soname, dlerror());
+		l4s_hint("install it: apt-get install %s", package);
+		return -ENOENT;
+	}
+	for (int i = 0; i < n && i < 16; i++) {
+		p[i] = dlsym(h, syms[i].name);
+		if (!p[i]) {
+			l4s_err(ENOENT, "%s has no %s: %s", soname, syms[i].name, dlerror());
+			l4s_hint("install a current %s", package);
+			dlclose(h);
+			return -ENOENT;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		*syms[i].slot = p[i];
+	return 0; /* the handle stays open for the life of the process */
+}
+
+#define SYM(fns, field, name) { #name, (void **)&(fns).field }
+
+static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int lazy_curl(void)
+{
+	static const struct sym syms[] = {
+		SYM(lazy_curl_fn, global_init, curl_global_init),
+		SYM(lazy_curl_fn, global_cleanup, curl_global_cleanup),
+		SYM(lazy_curl_fn, easy_init, curl_easy_init),
+		SYM(lazy_curl_fn, easy_setopt, curl_easy_setopt),
+		SYM(lazy_curl_fn, easy_getinfo, curl_easy_getinfo),
+		SYM(lazy_curl_fn, easy_perform, curl_easy_perform),
+		SYM(lazy_curl_fn, easy_cleanup, curl_easy_cleanup),
+		SYM(lazy_curl_fn, easy_strerror, curl_easy_strerror),
+		SYM(lazy_curl_fn, slist_append, curl_slist_append),
+		SYM(lazy_curl_fn, slist_free_all, curl_slist_free_all),
+	};
+	int err = 0;
+
+	pthread_mutex_lock(&lazy_lock);
+	if (!lazy_curl_fn.easy_init)
+		err = load("libcurl.so.4", "libcurl4", syms, (int)(sizeof(syms) / sizeof(syms[0])));
+	pthread_mutex_unlock(&lazy_lock);
+	return err;
+}
+
+int lazy_mhd(void)
+{
+	static const struct sym syms[] = {
+		SYM(lazy_mhd_fn, start_daemon, MHD_start_daemon),
+		SYM(lazy_mhd_fn, stop_daemon, MHD_stop_daemon),
+		SYM(lazy_mhd_fn, create_response_from_buffer, MHD_create_response_from_buffer),
+		SYM(lazy_mhd_fn, add_response_header, MHD_add_response_header),
+		SYM(lazy_mhd_fn, queue_response, MHD_queue_response),
+		SYM(lazy_mhd_fn, destroy_response, MHD_destroy_response),
+	};
+	int err = 0;
+
+	pthread_mutex_lock(&lazy_lock);
+	if (!lazy_mhd_fn.start_daemon)
+		err = load("libmicrohttpd.so.12", "libmicrohttpd12", syms,
+			   (int)(sizeof(syms) / sizeof(syms[0])));
+	pthread_mutex_unlock(&lazy_lock);
+	return err;
+}
