@@ -40,8 +40,22 @@ static int load(const char *soname, const char *package, const struct sym *syms,
 }
 
 #define SYM(fns, field, name) { #name, (void **)&(fns).field }
+#define NSYMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Load once, however many threads ask: @loaded is the slot filled last. */
+static int load_once(void **loaded, const char *soname, const char *package,
+		     const struct sym *syms, int n)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&lazy_lock);
+	if (!*loaded)
+		err = load(soname, package, syms, n);
+	pthread_mutex_unlock(&lazy_lock);
+	return err;
+}
 
 int lazy_curl(void)
 {
@@ -57,13 +71,9 @@ int lazy_curl(void)
 		SYM(lazy_curl_fn, slist_append, curl_slist_append),
 		SYM(lazy_curl_fn, slist_free_all, curl_slist_free_all),
 	};
-	int err = 0;
 
-	pthread_mutex_lock(&lazy_lock);
-	if (!lazy_curl_fn.easy_init)
-		err = load("libcurl.so.4", "libcurl4", syms, (int)(sizeof(syms) / sizeof(syms[0])));
-	pthread_mutex_unlock(&lazy_lock);
-	return err;
+	return load_once((void **)&lazy_curl_fn.slist_free_all, "libcurl.so.4", "libcurl4", syms,
+			 NSYMS(syms));
 }
 
 int lazy_mhd(void)
@@ -76,12 +86,7 @@ int lazy_mhd(void)
 		SYM(lazy_mhd_fn, queue_response, MHD_queue_response),
 		SYM(lazy_mhd_fn, destroy_response, MHD_destroy_response),
 	};
-	int err = 0;
 
-	pthread_mutex_lock(&lazy_lock);
-	if (!lazy_mhd_fn.start_daemon)
-		err = load("libmicrohttpd.so.12", "libmicrohttpd12", syms,
-			   (int)(sizeof(syms) / sizeof(syms[0])));
-	pthread_mutex_unlock(&lazy_lock);
-	return err;
+	return load_once((void **)&lazy_mhd_fn.destroy_response, "libmicrohttpd.so.12",
+			 "libmicrohttpd12", syms, NSYMS(syms));
 }
