@@ -61,7 +61,8 @@ $(BUILD):
 # Tests -----------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TOOLS    := $(BUILD)/tests/l4s-traffic $(BUILD)/tests/l4s-route $(BUILD)/tests/l4s-spray
+TOOLS    := $(BUILD)/tests/l4s-traffic $(BUILD)/tests/l4s-route $(BUILD)/tests/l4s-spray \
+	    $(BUILD)/tests/l4s-flood
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
@@ -96,6 +97,10 @@ $(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h 
 $(BUILD)/tests/bench-table: tests/bench/bench_table.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/bench/bench_table.c $(BUILD)/libl4split.a $(LDLIBS)
+
+$(BUILD)/tests/l4s-flood: tests/tools/l4s-flood.c tests/lib/pkt.c tests/lib/pkt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/tools/l4s-flood.c tests/lib/pkt.c
 
 $(BUILD)/tests/l4s-spray: tests/tools/l4s-spray.c tests/lib/fuzzpkt.c tests/lib/pkt.c tests/lib/fuzzpkt.h tests/lib/pkt.h
 	@mkdir -p $(dir $@)

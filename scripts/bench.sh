@@ -399,6 +399,66 @@ for extra in 0 10000; do
 done
 lb_reset
 
+# --- 4b. Forwarding fast path: XDP redirect into the pods' veths vs XDP_PASS -----------------
+# A UDP flood (64 flows, to a port nothing listens on) through the node, rounds alternating
+# the two paths: redirect (the pods' host-side veths registered as redirect targets; their
+# far ends run NAPI with GRO on, so they take XDP frames) and pass (no targets: the kernel
+# routes every packet). Reported: packets/s the pods received, the node's softirq CPU time
+# per forwarded packet, and the share of packets each path took (from the verdict counters).
+echo "forwarding (UDP flood, 64 flows, ${E2E_SECONDS} s a row, median of $ROUNDS interleaved rounds):"
+FLOOD=$PWD/$BUILD/tests/l4s-flood
+for i in 5 6; do lab_be $i ethtool -K eth0 gro on >/dev/null 2>&1; done
+l4s attach n0 >/dev/null
+l4s service add flood "$VIP4:9/udp" >/dev/null
+l4s backend add flood "$L4S1:9" >/dev/null
+l4s backend add flood "$L4S2:9" >/dev/null
+n0mac=$(ip -n "$LAB-n" -j link show n0 | jq -r '.[0].address')
+pod_rx() {
+	local s=0 i
+	for i in 5 6; do
+		s=$((s + $(ip -n "$LAB-b$i" -j -s link show eth0 | jq '.[0].stats64.rx.packets')))
+	done
+	echo "$s"
+}
+tx_paths() { # "REDIRECTED PASSED"
+	l4s stats --json | jq -r '.reasons | "\(.tx_redirect) \(.tx_kernel + .tx_kernel_no_neigh + .tx_kernel_not_target)"'
+}
+flood_sample() { # KEY: one more "PPS NS_SOFTIRQ_PER_PACKET SHARE_REDIRECTED" sample
+	local rx0 rx1 r0 k0 r1 k1 s0 s1
+	rx0=$(pod_rx)
+	read -r r0 k0 < <(tx_paths)
+	s0=$(softirq)
+	lab_client "$FLOOD" c0 "$n0mac" "$E2E_SECONDS" 10.200.0.2 "$VIP4" 9 64 >/dev/null
+	sleep 0.2
+	s1=$(softirq)
+	rx1=$(pod_rx)
+	read -r r1 k1 < <(tx_paths)
+	R[$1]="${R[$1]:-} $(awk -v p=$((rx1 - rx0)) -v t="$E2E_SECONDS" -v d=$((s1 - s0)) \
+		-v hz="$(getconf CLK_TCK)" -v r=$((r1 - r0)) -v k=$((k1 - k0)) \
+		'BEGIN { printf "%.0f:%.0f:%.3f", p / t, p ? d / hz * 1e9 / p : 0, (r + k) ? r / (r + k) : 0 }')"
+}
+fmed() { # KEY FIELD(1 pps, 2 ns, 3 share)
+	tr ' ' '\n' <<<"${R[$1]}" | awk NF | cut -d: -f"$2" | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+R=()
+for r in $(seq 1 "$ROUNDS"); do
+	l4s attach b5 --redirect-target >/dev/null && l4s attach b6 --redirect-target >/dev/null
+	flood_sample redirect
+	l4s detach b5 >/dev/null
+	l4s detach b6 >/dev/null
+	flood_sample pass
+done
+result forward "XDP_PASS, the kernel routes: packets/s at the pods" "$(fmed pass 1)" pkt/s
+result forward "XDP redirect into the pods' veths: packets/s at the pods" "$(fmed redirect 1)" pkt/s \
+	"XDP_PASS" "$(fmed pass 1)"
+result forward "XDP_PASS: softirq CPU per forwarded packet" "$(fmed pass 2)" ns
+result forward "XDP redirect: softirq CPU per forwarded packet" "$(fmed redirect 2)" ns \
+	"XDP_PASS" "$(fmed pass 2)"
+result forward "share of packets redirected, redirect rounds" "$(fmed redirect 3)" ""
+result forward "share of packets redirected, pass rounds" "$(fmed pass 3)" ""
+lb_reset
+
 # --- 5. Memory ------------------------------------------------------------------------------------
 echo "memory (bpftool map show: memlock of the pinned maps):"
 mem_of() { # PIN_DIR MAP
