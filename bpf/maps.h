@@ -17,21 +17,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_frontends SEC(".maps");
 
-/* Service id -> name, table size, flags. */
+/* Service id -> name, table size, flags. Mmapable (layout 3): userspace reads all
+ * 16,384 records through a mapping instead of a batched copy (states upgraded from
+ * layout 2 keep the plain map they have: see state_load_object()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L4S_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct l4s_service);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_services SEC(".maps");
 
-/* Backend id -> address, port, service, track. */
+/* Backend id -> address, port, service, track. Mmapable, as l4s_services. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L4S_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct l4s_backend);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_backends SEC(".maps");
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -201,6 +202,15 @@ static int pin_path(char *buf, size_t n, const char *dir, const char *name)
 	return 0;
 }
 
+static void adopt_flags(struct bpf_map *m, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		bpf_map__set_map_flags(m, info.map_flags);
+}
+
 struct l4split_bpf *state_load_object(struct l4s_state *st)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
@@ -222,6 +232,12 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)(st->flow_max / 4 > 16384 ?
 								       st->flow_max / 4 : 16384));
 	}
+	/* A state made before layout 3 keeps its plain l4s_services and l4s_backends (a
+	 * pinned map's flags cannot change): load with the flags they have. */
+	if (st->services >= 0)
+		adopt_flags(skel->maps.l4s_services, st->services);
+	if (st->backends >= 0)
+		adopt_flags(skel->maps.l4s_backends, st->backends);
 	/* l4s_txports is pinned by hand (see bpf/maps.h): reuse it when it exists. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/l4s_txports", st->pin_dir) < sizeof(path)) {
 		txfd = bpf_obj_get(path);
@@ -420,6 +436,19 @@ static int snap_put(const void *k, const void *v, void *ctx)
 	return 0;
 }
 
+/* The whole array through a mapping (layout 3's mmapable maps), or NULL. An array's
+ * values are 8-byte aligned: the records here are multiples of 8, so the mapping is
+ * the array itself. */
+static void *snapshot_map(int fd, size_t vs, __u32 n)
+{
+	void *p;
+
+	if (vs % 8)
+		return NULL;
+	p = mmap(NULL, vs * n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void *snapshot(int fd, size_t vs, __u32 n, const char *what)
 {
 	struct snap_ctx c = { .arr = calloc(n, vs), .vs = vs, .n = n };
@@ -440,6 +469,11 @@ static void *snapshot(int fd, size_t vs, __u32 n, const char *what)
 
 const struct l4s_backend *state_backends(struct l4s_state *st)
 {
+	if (!st->be_snap) {
+		st->be_snap = snapshot_map(st->backends, sizeof(struct l4s_backend),
+					   L4S_MAX_BACKENDS);
+		st->be_mapped = st->be_snap != NULL;
+	}
 	if (!st->be_snap)
 		st->be_snap = snapshot(st->backends, sizeof(struct l4s_backend), L4S_MAX_BACKENDS,
 				       "l4s_backends");
@@ -448,6 +482,11 @@ const struct l4s_backend *state_backends(struct l4s_state *st)
 
 const struct l4s_service *state_services(struct l4s_state *st)
 {
+	if (!st->svc_snap) {
+		st->svc_snap = snapshot_map(st->services, sizeof(struct l4s_service),
+					    L4S_MAX_SERVICES);
+		st->svc_mapped = st->svc_snap != NULL;
+	}
 	if (!st->svc_snap)
 		st->svc_snap = snapshot(st->services, sizeof(struct l4s_service), L4S_MAX_SERVICES,
 					"l4s_services");
@@ -458,8 +497,8 @@ int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *
 {
 	if (bpf_map_update_elem(st->backends, &id, be, BPF_ANY))
 		return -errno;
-	if (st->be_snap && id < L4S_MAX_BACKENDS)
-		st->be_snap[id] = *be;
+	if (st->be_snap && !st->be_mapped && id < L4S_MAX_BACKENDS)
+		st->be_snap[id] = *be; /* a mapping sees the update itself */
 	return 0;
 }
 
@@ -467,7 +506,7 @@ int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *
 {
 	if (bpf_map_update_elem(st->services, &id, svc, BPF_ANY))
 		return -errno;
-	if (st->svc_snap && id < L4S_MAX_SERVICES)
+	if (st->svc_snap && !st->svc_mapped && id < L4S_MAX_SERVICES)
 		st->svc_snap[id] = *svc;
 	return 0;
 }
@@ -730,10 +769,17 @@ int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name)
 
 void state_forget(struct l4s_state *st)
 {
-	free(st->be_snap);
-	free(st->svc_snap);
+	if (st->be_mapped)
+		munmap(st->be_snap, sizeof(struct l4s_backend) * L4S_MAX_BACKENDS);
+	else
+		free(st->be_snap);
+	if (st->svc_mapped)
+		munmap(st->svc_snap, sizeof(struct l4s_service) * L4S_MAX_SERVICES);
+	else
+		free(st->svc_snap);
 	st->be_snap = NULL;
 	st->svc_snap = NULL;
+	st->be_mapped = st->svc_mapped = 0;
 	index_free(st);
 }
 

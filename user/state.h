@@ -26,6 +26,7 @@ struct l4s_state {
 	int vipfilter; /* layout 3; -1 only while attach upgrades an older state */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
+	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
 	struct state_svc_index *index; /* see state_index() */
 	__u32 be_hint;                /* where backend_alloc looks first */
 	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
@@ -90,7 +91,7 @@ int state_vipfilter_rebuild(struct l4s_state *st, int fd);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
 /* Drop the snapshots and the index: a long-running reader (watch, rollout) sees other
- * writers again. */
+ * writers again. (A mapped snapshot, layout 3, is live already; the index is not.) */
 void state_forget(struct l4s_state *st);
 
 /* Open (libbpf) the embedded object with maps reused from @st's pin dir; when the
