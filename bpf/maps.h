@@ -221,17 +221,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_bindex SEC(".maps");
 
-/* Frontend prefilter (layout 3): bit l4s_vipfilter_bit(key) is set for every frontend.
- * A clear bit means "no service here" without the frontend hash lookup; trusted only
- * with L4S_CFG_F_VIPFILTER (see include/l4split.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, L4S_VIPFILTER_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} l4s_vipfilter SEC(".maps");
-
 /* Layout version and global settings, one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -180,19 +180,6 @@ static __always_inline __u32 flow_snat_hit(const struct l4s_pkt *p, struct l4s_f
 	return 0;
 }
 
-/* Is @fk surely no frontend? Its prefilter bit is clear and the filter is complete. */
-static __always_inline int vipfilter_pass(const struct l4s_frontend_key *fk)
-{
-	__u32 zero = 0, bit = l4s_vipfilter_bit(fk), word = bit / 64;
-	struct l4s_config *cfg = bpf_map_lookup_elem(&l4s_config, &zero);
-	__u64 *w;
-
-	if (!cfg || !(cfg->flags & L4S_CFG_F_VIPFILTER))
-		return 0;
-	w = bpf_map_lookup_elem(&l4s_vipfilter, &word);
-	return w && !(*w & (1ull << (bit % 64)));
-}
-
 /*
  * Decide what to do with a parsed packet at the frontend. On L4S_V_FORWARD,
  * @c holds the backend to rewrite to; counters for the service, the backend
@@ -215,7 +202,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 	fk.port = p->key.dport;
 	fk.proto = p->key.proto;
 	fk.family = p->key.family;
-	fe = vipfilter_pass(&fk) ? 0 : bpf_map_lookup_elem(&l4s_frontends, &fk);
+	fe = bpf_map_lookup_elem(&l4s_frontends, &fk);
 	if (!fe) {
 		c->reason = p->bad ? L4S_R_PASS_MALFORMED : L4S_R_PASS_NOT_SERVICE;
 		return L4S_V_PASS;

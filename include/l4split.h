@@ -20,15 +20,12 @@
  *           room for more); the counters start again from 0.
  *           Flow values keep their size: the creation time nobody read became
  *           syn_seq, valid only with L4S_FLOW_F_SEQ, which layout-1 flows lack.
- *   2 -> 3: lookup tables are BPF_F_MMAPABLE (filled by one memcpy). Nothing is
- *           replaced: an upgraded state's l4s_tables keeps taking the tables it was
- *           made for, which this binary fills slot by slot. The bump keeps binaries
- *           that cannot make such tables off layout-3 states.
- *           l4s_vipfilter (new): a bit per frontend hash, set before a frontend is
- *           added and cleared after the last frontend on it goes, so most packets for
- *           no service pass without a hash lookup. The programs trust it only with
- *           L4S_CFG_F_VIPFILTER, set once it was built (state creation, or attach's
- *           rebuild from l4s_frontends); binaries before layout 3 would not keep it.
+ *   2 -> 3: lookup tables, l4s_services and l4s_backends are BPF_F_MMAPABLE (tables
+ *           filled, records read, through a mapping). Nothing is replaced: an upgraded
+ *           state's l4s_tables keeps taking the tables it was made for (filled slot by
+ *           slot), and its services and backends maps keep their flags (read by
+ *           batches). The bump keeps binaries that cannot make such tables off
+ *           layout-3 states.
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
@@ -43,8 +40,6 @@
 #define L4S_MAX_BACKENDS   16384 /* backend ids, over all services (per-CPU stats) */
 #define L4S_MAX_TRACKS     65536 /* (service, track) weights */
 #define L4S_MAX_ATTACH     256   /* devices the programs are attached to */
-/* The frontend prefilter: a bitmap of 64-bit words, one bit per hash of VIP:port/proto. */
-#define L4S_VIPFILTER_WORDS 65536 /* 4 Mbit, 512 KiB: 65,536 frontends set <= 1.6% of it */
 #define L4S_FLOWS_DEFAULT  1048576
 #define L4S_NAME_LEN       32    /* service and track names, NUL included */
 /* Not a map size: the most backends one service may have (a limit on what the API or
@@ -436,7 +431,6 @@ struct l4s_cgroup {
 
 /* l4s_config flags. */
 #define L4S_CFG_F_REDIRECT (1u << 0) /* l4s_txports is not empty: try bpf_fib_lookup */
-#define L4S_CFG_F_VIPFILTER (1u << 1) /* l4s_vipfilter holds every frontend's bit */
 
 /* l4s_config, one entry. */
 struct l4s_config {

@@ -69,23 +69,4 @@ L4S_HASH_INLINE __u32 l4s_hash_flow(const struct l4s_flow_key *k, __u32 seed)
 	return z;
 }
 
-/*
- * The prefilter bit of a frontend (0 .. 64 * L4S_VIPFILTER_WORDS - 1): a cheap mix of
- * the key's five words, the same in the programs and in userspace, which sets the bits.
- */
-L4S_HASH_INLINE __u32 l4s_vipfilter_bit(const struct l4s_frontend_key *k)
-{
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = w[0] * 0x9e3779b1u;
-
-	h ^= w[1] * 0x85ebca77u;
-	h ^= w[2] * 0xc2b2ae3du;
-	h ^= w[3] * 0x27d4eb2fu;
-	h ^= w[4] * 0x165667b1u;
-	h ^= h >> 15;
-	h *= 0x2c1b3c6du;
-	h ^= h >> 13;
-	return h & (64u * L4S_VIPFILTER_WORDS - 1);
-}
-
 #endif

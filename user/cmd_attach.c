@@ -103,10 +103,6 @@ int do_attach(int argc, char **argv)
 	if (!err && svc_sync_index_all(&st))
 		l4s_note("Warning: %s; replies of flows whose reverse entry is evicted are "
 			 "repaired a second later\n", l4s_errmsg());
-	/* The prefilter again from the frontends: drops bits a killed command left. */
-	if (!err && state_vipfilter_rebuild(&st, -1))
-		l4s_note("Warning: %s; packets for no service take the frontend lookup\n",
-			 l4s_errmsg());
 	state_close(&st);
 	if (err)
 		return cmd_fail(1);

@@ -18,7 +18,6 @@
 #include "err.h"
 #include "attach_cgroup.h"
 #include "mapscan.h"
-#include "l4split_hash.h"
 #include "state.h"
 #include "l4split.skel.h"
 
@@ -54,8 +53,6 @@ static const struct {
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
 	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
-	/* Layout 3; missing only in a state attach is about to upgrade. */
-	{ "l4s_vipfilter", offsetof(struct l4s_state, vipfilter), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -176,13 +173,9 @@ static int state_upgrade_finish(struct l4s_state *st, struct l4split_bpf *skel)
 	char path[PATH_MAX];
 	__u32 zero = 0;
 
-	/* The prefilter the new programs will trust, complete before they run. */
-	if (state_vipfilter_rebuild(st, bpf_map__fd(skel->maps.l4s_vipfilter)))
-		return -EIO;
 	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
 		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
 	cfg.layout_version = L4S_LAYOUT_VERSION;
-	cfg.flags |= L4S_CFG_F_VIPFILTER;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.l4s_config), &zero, &cfg, BPF_ANY))
 		return l4s_err(errno, "cannot write l4s_config: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/l4s_reasons", st->pin_dir);
@@ -298,9 +291,7 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 static int state_create(struct l4s_state *st)
 {
 	struct l4split_bpf *skel;
-	/* No frontend yet: the empty prefilter is complete. */
-	struct l4s_config cfg = { .layout_version = L4S_LAYOUT_VERSION,
-				  .flags = L4S_CFG_F_VIPFILTER };
+	struct l4s_config cfg = { .layout_version = L4S_LAYOUT_VERSION };
 	__u32 zero = 0;
 	int err;
 
@@ -631,31 +622,11 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 	return &st->index[svc_id];
 }
 
-/* Set (or clear) the prefilter bit of @k in map @fd. */
-static int vipfilter_set(int fd, const struct l4s_frontend_key *k, int on)
-{
-	__u32 bit = l4s_vipfilter_bit(k), word = bit / 64;
-	__u64 w = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &word, &w))
-		return -errno;
-	w = on ? w | 1ull << (bit % 64) : w & ~(1ull << (bit % 64));
-	return bpf_map_update_elem(fd, &word, &w, BPF_ANY) ? -errno : 0;
-}
-
 int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
 		       __u64 flags)
 {
 	struct l4s_frontend f = { .svc_id = svc_id };
-	int err;
 
-	/* The bit first: a frontend is never in the map with its bit clear (a command
-	 * killed in between leaves a bit too many, which costs one hash lookup). */
-	err = vipfilter_set(st->vipfilter, k, 1);
-	if (err)
-		return err;
 	if (bpf_map_update_elem(st->frontends, k, &f, flags))
 		return -errno;
 	if (st->index && svc_id < L4S_MAX_SERVICES && index_add_fe(&st->index[svc_id], k))
@@ -666,78 +637,9 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id)
 {
 	int err = bpf_map_delete_elem(st->frontends, k) ? -errno : 0;
-	__u32 bit = l4s_vipfilter_bit(k);
-	int shared = 0;
 
 	if (st->index && svc_id < L4S_MAX_SERVICES)
 		index_del_fe(&st->index[svc_id], k);
-	if (err || st->vipfilter < 0)
-		return err;
-	/* The bit goes only when no other frontend hashes to it (all of them are in the
-	 * index; without one, the bit stays: a bit too many is only a lookup more). */
-	if (!state_index(st, 0)) {
-		l4s_err_clear();
-		return 0;
-	}
-	for (__u32 i = 0; i < L4S_MAX_SERVICES && !shared; i++)
-		for (int j = 0; j < st->index[i].nfe && !shared; j++)
-			shared = l4s_vipfilter_bit(&st->index[i].fe[j]) == bit;
-	if (!shared)
-		vipfilter_set(st->vipfilter, k, 0);
-	return 0;
-}
-
-struct vf_build {
-	__u64 *bits;
-};
-
-static int vf_add(const void *k, const void *v, void *ctx)
-{
-	struct vf_build *b = ctx;
-	__u32 bit = l4s_vipfilter_bit(k);
-
-	(void)v;
-	b->bits[bit / 64] |= 1ull << (bit % 64);
-	return 0;
-}
-
-int state_vipfilter_rebuild(struct l4s_state *st, int fd)
-{
-	struct vf_build b = { .bits = calloc(L4S_VIPFILTER_WORDS, sizeof(__u64)) };
-	struct l4s_config cfg;
-	__u32 zero = 0, *keys = malloc(sizeof(__u32) * L4S_VIPFILTER_WORDS);
-	__u32 count = L4S_VIPFILTER_WORDS;
-	int err;
-
-	if (fd < 0)
-		fd = st->vipfilter;
-	if (!b.bits || !keys || fd < 0) {
-		err = l4s_err(fd < 0 ? ENOENT : ENOMEM, "cannot build the frontend prefilter: %s",
-			      fd < 0 ? "no l4s_vipfilter map" : "out of memory");
-		goto out;
-	}
-	err = map_scan(st->frontends, sizeof(struct l4s_frontend_key), sizeof(struct l4s_frontend),
-		       vf_add, &b);
-	if (err) {
-		l4s_err(err, "cannot read l4s_frontends: %s", strerror(-err));
-		goto out;
-	}
-	for (__u32 i = 0; i < L4S_VIPFILTER_WORDS; i++)
-		keys[i] = i;
-	/* Every word at once: bits of frontends added meanwhile cannot exist (the lock). */
-	if (bpf_map_update_batch(fd, keys, b.bits, &count, NULL)) {
-		err = l4s_err(errno, "cannot write l4s_vipfilter: %s", strerror(errno));
-		goto out;
-	}
-	if (fd == st->vipfilter && !bpf_map_lookup_elem(st->config, &zero, &cfg) &&
-	    !(cfg.flags & L4S_CFG_F_VIPFILTER)) {
-		cfg.flags |= L4S_CFG_F_VIPFILTER;
-		if (bpf_map_update_elem(st->config, &zero, &cfg, BPF_ANY))
-			err = l4s_err(errno, "cannot write l4s_config: %s", strerror(errno));
-	}
-out:
-	free(b.bits);
-	free(keys);
 	return err;
 }
 

@@ -23,7 +23,6 @@ struct l4s_state {
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
 	int snat, node, bindex;
-	int vipfilter; /* layout 3; -1 only while attach upgrades an older state */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
@@ -85,9 +84,6 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id);
 int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
 		       __u64 flags);
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
-/* Write the frontend prefilter from l4s_frontends (to @fd, or the state's map when -1)
- * and mark it complete: attach, and the upgrade from layouts before it. 0 or -errno. */
-int state_vipfilter_rebuild(struct l4s_state *st, int fd);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
 /* Drop the snapshots and the index: a long-running reader (watch, rollout) sees other

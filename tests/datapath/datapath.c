@@ -23,7 +23,6 @@
 #include "cli.h"
 #include "cmd.h"
 #include "err.h"
-#include "l4split_hash.h"
 #include "pkt.h"
 #include "state.h"
 #include "l4split.skel.h"
@@ -903,75 +902,6 @@ static void test_non_service_untouched(void **state)
 	assert_true(reason(L4S_R_PASS_NOT_SERVICE) >= before + 4);
 }
 
-static struct l4s_frontend_key fe4(const char *vip, uint16_t port)
-{
-	struct l4s_frontend_key k = { .port = htons(port), .proto = IPPROTO_TCP,
-				      .family = L4S_AF_INET };
-
-	inet_pton(AF_INET, vip, &k.vip.addr[0]);
-	return k;
-}
-
-static int vipfilter_bit_set(const struct l4s_frontend_key *k)
-{
-	__u32 bit = l4s_vipfilter_bit(k), word = bit / 64;
-	__u64 w = 0;
-
-	assert_int_equal(bpf_map_lookup_elem(st.vipfilter, &word, &w), 0);
-	return !!(w & (1ull << (bit % 64)));
-}
-
-/*
- * The frontend prefilter: the programs trust a clear bit (a service whose bit is gone
- * is not served until attach rebuilds it); a bit two frontends share stays while either
- * is there, and goes with the last.
- */
-static void test_vipfilter(void **state)
-{
-	struct pkt_spec s = { .proto = IPPROTO_TCP, .src = "10.9.0.40", .dst = "10.96.0.10",
-			      .sport = 4040, .dport = 80 };
-	struct l4s_frontend_key web = fe4("10.96.0.10", 80), a = fe4("10.96.0.40", 80), b;
-	static const char *const be_a[] = { "10.7.0.1", "10.7.0.1" };
-	__u32 bit = l4s_vipfilter_bit(&web), word = bit / 64, ba = l4s_vipfilter_bit(&a);
-	__u64 w, before;
-	char vip[32], fe[48];
-	int found = 0;
-
-	(void)state;
-	assert_true(vipfilter_bit_set(&web));
-	assert_int_equal(bpf_map_lookup_elem(st.vipfilter, &word, &w), 0);
-	w &= ~(1ull << (bit % 64));
-	assert_int_equal(bpf_map_update_elem(st.vipfilter, &word, &w, BPF_ANY), 0);
-	before = reason(L4S_R_PASS_NOT_SERVICE);
-	expect_untouched(&s, 0, XDP_PASS_);
-	assert_int_equal(reason(L4S_R_PASS_NOT_SERVICE), before + 1);
-	assert_int_equal(state_vipfilter_rebuild(&st, -1), 0);
-	assert_true(vipfilter_bit_set(&web));
-	expect_dnat(fd_xdp, &s, XDP_PASS_, be4, 8080);
-
-	/* Another frontend on a's bit: a search over 10.97.0.0/16 x ports. */
-	for (uint32_t i = 0; i < 65536 * 256 && !found; i++) {
-		snprintf(vip, sizeof(vip), "10.97.%u.%u", (i >> 16) & 255, (i >> 8) & 255);
-		b = fe4(vip, (uint16_t)(1 + (i & 255) + 256 * (i >> 24)));
-		found = l4s_vipfilter_bit(&b) == ba;
-	}
-	assert_true(found);
-	snprintf(fe, sizeof(fe), "%s:%u/tcp", vip, ntohs(b.port));
-	assert_int_equal(cli("service add vfa 10.96.0.40:80/tcp"), 0);
-	assert_int_equal(cli("backend add vfa 10.7.0.1:80"), 0);
-	assert_int_equal(cli("service add vfb %s", fe), 0);
-	assert_int_equal(cli("service del vfb"), 0);
-	assert_true(vipfilter_bit_set(&a)); /* vfa still needs it */
-	s.dst = "10.96.0.40";
-	expect_dnat(fd_xdp, &s, XDP_PASS_, be_a, 80);
-	assert_int_equal(cli("service del vfa"), 0);
-	assert_false(vipfilter_bit_set(&a));
-	before = reason(L4S_R_PASS_NOT_SERVICE);
-	s.sport = 4041;
-	expect_untouched(&s, 0, XDP_PASS_);
-	assert_int_equal(reason(L4S_R_PASS_NOT_SERVICE), before + 1);
-}
-
 static void test_fragments(void **state)
 {
 	struct pkt_spec s = { .proto = IPPROTO_UDP, .src = "10.9.0.10", .dst = "10.96.0.10",
@@ -1153,7 +1083,6 @@ int main(void)
 		cmocka_unit_test(test_health_signals),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_non_service_untouched),
-		cmocka_unit_test(test_vipfilter),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_zero_weight_service),
 		cmocka_unit_test(test_truncated),
