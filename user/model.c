@@ -209,20 +209,38 @@ struct model_backend *model_backend_find(struct model *m, const struct l4s_addr 
 
 void model_effective(struct model *m)
 {
+	/* Each track's sum of backend weights, once: O(backends x tracks), not backends^2
+	 * (a 1,000-backend weight change spent 9 ms comparing track names). */
+	unsigned __int128 *sum = calloc((size_t)m->ntr + 1, sizeof(*sum));
+	int *tix = calloc((size_t)m->nbe + 1, sizeof(*tix));
+
+	if (!sum || !tix) { /* no memory: no traffic to anyone rather than a wrong split */
+		for (int i = 0; i < m->nbe; i++)
+			m->be[i].effective = 0;
+		free(sum);
+		free(tix);
+		return;
+	}
+	for (int i = 0; i < m->nbe; i++) {
+		struct model_track *t = model_track(m, m->be[i].be.track);
+
+		tix[i] = t ? (int)(t - m->tr) : -1;
+		if (t && !m->be[i].removed)
+			sum[tix[i]] += m->be[i].weight;
+	}
 	for (int i = 0; i < m->nbe; i++) {
 		struct model_backend *b = &m->be[i];
-		struct model_track *t = model_track(m, b->be.track);
-		unsigned __int128 sum = 0;
+		struct model_track *t = tix[i] >= 0 ? &m->tr[tix[i]] : NULL;
 
 		b->effective = 0;
 		if (b->removed || !t || !t->weight || !b->weight)
 			continue;
-		for (int j = 0; j < m->nbe; j++)
-			if (!m->be[j].removed && !strcmp(m->be[j].be.track, b->be.track))
-				sum += m->be[j].weight;
 		/* track weight x (backend weight / sum in track), scaled by 2^20, exact ints. */
-		b->effective = (__u64)(((unsigned __int128)t->weight * b->weight << 20) / sum);
+		b->effective = (__u64)(((unsigned __int128)t->weight * b->weight << 20) /
+				       sum[tix[i]]);
 	}
+	free(sum);
+	free(tix);
 }
 
 int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots)

@@ -27,6 +27,7 @@ struct l4s_state {
 	struct l4s_service *svc_snap; /* see state_services() */
 	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
 	struct state_svc_index *index; /* see state_index() */
+	__u32 index_head;              /* first bucket with memory, or L4S_MAX_SERVICES */
 	__u32 be_hint;                /* where backend_alloc looks first */
 	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
 	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
@@ -78,6 +79,8 @@ struct state_svc_index {
 	int nfe, cap_fe;
 	struct state_track *tr;
 	int ntr, cap_tr;
+	int used;      /* has memory; on the list of such buckets */
+	__u32 next;    /* the next bucket with memory (freeing walks only those) */
 };
 const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id);
 /* Map writes that keep the index in step (flags as for bpf_map_update_elem). 0 or -errno. */
