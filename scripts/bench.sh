@@ -90,7 +90,9 @@ dp_state() { # NAME EXTRA_SERVICES BACKENDS
 		{name: "web4", vip: "10.96.0.10:80/tcp", table_size: 65521,
 		 backends: [range($b) | {addr: "10.1.\(. / 250 | floor).\(. % 250 + 1):8080"}]},
 		{name: "web6", vip: "[fd00:96::10]:80/tcp", table_size: 65521,
-		 backends: [range($b) | {addr: "[fd00:1::\(. + 1)]:8080"}]}] +
+		 backends: [range($b) | {addr: "[fd00:1::\(. + 1)]:8080"}]},
+		{name: "self4", vip: "10.96.0.50:80/tcp", backends: [{addr: "10.96.0.50:80"}]},
+		{name: "self6", vip: "[fd00:96::50]:80/tcp", backends: [{addr: "[fd00:96::50]:80"}]}] +
 		[range($x) as $i | {name: "x\($i)", table_size: 1021,
 		  vip: "10.\(64 + ($i / 62500 | floor)).\($i / 250 % 250 | floor).\($i % 250 + 1):80/tcp",
 		  backends: [{addr: "10.3.0.1:80"}]}])}' | node "$1" apply - >/dev/null &&
@@ -99,7 +101,9 @@ dp_state() { # NAME EXTRA_SERVICES BACKENDS
 }
 dp_state dpbase 0 2 && dp_state dpsvc 10000 2 && dp_state dpbe 0 1000 ||
 	echo "  !! the flatness states could not be set up"
-for c in "established flow (ipv4)" "established flow (ipv6)" "new flow, 100000 distinct (ipv4)" \
+for c in "warm: established flow (ipv4)" "warm: established flow (ipv6)" \
+	"warm: non-service packet (ipv4)" "warm: non-service packet (ipv6)" \
+	"established flow (ipv4)" "established flow (ipv6)" "new flow, 100000 distinct (ipv4)" \
 	"new flow, 100000 distinct (ipv6)" "non-service packet (ipv4)" "non-service packet (ipv6)"; do
 	base=$(jq -r --arg c "$c" 'select(.case == $c) | .net_ns' "$ROOT/dpbase.json" 2>/dev/null)
 	for v in "dpsvc:10,000 more services" "dpbe:1,000 backends per service"; do
@@ -266,7 +270,8 @@ VIP_IPT=10.96.0.21
 VIP_NFT=10.96.0.22
 softirq() { awk '$1 == "cpu" { print $8 }' /proc/stat; }
 # rate PROTO ADDR PORT: successful new connections (or UDP exchanges) per second, 8 clients;
-# prints "RATE SOFTIRQ_PERCENT".
+# prints "RATE SOFTIRQ_PERCENT P99_CONNECT_US" (TCP: the median of the clients' 99th
+# percentiles of connect time; UDP: 0).
 rate() {
 	local pids=() i a f s0 s1
 	s0=$(softirq)
@@ -280,8 +285,10 @@ rate() {
 	s1=$(softirq)
 	a=$(cat "$LAB_ROOT"/rate.* | awk '$1 == "attempted" { s += $2 } END { print s + 0 }')
 	f=$(cat "$LAB_ROOT"/rate.* | awk '$1 == "failed" { s += $2 } END { print s + 0 }')
+	p99=$(cat "$LAB_ROOT"/rate.* | awk '$1 == "connect_p99_us" { print $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }')
 	awk -v a="$a" -v f="$f" -v t="$E2E_SECONDS" -v d=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
-		-v n="$(nproc)" 'BEGIN { printf "%.0f %.1f", (a - f) / t, 100 * d / hz / t / n }'
+		-v n="$(nproc)" -v p="$p99" 'BEGIN { printf "%.0f %.1f %.0f", (a - f) / t, 100 * d / hz / t / n, p }'
 }
 extra_iptables() { # N: kube-proxy-like chains for N other services, ahead of ours
 	{
@@ -353,8 +360,8 @@ declare -A R
 measure() { # KEY PROTO ADDR PORT: one more sample
 	R[$1]="${R[$1]:-} $(rate "$2" "$3" "$4")"
 }
-med() { # KEY FIELD(1 rate, 2 softirq): median of the samples
-	tr ' ' '\n' <<<"${R[$1]}" | awk NF | awk -v f="$2" '(NR - 1) % 2 == f - 1' | sort -n |
+med() { # KEY FIELD(1 rate, 2 softirq, 3 p99 connect): median of the samples
+	tr ' ' '\n' <<<"${R[$1]}" | awk NF | awk -v f="$2" '(NR - 1) % 3 == f - 1' | sort -n |
 		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 for extra in 0 10000; do
@@ -400,6 +407,13 @@ for extra in 0 10000; do
 				"ceiling (same rounds)" "$c" ">= 0.9 x"
 			result e2e "l4split $mode vs best kube-proxy mode, ${p^^}, $extra services" "$v" "$u" \
 				"best kube-proxy" "$best" ">= 1.2 x"
+			[ $p = tcp ] && result e2e "p99 connect, l4split $mode, $extra services" \
+				"$(med "l4split-$p-$mode" 3)" us "ceiling (same rounds)" \
+				"$(med "none-$p-$mode" 3)" "<= 1.1 x"
+		done
+		[ $p = tcp ] && for lb in iptables nftables; do
+			result e2e "p99 connect, kube-proxy $lb mode, $extra services" "$(med "$lb-$p" 3)" us \
+				ceiling "$(med "none-$p-xdp" 3)"
 		done
 	done
 done

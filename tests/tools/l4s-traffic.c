@@ -11,7 +11,8 @@
  *       connections whose getpeername() is not ADDR:PORT (bad_peer). --sport-base P:
  *       connection i uses source port P + i.
  *       A connection gets --conn-timeout (5 s); one that took over 0.9 s (a packet TCP resent)
- *       is counted as slow, one that did not finish as failed.
+ *       is counted as slow, one that did not finish as failed. Prints the median and
+ *       99th percentile of the connect times too (connect_p50_us, connect_p99_us).
  *   udp ADDR PORT [--count N] [--timeout S] [--repeat R] [--connect] [--sport-base P]
  *       N sockets (N source ports), each sends R datagrams; checks every reply comes
  *       from ADDR:PORT and that one port is always answered by the same name.
@@ -300,6 +301,13 @@ static void stop_on_sigterm(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int do_tcp(const char *addr, int port, long count, double conn_timeout, double timeout,
 		  double rate, int check_peer)
 {
@@ -307,9 +315,15 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 	socklen_t sl;
 	long done = 0, failed = 0, refused = 0, timedout = 0, slow = 0, badpeer = 0;
 	double end = now() + timeout;
+	/* Connect times (handshake done) of the first LAT_MAX connections, for percentiles. */
+	enum { LAT_MAX = 1 << 20 };
+	float *lat = malloc(sizeof(*lat) * LAT_MAX);
+	long nlat = 0;
 
-	if (parse_sa(addr, port, &ss, &sl))
+	if (parse_sa(addr, port, &ss, &sl) || !lat) {
+		free(lat);
 		return 2;
+	}
 	stop_on_sigterm();
 	while (done < count && now() < end && !stop_req) {
 		/* 5 s: room for TCP's own SYN retransmissions (1 s, then 3 s): a lost packet
@@ -348,6 +362,8 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 				timedout++;
 			continue;
 		}
+		if (nlat < LAT_MAX)
+			lat[nlat++] = (float)((now() - t0) * 1e6);
 		if (check_peer && !peer_is(fd, &ss))
 			badpeer++;
 		r = write(fd, "x\n", 2) == 2 ? read_line(fd, buf, sizeof(buf), dl) : -EIO;
@@ -374,6 +390,12 @@ static int do_tcp(const char *addr, int port, long count, double conn_timeout, d
 	       refused, timedout, slow);
 	if (check_peer)
 		printf("bad_peer %ld\n", badpeer);
+	if (nlat) {
+		qsort(lat, (size_t)nlat, sizeof(*lat), cmp_float);
+		printf("connect_p50_us %.0f\nconnect_p99_us %.0f\n", lat[(nlat - 1) / 2],
+		       lat[(nlat - 1) * 99 / 100]);
+	}
+	free(lat);
 	return 0;
 }
 
