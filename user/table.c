@@ -63,42 +63,60 @@ int table_quotas(const struct table_backend *bes, int n, __u32 m, __u32 *quota)
 }
 
 struct perm {
-	__u32 offset, skip, cur, quota, taken; /* cur: the next slot to try, offset + k * skip */
+	__u32 offset, skip, cur; /* cur: the next slot to try, offset + k * skip (mod m) */
 };
 
-/* Min-heap of backends ordered by the virtual time of their next pick. */
-struct heap {
-	int *idx;
-	int n;
-	struct perm *p;
+/*
+ * The order backends take turns: backend b's k-th turn (k < quota_b) comes at virtual
+ * time (2k+1) / (2 quota_b), ties to the lower index. Every turn is placed in one of m
+ * buckets by floor(time * m), which keeps that order between buckets; a bucket holds
+ * about one turn, put in order by the exact comparison. The same order a heap of the
+ * backends gives, in O(m) instead of O(m log n) (a heap was half a weight change's
+ * time at 100 backends).
+ */
+struct turn {
+	__u32 b, k;
 };
 
-/* Backend a picks before b when (2*taken_a+1)/quota_a < (2*taken_b+1)/quota_b. */
-static int heap_less(const struct heap *h, int a, int b)
+/* Does turn x come before turn y? (2kx+1)/qx < (2ky+1)/qy, exactly; then by backend. */
+static int turn_before(const struct turn *x, const struct turn *y, const __u32 *quota)
 {
-	const struct perm *x = &h->p[a], *y = &h->p[b];
-	__u64 l = (2ull * x->taken + 1) * y->quota, r = (2ull * y->taken + 1) * x->quota;
+	__u64 l = (2ull * x->k + 1) * quota[y->b], r = (2ull * y->k + 1) * quota[x->b];
 
 	if (l != r)
 		return l < r;
-	return a < b;
+	return x->b < y->b;
 }
 
-static void heap_down(struct heap *h, int i)
+/* The turns in order into @out (@start: m + 1 counters, scratch). */
+static void turns_order(const __u32 *quota, int n, __u32 m, struct turn *out, __u32 *start)
 {
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i, t;
+	__u32 lo = 0;
 
-		if (l < h->n && heap_less(h, h->idx[l], h->idx[m]))
-			m = l;
-		if (r < h->n && heap_less(h, h->idx[r], h->idx[m]))
-			m = r;
-		if (m == i)
-			return;
-		t = h->idx[i];
-		h->idx[i] = h->idx[m];
-		h->idx[m] = t;
-		i = m;
+	memset(start, 0, sizeof(*start) * ((size_t)m + 1));
+	for (int b = 0; b < n; b++)
+		for (__u32 k = 0; k < quota[b]; k++)
+			start[(__u32)((2ull * k + 1) * m / (2ull * quota[b])) + 1]++;
+	for (__u32 i = 0; i < m; i++)
+		start[i + 1] += start[i];
+	/* Into the buckets (after this, bucket i ends where start[i] points). */
+	for (int b = 0; b < n; b++)
+		for (__u32 k = 0; k < quota[b]; k++)
+			out[start[(__u32)((2ull * k + 1) * m / (2ull * quota[b]))]++] =
+				(struct turn){ (__u32)b, k };
+	/* Each bucket's few turns in order. */
+	for (__u32 i = 0; i < m; i++) {
+		for (__u32 j = lo + 1; j < start[i]; j++) {
+			struct turn t = out[j];
+			__u32 at = j;
+
+			while (at > lo && turn_before(&t, &out[at - 1], quota)) {
+				out[at] = out[at - 1];
+				at--;
+			}
+			out[at] = t;
+		}
+		lo = start[i];
 	}
 }
 
@@ -106,8 +124,8 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 {
 	struct table_backend *bes = NULL;
 	struct perm *p = NULL;
-	__u32 *quota = NULL;
-	struct heap h = {};
+	struct turn *order = NULL;
+	__u32 *quota = NULL, *start = NULL, total = 0;
 	int err = -ENOMEM;
 
 	if (m < 2 || m > L4S_TABLE_MAX)
@@ -120,16 +138,15 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 	bes = malloc(sizeof(*bes) * (size_t)n);
 	p = calloc((size_t)n, sizeof(*p));
 	quota = calloc((size_t)n, sizeof(*quota));
-	h.idx = calloc((size_t)n, sizeof(*h.idx));
-	if (!bes || !p || !quota || !h.idx)
+	order = malloc(sizeof(*order) * (size_t)m);
+	start = malloc(sizeof(*start) * ((size_t)m + 1));
+	if (!bes || !p || !quota || !order || !start)
 		goto out;
 	memcpy(bes, in, sizeof(*bes) * (size_t)n);
 	qsort(bes, (size_t)n, sizeof(*bes), be_cmp);
 	err = table_quotas(bes, n, m, quota);
 	if (err)
 		goto out;
-
-	h.p = p;
 	for (int i = 0; i < n; i++) {
 		struct l4s_addr k = bes[i].addr;
 
@@ -138,16 +155,11 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 		p[i].offset = l4s_hash_addr(&k, SEED_OFFSET) % m;
 		p[i].skip = l4s_hash_addr(&k, SEED_SKIP) % (m - 1) + 1;
 		p[i].cur = p[i].offset;
-		p[i].quota = quota[i];
-		if (quota[i])
-			h.idx[h.n++] = i;
+		total += quota[i];
 	}
-	for (int i = h.n / 2 - 1; i >= 0; i--)
-		heap_down(&h, i);
-
-	for (__u32 filled = 0; filled < m && h.n > 0; filled++) {
-		int b = h.idx[0];
-		struct perm *pb = &p[b];
+	turns_order(quota, n, m, order, start);
+	for (__u32 t = 0; t < total; t++) {
+		struct perm *pb = &p[order[t].b];
 		__u32 slot;
 
 		/* Next preferred slot of b that is still free (m prime: the walk covers all). */
@@ -159,17 +171,14 @@ int table_build(const struct table_backend *in, int n, __u32 m, __u32 *table)
 			if (table[slot] == L4S_NO_BACKEND)
 				break;
 		}
-		table[slot] = bes[b].id;
-		pb->taken++;
-		if (pb->taken == pb->quota)
-			h.idx[0] = h.idx[--h.n];
-		heap_down(&h, 0);
+		table[slot] = bes[order[t].b].id;
 	}
 	err = 0;
 out:
 	free(bes);
 	free(p);
 	free(quota);
-	free(h.idx);
+	free(order);
+	free(start);
 	return err;
 }

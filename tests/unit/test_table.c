@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The weighted lookup table builder: exact shares, determinism, small disruption. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,12 +198,47 @@ static void test_disruption(void **state)
 	}
 }
 
+/*
+ * The exact table for a fixed set of backends, as every release since 2026-11-27 builds
+ * it: nodes running different l4split versions must send a flow to the same backend, so
+ * a faster builder has to give the same slots (FNV-1a of the table, recorded from the
+ * heap-ordered builder that preceded the bucketed one).
+ */
+static void test_same_table_as_before(void **state)
+{
+	static __u32 t[65521];
+	static const struct { __u32 m; unsigned long long fnv; } want[] = {
+		{ 16381, 0x34d3085e8e5134deull }, { 65521, 0x6f469881276370f6ull },
+	};
+	struct table_backend be[40];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(want) / sizeof(want[0]); c++) {
+		unsigned long long h = 1469598103934665603ull;
+
+		for (int i = 0; i < 40; i++) {
+			memset(&be[i], 0, sizeof(be[i]));
+			be[i].id = 1000 + (__u32)i;
+			be[i].family = L4S_AF_INET;
+			be[i].addr.addr[0] = htonl(0x0a050000u + (__u32)i + 1);
+			be[i].port = 8080;
+			be[i].weight = i % 7 == 0 ? 0 : (i % 10 == 0 ? 3000000ull : 1000000ull + (__u64)i);
+		}
+		assert_int_equal(table_build(be, 40, want[c].m, t), 0);
+		for (__u32 i = 0; i < want[c].m; i++) {
+			h ^= t[i];
+			h *= 1099511628211ull;
+		}
+		assert_true(h == want[c].fnv);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_shares),   cmocka_unit_test(test_one_in_9999),
 		cmocka_unit_test(test_all_zero_is_empty), cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_disruption),
+		cmocka_unit_test(test_disruption), cmocka_unit_test(test_same_table_as_before),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
