@@ -74,7 +74,14 @@ start=$(date +%s%N)
 l4s weight web old=3 new=1 >/dev/null
 dur_ms=$((($(date +%s%N) - start) / 1000000))
 l4s weight web old=1 new=1 >/dev/null
-echo "#   one weight change takes ~$dur_ms ms here; kills land at random points in it"
+# `sleep` itself takes a few ms to start here: the kill comes that much after the delay,
+# so the delays span the run minus that (a faster weight command otherwise outran most
+# of the kills).
+start=$(date +%s%N)
+sleep 0
+sleep_ms=$((($(date +%s%N) - start) / 1000000))
+span=$((dur_ms > sleep_ms + 1 ? dur_ms - sleep_ms : 1))
+echo "#   one weight change takes ~$dur_ms ms here, starting sleep ~$sleep_ms ms; kills land at random points in it"
 nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp $VIP4 80 --count 1000000 --rate 200 --timeout 900 >"$LAB_ROOT/bg.out" &
 bg=$!
 LAB_PIDS+=($bg) # killed by lab_down if the test ends early
@@ -82,7 +89,7 @@ killed=0 mixed=0 saw_old=0 saw_new=0
 for i in $(seq 1 20); do
 	L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" weight web old=3 new=1 >/dev/null 2>&1 &
 	p=$!
-	sleep "0.$(printf '%03d' $((RANDOM % (dur_ms + 5))))"
+	sleep "0.$(printf '%03d' $((RANDOM % span)))"
 	kill -9 $p 2>/dev/null
 	wait $p
 	[ $? -eq 137 ] && killed=$((killed + 1))
