@@ -487,7 +487,10 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 	}
 	if (!created && !svc_frontends_equal(&m, d->fe, d->nfe)) {
 		changed = 1;
-		if (!dry && (err = svc_set_frontends(st, id, d->fe, d->nfe)))
+		/* The model follows, or the commit below would name the old VIP in the
+		 * backend index again. */
+		if (!dry && ((err = svc_set_frontends(st, id, d->fe, d->nfe)) ||
+			     (err = model_set_frontends(&m, d->fe, d->nfe))))
 			goto out;
 	}
 	if (m.svc.mode != d->mode) {

@@ -161,6 +161,19 @@ fail:
 	return l4s_err(err, "cannot read the state of service %u: %s", id, strerror(-err));
 }
 
+int model_set_frontends(struct model *m, const struct l4s_frontend_key *fe, int nfe)
+{
+	struct l4s_frontend_key *nf = malloc(sizeof(*nf) * (size_t)(nfe ? nfe : 1));
+
+	if (!nf)
+		return l4s_err(ENOMEM, "out of memory");
+	memcpy(nf, fe, sizeof(*nf) * (size_t)nfe);
+	free(m->fe);
+	m->fe = nf;
+	m->nfe = nfe;
+	return 0;
+}
+
 void model_free(struct model *m)
 {
 	free(m->be);

@@ -45,6 +45,8 @@ int svc_list(struct l4s_state *st, __u32 **ids, int *n);
 
 int model_load(struct l4s_state *st, __u32 id, struct model *m);
 void model_free(struct model *m);
+/* Make @m's frontends @fe (after they changed in the maps). 0 or -ENOMEM. */
+int model_set_frontends(struct model *m, const struct l4s_frontend_key *fe, int nfe);
 
 struct model_track *model_track(struct model *m, const char *name);
 struct model_track *model_track_add(struct model *m, const char *name, __u64 weight);

@@ -168,6 +168,12 @@ int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_
 		if (!keep)
 			state_del_frontend(st, &m.fe[i], id);
 	}
+	/* The backend index names each backend's VIP:port from the frontends: in step
+	 * with them here, for every caller (a new service gets its frontends last). */
+	if (!err)
+		err = model_set_frontends(&m, fe, nfe);
+	if (!err)
+		err = svc_sync_index(st, &m);
 	model_free(&m);
 	return err;
 }

@@ -31,6 +31,10 @@ check "dns: affinity and table size as written" \
 	eq "$(l4s status dns --json | jq -c '.services[0] | [.affinity, .table_size]')" '["client-ip",1021]'
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 2000)
 check "traffic follows the document: 3:1 is 25% new +- 4" share_within "$out" new 25 4
+# The backend index (DSR replies, reply-path repair) names every created backend's VIP.
+check "apply from empty: the backend index holds the 4 backends, each with its VIP" \
+	eq "$(bpftool -j map dump pinned "$LAB_PIN/l4s_bindex" | jq -c '[.[].formatted.value.vip.addr[0]] | length, unique')" \
+	"$(IFS=. read -r a b c d <<<"$VIP4"; printf '4\n[%d]' $((a | b << 8 | c << 16 | d << 24)))"
 
 before=$(l4s status --json)
 out=$(l4s status --json | apply -)
@@ -51,6 +55,15 @@ check "a mode change: 1 updated" eq "$out" "0 created, 1 updated, 1 unchanged, 0
 check "  status shows it, and applying status back is a no-op" \
 	eq "$(l4s status web --json | jq -r '.services[0].mode') $(l4s status --json | apply -)" \
 	"nat 0 created, 0 updated, 2 unchanged, 0 deleted"
+
+# A frontend change moves the backend index's VIP with it (and back).
+vipword() { local a b c d; IFS=. read -r a b c d <<<"$1"; echo $((a | b << 8 | c << 16 | d << 24)); }
+ixvips() { bpftool -j map dump pinned "$LAB_PIN/l4s_bindex" | jq -c '[.[].formatted.value.vip.addr[0]] | unique'; }
+check "a frontend change: applied" quiet apply <(doc '| .services[0].tracks = {old: 1, new: 1} | .services[0].mode = "nat" | .services[0].vip = "10.96.0.98:80/tcp"')
+check "a frontend change: the backend index names the new VIP" \
+	eq "$(ixvips)" "$(jq -cn --argjson a "$(vipword $VIP4)" --argjson b "$(vipword 10.96.0.98)" '[$a, $b] | sort')"
+check "... changed back: applied" quiet apply <(doc '| .services[0].tracks = {old: 1, new: 1} | .services[0].mode = "nat"')
+check "... and the old one again when it comes back" eq "$(ixvips)" "[$(vipword $VIP4)]"
 
 # Bad documents: refused whole, the field named, exit 2, nothing changed.
 before=$(l4s status --json)
