@@ -72,13 +72,12 @@ int svc_reserve(struct l4s_state *st, const char *name, const struct l4s_fronten
 	return 0;
 }
 
-/* Give a reserved slot back (nothing but its record was written). */
+/* Give a reserved slot back (nothing but its record was written; svc_reserve took the
+ * snapshot). */
 static void svc_unreserve(struct l4s_state *st, __u32 id)
 {
-	struct l4s_service svc = {}, cur = {};
+	struct l4s_service svc = { .gen = st->svc_snap[id].gen };
 
-	bpf_map_lookup_elem(st->services, &id, &cur);
-	svc.gen = cur.gen;
 	state_put_service(st, id, &svc);
 }
 
@@ -94,11 +93,7 @@ int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend
 	if (err)
 		return err;
 	m.id = id;
-	if (bpf_map_lookup_elem(st->services, &id, &m.svc)) {
-		err = l4s_err(errno, "cannot read service %u: %s", id, strerror(errno));
-		svc_unreserve(st, id);
-		return err;
-	}
+	m.svc = st->svc_snap[id]; /* what svc_reserve wrote (the snapshot follows writes) */
 	/* An empty table first, then the frontends that make it live. */
 	err = table_swap(st, &m);
 	inserted = 0;
