@@ -363,7 +363,8 @@ declare -A R
 measure() { # KEY PROTO ADDR PORT: one more sample
 	R[$1]="${R[$1]:-} $(rate "$2" "$3" "$4")"
 }
-med() { # KEY FIELD(1 rate, 2 softirq, 3 p99 connect): median of the samples
+med() { # KEY FIELD: median of the samples' field (3 fields a sample: rate, softirq, p99
+	# connect; for the forwarding rows pps, softirq ns a packet, share redirected)
 	tr ' ' '\n' <<<"${R[$1]}" | awk NF | awk -v f="$2" '(NR - 1) % 3 == f - 1' | sort -n |
 		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
@@ -458,11 +459,7 @@ flood_sample() { # KEY: one more "PPS NS_SOFTIRQ_PER_PACKET SHARE_REDIRECTED" sa
 	read -r r1 k1 < <(tx_paths)
 	R[$1]="${R[$1]:-} $(awk -v p=$((rx1 - rx0)) -v t="$E2E_SECONDS" -v d=$((s1 - s0)) \
 		-v hz="$(getconf CLK_TCK)" -v r=$((r1 - r0)) -v k=$((k1 - k0)) \
-		'BEGIN { printf "%.0f:%.0f:%.3f", p / t, p ? d / hz * 1e9 / p : 0, (r + k) ? r / (r + k) : 0 }')"
-}
-fmed() { # KEY FIELD(1 pps, 2 ns, 3 share)
-	tr ' ' '\n' <<<"${R[$1]}" | awk NF | cut -d: -f"$2" | sort -n |
-		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+		'BEGIN { printf "%.0f %.0f %.3f", p / t, p ? d / hz * 1e9 / p : 0, (r + k) ? r / (r + k) : 0 }')"
 }
 R=()
 for r in $(seq 1 "$ROUNDS"); do
@@ -472,14 +469,14 @@ for r in $(seq 1 "$ROUNDS"); do
 	l4s detach b6 >/dev/null
 	flood_sample pass
 done
-result forward "XDP_PASS, the kernel routes: packets/s at the pods" "$(fmed pass 1)" pkt/s
-result forward "XDP redirect into the pods' veths: packets/s at the pods" "$(fmed redirect 1)" pkt/s \
-	"XDP_PASS" "$(fmed pass 1)"
-result forward "XDP_PASS: softirq CPU per forwarded packet" "$(fmed pass 2)" ns
-result forward "XDP redirect: softirq CPU per forwarded packet" "$(fmed redirect 2)" ns \
-	"XDP_PASS" "$(fmed pass 2)"
-result forward "share of packets redirected, redirect rounds" "$(fmed redirect 3)" ""
-result forward "share of packets redirected, pass rounds" "$(fmed pass 3)" ""
+result forward "XDP_PASS, the kernel routes: packets/s at the pods" "$(med pass 1)" pkt/s
+result forward "XDP redirect into the pods' veths: packets/s at the pods" "$(med redirect 1)" pkt/s \
+	"XDP_PASS" "$(med pass 1)"
+result forward "XDP_PASS: softirq CPU per forwarded packet" "$(med pass 2)" ns
+result forward "XDP redirect: softirq CPU per forwarded packet" "$(med redirect 2)" ns \
+	"XDP_PASS" "$(med pass 2)"
+result forward "share of packets redirected, redirect rounds" "$(med redirect 3)" ""
+result forward "share of packets redirected, pass rounds" "$(med pass 3)" ""
 lb_reset
 
 # --- 5. Memory ------------------------------------------------------------------------------------
