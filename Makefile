@@ -15,7 +15,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	-Ivmlinux -Iinclude -Ibpf -I/usr/include/$(MARCH)-linux-gnu
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-stringop-truncation \
-	-Iinclude -Iuser -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
+	-Iinclude -Iuser/core -Iuser/kube -Iuser/cli -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
 LDLIBS   := -lbpf -lelf -lz -ljansson -lyaml -ldl -lpthread -lm
 
 # libFuzzer build (make fuzz): clang, the library instrumented for coverage.
@@ -31,9 +31,9 @@ endif
 
 BPF_SRC  := bpf/l4split.bpf.c
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
-LIB_SRC  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_SRC  := $(filter-out user/cli/main.c,$(wildcard user/*/*.c))
 LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
-USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
+USER_HDRS := $(wildcard user/*/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
 
 .PHONY: all clean install test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build
 all: $(BUILD)/l4split
@@ -52,7 +52,7 @@ $(BUILD)/user/%.o: user/%.c $(USER_HDRS) | $(BUILD)
 $(BUILD)/libl4split.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/l4split: $(BUILD)/user/main.o $(BUILD)/libl4split.a
+$(BUILD)/l4split: $(BUILD)/user/cli/main.o $(BUILD)/libl4split.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD):

@@ -24,7 +24,7 @@ static json_t *load(const char *path)
 	return doc;
 }
 
-static const struct k8s_endpoint *find(const struct k8s_result *r, const char *ip)
+static const struct spec_endpoint *find(const struct k8s_result *r, const char *ip)
 {
 	char buf[L4S_ADDRSTRLEN];
 
@@ -46,7 +46,7 @@ static void test_podlist_mixed(void **state)
 	assert_int_equal(r.n, 2);
 	assert_non_null(find(&r, "10.88.0.3"));
 	assert_non_null(find(&r, "172.17.0.5"));
-	assert_int_equal(find(&r, "10.88.0.3")->state, K8S_READY);
+	assert_int_equal(find(&r, "10.88.0.3")->state, EP_READY);
 	assert_string_equal(find(&r, "10.88.0.3")->track, "nginx");
 	assert_int_equal(find(&r, "10.88.0.3")->port, 80);
 	assert_int_equal(r.skipped_family, 1);   /* 2001:db8::1 of the dual-stack pod */
@@ -122,8 +122,8 @@ static void test_endpointslices(void **state)
 	assert_int_equal(k8s_parse(doc, &o, &r), 0);
 	assert_int_equal(r.n, 3);
 	/* ready:false, serving:true, terminating:true -> drain */
-	assert_int_equal(find(&r, "10.12.1.201")->state, K8S_DRAIN);
-	assert_int_equal(find(&r, "10.12.1.202")->state, K8S_READY);
+	assert_int_equal(find(&r, "10.12.1.201")->state, EP_DRAIN);
+	assert_int_equal(find(&r, "10.12.1.202")->state, EP_READY);
 	assert_string_equal(find(&r, "10.12.1.202")->track, "nginx-service");
 	assert_int_equal(find(&r, "10.1.2.3")->port, 80);
 	assert_string_equal(find(&r, "10.1.2.3")->track, "example");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "err.h"
@@ -11,19 +12,19 @@ static int in_scope(const char *track, const char *only)
 	return !only || !strcmp(track, only);
 }
 
-int reconcile_backends(struct l4s_state *st, struct model *m, const struct k8s_result *kr,
+int reconcile_backends(struct l4s_state *st, struct model *m, const struct spec_endpoint *ep, int nep,
 		       const char *only_track, struct reconcile *r)
 {
 	struct reconcile_counts *c = &r->c;
 
-	if (kr->n > L4S_MAX_BACKENDS_PER_SVC) /* checked before anything changes */
+	if (nep > L4S_MAX_BACKENDS_PER_SVC) /* checked before anything changes */
 		return l4s_err(E2BIG, "%d endpoints for service \"%s\": a service may have at most "
-			       "%d backends", kr->n, m->svc.name, L4S_MAX_BACKENDS_PER_SVC);
-	r->newids = calloc((size_t)kr->n + 1, sizeof(*r->newids));
+			       "%d backends", nep, m->svc.name, L4S_MAX_BACKENDS_PER_SVC);
+	r->newids = calloc((size_t)nep + 1, sizeof(*r->newids));
 	if (!r->newids)
 		return l4s_err(ENOMEM, "out of memory");
-	for (int i = 0; i < kr->n; i++) {
-		const struct k8s_endpoint *e = &kr->ep[i];
+	for (int i = 0; i < nep; i++) {
+		const struct spec_endpoint *e = &ep[i];
 		struct model_backend *b = model_backend_find(m, &e->addr, e->family, e->port);
 
 		if (b) {
@@ -34,16 +35,16 @@ int reconcile_backends(struct l4s_state *st, struct model *m, const struct k8s_r
 				snprintf(b->be.track, sizeof(b->be.track), "%s", e->track);
 				c->moved++;
 			}
-			if (e->state == K8S_DRAIN && b->weight) {
+			if (e->state == EP_DRAIN && b->weight) {
 				b->weight = 0;
 				c->drained++;
-			} else if (e->state == K8S_READY && !b->weight) {
+			} else if (e->state == EP_READY && !b->weight) {
 				b->weight = L4S_WEIGHT_ONE;
 				c->restored++;
 			} else {
 				c->unchanged++;
 			}
-		} else if (e->state == K8S_READY) {
+		} else if (e->state == EP_READY) {
 			struct model_backend *tmp = realloc(m->be, sizeof(*tmp) * (size_t)(m->nbe + 1));
 			int err;
 

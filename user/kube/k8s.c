@@ -13,10 +13,10 @@ static const char *jstr(json_t *o, const char *k)
 }
 
 static int add_ep(struct k8s_result *r, const char *ip, const struct k8s_opts *o, __u16 port,
-		  enum k8s_state state, const char *track, const char *name)
+		  enum ep_state state, const char *track, const char *name)
 {
-	struct k8s_endpoint ep = { .port = port, .state = state };
-	struct k8s_endpoint *tmp;
+	struct spec_endpoint ep = { .port = port, .state = state };
+	struct spec_endpoint *tmp;
 
 	if (parse_addr(ip, &ep.addr, &ep.family)) {
 		l4s_err_clear();
@@ -109,7 +109,7 @@ static int parse_pod(json_t *pod, const struct k8s_opts *o, struct k8s_result *r
 	json_t *meta = json_object_get(pod, "metadata"), *status = json_object_get(pod, "status");
 	json_t *ips = json_object_get(status, "podIPs"), *cond, *ipo;
 	const char *name = jstr(meta, "name"), *track, *ip;
-	enum k8s_state state = K8S_DRAIN;
+	enum ep_state state = EP_DRAIN;
 	char label[80];
 	size_t i;
 	__u16 port;
@@ -124,11 +124,11 @@ static int parse_pod(json_t *pod, const struct k8s_opts *o, struct k8s_result *r
 		const char *t = jstr(cond, "type"), *s = jstr(cond, "status");
 
 		if (t && s && !strcmp(t, "Ready") && !strcmp(s, "True"))
-			state = K8S_READY;
+			state = EP_READY;
 	}
 	if (json_object_get(meta, "deletionTimestamp") &&
 	    !json_is_null(json_object_get(meta, "deletionTimestamp")))
-		state = K8S_DRAIN; /* terminating: drain even if still Ready */
+		state = EP_DRAIN; /* terminating: drain even if still Ready */
 
 	track = track_of(meta, o, r, label);
 	if (!track)
@@ -157,16 +157,16 @@ static int parse_pod(json_t *pod, const struct k8s_opts *o, struct k8s_result *r
 }
 
 /* EndpointSlice conditions: ready nil means ready (API contract); terminating drains. */
-static enum k8s_state slice_state(json_t *conds)
+static enum ep_state slice_state(json_t *conds)
 {
 	json_t *ready = json_object_get(conds, "ready");
 	json_t *term = json_object_get(conds, "terminating");
 
 	if (json_is_true(term))
-		return K8S_DRAIN;
+		return EP_DRAIN;
 	if (!ready || json_is_null(ready) || json_is_true(ready))
-		return K8S_READY;
-	return K8S_DRAIN;
+		return EP_READY;
+	return EP_DRAIN;
 }
 
 static int parse_slice(json_t *s, const struct k8s_opts *o, struct k8s_result *r, size_t idx)
@@ -213,7 +213,7 @@ static int parse_slice(json_t *s, const struct k8s_opts *o, struct k8s_result *r
 		}
 	}
 	json_array_foreach(json_object_get(s, "endpoints"), i, ep) {
-		enum k8s_state st = slice_state(json_object_get(ep, "conditions"));
+		enum ep_state st = slice_state(json_object_get(ep, "conditions"));
 		json_t *a;
 		const char *pod = jstr(json_object_get(ep, "targetRef"), "name");
 		char who[96];

@@ -7,7 +7,7 @@
 #ifndef L4S_RECONCILE_H
 #define L4S_RECONCILE_H
 
-#include "k8s.h"
+#include "spec.h"
 #include "model.h"
 
 struct reconcile_counts {
@@ -27,7 +27,7 @@ struct reconcile {
  * or all when NULL) that are not listed are removed. Tracks that appear start at
  * weight 0. Returns 0 or -errno with a message.
  */
-int reconcile_backends(struct l4s_state *st, struct model *m, const struct k8s_result *kr,
+int reconcile_backends(struct l4s_state *st, struct model *m, const struct spec_endpoint *ep, int nep,
 		       const char *only_track, struct reconcile *r);
 /* Mark tracks left without backends as removed. */
 void reconcile_prune_tracks(struct model *m, struct reconcile *r);

@@ -503,7 +503,7 @@ static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 		err = model_load(st, id, &m);
 	}
 	if (!err)
-		err = reconcile_backends(st, &m, kr, NULL, &rec);
+		err = reconcile_backends(st, &m, kr->ep, kr->n, NULL, &rec);
 	if (!err) {
 		for (int t = 0; t < m.ntr; t++) {
 			__u64 w = m.tr[t].weight;

@@ -509,11 +509,11 @@ static int apply_svc(struct l4s_state *st, const struct doc_svc *d, int dry, str
 		kr.ep[i].addr = d->be[i].addr;
 		kr.ep[i].family = d->be[i].family;
 		kr.ep[i].port = d->be[i].port;
-		kr.ep[i].state = K8S_READY;
+		kr.ep[i].state = EP_READY;
 		memcpy(kr.ep[i].track, d->be[i].track, L4S_NAME_LEN);
 	}
 	kr.n = d->nbe;
-	err = reconcile_backends(st, &m, &kr, NULL, &rec);
+	err = reconcile_backends(st, &m, kr.ep, kr.n, NULL, &rec);
 	if (err)
 		goto out;
 	for (int i = 0; i < m.nbe; i++) {

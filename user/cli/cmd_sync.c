@@ -127,7 +127,7 @@ int do_sync(int argc, char **argv)
 		if (k8s_parse(doc, &ko, &kr))
 			goto out;
 	}
-	if (reconcile_backends(&st, &m, &kr, track, &rec))
+	if (reconcile_backends(&st, &m, kr.ep, kr.n, track, &rec))
 		goto out;
 	for (int w = 0; w < nw; w++) {
 		char t[L4S_NAME_LEN + 1];

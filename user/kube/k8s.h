@@ -9,20 +9,7 @@
 
 #include <jansson.h>
 #include "l4split.h"
-
-enum k8s_state {
-	K8S_READY = 0,    /* serving: a backend with weight */
-	K8S_DRAIN,        /* terminating, or not ready: no new flows, keep existing ones */
-};
-
-struct k8s_endpoint {
-	struct l4s_addr addr;
-	__u8 family;
-	__u16 port;       /* host order */
-	enum k8s_state state;
-	char track[L4S_NAME_LEN];
-	char name[64];    /* pod name, for messages */
-};
+#include "spec.h"
 
 struct k8s_opts {
 	__u8 family;             /* the service's address family */
@@ -33,7 +20,7 @@ struct k8s_opts {
 };
 
 struct k8s_result {
-	struct k8s_endpoint *ep;
+	struct spec_endpoint *ep;
 	int n;
 	int skipped_no_ip;      /* Pending / no address yet */
 	int skipped_family;     /* addresses of the other family */
