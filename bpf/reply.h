@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The reply path at tc egress: backend -> client becomes VIP -> client, through the
+ * reverse entry the forward path wrote (l4s_rflows), or without one through the
+ * backend index (DSR replies, reverse entries the LRU evicted). It also feeds the
+ * health counters (answered, resets) and marks forward entries answered or closed.
+ */
+#ifndef L4S_REPLY_H
+#define L4S_REPLY_H
+
+#include "hook.h"
+#include "select.h"
+#include "icmp.h"
+
+/* The forward key of the flow a reply to VIP:@vport belongs to (client -> VIP). */
+static __always_inline void forward_key(const struct l4s_pkt *p, const struct l4s_addr *vip,
+					__be16 vport, struct l4s_flow_key *fk)
+{
+	fk->src = p->key.dst;
+	fk->dst = *vip;
+	fk->sport = p->key.dport;
+	fk->dport = vport;
+	fk->proto = p->key.proto;
+	fk->family = p->key.family;
+}
+
+/* The forward entry of the flow a reply belongs to, or NULL. */
+static __always_inline struct l4s_flow *forward_of(const struct l4s_pkt *p,
+						   const struct l4s_rflow *rf)
+{
+	struct l4s_flow_key fk = {};
+
+	forward_key(p, &rf->vip, rf->vport, &fk);
+	return bpf_map_lookup_elem(&l4s_flows, &fk);
+}
+
+/* A TCP SYN-ACK. */
+static __always_inline int tcp_is_synack(const struct l4s_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP_ &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+}
+
+/* Does SYN-ACK @p answer the SYN that opened flow @f? */
+static __always_inline int synack_answers(const struct l4s_pkt *p, const struct l4s_flow *f)
+{
+	if (f->flags & L4S_FLOW_F_SEQ)
+		return bpf_ntohl(p->ack) == bpf_ntohl(f->syn_seq) + 1;
+	return !(f->flags & L4S_FLOW_F_CLOSED);
+}
+
+/* Set @flag on the forward entry: ANSWERED at the first reply (health), CLOSED on
+ * FIN/RST (a later SYN on the 5-tuple chooses again). */
+static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l4s_rflow *rf,
+					 __u32 flag)
+{
+	struct l4s_flow *f = forward_of(p, rf);
+
+	if (f)
+		f->flags |= flag;
+}
+
+/*
+ * A SYN-ACK must answer the SYN that opened the flow of its reverse entry. When it
+ * does not, the entry outlived its flow and this is another connection on the same
+ * 5-tuple that never went through the VIP: a client that reached the backend
+ * directly (the socket path, or a pod address) from a port it once used for the VIP.
+ * Rewriting it would break it; both entries of the old flow are forgotten.
+ */
+static __always_inline int reply_is_stale(const struct l4s_pkt *p, const struct l4s_rflow *rf)
+{
+	struct l4s_flow_key fk = {};
+	struct l4s_flow *f;
+
+	if (!tcp_is_synack(p))
+		return 0;
+	forward_key(p, &rf->vip, rf->vport, &fk);
+	f = bpf_map_lookup_elem(&l4s_flows, &fk);
+	if (f && synack_answers(p, f))
+		return 0;
+	if (f)
+		bpf_map_delete_elem(&l4s_flows, &fk);
+	return 1;
+}
+
+/*
+ * No reverse entry. The backend index (l4s_bindex) says whether the source is one of
+ * our backends: a DSR backend's direct reply gets its source rewritten statelessly;
+ * a nat flow whose reverse entry the LRU evicted (the two tables evict apart) is
+ * found by its forward entry, its reverse entry written again, and the reply goes out
+ * translated. Anything else is not ours.
+ */
+static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
+{
+	struct l4s_frontend_key k = {};
+	struct l4s_flow_key fk = {};
+	struct l4s_backend *be;
+	struct l4s_bindex *ix;
+	struct l4s_flow *f;
+	struct l4s_addr vip;
+	__be16 vport;
+	__u32 bid, reason = L4S_R_DSR_REPLY;
+
+	k.vip = p->key.src;
+	k.port = p->key.sport;
+	k.proto = p->key.proto;
+	k.family = p->key.family;
+	ix = bpf_map_lookup_elem(&l4s_bindex, &k);
+	if (!ix)
+		return TC_ACT_OK_;
+	vip = ix->vip;
+	vport = ix->vport;
+	if (!(ix->flags & L4S_BINDEX_F_DSR)) {
+		forward_key(p, &vip, vport, &fk);
+		f = bpf_map_lookup_elem(&l4s_flows, &fk);
+		/* Only a live nat flow of that backend, and never a new connection on a
+		 * reused 5-tuple (its SYN-ACK does not answer the flow's SYN). */
+		if (!f || (f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_CLOSED)) ||
+		    f->svc_id != ix->svc_id || (tcp_is_synack(p) && !synack_answers(p, f)))
+			return TC_ACT_OK_;
+		bid = f->backend_id;
+		be = bpf_map_lookup_elem(&l4s_backends, &bid);
+		if (!be || be->gen != f->backend_gen || be->port != p->key.sport ||
+		    !l4s_addr_eq(&be->addr, &p->key.src))
+			return TC_ACT_OK_;
+		{
+			struct l4s_rflow rf = { .vip = vip, .vport = vport, .backend_id = bid };
+
+			bpf_map_update_elem(&l4s_rflows, &p->key, &rf, BPF_ANY);
+		}
+		reason = L4S_R_REPLY_REPAIRED;
+	}
+	if (tc_rewrite(skb, p, L4S_SRC, &vip, vport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(reason);
+	return TC_ACT_OK_;
+}
+
+/* The reply path of one packet at tc egress: the tc verdict. */
+static __always_inline int reply_translate(struct __sk_buff *skb)
+{
+	struct l4s_backend_stats *bs;
+	struct l4s_pkt p = {};
+	struct l4s_rflow *rf;
+	struct l4s_addr vip;
+	void *data, *data_end;
+	__u32 bid;
+	__be16 vport;
+
+	tc_pull_headers(skb);
+	data = skb_data(skb);
+	data_end = skb_data_end(skb);
+	if (l4s_parse(data, data_end, &p, skb->len)) {
+		if (p.pass == L4S_R_PASS_PROTO && icmp_nat_back(data, data_end, &p))
+			count_reason(L4S_R_ICMP_NAT);
+		return TC_ACT_OK_;
+	}
+	if (p.bad)
+		return TC_ACT_OK_;
+	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
+	if (!rf)
+		return reply_miss(skb, &p);
+	if (reply_is_stale(&p, rf)) {
+		bpf_map_delete_elem(&l4s_rflows, &p.key);
+		count_reason(L4S_R_REPLY_STALE);
+		return TC_ACT_OK_;
+	}
+
+	bid = rf->backend_id;
+	bs = backend_stats(bid);
+	if (bs) {
+		bs->rx_packets++;
+		bs->rx_bytes += skb->len;
+	}
+	if (p.key.proto == IPPROTO_TCP_ && (p.tcp_flags & TCP_FLAG_RST)) {
+		if (bs)
+			bs->resets++;
+	} else if (!(rf->flags & L4S_FLOW_F_ANSWERED)) {
+		rf->flags |= L4S_FLOW_F_ANSWERED;
+		mark_forward(&p, rf, L4S_FLOW_F_ANSWERED);
+		if (bs)
+			bs->answered++;
+	}
+	if (tcp_is_closing(&p) && !(rf->flags & L4S_FLOW_F_CLOSED)) {
+		rf->flags |= L4S_FLOW_F_CLOSED;
+		mark_forward(&p, rf, L4S_FLOW_F_CLOSED);
+	}
+
+	vip = rf->vip;
+	vport = rf->vport;
+	if (tc_rewrite(skb, &p, L4S_SRC, &vip, vport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(L4S_R_REPLY_NAT);
+	return TC_ACT_OK_;
+}
+
+#endif
