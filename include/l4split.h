@@ -80,13 +80,19 @@ struct l4s_frontend_key {
 
 struct l4s_frontend {
 	__u32 svc_id;
-	__u32 flags; /* reserved */
+	__u32 order; /* position among the service's frontends (0: the VIP); userspace only.
+		      * States written before it hold 0 everywhere (ties: key order). */
 };
 
 /* Service flags. */
 #define L4S_SVC_F_AFFINITY_CLIENT_IP (1u << 0) /* hash the client address only */
 #define L4S_SVC_F_IN_USE             (1u << 1)
 #define L4S_SVC_F_AGENT              (1u << 2) /* made by the agent from a Service */
+/* Userspace only (the programs read IN_USE and AFFINITY): a writer's transaction. */
+#define L4S_SVC_F_PENDING            (1u << 3) /* being created: not found by name; the
+						* next writer deletes it if its writer died */
+#define L4S_SVC_F_DIRTY              (1u << 4) /* being changed: the next writer finishes
+						* it from its records if its writer died */
 
 /* l4s_services value, indexed by service id. */
 /* How a service reaches its backends (l4s_service.mode). */
@@ -114,6 +120,8 @@ struct l4s_service {
 /* Backend flags. */
 #define L4S_BE_F_IN_USE  (1u << 0)
 #define L4S_BE_F_PENDING (1u << 1) /* written, not yet in a committed table */
+#define L4S_BE_F_REMOVING (1u << 2) /* userspace only: goes once its service's change
+				     * completes (see L4S_SVC_F_DIRTY) */
 
 /* l4s_backends value, indexed by backend id. */
 struct l4s_backend {

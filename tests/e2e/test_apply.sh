@@ -44,7 +44,8 @@ out=$(doc | apply -)
 check "the same document again: 2 unchanged" eq "$out" "0 created, 0 updated, 2 unchanged, 0 deleted"
 
 out=$(doc '| .services[0].tracks = {old: 1, new: 1}' | apply - --dry-run)
-check "--dry-run says what would change" eq "$out" "dry run: 0 created, 1 updated, 1 unchanged, 0 deleted"
+check "--dry-run says what would change, and which services" eq "$out" "dry run: 0 created, 1 updated, 1 unchanged, 0 deleted
+  updated: web"
 check "--dry-run changes nothing" eq "$(l4s status --json)" "$before"
 out=$(doc '| .services[0].tracks = {old: 1, new: 1}' | apply -)
 check "a weight change: 1 updated" eq "$out" "0 created, 1 updated, 1 unchanged, 0 deleted"

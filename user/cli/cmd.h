@@ -46,6 +46,13 @@ int do_agent(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_node(int argc, char **argv);
 
+struct svc_spec;
+struct write_result;
+/* After a change: the tracks and their shares (text or JSON). */
+void print_shares(const struct svc_spec *s);
+/* A Note when a backend with weight gets no slot (the table is too small for it). */
+void note_starved(const struct svc_spec *s, const struct write_result *r);
+
 int help_attach(void);
 int help_detach(void);
 int help_service(void);

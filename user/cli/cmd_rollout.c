@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "sample.h"
 #include "state.h"
+#include "writer.h"
 
 #define EXIT_ROLLED_BACK 3
 #define TICK_MS 250
@@ -301,30 +302,55 @@ static __u64 step_weight(const struct start_weights *sw, int t, const char *trac
 }
 
 /*
- * Write the weights of a step (ppm) or, with @restore, the starting weights, in
- * one locked transaction. Tracks that appeared since the start are left alone.
+ * Is the rollout record at @sid still the one this run wrote (same pid and start)? A
+ * deleted service takes its record with it; a service made again under the same name
+ * (even at the same id) is another service, which this run must not drive.
+ * Before the run's first record, nothing is there to compare: yes.
  */
-static int apply_weights(const char *pin_dir, __u32 sid, const struct start_weights *sw,
-			 const char *track, __u32 ppm, int restore)
+static int rollout_ours(struct l4s_state *st, __u32 sid, const struct l4s_rollout *r)
 {
+	struct l4s_rollout cur;
+
+	if (!r->updated_at)
+		return 1;
+	if (bpf_map_lookup_elem(st->rollouts, &sid, &cur))
+		return 0;
+	return cur.pid == r->pid && cur.started_at == r->started_at;
+}
+
+/*
+ * Write the weights of a step (ppm) or, with @restore, the starting weights, in
+ * one locked transaction through the writer. Tracks that appeared since the start
+ * are left alone.
+ */
+static int apply_weights(const char *pin_dir, __u32 sid, const struct l4s_rollout *r,
+			 const struct start_weights *sw, const char *track, __u32 ppm, int restore)
+{
+	struct write_opts wo = { .how = WRITE_UPDATE };
+	struct write_result res;
+	struct svc_spec s = {};
 	struct l4s_state st;
-	struct model m = {};
 	int err;
 
 	err = state_open(&st, pin_dir, STATE_LOCK);
 	if (err)
 		return err;
-	err = model_load(&st, sid, &m);
+	if (!rollout_ours(&st, sid, r)) {
+		l4s_err(ESTALE, "the service was deleted or made again since the rollout started");
+		err = -ESTALE;
+	} else {
+		err = service_spec(&st, sid, &s);
+	}
 	if (!err) {
 		for (int t = 0; t < sw->n; t++) {
-			struct model_track *mt = model_track(&m, sw->name[t]);
+			struct spec_track *mt = spec_track(&s, sw->name[t]);
 
 			if (mt)
 				mt->weight = restore ? sw->weight[t] : step_weight(sw, t, track, ppm);
 		}
-		err = model_commit(&st, &m);
+		err = service_apply(&st, &s, &wo, &res);
 	}
-	model_free(&m);
+	spec_free(&s);
 	state_close(&st);
 	return err;
 }
@@ -428,6 +454,8 @@ static void record(struct l4s_state *st, __u32 sid, struct l4s_rollout *r, const
 		r->failure_ppm = group_ratio(&v->track, 1);
 		r->others_failure_ppm = group_ratio(&v->others, 1);
 	}
+	if (!rollout_ours(st, sid, r))
+		return; /* its service is gone: the run stops at its next check */
 	r->updated_at = realtime_ms();
 	bpf_map_update_elem(st->rollouts, &sid, r, BPF_ANY);
 }
@@ -562,6 +590,10 @@ static int run_step(struct run *rn, struct verdict *v)
 		model_free(&m);
 		memset(&m, 0, sizeof(m));
 		state_forget(rn->st); /* see backends other commands add meanwhile */
+		if (!rollout_ours(rn->st, rn->sid, &rn->r)) {
+			rc = -ESTALE;
+			break;
+		}
 		if (model_load(rn->st, rn->sid, &m) || sample_take(rn->st, &m, &now)) {
 			rc = -EIO;
 			break;
@@ -630,7 +662,7 @@ static int finish(struct run *rn, __u32 state, const char *event, const struct v
 	int err;
 
 	weights_text(weights, sizeof(weights), &rn->sw, rn->o->track, ppm, restore);
-	err = apply_weights(rn->pin_dir, rn->sid, &rn->sw, rn->o->track, ppm, restore);
+	err = apply_weights(rn->pin_dir, rn->sid, &rn->r, &rn->sw, rn->o->track, ppm, restore);
 	rn->r.state = state;
 	if (err) {
 		char why[96], was[sizeof(rn->r.reason)];
@@ -677,7 +709,7 @@ static int rollout_run(struct run *rn)
 		rn->r.step = (__u32)i;
 		rn->r.step_started_at = realtime_ms();
 		weights_text(weights, sizeof(weights), &rn->sw, o->track, o->steps[i], 0);
-		if (apply_weights(rn->pin_dir, rn->sid, &rn->sw, o->track, o->steps[i], 0)) {
+		if (apply_weights(rn->pin_dir, rn->sid, &rn->r, &rn->sw, o->track, o->steps[i], 0)) {
 			char why[96];
 
 			snprintf(why, sizeof(why), "%s", l4s_errmsg());
@@ -719,8 +751,12 @@ static int rollout_run(struct run *rn)
 		}
 		if (rc < 0) {
 			rn->r.state = L4S_RO_ABORTED;
-			set_reason(&rn->r, "step %d: cannot read the "
-				 "service's counters (was it deleted?)", i + 1);
+			if (rc == -ESTALE)
+				set_reason(&rn->r, "step %d: service %s was deleted or made again "
+					   "since the rollout started: stopped", i + 1, o->svc);
+			else
+				set_reason(&rn->r, "step %d: cannot read the "
+					   "service's counters (was it deleted?)", i + 1);
 			record(rn->st, rn->sid, &rn->r, NULL);
 			l4s_err(EIO, "%s", rn->r.reason);
 			return cmd_fail(1);

@@ -10,7 +10,7 @@
 #include "model.h"
 #include "parse.h"
 #include "state.h"
-#include "svc.h"
+#include "writer.h"
 
 int help_service(void)
 {
@@ -36,6 +36,9 @@ int help_service(void)
 static int svc_add(int argc, char **argv)
 {
 	struct l4s_frontend_key *fe = calloc((size_t)argc + 1, sizeof(*fe));
+	struct write_opts wo = { .how = WRITE_CREATE };
+	struct write_result res;
+	struct svc_spec spec;
 	struct l4s_state st;
 	const char *name = NULL;
 	__u64 tsize = L4S_TABLE_DEFAULT;
@@ -134,19 +137,15 @@ static int svc_add(int argc, char **argv)
 		rc = cmd_fail(1);
 		goto out_free;
 	}
-	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st.snat < 0 || st.bindex < 0)) {
-		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st.pin_dir);
-		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
+	spec_init(&spec, name);
+	spec.fe = fe;
+	spec.nfe = nfe;
+	spec.flags = affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0;
+	spec.mode = mode;
+	spec.table_size = (__u32)tsize;
+	if (service_apply(&st, &spec, &wo, &res))
 		goto out;
-	}
-	if (svc_create(&st, name, fe, nfe, affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0,
-		       (__u32)tsize, &id))
-		goto out;
-	/* No backend yet, so no flow has started in another mode. */
-	if (mode != L4S_MODE_AUTO && svc_set_mode(&st, id, mode)) {
-		svc_delete(&st, id, NULL, NULL);
-		goto out;
-	}
+	id = res.id;
 	rc = 0;
 	if (l4s_json) {
 		json_t *fes = json_array();
@@ -189,7 +188,7 @@ static int svc_del(int argc, char **argv)
 		return cmd_fail(EXIT_USAGE);
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
 		return cmd_fail(1);
-	if (svc_find(&st, argv[0], &id) || svc_delete(&st, id, &nbe, &flows)) {
+	if (svc_find(&st, argv[0], &id) || service_delete(&st, id, &nbe, &flows)) {
 		state_close(&st);
 		return cmd_fail(1);
 	}
@@ -204,9 +203,12 @@ static int svc_del(int argc, char **argv)
 
 static int svc_mode(int argc, char **argv)
 {
+	struct write_opts wo = { .how = WRITE_UPDATE };
+	struct write_result res;
+	struct svc_spec s = {};
 	struct l4s_state st;
-	__u32 id;
 	__u8 mode;
+	int rc = 1;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_service();
@@ -216,17 +218,23 @@ static int svc_mode(int argc, char **argv)
 		return cmd_fail(EXIT_USAGE);
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
 		return cmd_fail(1);
-	if (svc_find(&st, argv[0], &id) || svc_set_mode(&st, id, mode)) {
-		state_close(&st);
-		return cmd_fail(1);
-	}
-	state_close(&st);
+	if (service_get(&st, argv[0], &s))
+		goto out;
+	s.mode = mode;
+	if (service_apply(&st, &s, &wo, &res))
+		goto out;
+	rc = 0;
 	if (l4s_json)
 		json_print(json_pack("{s:s, s:s}", "service", argv[0], "mode", mode_name(mode)));
 	else
 		printf("service %s: mode %s (new flows; established ones keep their path)\n",
 		       argv[0], mode_name(mode));
-	return 0;
+out:
+	if (rc)
+		rc = cmd_fail(1);
+	spec_free(&s);
+	state_close(&st);
+	return rc;
 }
 
 int do_service(int argc, char **argv)

@@ -94,6 +94,9 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 							"client-ip" : "none"));
 		json_object_set_new(s, "table_size", json_integer(m.svc.table_size));
 		json_object_set_new(s, "mode", json_string(mode_name(m.svc.mode)));
+		/* Who keeps it: apply reads this back, so a restore keeps the agent's. */
+		json_object_set_new(s, "owner", json_string(m.svc.flags & L4S_SVC_F_AGENT ?
+								    "agent" : "cli"));
 		tracks = json_object();
 		shares = json_object();
 		for (int t = 0; t < m.ntr; t++) {
@@ -204,9 +207,10 @@ static void print_status(json_t *doc)
 		printf("service %s", json_string_value(json_object_get(s, "name")));
 		json_array_foreach(fes, j, fe)
 			printf(" %s", json_string_value(fe));
-		printf("\n  affinity %s, table %d slots, mode %s\n",
+		printf("\n  affinity %s, table %d slots, mode %s, owner %s\n",
 		       json_string_value(json_object_get(s, "affinity")),
-		       (int)jnum(s, "table_size"), json_string_value(json_object_get(s, "mode")));
+		       (int)jnum(s, "table_size"), json_string_value(json_object_get(s, "mode")),
+		       json_string_value(json_object_get(s, "owner")));
 		printf("  %-16s %10s %8s\n", "TRACK", "WEIGHT", "SHARE");
 		json_object_foreach(json_object_get(s, "tracks"), tn, tw) {
 			printf("  %-16s %10g %7.2f%%\n", tn, json_number_value(tw),

@@ -8,10 +8,9 @@
 #include "cmd.h"
 #include "err.h"
 #include "k8s.h"
-#include "model.h"
 #include "parse.h"
-#include "reconcile.h"
 #include "state.h"
+#include "writer.h"
 
 #define MAX_WEIGHT_OPTS 32
 
@@ -37,14 +36,14 @@ int do_sync(int argc, char **argv)
 	const char *name = NULL, *file = NULL, *label = NULL, *track = NULL, *port = NULL;
 	const char *wopt[MAX_WEIGHT_OPTS];
 	int nw = 0, dry = 0, slices = -1, rc = 1;
-	struct reconcile rec = {};
-	struct reconcile_counts *c = &rec.c;
+	struct merge_counts counts = {}, *c = &counts;
+	struct write_result res = {};
 	struct k8s_result kr = {};
+	struct svc_spec spec = {};
 	struct l4s_state st;
-	struct model m = {};
 	json_error_t jerr;
 	json_t *doc = NULL;
-	__u32 sid;
+	int had_backends, ntr_before;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -94,7 +93,7 @@ int do_sync(int argc, char **argv)
 	if (parse_name("service", name))
 		return cmd_fail(EXIT_USAGE);
 
-	doc = !strcmp(file, "-") ? json_loadf(stdin, 0, &jerr) : json_load_file(file, 0, &jerr);
+	doc = !strcmp(file, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr) : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		l4s_err(EINVAL, "%s: line %d, column %d: %s", !strcmp(file, "-") ? "stdin" : file,
 			jerr.line, jerr.column, jerr.text);
@@ -105,13 +104,13 @@ int do_sync(int argc, char **argv)
 		json_decref(doc);
 		return cmd_fail(1);
 	}
-	if (svc_find(&st, name, &sid) || model_load(&st, sid, &m))
+	if (service_get(&st, name, &spec))
 		goto out;
 
 	{
-		struct k8s_opts ko = { .family = m.svc.family, .track_label = label, .track = track,
-				       .port = port,
-				       .default_port = m.nfe ? ntohs(m.fe[0].port) : 0 };
+		struct k8s_opts ko = { .family = spec.fe[0].family, .track_label = label,
+				       .track = track, .port = port,
+				       .default_port = ntohs(spec.fe[0].port) };
 		const char *kind = json_string_value(json_object_get(doc, "kind"));
 
 		if (kind && slices == 1 && strstr(kind, "Pod")) {
@@ -127,31 +126,50 @@ int do_sync(int argc, char **argv)
 		if (k8s_parse(doc, &ko, &kr))
 			goto out;
 	}
-	if (reconcile_backends(&st, &m, kr.ep, kr.n, track, &rec))
+	/* README's rule: the first track of a service (none has a backend yet) starts at
+	 * weight 1, later ones at 0 (a new version gets nothing until asked). */
+	had_backends = spec.nbe > 0;
+	ntr_before = spec.ntr;
+	if (spec_merge_endpoints(&spec, kr.ep, kr.n, track, 0, c))
 		goto out;
+	if (!had_backends && spec.ntr > ntr_before && !nw) {
+		int fresh = spec.ntr - ntr_before;
+
+		if (fresh == 1 && ntr_before == 0) {
+			spec.tr[ntr_before].weight = L4S_WEIGHT_ONE;
+		} else if (fresh >= 1) {
+			l4s_note("Note: %s has no weighted backend before this sync and it brings "
+				 "%d new tracks: they start at weight 0 and the service takes no new "
+				 "flows until 'l4split weight %s TRACK=W' (or --weight T=W)\n", name,
+				 fresh, name);
+		}
+	}
 	for (int w = 0; w < nw; w++) {
 		char t[L4S_NAME_LEN + 1];
 		const char *eq = strchr(wopt[w], '=');
 		size_t tl = (size_t)(eq - wopt[w]);
-		struct model_track *mt;
+		struct spec_track *st_;
 		__u64 wv;
 
 		snprintf(t, sizeof(t), "%.*s", (int)(tl < L4S_NAME_LEN ? tl : L4S_NAME_LEN), wopt[w]);
 		parse_weight(eq + 1, &wv);
-		mt = model_track(&m, t);
-		if (!mt) {
+		st_ = spec_track(&spec, t);
+		if (!st_) {
 			l4s_err(ENOENT, "--weight %s: service \"%s\" has no track \"%s\" after this "
 				"sync", wopt[w], name, t);
 			goto out;
 		}
-		mt->weight = wv;
+		st_->weight = wv;
 	}
-	reconcile_prune_tracks(&m, &rec);
 
 	if (kr.warning[0])
 		l4s_note("Note: %s\n", kr.warning);
-	if (!dry && model_commit(&st, &m))
-		goto out;
+	{
+		struct write_opts wo = { .how = WRITE_UPDATE, .dry_run = dry };
+
+		if (service_apply(&st, &spec, &wo, &res))
+			goto out;
+	}
 	rc = 0;
 	if (l4s_json) {
 		json_print(json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "service",
@@ -167,20 +185,19 @@ int do_sync(int argc, char **argv)
 			printf(" (%d terminating/unready and %d without an IP ignored)", c->ignored,
 			       kr.skipped_no_ip);
 		printf("\n");
-		for (int t = 0; t < m.ntr; t++) {
+		for (int t = 0; t < spec.ntr; t++) {
 			char wb[32];
 
-			if (!m.tr[t].removed)
-				printf("  track %s weight %s\n", m.tr[t].name,
-				       fmt_weight(wb, m.tr[t].weight));
+			printf("  track %s weight %s\n", spec.tr[t].name,
+			       fmt_weight(wb, spec.tr[t].weight));
 		}
 	}
+	note_starved(&spec, &res);
 out:
 	if (rc)
 		rc = cmd_fail(1);
-	reconcile_free(&rec);
 	k8s_result_free(&kr);
-	model_free(&m);
+	spec_free(&spec);
 	state_close(&st);
 	json_decref(doc);
 	return rc;

@@ -9,10 +9,15 @@
 #include "err.h"
 #include "mapscan.h"
 #include "model.h"
-#include "svc.h"
 #include "table.h"
 
-int svc_find(struct l4s_state *st, const char *name, __u32 *id)
+/* In use and complete (not still being created by a writer). */
+static int svc_live(const struct l4s_service *svc)
+{
+	return (svc->flags & (L4S_SVC_F_IN_USE | L4S_SVC_F_PENDING)) == L4S_SVC_F_IN_USE;
+}
+
+int svc_lookup(struct l4s_state *st, const char *name, __u32 *id)
 {
 	const struct l4s_service *all = state_services(st);
 
@@ -21,11 +26,20 @@ int svc_find(struct l4s_state *st, const char *name, __u32 *id)
 	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
 		const struct l4s_service svc = all[i];
 
-		if ((svc.flags & L4S_SVC_F_IN_USE) && !strncmp(svc.name, name, L4S_NAME_LEN)) {
+		if (svc_live(&svc) && !strncmp(svc.name, name, L4S_NAME_LEN)) {
 			*id = i;
 			return 0;
 		}
 	}
+	return -ENOENT;
+}
+
+int svc_find(struct l4s_state *st, const char *name, __u32 *id)
+{
+	int err = svc_lookup(st, name, id);
+
+	if (err != -ENOENT)
+		return err;
 	l4s_err(ENOENT, "service \"%s\" not found", name);
 	l4s_hint("'l4split status' lists services; create one with 'l4split service add %s "
 		 "VIP:PORT/tcp'", name);
@@ -51,7 +65,7 @@ int svc_list(struct l4s_state *st, __u32 **ids, int *n)
 	if (!all)
 		return -EIO;
 	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
-		if (!(all[i].flags & L4S_SVC_F_IN_USE))
+		if (!svc_live(&all[i]))
 			continue;
 		__u32 *tmp = realloc(out, sizeof(*out) * (size_t)(cnt + 1));
 
@@ -127,7 +141,8 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 		struct l4s_weight w;
 		struct model_backend *tmp;
 
-		if (!(be.flags & L4S_BE_F_IN_USE) || be.svc_id != id)
+		if (!(be.flags & L4S_BE_F_IN_USE) || be.svc_id != id ||
+		    (be.flags & L4S_BE_F_REMOVING)) /* going: see L4S_SVC_F_DIRTY */
 			continue;
 		if (bpf_map_lookup_elem(st->weights, &i, &w)) {
 			err = -errno;
@@ -395,7 +410,7 @@ static int table_create(const __u32 *slots, __u32 msz, int plain)
 	return fd;
 }
 
-int table_swap(struct l4s_state *st, struct model *m)
+int table_install(struct l4s_state *st, struct model *m)
 {
 	struct table_backend *tb = calloc((size_t)m->nbe + 1, sizeof(*tb));
 	__u32 msz = m->svc.table_size, *slots = calloc(msz, sizeof(__u32));
@@ -446,8 +461,6 @@ int table_swap(struct l4s_state *st, struct model *m)
 			goto out;
 		}
 	}
-	m->svc.gen++;
-	state_put_service(st, m->id, &m->svc);
 	err = 0;
 out:
 	if (fd >= 0)
@@ -484,7 +497,7 @@ int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 	return -ENOSPC;
 }
 
-static int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size)
+int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size)
 {
 	size_t sz = ((value_size + 7) & ~(size_t)7) * (size_t)st->ncpus;
 	void *z = calloc(1, sz);
@@ -576,7 +589,7 @@ static int rflush_collect(const void *k, const void *v, void *ctx)
 	return 0;
 }
 
-static void rflows_flush(struct l4s_state *st, __u32 *ids, int nids)
+void rflows_flush(struct l4s_state *st, __u32 *ids, int nids)
 {
 	struct rflush_ctx rc = { .ids = ids, .nids = nids };
 
@@ -594,118 +607,12 @@ long flows_flush_backend(struct l4s_state *st, __u32 backend_id)
 	return n;
 }
 
+long flows_flush_backend_fwd(struct l4s_state *st, __u32 backend_id)
+{
+	return flows_flush(st, backend_id, 0);
+}
+
 long flows_flush_service(struct l4s_state *st, __u32 svc_id)
 {
 	return flows_flush(st, svc_id, 1);
-}
-
-/* Undo step 1 of a failed commit: backends written under fresh ids go back to free. */
-static void rollback_new(struct l4s_state *st, const __u32 *fresh, const __u32 *gens, int n)
-{
-	for (int i = 0; i < n; i++) {
-		struct l4s_backend gone = { .gen = gens[i] };
-		struct l4s_weight w0 = {};
-
-		state_put_backend(st, fresh[i], &gone);
-		bpf_map_update_elem(st->weights, &fresh[i], &w0, BPF_ANY);
-	}
-}
-
-int model_commit(struct l4s_state *st, struct model *m)
-{
-	__u32 *freed = calloc((size_t)m->nbe + 1, sizeof(__u32));
-	__u32 *fresh = calloc((size_t)m->nbe + 1, sizeof(__u32));
-	__u32 *fresh_gen = calloc((size_t)m->nbe + 1, sizeof(__u32));
-	int nfreed = 0, nfresh = 0, err = 0;
-
-	if (!freed || !fresh || !fresh_gen) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* 1. New backends. Unreachable until the table names them, so invisible so far. */
-	for (int i = 0; i < m->nbe; i++) {
-		struct model_backend *b = &m->be[i];
-		struct l4s_backend cur;
-		struct l4s_weight w = { .weight = b->weight };
-
-		if (b->removed)
-			continue;
-		if (bpf_map_lookup_elem(st->backends, &b->id, &cur) == 0 &&
-		    (cur.flags & L4S_BE_F_IN_USE))
-			continue;
-		/* A fresh id: start its counters at zero, keep its generation. */
-		zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
-		if (st->sock_stats >= 0)
-			zero_percpu(st, st->sock_stats, b->id, sizeof(struct l4s_sock_stats));
-		b->be.gen = cur.gen;
-		b->be.flags |= L4S_BE_F_IN_USE;
-		b->be.svc_id = m->id;
-		fresh[nfresh] = b->id;
-		fresh_gen[nfresh++] = cur.gen;
-		if (bpf_map_update_elem(st->weights, &b->id, &w, BPF_ANY) ||
-		    state_put_backend(st, b->id, &b->be)) {
-			err = l4s_err(errno, "cannot write backend %u: %s", b->id, strerror(errno));
-			rollback_new(st, fresh, fresh_gen, nfresh);
-			goto out;
-		}
-	}
-	/* 2. The switch: the only step the datapath sees, one outer-map update. */
-	err = table_swap(st, m);
-	if (err) {
-		rollback_new(st, fresh, fresh_gen, nfresh);
-		goto out;
-	}
-	/* 3. The weights the table was built from (read by userspace only). A failure
-	 * here leaves the table right and the next change rewrites them. */
-	for (int i = 0; i < m->nbe; i++) {
-		struct l4s_weight w = { .weight = m->be[i].weight };
-
-		if (m->be[i].removed)
-			continue;
-		/* The backend entry too: its track may have changed (sync). */
-		if ((bpf_map_update_elem(st->weights, &m->be[i].id, &w, BPF_ANY) ||
-		     state_put_backend(st, m->be[i].id, &m->be[i].be)) &&
-		    !err)
-			err = l4s_err(errno, "cannot write backend %u: %s", m->be[i].id,
-				      strerror(errno));
-	}
-	for (int i = 0; i < m->ntr; i++) {
-		int terr;
-
-		if (m->tr[i].removed)
-			continue;
-		terr = state_put_track(st, m->id, m->tr[i].name, m->tr[i].weight);
-		if (terr) {
-			if (!err)
-				err = l4s_err(terr, "cannot write track \"%s\": %s", m->tr[i].name,
-					      strerror(-terr));
-			continue;
-		}
-		m->tr[i].in_map = 1;
-	}
-	/* 4. What is gone: free backend ids (new generation), forget their flows. */
-	for (int i = 0; i < m->nbe; i++) {
-		struct model_backend *b = &m->be[i];
-		struct l4s_backend gone = { .gen = b->be.gen + 1 };
-		struct l4s_weight w0 = {};
-
-		if (!b->removed)
-			continue;
-		state_put_backend(st, b->id, &gone);
-		bpf_map_update_elem(st->weights, &b->id, &w0, BPF_ANY);
-		b->flows = (__u64)flows_flush(st, b->id, 0);
-		freed[nfreed++] = b->id;
-	}
-	rflows_flush(st, freed, nfreed);
-	if (!err)
-		err = svc_sync_index(st, m);
-	for (int i = 0; i < m->ntr; i++) {
-		if (m->tr[i].removed)
-			state_del_track(st, m->id, m->tr[i].name);
-	}
-out:
-	free(freed);
-	free(fresh);
-	free(fresh_gen);
-	return err;
 }

@@ -18,6 +18,8 @@ struct model_backend {
 	__u32 slots;       /* in the committed table (filled by model_count_slots) */
 	__u64 flows;       /* live flow entries (filled by model_count_flows) */
 	int removed;       /* drop on commit */
+	int fresh;         /* new: gets an id and its records on commit */
+	int dirty;         /* weight or track changed */
 };
 
 struct model_track {
@@ -25,6 +27,7 @@ struct model_track {
 	__u64 weight;
 	int in_map;
 	int removed;
+	int dirty;         /* weight changed, or new */
 };
 
 struct model {
@@ -38,8 +41,11 @@ struct model {
 	int nfe;
 };
 
-/* Find a service by name: 0 and *id, or -ENOENT with a message. */
+/* Find a service by name: 0 and *id, or -ENOENT with a message. A service still
+ * being created (L4S_SVC_F_PENDING) is not found. */
 int svc_find(struct l4s_state *st, const char *name, __u32 *id);
+/* The same without a message: 0 found, -ENOENT not. */
+int svc_lookup(struct l4s_state *st, const char *name, __u32 *id);
 /* Ids of all services in use, sorted by name. Caller frees *ids. */
 int svc_list(struct l4s_state *st, __u32 **ids, int *n);
 
@@ -60,20 +66,19 @@ int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots);
 int model_count_slots(struct l4s_state *st, struct model *m);
 int model_count_flows(struct l4s_state *st, struct model *m);
 
-/*
- * Write the model: new backends (which must already have ids from
- * backend_alloc), weights, tracks; then build and swap the lookup table; then
- * remove what is marked removed. Returns 0 or -errno with a message.
- */
-int model_commit(struct l4s_state *st, struct model *m);
-
-/* Build and swap in the lookup table for the model as it is. */
-int table_swap(struct l4s_state *st, struct model *m);
+/* Build the lookup table of the model as it is (effective weights of the backends not
+ * removed) in a new map and swap it in with one update of l4s_tables. */
+int table_install(struct l4s_state *st, struct model *m);
 
 /* Allocate a free backend id (marked pending until committed). */
 int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude);
-/* Delete the flows of a backend; returns how many were removed. */
+/* Delete the flows of a backend (forward and reverse); returns how many were removed. */
 long flows_flush_backend(struct l4s_state *st, __u32 backend_id);
+/* Forward entries only; the reverse ones of several backends in one scan: */
+long flows_flush_backend_fwd(struct l4s_state *st, __u32 backend_id);
+void rflows_flush(struct l4s_state *st, __u32 *ids, int nids);
+/* Zero the per-CPU counters at @key (a fresh id). */
+int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size);
 /* Delete every flow of a service. */
 long flows_flush_service(struct l4s_state *st, __u32 svc_id);
 

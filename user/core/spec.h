@@ -69,6 +69,10 @@ void spec_backend_del(struct spec_backend *b, struct svc_spec *s);
 /* Do any backends use track @name? */
 int spec_track_used(const struct svc_spec *s, const char *name);
 
+/* Share (percent) of new flows each track and each backend get (either array may be
+ * NULL; @track_share has ntr entries, @be_share nbe). All 0 when nothing has weight. */
+void spec_shares(const struct svc_spec *s, double *track_share, double *be_share);
+
 /* What merging endpoints into a spec did (for the messages of sync and the agent). */
 struct merge_counts {
 	int added, drained, restored, removed, moved, unchanged, ignored;

@@ -510,6 +510,7 @@ static void index_free(struct l4s_state *st)
 	 * the whole zeroed array for nothing, ~5 ms of a weight change here. */
 	for (__u32 i = st->index_head; i < L4S_MAX_SERVICES; i = st->index[i].next) {
 		free(st->index[i].fe);
+		free(st->index[i].fe_order);
 		free(st->index[i].tr);
 	}
 	free(st->index);
@@ -529,31 +530,61 @@ static struct state_svc_index *index_bucket(struct l4s_state *st, __u32 id)
 	return x;
 }
 
-static int index_add_fe(struct state_svc_index *x, const struct l4s_frontend_key *k)
+/* Frontends sort by their order, then by key (states from before the order: all 0). */
+static int fe_before(__u32 oa, const struct l4s_frontend_key *a, __u32 ob,
+		     const struct l4s_frontend_key *b)
 {
-	for (int i = 0; i < x->nfe; i++)
-		if (!memcmp(&x->fe[i], k, sizeof(*k)))
-			return 0;
-	if (x->nfe == x->cap_fe) {
-		int cap = x->cap_fe ? 2 * x->cap_fe : 2;
-		struct l4s_frontend_key *tmp = realloc(x->fe, sizeof(*tmp) * (size_t)cap);
-
-		if (!tmp)
-			return -ENOMEM;
-		x->fe = tmp;
-		x->cap_fe = cap;
-	}
-	x->fe[x->nfe++] = *k;
-	return 0;
+	if (oa != ob)
+		return oa < ob;
+	return memcmp(a, b, sizeof(*a)) < 0;
 }
 
 static void index_del_fe(struct state_svc_index *x, const struct l4s_frontend_key *k)
 {
 	for (int i = 0; i < x->nfe; i++)
 		if (!memcmp(&x->fe[i], k, sizeof(*k))) {
-			x->fe[i] = x->fe[--x->nfe];
+			memmove(&x->fe[i], &x->fe[i + 1], sizeof(*k) * (size_t)(x->nfe - i - 1));
+			memmove(&x->fe_order[i], &x->fe_order[i + 1],
+				sizeof(*x->fe_order) * (size_t)(x->nfe - i - 1));
+			x->nfe--;
 			return;
 		}
+}
+
+static int index_add_fe(struct state_svc_index *x, const struct l4s_frontend_key *k, __u32 order)
+{
+	int pos;
+
+	for (int i = 0; i < x->nfe; i++)
+		if (!memcmp(&x->fe[i], k, sizeof(*k))) {
+			if (x->fe_order[i] == order)
+				return 0;
+			index_del_fe(x, k); /* moved: put it where it goes now */
+			break;
+		}
+	if (x->nfe == x->cap_fe) {
+		int cap = x->cap_fe ? 2 * x->cap_fe : 2;
+		struct l4s_frontend_key *tmp = realloc(x->fe, sizeof(*tmp) * (size_t)cap);
+		__u32 *otmp;
+
+		if (!tmp)
+			return -ENOMEM;
+		x->fe = tmp;
+		otmp = realloc(x->fe_order, sizeof(*otmp) * (size_t)cap);
+		if (!otmp)
+			return -ENOMEM;
+		x->fe_order = otmp;
+		x->cap_fe = cap;
+	}
+	for (pos = x->nfe; pos > 0 && fe_before(order, k, x->fe_order[pos - 1], &x->fe[pos - 1]);
+	     pos--)
+		;
+	memmove(&x->fe[pos + 1], &x->fe[pos], sizeof(*k) * (size_t)(x->nfe - pos));
+	memmove(&x->fe_order[pos + 1], &x->fe_order[pos], sizeof(__u32) * (size_t)(x->nfe - pos));
+	x->fe[pos] = *k;
+	x->fe_order[pos] = order;
+	x->nfe++;
+	return 0;
 }
 
 static int index_put_tr(struct state_svc_index *x, const char *name, __u64 weight)
@@ -592,7 +623,8 @@ static int index_fe_put(const void *k, const void *v, void *ctx)
 	const struct l4s_frontend *f = v;
 	struct l4s_state *st = ctx;
 
-	return f->svc_id < L4S_MAX_SERVICES ? index_add_fe(index_bucket(st, f->svc_id), k) : 0;
+	return f->svc_id < L4S_MAX_SERVICES ?
+		       index_add_fe(index_bucket(st, f->svc_id), k, f->order) : 0;
 }
 
 static int index_tr_put(const void *k, const void *v, void *ctx)
@@ -639,13 +671,14 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 }
 
 int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
-		       __u64 flags)
+		       __u32 order, __u64 flags)
 {
-	struct l4s_frontend f = { .svc_id = svc_id };
+	struct l4s_frontend f = { .svc_id = svc_id, .order = order };
 
 	if (bpf_map_update_elem(st->frontends, k, &f, flags))
 		return -errno;
-	if (st->index && svc_id < L4S_MAX_SERVICES && index_add_fe(index_bucket(st, svc_id), k))
+	if (st->index && svc_id < L4S_MAX_SERVICES &&
+	    index_add_fe(index_bucket(st, svc_id), k, order))
 		index_free(st); /* out of memory: read again when next asked */
 	return 0;
 }

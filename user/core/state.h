@@ -31,6 +31,7 @@ struct l4s_state {
 	__u32 be_hint;                /* where backend_alloc looks first */
 	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
 	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
+	int repaired;                 /* service_repair() ran (writer.c) */
 };
 
 enum {
@@ -75,7 +76,8 @@ struct state_track {
 	__u64 weight;
 };
 struct state_svc_index {
-	struct l4s_frontend_key *fe;
+	struct l4s_frontend_key *fe; /* in their order (l4s_frontend.order, then key) */
+	__u32 *fe_order;
 	int nfe, cap_fe;
 	struct state_track *tr;
 	int ntr, cap_tr;
@@ -85,7 +87,7 @@ struct state_svc_index {
 const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id);
 /* Map writes that keep the index in step (flags as for bpf_map_update_elem). 0 or -errno. */
 int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id,
-		       __u64 flags);
+		       __u32 order, __u64 flags);
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);

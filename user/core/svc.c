@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -9,7 +10,7 @@
 #include "svc.h"
 #include "mapscan.h"
 
-static int frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 self)
+int svc_frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 self)
 {
 	struct l4s_frontend f;
 	struct l4s_service cur;
@@ -19,169 +20,54 @@ static int frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k
 		return 0;
 	memset(&cur, 0, sizeof(cur));
 	bpf_map_lookup_elem(st->services, &f.svc_id, &cur);
-	return l4s_err(EEXIST, "frontend %s is already used by service \"%s\"",
-		       fmt_frontend(buf, k), cur.name);
+	cur.name[L4S_NAME_LEN - 1] = 0;
+	l4s_err(EEXIST, "frontend %s is already used by service \"%s\"", fmt_frontend(buf, k),
+		cur.name);
+	l4s_hint("'l4split status %s' shows it; a frontend belongs to one service", cur.name);
+	return -EEXIST;
 }
 
-int svc_reserve(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
-		int nfe, __u32 flags, __u32 table_size, __u32 *idp)
+int svc_free_slot(struct l4s_state *st, __u32 *idp)
 {
-	struct l4s_service svc = {}, cur = {};
-	__u32 id;
-	int err;
+	const struct l4s_service *all = state_services(st);
 
-	if (svc_find(st, name, &id) == 0) {
-		l4s_err(EEXIST, "service \"%s\" already exists", name);
-		l4s_hint("delete it first with 'l4split service del %s'", name);
-		return -EEXIST;
-	}
-	l4s_err_clear();
-	for (int j = 0; j < nfe; j++) {
-		err = frontend_owner(st, &fe[j], L4S_MAX_SERVICES);
-		if (err)
-			return err;
-	}
+	if (!all)
+		return -EIO;
+	for (__u32 id = 0; id < L4S_MAX_SERVICES; id++)
+		if (!(all[id].flags & L4S_SVC_F_IN_USE)) {
+			*idp = id;
+			return 0;
+		}
+	l4s_err(ENOSPC, "no free service slot: all %d are in use", L4S_MAX_SERVICES);
+	l4s_hint("delete services that are no longer used");
+	return -ENOSPC;
+}
+
+int svc_reserve(struct l4s_state *st, __u32 id, const char *name,
+		const struct l4s_frontend_key *fe0, __u32 flags, __u32 table_size, __u8 mode,
+		struct l4s_service *out)
+{
+	struct l4s_service svc = {};
+	size_t sz = sizeof(struct l4s_service_stats) * (size_t)st->ncpus;
+	void *z;
+
 	if (!state_services(st))
 		return -EIO;
-	for (id = 0; id < L4S_MAX_SERVICES; id++) {
-		cur = st->svc_snap[id];
-		if (!(cur.flags & L4S_SVC_F_IN_USE))
-			break;
-	}
-	if (id == L4S_MAX_SERVICES)
-		return l4s_err(ENOSPC, "no free service slot: all %d are in use", L4S_MAX_SERVICES);
-
-	strncpy(svc.name, name, L4S_NAME_LEN - 1);
+	snprintf(svc.name, sizeof(svc.name), "%s", name);
 	svc.flags = L4S_SVC_F_IN_USE | flags;
 	svc.table_size = table_size;
-	svc.proto = fe[0].proto;
-	svc.family = fe[0].family;
-	svc.gen = cur.gen;
+	svc.proto = fe0->proto;
+	svc.family = fe0->family;
+	svc.mode = mode;
+	svc.gen = st->svc_snap[id].gen;
 	if (state_put_service(st, id, &svc))
 		return l4s_err(errno, "cannot write service: %s", strerror(errno));
-	{
-		size_t sz = sizeof(struct l4s_service_stats) * (size_t)st->ncpus;
-		void *z = calloc(1, sz);
-
-		if (z) {
-			bpf_map_update_elem(st->sstats, &id, z, BPF_ANY);
-			free(z);
-		}
+	z = calloc(1, sz);
+	if (z) {
+		bpf_map_update_elem(st->sstats, &id, z, BPF_ANY);
+		free(z);
 	}
-	*idp = id;
-	return 0;
-}
-
-/* Give a reserved slot back (nothing but its record was written; svc_reserve took the
- * snapshot). */
-static void svc_unreserve(struct l4s_state *st, __u32 id)
-{
-	struct l4s_service svc = { .gen = st->svc_snap[id].gen };
-
-	state_put_service(st, id, &svc);
-}
-
-int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
-	       int nfe, __u32 flags, __u32 table_size, __u32 *idp)
-{
-	struct model m = {};
-	__u32 id;
-	int inserted, err;
-	char buf[96];
-
-	err = svc_reserve(st, name, fe, nfe, flags, table_size, &id);
-	if (err)
-		return err;
-	m.id = id;
-	m.svc = st->svc_snap[id]; /* what svc_reserve wrote (the snapshot follows writes) */
-	/* An empty table first, then the frontends that make it live. */
-	err = table_swap(st, &m);
-	inserted = 0;
-	for (; !err && inserted < nfe; inserted++) {
-		int ferr = state_put_frontend(st, &fe[inserted], id, BPF_NOEXIST);
-
-		if (ferr)
-			err = l4s_err(ferr, "cannot add frontend %s: %s",
-				      fmt_frontend(buf, &fe[inserted]), strerror(-ferr));
-	}
-	if (!err) {
-		*idp = id;
-		return 0;
-	}
-	while (inserted-- > 0)
-		state_del_frontend(st, &fe[inserted], id);
-	bpf_map_delete_elem(st->tables, &id);
-	svc_unreserve(st, id);
-	return err;
-}
-
-int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe)
-{
-	if (m->nfe != nfe)
-		return 0;
-	for (int j = 0; j < nfe; j++) {
-		int found = 0;
-
-		for (int i = 0; i < m->nfe && !found; i++)
-			found = !memcmp(&m->fe[i], &fe[j], sizeof(fe[j]));
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
-int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe)
-{
-	struct model m;
-	int err;
-	char buf[96];
-
-	err = model_load(st, id, &m);
-	if (err)
-		return err;
-	for (int j = 0; j < nfe && !err; j++) {
-		if (fe[j].proto != m.svc.proto || fe[j].family != m.svc.family)
-			err = l4s_err(EINVAL, "frontend %s does not match the service's protocol and "
-				      "address family", fmt_frontend(buf, &fe[j]));
-		else
-			err = frontend_owner(st, &fe[j], id);
-	}
-	/* Add what is new, then remove what is gone: never a moment with neither. */
-	for (int j = 0; j < nfe && !err; j++) {
-		int ferr = state_put_frontend(st, &fe[j], id, BPF_ANY);
-
-		if (ferr)
-			err = l4s_err(ferr, "cannot add frontend %s: %s", fmt_frontend(buf, &fe[j]),
-				      strerror(-ferr));
-	}
-	for (int i = 0; i < m.nfe && !err; i++) {
-		int keep = 0;
-
-		for (int j = 0; j < nfe; j++)
-			if (!memcmp(&m.fe[i], &fe[j], sizeof(fe[j])))
-				keep = 1;
-		if (!keep)
-			state_del_frontend(st, &m.fe[i], id);
-	}
-	/* The backend index names each backend's VIP:port from the frontends: in step
-	 * with them here, for every caller (a new service gets its frontends last). */
-	if (!err)
-		err = model_set_frontends(&m, fe, nfe);
-	if (!err)
-		err = svc_sync_index(st, &m);
-	model_free(&m);
-	return err;
-}
-
-int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags)
-{
-	struct l4s_service svc;
-
-	if (bpf_map_lookup_elem(st->services, &id, &svc))
-		return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
-	svc.flags = L4S_SVC_F_IN_USE | flags;
-	if (state_put_service(st, id, &svc))
-		return l4s_err(errno, "cannot write service: %s", strerror(errno));
+	*out = svc;
 	return 0;
 }
 
@@ -199,7 +85,7 @@ static struct l4s_frontend_key index_key(const struct model *m, const struct mod
  * service's. With @written, the keys written are appended there (for the rebuild).
  */
 static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
-		      struct l4s_frontend_key *written, int *nwritten)
+		      int only_changed, struct l4s_frontend_key *written, int *nwritten)
 {
 	if (st->bindex < 0)
 		return 0; /* state from before the index: attach adds it */
@@ -209,6 +95,8 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
 		struct l4s_bindex v = { .svc_id = m->id }, cur;
 		int f;
 
+		if (only_changed && !b->fresh && !b->removed)
+			continue;
 		if (deleted || b->removed) {
 			if (!bpf_map_lookup_elem(st->bindex, &k, &cur) && cur.svc_id == m->id)
 				bpf_map_delete_elem(st->bindex, &k);
@@ -232,7 +120,12 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
 
 int svc_sync_index(struct l4s_state *st, const struct model *m)
 {
-	return index_sync(st, m, 0, NULL, NULL);
+	return index_sync(st, m, 0, 0, NULL, NULL);
+}
+
+int svc_sync_index_changed(struct l4s_state *st, const struct model *m)
+{
+	return index_sync(st, m, 0, 1, NULL, NULL);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -289,7 +182,7 @@ int svc_sync_index_all(struct l4s_state *st)
 		if (err)
 			break;
 		if (nw + m.nbe <= L4S_MAX_BACKENDS)
-			err = index_sync(st, &m, 0, written, &nw);
+			err = index_sync(st, &m, 0, 0, written, &nw);
 		model_free(&m);
 	}
 	if (!err) {
@@ -301,32 +194,6 @@ int svc_sync_index_all(struct l4s_state *st)
 	free(old.k);
 	free(written);
 	free(ids);
-	return err;
-}
-
-int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode)
-{
-	struct l4s_service svc;
-	struct model m;
-	int err;
-
-	if (mode >= L4S_MODE_MAX)
-		return l4s_err(EINVAL, "mode %u is wrong", mode);
-	if (mode != L4S_MODE_AUTO && mode != L4S_MODE_NAT && (st->snat < 0 || st->bindex < 0)) {
-		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st->pin_dir);
-		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
-		return -EOPNOTSUPP;
-	}
-	if (bpf_map_lookup_elem(st->services, &id, &svc))
-		return l4s_err(errno, "cannot read l4s_services: %s", strerror(errno));
-	svc.mode = mode;
-	if (state_put_service(st, id, &svc))
-		return l4s_err(errno, "cannot write service: %s", strerror(errno));
-	err = model_load(st, id, &m);
-	if (err)
-		return err;
-	err = svc_sync_index(st, &m);
-	model_free(&m);
 	return err;
 }
 
@@ -349,11 +216,20 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		state_put_backend(st, m.be[i].id, &gone);
 		bpf_map_update_elem(st->weights, &m.be[i].id, &w0, BPF_ANY);
 	}
+	/* And those an interrupted change was removing (not in the model). */
+	for (__u32 i = 0; st->be_snap && i < L4S_MAX_BACKENDS; i++) {
+		struct l4s_backend b = st->be_snap[i], gone = { .gen = b.gen + 1 };
+
+		if ((b.flags & L4S_BE_F_IN_USE) && (b.flags & L4S_BE_F_REMOVING) && b.svc_id == id) {
+			state_put_backend(st, i, &gone);
+			flows_flush_backend(st, i);
+		}
+	}
 	for (int i = 0; i < m.ntr; i++)
 		state_del_track(st, id, m.tr[i].name);
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
-	index_sync(st, &m, 1, NULL, NULL); /* forget its backends in the index */
+	index_sync(st, &m, 1, 0, NULL, NULL); /* forget its backends in the index */
 	flows = flows_flush_service(st, id);
 	for (int i = 0; i < m.nbe; i++)
 		flows_flush_backend(st, m.be[i].id);

@@ -1,35 +1,30 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Service lifecycle in the maps, shared by the CLI and the agent: create (table
- * first, frontends last, so a service is never reachable half-made), change its
- * frontends or flags in place, delete (frontends first, so it stops being
- * reachable before anything it names goes away).
+ * Service records in the maps, for the writer (writer.h): the record of a new
+ * service, frontend ownership, the backend index, and delete (frontends first, so
+ * a service stops being reachable before anything it names goes away).
  */
 #ifndef L4S_SVC_H
 #define L4S_SVC_H
 
 #include "state.h"
 
-/* Validate and create. 0 and *id, or -errno with a message (EEXIST, ENOSPC...). */
-int svc_create(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
-	       int nfe, __u32 flags, __u32 table_size, __u32 *id);
-/* Only the service's record (id, name, flags, table size): not reachable, no table.
- * The caller commits its model (which builds the table once), then sets its frontends;
- * svc_delete() undoes it. */
-int svc_reserve(struct l4s_state *st, const char *name, const struct l4s_frontend_key *fe,
-		int nfe, __u32 flags, __u32 table_size, __u32 *id);
+/* The frontend @k free, or owned by @self: 0; owned by another service: -EEXIST with a
+ * message naming it. */
+int svc_frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 self);
+/* The first free service id: 0, or -ENOSPC with a message. */
+int svc_free_slot(struct l4s_state *st, __u32 *id);
+/* Write the record of a new service at @id (its counters zeroed); *out gets it. No
+ * table, no frontends: the writer adds them (writer.c). */
+int svc_reserve(struct l4s_state *st, __u32 id, const char *name,
+		const struct l4s_frontend_key *fe0, __u32 flags, __u32 table_size, __u8 mode,
+		struct l4s_service *out);
 struct model;
-/* Does the service in @m have exactly the frontends @fe (in any order)? */
-int svc_frontends_equal(const struct model *m, const struct l4s_frontend_key *fe, int nfe);
-/* Make the frontends of @id exactly @fe: new ones are added before old ones go. */
-int svc_set_frontends(struct l4s_state *st, __u32 id, const struct l4s_frontend_key *fe, int nfe);
-/* Replace the L4S_SVC_F_* flags the user controls (affinity, agent ownership). */
-int svc_set_flags(struct l4s_state *st, __u32 id, __u32 flags);
-/* Set the mode (enum l4s_mode): it applies to new flows; the DSR map follows. */
-int svc_set_mode(struct l4s_state *st, __u32 id, __u8 mode);
 /* Make l4s_bindex hold exactly the backends of the service in @m (after every change
  * of its backends, frontends or mode); a deleted service (mode ignored) holds none. */
 int svc_sync_index(struct l4s_state *st, const struct model *m);
+/* Only the entries of backends that are new (fresh) or removed in @m. */
+int svc_sync_index_changed(struct l4s_state *st, const struct model *m);
 /* The same for every service (attach: a state from before the index, or an older
  * binary's changes). */
 int svc_sync_index_all(struct l4s_state *st);

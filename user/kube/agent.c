@@ -18,9 +18,8 @@
 #include "k8s.h"
 #include "model.h"
 #include "parse.h"
-#include "reconcile.h"
 #include "state.h"
-#include "svc.h"
+#include "writer.h"
 
 static const char *const res_name[RES_MAX] = { "services", "pods" };
 static const char *const res_path[RES_MAX] = { "/api/v1/services", "/api/v1/pods" };
@@ -459,93 +458,96 @@ static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr
 	return n;
 }
 
+/* The track weights the Service asks for: those of l4split.io/weights (tracks it names
+ * keep their weight even while they have no backend; others get 0), or, without the
+ * annotation, every track with backends alike (1; a track already there keeps its
+ * weight). Tracks nobody names and no backend uses go. */
+static int agent_track_weights(struct svc_spec *s, const struct svc_config *c,
+			       const struct svc_spec *before)
+{
+	for (int i = 0; c->has_weights && i < c->nw; i++)
+		if (!spec_track_add(s, c->w[i].track, c->w[i].weight))
+			return l4s_err(ENOMEM, "out of memory");
+	for (int t = s->ntr - 1; t >= 0; t--) {
+		struct spec_track *tr = &s->tr[t];
+		int named = 0;
+
+		for (int i = 0; c->has_weights && i < c->nw; i++)
+			if (!strcmp(c->w[i].track, tr->name)) {
+				tr->weight = c->w[i].weight;
+				named = 1;
+			}
+		if (named)
+			continue;
+		if (!spec_track_used(s, tr->name)) {
+			spec_track_del(tr, s);
+			continue;
+		}
+		if (c->has_weights)
+			tr->weight = 0;
+		else if (!spec_track(before, tr->name))
+			tr->weight = L4S_WEIGHT_ONE;
+	}
+	return 0;
+}
+
 /* Make one l4split service match one Service port. 1 when something was written. */
 static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 		      const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
 		      const struct k8s_result *kr)
 {
-	struct model m = {};
-	struct reconcile rec = {};
-	__u32 id, flags = L4S_SVC_F_AGENT | (c->affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0);
-	int err, wrote = 0, wchanged = 0;
+	struct write_opts wo = { .how = WRITE_UPSERT, .agent = 1 };
+	struct merge_counts mc = {};
+	struct svc_spec s = {}, before = {};
+	struct write_result r;
+	__u32 id;
+	int err;
 
-	if (svc_find(st, l4name, &id)) {
-		l4s_err_clear();
-		err = svc_create(st, l4name, fe, nfe, flags, L4S_TABLE_DEFAULT, &id);
-		if (err)
-			return err;
-		wrote = 1;
-	}
-	err = model_load(st, id, &m);
-	if (err)
-		return err;
-	if (!(m.svc.flags & L4S_SVC_F_AGENT)) {
-		model_free(&m);
-		l4s_err(EEXIST, "l4split service \"%s\" exists and was made by hand, not by the "
-			"agent; leaving it alone", l4name);
-		return -EEXIST;
-	}
-	if ((m.svc.flags & ~L4S_SVC_F_IN_USE) != flags) {
-		err = svc_set_flags(st, id, flags);
-		wrote = 1;
-	}
-	if (!err && !svc_frontends_equal(&m, fe, nfe)) {
-		err = svc_set_frontends(st, id, fe, nfe);
-		wrote = 1;
-	}
-	if (!err && m.svc.mode != c->mode) {
-		err = svc_set_mode(st, id, c->mode);
-		wrote = 1;
-	}
-	if (!err && wrote) { /* reload: flags and frontends changed under the model */
-		model_free(&m);
-		memset(&m, 0, sizeof(m));
-		err = model_load(st, id, &m);
+	if (svc_lookup(st, l4name, &id) == 0)
+		err = service_spec(st, id, &s);
+	else {
+		spec_init(&s, l4name);
+		err = 0;
 	}
 	if (!err)
-		err = reconcile_backends(st, &m, kr->ep, kr->n, NULL, &rec);
-	if (!err) {
-		for (int t = 0; t < m.ntr; t++) {
-			__u64 w = m.tr[t].weight;
-
-			if (c->has_weights) {
-				w = 0; /* tracks the annotation does not name get nothing */
-				for (int i = 0; i < c->nw; i++)
-					if (!strcmp(c->w[i].track, m.tr[t].name))
-						w = c->w[i].weight;
-			} else if (!m.tr[t].in_map) {
-				w = L4S_WEIGHT_ONE; /* no weights asked: every track alike */
-			}
-			if (w != m.tr[t].weight) {
-				m.tr[t].weight = w;
-				wchanged = 1;
-			}
-		}
-		reconcile_prune_tracks(&m, &rec);
-		if (reconcile_changed(&rec) || wchanged) {
-			err = model_commit(st, &m);
-			if (!err) {
-				char wl[256] = "";
-
-				for (int t = 0; t < m.ntr; t++) {
-					char wb[32];
-
-					if (m.tr[t].removed)
-						continue;
-					snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " %s=%s",
-						 m.tr[t].name, fmt_weight(wb, m.tr[t].weight));
-				}
-				agent_log("%s: %d added, %d drained, %d restored, %d removed; weights%s",
-					  l4name, rec.c.added, rec.c.drained, rec.c.restored,
-					  rec.c.removed, wl);
-				wrote = 1;
-				a->st.commits++;
-			}
-		}
+		err = spec_copy(&before, &s);
+	if (err) {
+		spec_free(&s);
+		return err;
 	}
-	reconcile_free(&rec);
-	model_free(&m);
-	return err ? err : wrote;
+	free(s.fe);
+	s.fe = NULL;
+	s.nfe = 0;
+	for (int i = 0; i < nfe && !err; i++)
+		err = spec_add_frontend(&s, &fe[i]);
+	s.flags = L4S_SVC_F_AGENT | (c->affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0);
+	s.mode = c->mode;
+	if (!err)
+		err = spec_merge_endpoints(&s, kr->ep, kr->n, NULL, 0, &mc);
+	if (!err)
+		err = agent_track_weights(&s, c, &before);
+	if (!err)
+		err = service_apply(st, &s, &wo, &r);
+	if (!err && r.changed) {
+		char wl[256] = "";
+
+		for (int t = 0; t < s.ntr; t++) {
+			char wb[32];
+
+			snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " %s=%s", s.tr[t].name,
+				 fmt_weight(wb, s.tr[t].weight));
+		}
+		agent_log("%s: %s%d added, %d drained, %d restored, %d removed; weights%s", l4name,
+			  r.created ? "created; " : "", mc.added, mc.drained, mc.restored,
+			  mc.removed, wl);
+		if (r.starved)
+			agent_log("%s: %d backends with a weight above 0 get no slot of the %u-slot "
+				  "table", l4name, r.starved, s.table_size);
+		a->st.commits++;
+	}
+	spec_free(&s);
+	spec_free(&before);
+	return err ? err : r.changed;
 }
 
 static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc, json_t *pods,
@@ -692,7 +694,7 @@ static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
 			if (bpf_map_lookup_elem(st.services, &ids[i], &s) ||
 			    !(s.flags & L4S_SVC_F_AGENT) || desired_has(&keep, s.name))
 				continue;
-			if (svc_delete(&st, ids[i], NULL, NULL) == 0) {
+			if (service_delete(&st, ids[i], NULL, NULL) == 0) {
 				agent_log("%s: deleted (its Service, port or annotations are gone)",
 					  s.name);
 				a->st.commits++;

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The one writer, golden cases (tests/fixtures/writer/NN-*.json, see the README there):
+ * specs in, the pinned maps' contents out, read back from the maps. Needs root (a
+ * bpffs pin directory of its own under /run, removed at the end).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include "err.h"
+#include "model.h"
+#include "parse.h"
+#include "spec.h"
+#include "state.h"
+#include "svc.h"
+#include "writer.h"
+
+#define FIXTURES "tests/fixtures/writer"
+
+static char pin_dir[] = "/run/l4s-writer-XXXXXX";
+static struct l4s_state st;
+static int have_state;
+
+static __u64 weight_of(json_t *v)
+{
+	return (__u64)llround(json_number_value(v) * (double)L4S_WEIGHT_ONE);
+}
+
+static void spec_from_json(json_t *j, struct svc_spec *s)
+{
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *mode = json_string_value(json_object_get(j, "mode"));
+	json_t *v, *be;
+	const char *k;
+	size_t i;
+
+	spec_init(s, name);
+	json_array_foreach(json_object_get(j, "fe"), i, v) {
+		struct l4s_frontend_key fk;
+
+		assert_int_equal(parse_frontend(json_string_value(v), &fk), 0);
+		assert_int_equal(spec_add_frontend(s, &fk), 0);
+	}
+	json_object_foreach(json_object_get(j, "tracks"), k, v)
+		assert_non_null(spec_track_add(s, k, weight_of(v)));
+	json_array_foreach(json_object_get(j, "be"), i, be) {
+		struct l4s_addr a;
+		__u8 fam;
+		__u16 port;
+
+		assert_int_equal(parse_addr_port(json_string_value(json_array_get(be, 0)), &a, &fam,
+						 &port), 0);
+		assert_non_null(spec_backend_add(s, &a, fam, port,
+						 json_string_value(json_array_get(be, 1)),
+						 weight_of(json_array_get(be, 2))));
+	}
+	if (json_integer_value(json_object_get(j, "table_size")))
+		s->table_size = (__u32)json_integer_value(json_object_get(j, "table_size"));
+	if (mode)
+		assert_int_equal(parse_mode(mode, &s->mode), 0);
+	if (json_is_true(json_object_get(j, "affinity")))
+		s->flags |= L4S_SVC_F_AFFINITY_CLIENT_IP;
+	if (json_is_true(json_object_get(j, "agent")))
+		s->flags |= L4S_SVC_F_AGENT;
+}
+
+/* What a killed writer leaves: a pending record with a frontend, or a dirty service
+ * whose records were changed and whose table was not. */
+static void raw_step(json_t *j)
+{
+	const char *what = json_string_value(json_object_get(j, "raw"));
+	const char *name = json_string_value(json_object_get(j, "name"));
+	__u32 id;
+
+	if (!strcmp(what, "pending")) {
+		struct l4s_frontend_key fk;
+		struct l4s_service rec;
+
+		assert_int_equal(parse_frontend(json_string_value(json_object_get(j, "fe")), &fk), 0);
+		assert_int_equal(svc_free_slot(&st, &id), 0);
+		assert_int_equal(svc_reserve(&st, id, name, &fk, L4S_SVC_F_PENDING, L4S_TABLE_DEFAULT,
+					     L4S_MODE_AUTO, &rec), 0);
+		assert_int_equal(state_put_frontend(&st, &fk, id, 0, BPF_ANY), 0);
+		assert_int_not_equal(svc_lookup(&st, name, &id), 0); /* pending: not found */
+	} else if (!strcmp(what, "dirty")) {
+		struct l4s_service rec;
+		struct model m;
+
+		assert_int_equal(svc_lookup(&st, name, &id), 0);
+		assert_int_equal(model_load(&st, id, &m), 0);
+		rec = m.svc;
+		rec.flags |= L4S_SVC_F_DIRTY;
+		assert_int_equal(state_put_service(&st, id, &rec), 0);
+		assert_int_equal(state_put_track(&st, id, json_string_value(json_object_get(j, "track")),
+						 weight_of(json_object_get(j, "weight"))), 0);
+		if (json_object_get(j, "removing")) {
+			struct l4s_addr a;
+			__u8 fam;
+			__u16 port;
+			struct model_backend *b;
+
+			assert_int_equal(parse_addr_port(json_string_value(json_object_get(j, "removing")),
+							 &a, &fam, &port), 0);
+			b = model_backend_find(&m, &a, fam, port);
+			assert_non_null(b);
+			b->be.flags |= L4S_BE_F_REMOVING;
+			assert_int_equal(state_put_backend(&st, b->id, &b->be), 0);
+		}
+		model_free(&m);
+	} else {
+		fail_msg("unknown raw step \"%s\"", what);
+	}
+	st.repaired = 0; /* the next writer is another process: it looks again */
+}
+
+static json_t *dump_service(const char *name)
+{
+	static const char *const modes[] = { "auto", "nat", "snat", "dsr" };
+	const struct state_svc_index *x;
+	json_t *s = json_object(), *fes = json_array(), *tr = json_object(), *bes = json_object();
+	char flags[64] = "", buf[96];
+	struct model m;
+	__u32 id;
+
+	assert_int_equal(svc_lookup(&st, name, &id), 0);
+	assert_int_equal(model_load(&st, id, &m), 0);
+	assert_int_equal(model_count_slots(&st, &m), 0);
+	if (m.svc.flags & L4S_SVC_F_IN_USE)
+		strcat(flags, "in_use");
+	if (m.svc.flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+		strcat(flags, ",affinity");
+	if (m.svc.flags & L4S_SVC_F_AGENT)
+		strcat(flags, ",agent");
+	if (m.svc.flags & L4S_SVC_F_PENDING)
+		strcat(flags, ",pending");
+	if (m.svc.flags & L4S_SVC_F_DIRTY)
+		strcat(flags, ",dirty");
+	json_object_set_new(s, "flags", json_string(flags));
+	json_object_set_new(s, "mode", json_string(m.svc.mode < 4 ? modes[m.svc.mode] : "?"));
+	json_object_set_new(s, "table_size", json_integer(m.svc.table_size));
+	/* From the index the state reads from the maps, in the stored order. */
+	state_forget(&st);
+	x = state_index(&st, id);
+	assert_non_null(x);
+	for (int i = 0; i < x->nfe; i++)
+		json_array_append_new(fes, json_string(fmt_frontend(buf, &x->fe[i])));
+	for (int i = 0; i < x->ntr; i++)
+		json_object_set_new(tr, x->tr[i].name,
+				    json_real((double)x->tr[i].weight / L4S_WEIGHT_ONE));
+	for (int i = 0; i < m.nbe; i++) {
+		struct l4s_weight w;
+
+		assert_int_equal(bpf_map_lookup_elem(st.weights, &m.be[i].id, &w), 0);
+		json_object_set_new(bes, fmt_addr_port(buf, &m.be[i].be.addr, m.be[i].be.family,
+						       ntohs(m.be[i].be.port)),
+				    json_pack("{s:s, s:f, s:i}", "track", m.be[i].be.track, "weight",
+					      (double)w.weight / L4S_WEIGHT_ONE, "slots",
+					      (int)m.be[i].slots));
+	}
+	json_object_set_new(s, "frontends", fes);
+	json_object_set_new(s, "tracks", tr);
+	json_object_set_new(s, "backends", bes);
+	model_free(&m);
+	return s;
+}
+
+/* Numbers compare as numbers (1 == 1.0). */
+static int json_same(json_t *a, json_t *b)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_is_object(a) && json_is_object(b)) {
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		json_object_foreach(a, k, v)
+			if (!json_object_get(b, k) || !json_same(v, json_object_get(b, k)))
+				return 0;
+		return 1;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		json_array_foreach(a, i, v)
+			if (!json_same(v, json_array_get(b, i)))
+				return 0;
+		return 1;
+	}
+	return json_equal(a, b);
+}
+
+static json_t *result_json(const struct write_result *r)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+			 "created", r->created, "changed", r->changed, "fe_changed", r->fe_changed,
+			 "flags_changed", r->flags_changed, "mode_changed", r->mode_changed,
+			 "table_changed", r->table_changed, "be_added", r->be_added, "be_removed",
+			 r->be_removed, "be_changed", r->be_changed, "tr_added", r->tr_added,
+			 "tr_removed", r->tr_removed, "tr_changed", r->tr_changed, "starved",
+			 r->starved, "flows_dropped", (int)r->flows_dropped);
+}
+
+static __u32 table_id(const char *name)
+{
+	__u32 id, inner = 0;
+
+	if (svc_lookup(&st, name, &id) || bpf_map_lookup_elem(st.tables, &id, &inner))
+		return 0;
+	return inner;
+}
+
+static void clear_services(void)
+{
+	const struct l4s_service *all = state_services(&st);
+
+	assert_non_null(all);
+	for (__u32 id = 0; id < L4S_MAX_SERVICES; id++)
+		if (all[id].flags & L4S_SVC_F_IN_USE)
+			assert_int_equal(svc_delete(&st, id, NULL, NULL), 0);
+	st.repaired = 0;
+}
+
+static void run_case(void **state)
+{
+	const char *file = *state;
+	json_error_t jerr;
+	json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr), *steps, *step, *expect;
+	json_t *want, *got;
+	struct write_result r = {};
+	const char *k, *last_name = NULL;
+	__u32 table_before = 0;
+	size_t i;
+	int err = 0;
+
+	if (!doc)
+		fail_msg("%s: %s", file, jerr.text);
+	clear_services();
+	steps = json_object_get(doc, "steps");
+	expect = json_object_get(doc, "expect");
+	json_array_foreach(steps, i, step) {
+		struct write_opts wo = { .how = WRITE_UPSERT,
+					 .agent = json_is_true(json_object_get(step, "as_agent")) };
+		struct svc_spec s;
+
+		if (json_object_get(step, "raw")) {
+			raw_step(step);
+			continue;
+		}
+		spec_from_json(json_object_get(step, "apply"), &s);
+		last_name = json_string_value(json_object_get(json_object_get(step, "apply"), "name"));
+		table_before = table_id(last_name);
+		l4s_err_clear();
+		err = service_apply(&st, &s, &wo, &r);
+		spec_free(&s);
+		if (err && i + 1 < json_array_size(steps))
+			fail_msg("%s: step %zu failed: %s", file, i, l4s_errmsg());
+	}
+	if (json_object_get(expect, "error")) {
+		const char *sub = json_string_value(json_object_get(expect, "error"));
+
+		if (!err)
+			fail_msg("%s: the last step succeeded, expected an error with \"%s\"", file, sub);
+		if (!strstr(l4s_errmsg(), sub))
+			fail_msg("%s: error \"%s\" does not say \"%s\"", file, l4s_errmsg(), sub);
+	} else if (err) {
+		fail_msg("%s: the last step failed: %s", file, l4s_errmsg());
+	}
+	if (json_object_get(expect, "table_swapped")) {
+		int swapped = table_id(last_name) != table_before;
+
+		if (swapped != json_is_true(json_object_get(expect, "table_swapped")))
+			fail_msg("%s: the lookup table was%s swapped", file, swapped ? "" : " not");
+	}
+	if ((want = json_object_get(expect, "result"))) {
+		got = result_json(&r);
+		json_object_foreach(want, k, want) {
+			if (!json_same(want, json_object_get(got, k))) {
+				char *g = json_dumps(got, JSON_SORT_KEYS);
+
+				fail_msg("%s: result.%s: expected %lld, got %s", file, k,
+					 (long long)json_integer_value(want), g);
+			}
+		}
+		json_decref(got);
+	}
+	/* Exactly the services listed exist, each as listed. */
+	{
+		__u32 *ids = NULL;
+		int n = 0;
+
+		assert_int_equal(svc_list(&st, &ids, &n), 0);
+		free(ids);
+		if ((size_t)n != json_object_size(json_object_get(expect, "services")))
+			fail_msg("%s: %d services exist, expected %zu", file, n,
+				 json_object_size(json_object_get(expect, "services")));
+	}
+	json_object_foreach(json_object_get(expect, "services"), k, want) {
+		got = dump_service(k);
+		if (!json_same(want, got)) {
+			char *w = json_dumps(want, JSON_SORT_KEYS), *g = json_dumps(got, JSON_SORT_KEYS);
+
+			print_error("expected %s\n     got %s\n", w, g);
+			free(w);
+			free(g);
+			json_decref(got);
+			fail_msg("%s: service \"%s\" differs", file, k);
+		}
+		json_decref(got);
+	}
+	json_decref(doc);
+}
+
+/* spec_merge_endpoints (pure): a ready endpoint wins over a terminating one with the
+ * same address whatever the order; two ready ones on different tracks are refused. */
+static void test_merge_ready_wins(void **state)
+{
+	struct spec_endpoint ep[2] = {};
+	struct svc_spec s;
+	struct merge_counts c = {};
+
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		struct spec_endpoint *ready = &ep[order], *term = &ep[1 - order];
+
+		memset(ep, 0, sizeof(ep));
+		parse_addr_port("10.1.0.5:80", &ready->addr, &ready->family, &ready->port);
+		*term = *ready;
+		ready->state = EP_READY;
+		term->state = EP_DRAIN;
+		strcpy(ready->track, "new");
+		strcpy(term->track, "old");
+		spec_init(&s, "web");
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(spec_merge_endpoints(&s, ep, 2, NULL, 0, &c), 0);
+		assert_int_equal(s.nbe, 1);
+		assert_string_equal(s.be[0].track, "new");
+		assert_int_equal(s.be[0].weight, L4S_WEIGHT_ONE);
+		spec_free(&s);
+	}
+	ep[0].state = ep[1].state = EP_READY;
+	strcpy(ep[0].name, "pod-a");
+	strcpy(ep[1].name, "pod-b");
+	spec_init(&s, "web");
+	assert_int_equal(spec_merge_endpoints(&s, ep, 2, NULL, 0, &c), -EEXIST);
+	assert_non_null(strstr(l4s_errmsg(), "pod-a"));
+	assert_non_null(strstr(l4s_errmsg(), "pod-b"));
+	assert_int_equal(s.nbe, 0);
+	spec_free(&s);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(pin_dir))
+		return -1;
+	if (state_open(&st, pin_dir, STATE_CREATE | STATE_LOCK)) {
+		fprintf(stderr, "cannot create a state in %s: %s\n", pin_dir, l4s_errmsg());
+		umount2(pin_dir, MNT_DETACH);
+		rmdir(pin_dir);
+		return -1;
+	}
+	have_state = 1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (have_state) {
+		state_close(&st);
+		state_purge(pin_dir);
+	}
+	umount2(pin_dir, MNT_DETACH);
+	rmdir(pin_dir);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[64];
+	char *files[64];
+	int n = 0, nf = 0;
+	DIR *d = opendir(FIXTURES);
+	struct dirent *e;
+
+	if (!d) {
+		fprintf(stderr, "cannot open %s (run from the repository root)\n", FIXTURES);
+		return 1;
+	}
+	while ((e = readdir(d)) && nf < 63) {
+		size_t l = strlen(e->d_name);
+
+		if (l > 5 && !strcmp(e->d_name + l - 5, ".json") &&
+		    asprintf(&files[nf], FIXTURES "/%s", e->d_name) > 0)
+			nf++;
+	}
+	closedir(d);
+	qsort(files, (size_t)nf, sizeof(*files), cmp_str);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_ready_wins);
+	for (int i = 0; i < nf; i++)
+		tests[n++] = (struct CMUnitTest){ .name = files[i] + sizeof(FIXTURES),
+						  .test_func = run_case,
+						  .initial_state = files[i] };
+	return _cmocka_run_group_tests("writer", tests, (size_t)n, setup, teardown);
+}
