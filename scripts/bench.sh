@@ -156,6 +156,44 @@ for spec in "16381 100 20" "65521 1000 50"; do
 	done | median)
 	result control "weight change live, M=$1, $2 backends" "$t" ms "" "" "<= $3"
 done
+# The one writer's commit writes what changed: map-writing bpf() calls of one weight change
+# (strace: MAP_UPDATE/DELETE, batches, MAP_CREATE of the new table) and its time, beside
+# the last release before it (44bfb27, built here from git), on equal states.
+BEFORE=${BENCH_WRITER_BEFORE:-44bfb27}
+if git cat-file -e "$BEFORE^{commit}" 2>/dev/null && mkdir -p "$ROOT/before-src" &&
+	git archive "$BEFORE" | tar -x -C "$ROOT/before-src" &&
+	make -s -C "$ROOT/before-src" -j2 build/l4split >/dev/null 2>&1; then
+	echo "weight change, map writes and time, this build beside $BEFORE (median of 5):"
+	writes() { # BIN PIN ARGS...: map-writing bpf() calls of one command
+		L4SPLIT_PIN_DIR=$2 strace -f -qq -e trace=bpf -o "$ROOT/strace.out" "$1" "${@:3}" >/dev/null 2>&1
+		grep -cE 'BPF_MAP_(UPDATE|DELETE)_(ELEM|BATCH)|BPF_MAP_CREATE' "$ROOT/strace.out"
+	}
+	for n in 100 1000; do
+		for who in before now; do
+			bin=$L4SPLIT
+			[ "$who" = before ] && bin=$ROOT/before-src/build/l4split
+			d=$ROOT/wr-$who-$n
+			mkdir -p "$d"
+			jq -n --argjson n "$n" '{services: [{name: "w", vip: "10.96.2.1:80/tcp",
+				tracks: {old: 1, new: 1},
+				backends: [range($n) | {addr: "10.3.\(. / 250 | floor).\(. % 250 + 1):80",
+				                        track: (if . % 10 == 0 then "new" else "old" end)}]}]}' |
+				L4SPLIT_PIN_DIR=$d "$bin" apply - >/dev/null
+			w=$(writes "$bin" "$d" weight w old=7 new=1)
+			t=$(for i in 1 2 3 4 5; do
+				s=$(date +%s%N)
+				L4SPLIT_PIN_DIR=$d "$bin" weight w old=$((i + 1)) new=1 >/dev/null
+				ms_since "$s"
+			done | median)
+			eval "w_$who=$w t_$who=$t"
+		done
+		result control "weight change, $n backends: map writes" "$w_now" writes \
+			"$BEFORE" "$w_before"
+		result control "weight change, $n backends: time" "$t_now" ms "$BEFORE" "$t_before"
+	done
+else
+	echo "  !! $BEFORE cannot be built from this clone (shallow?): no before/after writer rows"
+fi
 while read -r line; do
 	result control "$(jq -r .case <<<"$line")" "$(jq -r .ms <<<"$line")" ms
 done < <("$BUILD/tests/bench-table")

@@ -9,7 +9,7 @@ libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev 
 python3 python3-yaml python3-prometheus-client openssl ca-certificates \
 iproute2 ethtool jq socat util-linux procps"
 # make bench also compares with kube-proxy's iptables and nftables modes.
-[ "${1:-}" = bench ] && PKGS="$PKGS iptables nftables"
+[ "${1:-}" = bench ] && PKGS="$PKGS iptables nftables strace"
 
 missing=""
 for p in $PKGS; do
