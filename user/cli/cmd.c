@@ -16,18 +16,23 @@ int is_help(const char *arg)
 int cmd_fail(int code)
 {
 	const char *hint = l4s_errhint();
+	/* Messages carry names and arguments from users and documents: show them safely. */
+	char msg[2048], hbuf[2048];
 
+	l4s_escape(msg, sizeof(msg), l4s_errmsg(), !l4s_json);
+	if (hint)
+		l4s_escape(hbuf, sizeof(hbuf), hint, !l4s_json);
 	if (l4s_json) {
 		json_t *doc = json_object();
 
-		json_object_set_new(doc, "error", json_string(l4s_errmsg()));
+		json_object_set_new(doc, "error", json_string(msg));
 		if (hint)
-			json_object_set_new(doc, "hint", json_string(hint));
+			json_object_set_new(doc, "hint", json_string(hbuf));
 		json_print(doc);
 	} else {
-		fprintf(stderr, "Error: %s\n", l4s_errmsg());
+		fprintf(stderr, "Error: %s\n", msg);
 		if (hint)
-			fprintf(stderr, "Hint: %s\n", hint);
+			fprintf(stderr, "Hint: %s\n", hbuf);
 	}
 	return code;
 }

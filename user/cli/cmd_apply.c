@@ -132,7 +132,7 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 	if (!str)
 		return l4s_err(EINVAL, "%s.name: missing (a string)", p);
 	if (parse_name("service", str))
-		return l4s_err(EINVAL, "%s.name: %s", p, l4s_errmsg());
+		return l4s_err_prefix("%s.name", p);
 	snprintf(s->name, sizeof(s->name), "%s", str);
 
 	/* Frontends: "vip" and/or "frontends" (status prints both, vip = the first). */
@@ -154,8 +154,8 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 		snprintf(path, sizeof(path), "%s.%s", p, i == 0 && json_object_get(js, "vip") ?
 						    "vip" : "frontends[]");
 		if (!json_is_string(v) || parse_frontend(json_string_value(v), &k)) {
-			err = l4s_err(EINVAL, "%s: %s", path, json_is_string(v) ? l4s_errmsg() :
-						  "expected VIP:PORT/tcp|udp");
+			err = json_is_string(v) ? l4s_err_prefix("%s", path) :
+			      l4s_err(EINVAL, "%s: expected VIP:PORT/tcp|udp", path);
 			break;
 		}
 		for (int j = 0; j < s->nfe; j++)
@@ -211,7 +211,7 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 	json_object_foreach(tracks, tn, v) {
 		snprintf(path, sizeof(path), "%s.tracks.%s", p, tn);
 		if (parse_name("track", tn))
-			return l4s_err(EINVAL, "%s: %s", path, l4s_errmsg());
+			return l4s_err_prefix("%s", path);
 		err = weight_of(v, path, &s->tr[s->ntr].weight);
 		if (err)
 			return err;
@@ -240,8 +240,8 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 			return err;
 		str = json_string_value(json_object_get(v, "addr"));
 		if (!str || parse_addr_port(str, &b->addr, &b->family, &b->port))
-			return l4s_err(EINVAL, "%s.addr: %s", path,
-				       str ? l4s_errmsg() : "missing (\"ADDR:PORT\")");
+			return str ? l4s_err_prefix("%s.addr", path) :
+				     l4s_err(EINVAL, "%s.addr: missing (\"ADDR:PORT\")", path);
 		if (b->family != s->fe[0].family)
 			return l4s_err(EINVAL, "%s.addr: %s is not of the service's address family",
 				       path, str);
@@ -252,8 +252,8 @@ static int parse_svc(json_t *js, const char *p, struct doc_svc *s)
 		tr = json_object_get(v, "track") ? json_string_value(json_object_get(v, "track")) :
 						   "default";
 		if (!tr || parse_name("track", tr))
-			return l4s_err(EINVAL, "%s.track: %s", path,
-				       tr ? l4s_errmsg() : "expected a string");
+			return tr ? l4s_err_prefix("%s.track", path) :
+				    l4s_err(EINVAL, "%s.track: expected a string", path);
 		snprintf(b->track, sizeof(b->track), "%s", tr);
 		b->weight = L4S_WEIGHT_ONE;
 		if (json_object_get(v, "weight")) {
@@ -624,7 +624,7 @@ int do_apply(int argc, char **argv)
 			c.deleted++;
 		}
 	for (int i = 0; i < n; i++)
-		if (apply_svc(&st, &s[i], dry, &c)) {
+		if ((l4s_err_clear(), apply_svc(&st, &s[i], dry, &c))) {
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
