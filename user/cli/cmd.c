@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Shared pieces of the command layer: dispatch, errors, JSON output. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,32 @@ int usage_error(const char *fmt, ...)
 	return cmd_fail(EXIT_USAGE);
 }
 
+void usage_help(int (*help)(void))
+{
+	if (!l4s_json) /* stdout in JSON mode is one document: the error */
+		help();
+}
+
+json_t *json_load_arg(const char *file, json_error_t *jerr)
+{
+	json_t *doc;
+	FILE *f;
+
+	if (!strcmp(file, "-"))
+		return json_loadf(stdin, 0, jerr);
+	f = fopen(file, "r");
+	if (!f) {
+		l4s_err(errno, "%s: %s", file, strerror(errno));
+		jerr->line = -1;
+		return NULL;
+	}
+	doc = json_loadf(f, 0, jerr);
+	if (!doc && jerr->line < 0) /* a read error, not a syntax error */
+		jerr->line = 0;
+	fclose(f);
+	return doc;
+}
+
 int opt_pretty;
 
 void json_print(json_t *doc)
@@ -66,7 +93,7 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 
 	if (argc < 1) {
 		if (help)
-			help();
+			usage_help(help);
 		return usage_error("missing %s", what);
 	}
 	if (is_help(argv[0]))

@@ -592,10 +592,12 @@ int do_apply(int argc, char **argv)
 			file = argv[i];
 	}
 	if (!file) {
-		help_apply();
+		usage_help(help_apply);
 		return usage_error("apply needs a FILE (or - for stdin)");
 	}
-	doc = !strcmp(file, "-") ? json_loadf(stdin, 0, &jerr) : json_load_file(file, 0, &jerr);
+	doc = json_load_arg(file, &jerr);
+	if (!doc && jerr.line < 0) /* could not be read: exit 1, said by json_load_arg */
+		return cmd_fail(1);
 	if (!doc) {
 		l4s_err(EINVAL, "%s: line %d, column %d: %s", strcmp(file, "-") ? file : "stdin",
 			jerr.line, jerr.column, jerr.text);

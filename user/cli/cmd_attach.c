@@ -86,7 +86,7 @@ int do_attach(int argc, char **argv)
 		return usage_error("--xdp-mode, --tc-only and --redirect-target are for devices, "
 				   "not --cgroup");
 	if (!dev && !cgroup) {
-		help_attach();
+		usage_help(help_attach);
 		return usage_error("attach needs a device or --cgroup PATH");
 	}
 	state_set_flow_max(flows);
@@ -155,7 +155,7 @@ int do_detach(int argc, char **argv)
 			return usage_error("detach takes one device, got \"%s\" too", argv[i]);
 	}
 	if (!!dev + !!all + !!cgroup != 1) {
-		help_detach();
+		usage_help(help_detach);
 		return usage_error("detach needs one of a device, --cgroup PATH or --all");
 	}
 	if (purge && !all)

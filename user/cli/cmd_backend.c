@@ -121,7 +121,7 @@ static int be_add(int argc, char **argv)
 		}
 	}
 	if (!name || !addr) {
-		help_backend();
+		usage_help(help_backend);
 		return usage_error("backend add needs NAME and ADDR:PORT");
 	}
 	if (parse_name("service", name) || parse_addr_port(addr, &a, &family, &port))
@@ -277,7 +277,7 @@ int do_weight(int argc, char **argv)
 	if (argc >= 1 && is_help(argv[0]))
 		return help_weight();
 	if (argc < 2) {
-		help_weight();
+		usage_help(help_weight);
 		return usage_error("weight needs NAME and at least one TRACK=W or ADDR:PORT=W");
 	}
 	if (parse_name("service", argv[0]))
