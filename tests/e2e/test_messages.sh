@@ -72,4 +72,65 @@ check "sync of a missing file: what and why, exit 1" eq "$out" \
 	"Error: /nonexistent/pods.json: No such file or directory
 rc=1"
 
+# --- 26: status text -----------------------------------------------------------------------
+l4s attach d0 >/dev/null 2>&1 || not_ok "attach d0"
+l4s service add web 10.96.0.10:80/tcp --table-size 7 >/dev/null
+l4s backend add web 10.1.0.1:80 --track old --weight 0.000001 >/dev/null
+l4s backend add web 10.1.0.2:80 --track new >/dev/null 2>&1
+l4s weight web old=1000000 new=0.000001 >/dev/null
+out=$(l4s status web)
+check "status: weights in plain decimals, never 1e+06 / 1e-06" eq \
+	"$(grep -cE '(^|[^.0-9])(1000000|0\.000001)( |$)' <<<"$out") $(grep -c 'e[-+]0' <<<"$out")" "3 0"
+out=$(l4s status web --table)
+check "status NAME --table prints the table in text mode too" \
+	eq "$(grep -cE '^  [0-6] +10\.1\.0\.[12]:80$' <<<"$out")" 7
+
+# --- 24: --pin-dir ------------------------------------------------------------------------
+mkdir -p "$LAB_ROOT/full" "$LAB_ROOT/empty"
+echo keep >"$LAB_ROOT/full/keep"
+out=$(l4s --pin-dir "$LAB_ROOT/full" service add a 10.96.0.11:80/tcp 2>&1; echo "rc=$?")
+check "--pin-dir on a non-empty directory is refused" eq "$(head -1 <<<"$out") $(tail -1 <<<"$out")" \
+	"Error: pin directory $LAB_ROOT/full is not a bpffs and not empty: mounting one there would hide its files rc=1"
+check "  its files stay visible (nothing mounted over them)" \
+	eq "$(cat "$LAB_ROOT/full/keep") $(findmnt -rn "$LAB_ROOT/full" | wc -l)" "keep 0"
+l4s --pin-dir "$LAB_ROOT/empty" service add a 10.96.0.11:80/tcp >/dev/null 2>&1
+check "--pin-dir on an empty directory: a bpffs is mounted there" eq "$(findmnt -rn -o FSTYPE "$LAB_ROOT/empty")" bpf
+check "  detach --all --purge removes the state and the mount l4split made" \
+	eq "$(rc --pin-dir "$LAB_ROOT/empty" detach --all --purge) $(findmnt -rn "$LAB_ROOT/empty" | wc -l)" "0 0"
+
+# --- 23: an incomplete state can be repaired and torn down --------------------------------
+rm "$LAB_PIN/l4s_tracks"
+out=$(run status; echo "rc=$?")
+check "one pinned map missing: status says which, and that attach repairs it" eq "$out" \
+	"Error: cannot open pinned map $LAB_PIN/l4s_tracks: No such file or directory
+Hint: the state looks incomplete; 'l4split attach DEV' recreates missing maps
+rc=1"
+out=$(run attach d0; echo "rc=$?")
+check "  attach recreates it (and says so)" eq "$(grep -c 'recreated l4s_tracks' <<<"$out") $(tail -1 <<<"$out")" "1 rc=0"
+check "  status works again" eq "$(rc status)" 0
+rm "$LAB_PIN/l4s_attach" "$LAB_PIN/l4s_config"
+check "two maps missing (the attachment records among them): detach --all --purge succeeds" \
+	eq "$(rc detach --all --purge)" 0
+check "  the programs are gone from d0" eq "$(ip -n "$LAB-n" -d link show d0 | grep -c 'prog/xdp')" 0
+check "  and the pin directory holds no map" eq "$(find "$LAB_PIN" -name 'l4s_*' | wc -l)" 0
+
+# --- 23 and 26: attachments in other namespaces are named; a deleted one is skipped -------
+ip netns add "$LAB-x"
+ip -n "$LAB-x" link add e0 type veth peer name e1 && ip -n "$LAB-x" link set e0 up && ip -n "$LAB-x" link set e1 up
+l4s attach d0 >/dev/null 2>&1
+L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-x" "$L4SPLIT" attach e0 >/dev/null 2>&1 ||
+	not_ok "attach e0 in $LAB-x"
+check "status names the other namespace" eq "$(l4s status | grep -c "e0 (xdp-native + tc-egress, other netns $LAB-x)")" 1
+check "status --json names it too" eq "$(l4s status --json | jq -r '.attached[] | select(.dev == "e0") | .netns_name')" "$LAB-x"
+out=$(run detach --all --purge; echo "rc=$?")
+check "detach --all --purge names where l4split is still attached" \
+	eq "$(head -1 <<<"$out") $(tail -1 <<<"$out")" \
+	"Error: not purging: l4split is still attached in 1 other network namespace(s): e0 in netns $LAB-x rc=1"
+l4s attach d0 >/dev/null 2>&1
+ip netns del "$LAB-x"
+out=$(run detach --all --purge; echo "rc=$?")
+check "the namespace deleted: detach --all --purge skips it, says so, and purges" \
+	eq "$(grep -c "skipped 1 attachment(s) whose network namespace is gone" <<<"$out") $(tail -1 <<<"$out")" "1 rc=0"
+check "  the pin directory holds no map" eq "$(find "$LAB_PIN" -name 'l4s_*' | wc -l)" 0
+
 finish
