@@ -133,4 +133,15 @@ check "the namespace deleted: detach --all --purge skips it, says so, and purges
 	eq "$(grep -c "skipped 1 attachment(s) whose network namespace is gone" <<<"$out") $(tail -1 <<<"$out")" "1 rc=0"
 check "  the pin directory holds no map" eq "$(find "$LAB_PIN" -name 'l4s_*' | wc -l)" 0
 
+# --- 25: status reads each lookup table through its mapping, not a syscall a slot ---------
+jq -n '{services: [range(20) | {name: "s\(.)", vip: "10.96.1.\(. + 1):80/tcp", tracks: {old: 3, new: 1},
+	backends: [{addr: "10.1.0.1:80", track: "old"}, {addr: "10.1.0.2:80", track: "new"}]}]}' |
+	l4s apply - >/dev/null
+calls=$(lab_node strace -f -c -e trace=bpf "$L4SPLIT" status 2>&1 >/dev/null | awk '$NF == "bpf" { print $4 }')
+check "status of 20 services (16,381 slots each): fewer than 2,000 bpf calls (was 327,000+)" \
+	test "${calls:-999999}" -lt 2000
+echo "#   $calls bpf calls"
+check "  slots still add up to the table, 3:1" \
+	eq "$(l4s status s7 --json | jq -cS '[.services[0].backends[] | {(.track): .slots}] | add')" '{"new":4095,"old":12286}'
+
 finish
