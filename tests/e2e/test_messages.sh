@@ -56,6 +56,12 @@ done
 check "human mode still shows the grammar on a usage error" \
 	eq "$(l4s apply 2>/dev/null | head -1)" "Usage: l4split apply FILE|- [--prune] [--dry-run]"
 
+out=$(run s)
+check "an ambiguous object names the candidates, with a hint" eq "$out" \
+	'Error: object "s" is ambiguous: "service" or "status"
+Hint: type more of its name'
+check "--json with no object: the error has a hint" eq "$(l4s --json | jq -r .hint)" "'l4split help' shows the grammar"
+
 # --- 26: options and help ----------------------------------------------------------------
 check "help weight prints the weight help" eq "$(l4s help weight | head -1)" \
 	"Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ..."

@@ -94,7 +94,9 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 	if (argc < 1) {
 		if (help)
 			usage_help(help);
-		return usage_error("missing %s", what);
+		l4s_err(22, "missing %s", what);
+		l4s_hint("'l4split help' shows the grammar");
+		return cmd_fail(EXIT_USAGE);
 	}
 	if (is_help(argv[0]))
 		return help ? help() : 0;
@@ -105,8 +107,12 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 			break;
 		}
 		if (!strncmp(c->name, argv[0], n)) {
-			if (match)
-				return usage_error("%s \"%s\" is ambiguous", what, argv[0]);
+			if (match) {
+				l4s_err(22, "%s \"%s\" is ambiguous: \"%s\" or \"%s\"", what,
+					argv[0], match->name, c->name);
+				l4s_hint("type more of its name");
+				return cmd_fail(EXIT_USAGE);
+			}
 			match = c;
 		}
 	}
