@@ -182,6 +182,15 @@ service "old-web=3,new-web=1" | ctl apply
 ms=$(until_ms 5 is tracks '{"new-web":1,"old-web":3}')
 check "a good annotation after a bad one applies (${ms} ms)" test "$ms" != timeout
 
+# --- An annotation value cannot forge log lines or drive a terminal ---------------------------------
+service $'old-web=1\n2026-01-01T00:00:00Z l4split-agent: FORGED\033[2J,new-web=1' | ctl apply
+ms=$(until_ms 5 grep -qF 'old-web=1\n2026-01-01T00:00:00Z l4split-agent: FORGED\e[2J,new-web=1' "$LAB_ROOT/agent.log")
+check "an annotation's newline and ESC are logged escaped, on the line that quotes it (${ms} ms)" \
+	test "$ms" != timeout
+check "  no forged log line, no raw ESC in the log" \
+	eq "$(grep -c '^2026-01-01T00:00:00Z l4split-agent: FORGED' "$LAB_ROOT/agent.log") $(tr -d -c '\033' <"$LAB_ROOT/agent.log" | wc -c)" "0 0"
+service "old-web=3,new-web=1" | ctl apply
+
 # --- 410 Gone: compaction ends the watches; the agent lists again ---------------------------------
 relists0=$(metrics | awk '$1 == "l4split_agent_relists_total{resource=\"services\"}" { print $2 }')
 ctl compact </dev/null

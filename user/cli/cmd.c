@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Shared pieces of the command layer: dispatch, errors, JSON output. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,18 +17,23 @@ int is_help(const char *arg)
 int cmd_fail(int code)
 {
 	const char *hint = l4s_errhint();
+	/* Messages carry names and arguments from users and documents: show them safely. */
+	char msg[2048], hbuf[2048];
 
+	l4s_escape(msg, sizeof(msg), l4s_errmsg(), !l4s_json);
+	if (hint)
+		l4s_escape(hbuf, sizeof(hbuf), hint, !l4s_json);
 	if (l4s_json) {
 		json_t *doc = json_object();
 
-		json_object_set_new(doc, "error", json_string(l4s_errmsg()));
+		json_object_set_new(doc, "error", json_string(msg));
 		if (hint)
-			json_object_set_new(doc, "hint", json_string(hint));
+			json_object_set_new(doc, "hint", json_string(hbuf));
 		json_print(doc);
 	} else {
-		fprintf(stderr, "Error: %s\n", l4s_errmsg());
+		fprintf(stderr, "Error: %s\n", msg);
 		if (hint)
-			fprintf(stderr, "Hint: %s\n", hint);
+			fprintf(stderr, "Hint: %s\n", hbuf);
 	}
 	return code;
 }
@@ -42,6 +48,32 @@ int usage_error(const char *fmt, ...)
 	va_end(ap);
 	l4s_err(22, "%s", buf);
 	return cmd_fail(EXIT_USAGE);
+}
+
+void usage_help(int (*help)(void))
+{
+	if (!l4s_json) /* stdout in JSON mode is one document: the error */
+		help();
+}
+
+json_t *json_load_arg(const char *file, json_error_t *jerr)
+{
+	json_t *doc;
+	FILE *f;
+
+	if (!strcmp(file, "-"))
+		return json_loadf(stdin, JSON_REJECT_DUPLICATES, jerr);
+	f = fopen(file, "r");
+	if (!f) {
+		l4s_err(errno, "%s: %s", file, strerror(errno));
+		jerr->line = -1;
+		return NULL;
+	}
+	doc = json_loadf(f, JSON_REJECT_DUPLICATES, jerr);
+	if (!doc && jerr->line < 0) /* a read error, not a syntax error */
+		jerr->line = 0;
+	fclose(f);
+	return doc;
 }
 
 int opt_pretty;
@@ -61,8 +93,10 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 
 	if (argc < 1) {
 		if (help)
-			help();
-		return usage_error("missing %s", what);
+			usage_help(help);
+		l4s_err(22, "missing %s", what);
+		l4s_hint("'l4split help' shows the grammar");
+		return cmd_fail(EXIT_USAGE);
 	}
 	if (is_help(argv[0]))
 		return help ? help() : 0;
@@ -73,8 +107,12 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 			break;
 		}
 		if (!strncmp(c->name, argv[0], n)) {
-			if (match)
-				return usage_error("%s \"%s\" is ambiguous", what, argv[0]);
+			if (match) {
+				l4s_err(22, "%s \"%s\" is ambiguous: \"%s\" or \"%s\"", what,
+					argv[0], match->name, c->name);
+				l4s_hint("type more of its name");
+				return cmd_fail(EXIT_USAGE);
+			}
 			match = c;
 		}
 	}

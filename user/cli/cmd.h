@@ -26,8 +26,16 @@ int cmd_dispatch(const struct cmd *cmds, int argc, char **argv, int (*help)(void
 /* Print "Error: ..." (+ "Hint: ...") or {"error": ...}; returns @code. */
 int cmd_fail(int code);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the grammar before a usage error, in human mode only. */
+void usage_help(int (*help)(void));
 /* Is @arg a help request? */
 int is_help(const char *arg);
+/*
+ * Read the JSON document in @file ("-": stdin). NULL with jerr->line < 0 when the file
+ * cannot be opened (the error is recorded: a runtime failure); NULL otherwise is a
+ * document that does not parse (@jerr says where).
+ */
+json_t *json_load_arg(const char *file, json_error_t *jerr);
 /* Print a JSON document (json mode), steals the reference. */
 void json_print(json_t *doc);
 

@@ -107,8 +107,8 @@ static int parse_frontends(json_t *js, const char *p, struct svc_spec *s)
 		snprintf(path, sizeof(path), "%s.%s", p, i == 0 && json_object_get(js, "vip") ?
 						    "vip" : "frontends[]");
 		if (!json_is_string(v) || parse_frontend(json_string_value(v), &k)) {
-			err = l4s_err(EINVAL, "%s: %s", path, json_is_string(v) ? l4s_errmsg() :
-						  "expected VIP:PORT/tcp|udp");
+			err = json_is_string(v) ? l4s_err_prefix("%s", path) :
+				l4s_err(EINVAL, "%s: expected VIP:PORT/tcp|udp", path);
 			break;
 		}
 		for (int j = 0; j < s->nfe; j++)
@@ -188,7 +188,7 @@ static int parse_tracks(json_t *tracks, const char *p, struct svc_spec *s)
 
 		snprintf(path, sizeof(path), "%s.tracks.%s", p, tn);
 		if (parse_name("track", tn))
-			return l4s_err(EINVAL, "%s: %s", path, l4s_errmsg());
+			return l4s_err_prefix("%s", path);
 		err = weight_of(v, path, &w);
 		if (err)
 			return err;
@@ -218,15 +218,16 @@ static int parse_backend(json_t *v, const char *path, json_t *tracks, const char
 		return err;
 	str = json_string_value(json_object_get(v, "addr"));
 	if (!str || parse_addr_port(str, &addr, &family, &port))
-		return l4s_err(EINVAL, "%s.addr: %s", path,
-			       str ? l4s_errmsg() : "missing (\"ADDR:PORT\")");
+		return str ? l4s_err_prefix("%s.addr", path) :
+			     l4s_err(EINVAL, "%s.addr: missing (\"ADDR:PORT\")", path);
 	if (family != s->fe[0].family)
 		return l4s_err(EINVAL, "%s.addr: %s is not of the service's address family", path,
 			       str);
 	tr = json_object_get(v, "track") ? json_string_value(json_object_get(v, "track")) :
 					   "default";
 	if (!tr || parse_name("track", tr))
-		return l4s_err(EINVAL, "%s.track: %s", path, tr ? l4s_errmsg() : "expected a string");
+		return tr ? l4s_err_prefix("%s.track", path) :
+			    l4s_err(EINVAL, "%s.track: expected a string", path);
 	if (json_object_get(v, "weight")) {
 		snprintf(wpath, sizeof(wpath), "%s.weight", path);
 		err = weight_of(json_object_get(v, "weight"), wpath, &weight);
@@ -268,7 +269,7 @@ static int parse_svc(json_t *js, const char *p, struct svc_spec *s)
 	if (!str)
 		return l4s_err(EINVAL, "%s.name: missing (a string)", p);
 	if (parse_name("service", str))
-		return l4s_err(EINVAL, "%s.name: %s", p, l4s_errmsg());
+		return l4s_err_prefix("%s.name", p);
 	snprintf(s->name, sizeof(s->name), "%s", str);
 	err = parse_frontends(js, p, s);
 	if (!err)
@@ -292,7 +293,7 @@ static int parse_svc(json_t *js, const char *p, struct svc_spec *s)
 	}
 	/* The rest (backends listed twice, limits) as the writer sees it, named by path. */
 	if (spec_validate(s))
-		return l4s_err(EINVAL, "%s: %s", p, l4s_errmsg());
+		return l4s_err_prefix("%s", p);
 	return 0;
 }
 
@@ -601,11 +602,14 @@ int do_apply(int argc, char **argv)
 	}
 	if (!file) {
 		json_decref(c.names);
-		help_apply();
+		usage_help(help_apply);
 		return usage_error("apply needs a FILE (or - for stdin)");
 	}
-	doc = !strcmp(file, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr) :
-				   json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_load_arg(file, &jerr);
+	if (!doc && jerr.line < 0) { /* could not be read: exit 1, said by json_load_arg */
+		json_decref(c.names);
+		return cmd_fail(1);
+	}
 	if (!doc) {
 		json_decref(c.names);
 		l4s_err(EINVAL, "%s: line %d, column %d: %s", strcmp(file, "-") ? file : "stdin",
@@ -631,14 +635,13 @@ int do_apply(int argc, char **argv)
 	 * the real run writes anything: what it refuses is refused up front. */
 	for (int i = 0; i < n; i++) {
 		struct counts dc = { .names = json_object() };
-		int err = apply_one(&st, &s[i], 1, &dc);
+		int err;
 
+		l4s_err_clear(); /* a reason left by another service is not this one's */
+		err = apply_one(&st, &s[i], 1, &dc);
 		json_decref(dc.names);
 		if (err) {
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
-			l4s_err(EIO, "services[%d] (\"%s\"): %s", i, s[i].name, msg);
+			l4s_err_prefix("services[%d] (\"%s\")", i, s[i].name);
 			goto out;
 		}
 	}
@@ -657,12 +660,17 @@ int do_apply(int argc, char **argv)
 			count_name(&c, "deleted", sv.name);
 		}
 	for (int i = 0; i < n; i++)
-		if (apply_one(&st, &s[i], dry, &c)) {
+		if ((l4s_err_clear(), apply_one(&st, &s[i], dry, &c))) {
 			char msg[512];
 
+			char hint[512];
+
 			snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
+			snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
 			l4s_err(EIO, "services[%d] (\"%s\"): %s%s", i, s[i].name, msg,
 				dry ? "" : "; the services before it are applied, the rest are not");
+			if (hint[0])
+				l4s_hint("%s", hint);
 			goto out;
 		}
 	rc = 0;

@@ -86,7 +86,7 @@ int do_attach(int argc, char **argv)
 		return usage_error("--xdp-mode, --tc-only and --redirect-target are for devices, "
 				   "not --cgroup");
 	if (!dev && !cgroup) {
-		help_attach();
+		usage_help(help_attach);
 		return usage_error("attach needs a device or --cgroup PATH");
 	}
 	state_set_flow_max(flows);
@@ -133,7 +133,8 @@ int do_detach(int argc, char **argv)
 {
 	struct l4s_state st;
 	const char *dev = NULL, *cgroup = NULL;
-	int all = 0, purge = 0, err, left = 0;
+	int all = 0, purge = 0, err, left = 0, gone = 0;
+	char where[1024];
 
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i]))
@@ -155,29 +156,33 @@ int do_detach(int argc, char **argv)
 			return usage_error("detach takes one device, got \"%s\" too", argv[i]);
 	}
 	if (!!dev + !!all + !!cgroup != 1) {
-		help_detach();
+		usage_help(help_detach);
 		return usage_error("detach needs one of a device, --cgroup PATH or --all");
 	}
 	if (purge && !all)
 		return usage_error("--purge goes with --all");
-	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK);
+	/* --all tears down an incomplete state too (a pinned map removed by hand). */
+	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK | (all ? STATE_PARTIAL : 0));
 	if (err)
 		return cmd_fail(1);
 	if (cgroup)
 		err = detach_cgroup(&st, cgroup);
 	else if (all)
-		err = detach_all(&st, &left);
+		err = detach_all(&st, &left, &gone, where, sizeof(where));
 	else
 		err = detach_dev(&st, dev);
 	if (!err && all)
 		err = detach_cgroups_all(&st);
 	if (!err && purge && left) {
 		l4s_err(16, "not purging: l4split is still attached in %d other network "
-			"namespace(s)", left);
+			"namespace(s): %s", left, where);
 		l4s_hint("run 'l4split detach --all' in those namespaces first");
 		err = -16;
 	}
 	state_close(&st);
+	if (gone)
+		l4s_note("Note: skipped %d attachment(s) whose network namespace is gone (its "
+			 "devices and programs went with it); removed their records\n", gone);
 	if (!err && purge)
 		err = state_purge(state_pin_dir(opt_pin_dir));
 	if (err)

@@ -64,7 +64,7 @@ static int be_add(int argc, char **argv)
 		}
 	}
 	if (!name || !addr) {
-		help_backend();
+		usage_help(help_backend);
 		return usage_error("backend add needs NAME and ADDR:PORT");
 	}
 	if (parse_name("service", name) || parse_addr_port(addr, &a, &family, &port))

@@ -143,7 +143,7 @@ static int node_set(int argc, char **argv, int unset)
 		}
 	}
 	if (!unset && !have_addr && !have_ports) {
-		help_node();
+		usage_help(help_node);
 		return usage_error("node set needs --snat-addr or --snat-ports");
 	}
 	if (node_open(&st, STATE_CREATE | STATE_LOCK))
@@ -203,6 +203,6 @@ int do_node(int argc, char **argv)
 		return node_set(argc - 1, argv + 1, 0);
 	if (!strcmp(argv[0], "unset"))
 		return node_set(argc - 1, argv + 1, 1);
-	help_node();
+	usage_help(help_node);
 	return usage_error("unknown node command \"%s\"", argv[0]);
 }

@@ -127,7 +127,7 @@ static int svc_add(int argc, char **argv)
 		}
 	}
 	if (!name || !nfe) {
-		help_service();
+		usage_help(help_service);
 		rc = usage_error("service add needs NAME and at least one VIP:PORT/proto");
 		goto out_free;
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* l4split status / stats: gathered once as JSON, printed as JSON or as tables. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,7 @@ static int attach_collect(const void *k, const void *v, void *ctx)
 	const struct l4s_attach_key *key = k;
 	const struct l4s_attach *a = v;
 	json_t *arr = ctx, *j = json_object();
+	char ns[64];
 	const char *fwd = a->flags & L4S_ATTACH_TC_IN	  ? "tc-ingress" :
 			  a->flags & L4S_ATTACH_XDP_SKB ? "xdp-generic" :
 			  a->flags & L4S_ATTACH_XDP	  ? "xdp-native" :
@@ -182,6 +184,8 @@ static int attach_collect(const void *k, const void *v, void *ctx)
 	json_object_set_new(j, "ifindex", json_integer(key->ifindex));
 	json_object_set_new(j, "netns", json_integer((json_int_t)key->netns_ino));
 	json_object_set_new(j, "this_netns", json_boolean(key->netns_ino == netns_ino()));
+	json_object_set_new(j, "netns_name", netns_find(key->netns_ino, ns, sizeof(ns)) ?
+						     json_string(ns) : json_null());
 	json_object_set_new(j, "forward", json_string(fwd));
 	json_object_set_new(j, "reply", json_string(a->flags & L4S_ATTACH_TC_OUT ? "tc-egress" :
 										 "none"));
@@ -194,6 +198,16 @@ static double jnum(json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
+/* A weight as the user wrote it: plain decimals (1000000, 0.000001), never 1e+06. */
+static const char *weight_text(char *buf, json_t *v)
+{
+	double d = json_number_value(v);
+
+	if (json_is_integer(v))
+		return fmt_weight(buf, (__u64)json_integer_value(v) * L4S_WEIGHT_ONE);
+	return fmt_weight(buf, (__u64)llround(d * L4S_WEIGHT_ONE));
+}
+
 static void print_status(json_t *doc)
 {
 	json_t *svcs = json_object_get(doc, "services"), *s, *att;
@@ -203,6 +217,7 @@ static void print_status(json_t *doc)
 		json_t *fes = json_object_get(s, "frontends"), *fe, *bes, *b;
 		const char *tn;
 		json_t *tw;
+		char wb[32];
 
 		printf("service %s", json_string_value(json_object_get(s, "name")));
 		json_array_foreach(fes, j, fe)
@@ -213,21 +228,29 @@ static void print_status(json_t *doc)
 		       json_string_value(json_object_get(s, "owner")));
 		printf("  %-16s %10s %8s\n", "TRACK", "WEIGHT", "SHARE");
 		json_object_foreach(json_object_get(s, "tracks"), tn, tw) {
-			printf("  %-16s %10g %7.2f%%\n", tn, json_number_value(tw),
+			printf("  %-16s %10s %7.2f%%\n", tn, weight_text(wb, tw),
 			       jnum(json_object_get(s, "track_shares"), tn));
 		}
 		bes = json_object_get(s, "backends");
 		printf("  %-28s %-12s %8s %8s %7s %8s\n", "BACKEND", "TRACK", "WEIGHT", "SHARE",
 		       "SLOTS", "FLOWS");
 		json_array_foreach(bes, j, b) {
-			printf("  %-28s %-12s %8g %7.2f%% %7d %8lld\n",
+			printf("  %-28s %-12s %8s %7.2f%% %7d %8lld\n",
 			       json_string_value(json_object_get(b, "addr")),
-			       json_string_value(json_object_get(b, "track")), jnum(b, "weight"),
+			       json_string_value(json_object_get(b, "track")),
+			       weight_text(wb, json_object_get(b, "weight")),
 			       jnum(b, "share"), (int)jnum(b, "slots"),
 			       (long long)json_integer_value(json_object_get(b, "flows")));
 		}
 		if (!json_array_size(bes))
 			printf("  (no backends: new flows are dropped)\n");
+		if (json_object_get(s, "table")) { /* status NAME --table */
+			json_t *slot;
+
+			printf("  %-6s %s\n", "SLOT", "BACKEND");
+			json_array_foreach(json_object_get(s, "table"), j, slot)
+				printf("  %-6zu %s\n", j, json_string_value(slot));
+		}
 	}
 	if (!json_array_size(svcs))
 		printf("no services\n");
@@ -237,11 +260,13 @@ static void print_status(json_t *doc)
 
 		printf("attached:");
 		json_array_foreach(att, i, a) {
-			printf(" %s (%s + %s%s)", json_string_value(json_object_get(a, "dev")),
+			printf(" %s (%s + %s%s%s)", json_string_value(json_object_get(a, "dev")),
 			       json_string_value(json_object_get(a, "forward")),
 			       json_string_value(json_object_get(a, "reply")),
+			       json_is_true(json_object_get(a, "this_netns")) ? "" : ", other netns ",
 			       json_is_true(json_object_get(a, "this_netns")) ? "" :
-										  ", other netns");
+			       json_string_value(json_object_get(a, "netns_name")) ?:
+			       "(gone: 'detach --all' removes it)");
 		}
 		printf("%s\n", json_array_size(att) ? "" : " nowhere");
 	}

@@ -85,7 +85,7 @@ int do_sync(int argc, char **argv)
 		}
 	}
 	if (!name || !file) {
-		help_sync();
+		usage_help(help_sync);
 		return usage_error("sync needs NAME and --pods FILE or --endpointslices FILE");
 	}
 	if (!!label == !!track)
@@ -93,7 +93,9 @@ int do_sync(int argc, char **argv)
 	if (parse_name("service", name))
 		return cmd_fail(EXIT_USAGE);
 
-	doc = !strcmp(file, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr) : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_load_arg(file, &jerr);
+	if (!doc && jerr.line < 0) /* could not be read: exit 1, said by json_load_arg */
+		return cmd_fail(1);
 	if (!doc) {
 		l4s_err(EINVAL, "%s: line %d, column %d: %s", !strcmp(file, "-") ? "stdin" : file,
 			jerr.line, jerr.column, jerr.text);

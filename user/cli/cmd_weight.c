@@ -98,7 +98,7 @@ int do_weight(int argc, char **argv)
 	if (argc >= 1 && is_help(argv[0]))
 		return help_weight();
 	if (argc < 2) {
-		help_weight();
+		usage_help(help_weight);
 		return usage_error("weight needs NAME and at least one TRACK=W or ADDR:PORT=W");
 	}
 	if (parse_name("service", argv[0]))

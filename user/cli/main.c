@@ -57,7 +57,8 @@ static const struct cmd top_cmds[] = {
 int main(int argc, char **argv)
 {
 	char **rest;
-	int nrest = 0, c;
+	int nrest = 0, c, version = 0;
+	const char *pin_bad = NULL;
 
 	/* Global options may appear anywhere (bpftool style -j at the end works too). */
 	rest = calloc((size_t)argc + 1, sizeof(*rest));
@@ -72,21 +73,45 @@ int main(int argc, char **argv)
 			l4s_json = opt_pretty = 1;
 		else if (!strcmp(a, "-d") || !strcmp(a, "--debug"))
 			l4s_debug = 1;
-		else if (!strcmp(a, "--pin-dir") && i + 1 < argc)
-			opt_pin_dir = argv[++i];
-		else if (!strncmp(a, "--pin-dir=", 10))
-			opt_pin_dir = a + 10;
-		else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			printf("l4split %s (map layout %d)\n", L4S_VERSION, L4S_LAYOUT_VERSION);
-			free(rest);
-			return 0;
-		} else
+		else if (!strcmp(a, "--pin-dir") || !strncmp(a, "--pin-dir=", 10)) {
+			if (a[9] == '=')
+				opt_pin_dir = a + 10;
+			else if (i + 1 < argc)
+				opt_pin_dir = argv[++i];
+			else
+				opt_pin_dir = NULL, pin_bad = "--pin-dir needs a DIR";
+			if (opt_pin_dir && !*opt_pin_dir)
+				pin_bad = "--pin-dir \"\" is not a directory: give a DIR (or leave "
+					  "--pin-dir out for $L4SPLIT_PIN_DIR or /sys/fs/bpf/l4split)";
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version"))
+			version = 1;
+		else
 			rest[nrest++] = argv[i];
 	}
-	if (nrest == 0 || (nrest == 1 && is_help(rest[0]))) {
+	if (version) {
+		if (l4s_json)
+			json_print(json_pack("{s:s, s:i}", "version", L4S_VERSION, "layout",
+					     L4S_LAYOUT_VERSION));
+		else
+			printf("l4split %s (map layout %d)\n", L4S_VERSION, L4S_LAYOUT_VERSION);
+		free(rest);
+		return 0;
+	}
+	if (pin_bad) {
+		free(rest);
+		return usage_error("%s", pin_bad);
+	}
+	if ((nrest == 0 && !l4s_json) || (nrest == 1 && is_help(rest[0]))) {
 		do_help();
 		free(rest);
 		return nrest ? 0 : EXIT_USAGE;
+	}
+	if (nrest >= 2 && is_help(rest[0])) { /* help OBJECT: OBJECT help */
+		char *obj = rest[1];
+
+		rest[1] = rest[0];
+		rest[0] = obj;
+		nrest = 2;
 	}
 	c = cmd_dispatch(top_cmds, nrest, rest, do_help, "object");
 	free(rest);

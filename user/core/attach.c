@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -21,6 +23,51 @@ __u64 netns_ino(void)
 	if (stat("/proc/self/ns/net", &sb))
 		return 0;
 	return sb.st_ino;
+}
+
+int netns_find(__u64 ino, char *name, size_t n)
+{
+	static const char *const named[] = { "/run/netns", "/var/run/netns" };
+	char path[300];
+	struct dirent *d;
+	struct stat sb;
+	DIR *dir;
+
+	if (ino == netns_ino()) {
+		snprintf(name, n, "this");
+		return 1;
+	}
+	/* A name given with 'ip netns add' first, then the namespace of any process. */
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		dir = opendir(named[i]);
+		while (dir && (d = readdir(dir))) {
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", named[i], d->d_name);
+			if (!stat(path, &sb) && sb.st_ino == ino) {
+				snprintf(name, n, "%s", d->d_name);
+				closedir(dir);
+				return 1;
+			}
+		}
+		if (dir)
+			closedir(dir);
+	}
+	dir = opendir("/proc");
+	while (dir && (d = readdir(dir))) {
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
+		if (!stat(path, &sb) && sb.st_ino == ino) {
+			snprintf(name, n, "of pid %s", d->d_name);
+			closedir(dir);
+			return 1;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	snprintf(name, n, "inode %llu", (unsigned long long)ino);
+	return 0;
 }
 
 static int prog_name_by_id(__u32 id, char *name, size_t n)
@@ -321,16 +368,31 @@ struct all_ctx {
 	__u64 ino;
 	struct l4s_attach_key keys[L4S_MAX_ATTACH];
 	struct l4s_attach recs[L4S_MAX_ATTACH];
-	int n, left;
+	struct l4s_attach_key gone[L4S_MAX_ATTACH];
+	int n, left, ngone;
+	char *where;
+	size_t wlen;
 };
 
 static int all_collect(const void *k, const void *v, void *ctx)
 {
 	const struct l4s_attach_key *key = k;
+	const struct l4s_attach *rec = v;
 	struct all_ctx *a = ctx;
 
 	if (key->netns_ino != a->ino) {
+		char ns[64];
+		size_t used = strlen(a->where);
+
+		/* A namespace that no longer exists took its devices (and our programs) along. */
+		if (!netns_find(key->netns_ino, ns, sizeof(ns))) {
+			if (a->ngone < L4S_MAX_ATTACH)
+				a->gone[a->ngone++] = *key;
+			return 0;
+		}
 		a->left++;
+		snprintf(a->where + used, a->wlen - used, "%s%s in netns %s", used ? ", " : "",
+			 rec->ifname, ns);
 		return 0;
 	}
 	if (a->n < L4S_MAX_ATTACH) {
@@ -341,13 +403,34 @@ static int all_collect(const void *k, const void *v, void *ctx)
 	return 0;
 }
 
-int detach_all(struct l4s_state *st, int *left)
+int detach_all(struct l4s_state *st, int *left, int *gone, char *where, size_t wlen)
 {
 	static struct all_ctx a;
 	int err;
 
 	memset(&a, 0, sizeof(a));
 	a.ino = netns_ino();
+	a.where = where;
+	a.wlen = wlen;
+	where[0] = 0;
+	if (st->attach < 0) { /* the record is lost: our programs on any device here */
+		struct if_nameindex *ifs = if_nameindex();
+
+		for (struct if_nameindex *i = ifs; i && i->if_index; i++) {
+			int ours;
+			__u32 id;
+
+			if ((xdp_current((int)i->if_index, XDP_FLAGS_DRV_MODE, &ours) && ours) ||
+			    (xdp_current((int)i->if_index, XDP_FLAGS_SKB_MODE, &ours) && ours) ||
+			    tc_ours((int)i->if_index, BPF_TC_INGRESS, &id) ||
+			    tc_ours((int)i->if_index, BPF_TC_EGRESS, &id))
+				detach_ifindex(st, (int)i->if_index, NULL);
+		}
+		if (ifs)
+			if_freenameindex(ifs);
+		*left = *gone = 0;
+		return 0;
+	}
 	err = map_scan(st->attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach),
 		       all_collect, &a);
 	if (err)
@@ -362,7 +445,10 @@ int detach_all(struct l4s_state *st, int *left)
 		}
 		detach_ifindex(st, (int)a.keys[i].ifindex, &a.recs[i]);
 	}
+	for (int i = 0; i < a.ngone; i++)
+		bpf_map_delete_elem(st->attach, &a.gone[i]);
 	*left = a.left;
+	*gone = a.ngone;
 	return 0;
 }
 

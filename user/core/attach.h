@@ -18,9 +18,18 @@ struct attach_opts {
 
 int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *o);
 int detach_dev(struct l4s_state *st, const char *dev);
-/* Detach every device of this network namespace; *left gets entries of other namespaces. */
-int detach_all(struct l4s_state *st, int *left);
+/*
+ * Detach every device of this network namespace; *left gets the number of entries of
+ * other namespaces that exist (@where: "DEV in netns NAME, ..."), *gone the number of
+ * entries of namespaces that no longer exist (their records are removed).
+ */
+int detach_all(struct l4s_state *st, int *left, int *gone, char *where, size_t wlen);
 __u64 netns_ino(void);
+/*
+ * Name the network namespace of inode @ino in @name: "this", its 'ip netns' name, or
+ * "of pid N". Returns 1 when it exists, 0 when no name or process holds it (gone).
+ */
+int netns_find(__u64 ino, char *name, size_t n);
 /* SNAT needs the kernel to forward packets with a local source address: set
  * accept_local=1 and rp_filter=0 on @dev (and rp_filter=0 on "all"). */
 int snat_prepare_dev(const char *dev);

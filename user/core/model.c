@@ -273,7 +273,8 @@ void model_effective(struct model *m)
 
 int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots)
 {
-	__u32 inner_id, *t;
+	struct bpf_map_info info = {};
+	__u32 inner_id, *t, len = sizeof(info);
 	int fd;
 
 	*slots = NULL;
@@ -288,6 +289,24 @@ int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots)
 		close(fd);
 		return -ENOMEM;
 	}
+	/* Tables are BPF_F_MMAPABLE (see table_create): read through a mapping, not one
+	 * syscall a slot (16,381 of them by default). An array map's values are 8-byte
+	 * aligned: slot i is at byte 8 * i. */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && (info.map_flags & BPF_F_MMAPABLE) &&
+	    info.max_entries >= m->svc.table_size) {
+		size_t mlen = sizeof(__u64) * (size_t)info.max_entries;
+		const __u32 *v = mmap(NULL, mlen, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (v != MAP_FAILED) {
+			for (__u32 s = 0; s < m->svc.table_size; s++)
+				t[s] = v[2 * s];
+			munmap((void *)v, mlen);
+			close(fd);
+			*slots = t;
+			return 0;
+		}
+	}
+	/* A table made without BPF_F_MMAPABLE (a state upgraded from layout 2). */
 	for (__u32 s = 0; s < m->svc.table_size; s++) {
 		if (bpf_map_lookup_elem(fd, &s, &t[s])) {
 			close(fd);
@@ -304,18 +323,25 @@ int model_read_table(struct l4s_state *st, struct model *m, __u32 **slots)
 int model_count_slots(struct l4s_state *st, struct model *m)
 {
 	__u32 *t;
-	int err = model_read_table(st, m, &t);
+	int err = model_read_table(st, m, &t), *ix;
 
 	for (int i = 0; i < m->nbe; i++)
 		m->be[i].slots = 0;
 	if (err || !t)
 		return err;
+	/* One pass over the slots: backend id -> 1 + index in @m (ids < L4S_MAX_BACKENDS). */
+	ix = calloc(L4S_MAX_BACKENDS, sizeof(*ix));
+	if (!ix) {
+		free(t);
+		return l4s_err(ENOMEM, "out of memory");
+	}
+	for (int i = m->nbe - 1; i >= 0; i--) /* the first of equal ids counts, as before */
+		if (m->be[i].id < L4S_MAX_BACKENDS)
+			ix[m->be[i].id] = i + 1;
 	for (__u32 s = 0; s < m->svc.table_size; s++)
-		for (int i = 0; i < m->nbe; i++)
-			if (m->be[i].id == t[s]) {
-				m->be[i].slots++;
-				break;
-			}
+		if (t[s] < L4S_MAX_BACKENDS && ix[t[s]])
+			m->be[ix[t[s]] - 1].slots++;
+	free(ix);
 	free(t);
 	return 0;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -105,8 +106,34 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/* A directory entry (bpffs allows only directories and pins, and no '.' in their names)
+ * that says l4split mounted the bpffs it is on. */
+#define MOUNT_MARK "l4split-mounted"
+
+/*
+ * Has @dir no entries besides our mark? On a bpffs, the kernel's own files (maps.debug,
+ * progs.debug: names with a '.', which nobody else can make there) do not count either.
+ * An unreadable directory counts as not empty.
+ */
+static int dir_empty(const char *dir)
+{
+	int bpffs = on_bpffs(dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = d != NULL;
+
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, MOUNT_MARK) && !(bpffs && strchr(e->d_name, '.')))
+			empty = 0;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
 int bpffs_prepare(const char *dir)
 {
+	char path[PATH_MAX];
 	struct stat sb;
 	int err;
 
@@ -125,6 +152,13 @@ int bpffs_prepare(const char *dir)
 	}
 	if (on_bpffs(dir))
 		return 0;
+	if (!dir_empty(dir)) {
+		l4s_err(ENOTEMPTY, "pin directory %s is not a bpffs and not empty: mounting one "
+			"there would hide its files", dir);
+		l4s_hint("give --pin-dir / L4SPLIT_PIN_DIR a new or empty directory, or mount a "
+			 "bpffs there yourself: mount -t bpf bpf %s", dir);
+		return -ENOTEMPTY;
+	}
 	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
 		err = -errno;
 		l4s_err(err, "cannot mount a bpffs on %s: %s", dir, strerror(errno));
@@ -132,6 +166,9 @@ int bpffs_prepare(const char *dir)
 			 dir);
 		return err;
 	}
+	/* Remember that this mount is ours: state_purge takes it away again. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, MOUNT_MARK) < sizeof(path))
+		mkdir(path, 0700);
 	return 0;
 }
 
@@ -292,10 +329,21 @@ static int state_create(struct l4s_state *st)
 {
 	struct l4split_bpf *skel;
 	struct l4s_config cfg = { .layout_version = L4S_LAYOUT_VERSION };
+	char path[PATH_MAX];
 	__u32 zero = 0;
-	int err;
+	int err, fd;
 
 	st->flow_max = flow_max_opt ? flow_max_opt : L4S_FLOWS_DEFAULT;
+	/* l4s_config lost, the flow table still there: keep its size (it is reused). */
+	if (!pin_path(path, sizeof(path), st->pin_dir, "l4s_flows") &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			st->flow_max = info.max_entries;
+		close(fd);
+	}
 	skel = state_load_object(st);
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
@@ -307,12 +355,44 @@ static int state_create(struct l4s_state *st)
 	return 0;
 }
 
+/*
+ * Pin anew the maps of a state that lost some (a pinned file removed): loading the
+ * object pins every map that is not pinned and reuses the others. Those maps start
+ * empty; the note says which.
+ */
+static int state_recreate(struct l4s_state *st, __u64 flow_max)
+{
+	char path[PATH_MAX], names[512] = "";
+	struct l4split_bpf *skel;
+	size_t used = 0;
+
+	for (size_t i = 0; i < N_STATE_MAPS; i++)
+		if (*map_fd(st, i) < 0 && !state_maps[i].optional && used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used ? ", " : "", state_maps[i].name);
+	st->flow_max = flow_max;
+	skel = state_load_object(st);
+	if (!skel)
+		return l4s_err_prefix("cannot recreate the missing maps (%s)", names);
+	l4split_bpf__destroy(skel);
+	for (size_t i = 0; i < N_STATE_MAPS; i++) {
+		if (*map_fd(st, i) >= 0 || pin_path(path, sizeof(path), st->pin_dir, state_maps[i].name))
+			continue;
+		*map_fd(st, i) = bpf_obj_get(path);
+		if (*map_fd(st, i) < 0 && !state_maps[i].optional)
+			return l4s_err(errno, "cannot open pinned map %s: %s", path, strerror(errno));
+	}
+	l4s_note("Note: the state in %s was incomplete: recreated %s (empty)\n", st->pin_dir,
+		 names);
+	return 0;
+}
+
 int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 {
 	char path[PATH_MAX];
 	struct l4s_config cfg;
 	__u32 zero = 0;
-	int err;
+	int err, missing = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
@@ -352,15 +432,18 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 			l4s_hint("l4split needs root");
 			return -EACCES;
 		}
-		if (!(flags & STATE_CREATE)) {
+		if (flags & STATE_PARTIAL) {
+			missing++; /* read what else is there */
+		} else if (!(flags & STATE_CREATE)) {
 			l4s_err(ENOENT, "no l4split state in %s", pin_dir);
 			l4s_hint("create it with 'l4split attach DEV' or 'l4split service add', or "
 				 "point --pin-dir / L4SPLIT_PIN_DIR at it");
 			return -ENOENT;
+		} else {
+			err = state_create(st);
+			if (err)
+				return err;
 		}
-		err = state_create(st);
-		if (err)
-			return err;
 	}
 
 	for (size_t i = 0; i < N_STATE_MAPS; i++) {
@@ -372,6 +455,12 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 		fd = bpf_obj_get(path);
 		if (fd < 0 && errno == ENOENT && state_maps[i].optional)
 			continue;
+		/* An incomplete state: attach recreates what is missing, detach --all --purge
+		 * removes whatever is there. */
+		if (fd < 0 && errno == ENOENT && (flags & (STATE_CREATE | STATE_PARTIAL))) {
+			missing++;
+			continue;
+		}
 		if (fd < 0) {
 			err = -errno;
 			l4s_err(err, "cannot open pinned map %s: %s", path, strerror(-err));
@@ -384,8 +473,22 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 		}
 		*map_fd(st, i) = fd;
 	}
+	if (missing && (flags & STATE_PARTIAL)) {
+		for (size_t i = 0; i < N_STATE_MAPS; i++)
+			if (*map_fd(st, i) >= 0)
+				return 0;
+		l4s_err(ENOENT, "no l4split state in %s", pin_dir);
+		l4s_hint("create it with 'l4split attach DEV' or 'l4split service add', or "
+			 "point --pin-dir / L4SPLIT_PIN_DIR at it");
+		return -ENOENT;
+	}
 	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
 		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
+	if (missing && cfg.layout_version == L4S_LAYOUT_VERSION) {
+		err = state_recreate(st, cfg.flow_max);
+		if (err)
+			return err;
+	}
 	if (cfg.layout_version != L4S_LAYOUT_VERSION) {
 		int older = cfg.layout_version >= L4S_LAYOUT_UPGRADABLE &&
 			    cfg.layout_version < L4S_LAYOUT_VERSION;
@@ -759,6 +862,10 @@ int state_purge(const char *pin_dir)
 		if (unlink(path) && errno != ENOENT)
 			err = l4s_err(errno, "cannot remove %s: %s", path, strerror(errno));
 	}
+	/* The bpffs l4split mounted (bpffs_prepare): unmounted once nothing else is on it. */
+	if (!err && !pin_path(path, sizeof(path), pin_dir, MOUNT_MARK) && !access(path, F_OK) &&
+	    dir_empty(pin_dir) && !rmdir(path) && umount(pin_dir))
+		mkdir(path, 0700); /* still in use: keep the mark for next time */
 	return err;
 }
 

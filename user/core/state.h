@@ -39,6 +39,7 @@ enum {
 	STATE_LOCK = 1 << 1,   /* hold the exclusive lock until state_close() */
 	STATE_UPGRADE = 1 << 2, /* accept an older, upgradable layout: the caller loads
 				 * the programs (state_load_object), which upgrades it */
+	STATE_PARTIAL = 1 << 3, /* open what is there: missing maps stay -1 (to tear down) */
 };
 
 /* Pin directory from --pin-dir, else $L4SPLIT_PIN_DIR, else the default. */

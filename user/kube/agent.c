@@ -26,20 +26,19 @@ static const char *const res_path[RES_MAX] = { "/api/v1/services", "/api/v1/pods
 
 void agent_log(const char *fmt, ...)
 {
-	char ts[32];
+	char ts[32], msg[2048], out[4096];
 	time_t t = time(NULL);
 	struct tm tm;
 	va_list ap;
 
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "%s l4split-agent: ", ts);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	/* One record per line: text from the API server (annotations, names) cannot forge lines. */
+	l4s_escape(out, sizeof(out), msg, 1);
+	fprintf(stderr, "%s l4split-agent: %s\n", ts, out);
 }
 
 static double now_s(void)
@@ -141,8 +140,7 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 				goto bad_weights;
 			*eq = 0;
 			if (parse_name("track", item) || parse_weight(eq + 1, &(__u64){ 0 }))
-				return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: %s", ANN_WEIGHTS, w,
-					       l4s_errmsg());
+				return l4s_err_prefix("annotation %s \"%s\" is wrong", ANN_WEIGHTS, w);
 			for (int i = 0; i < c->nw; i++)
 				if (!strcmp(c->w[i].track, item))
 					return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: track "
@@ -566,6 +564,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 
 	if (!ns || !name)
 		return;
+	l4s_err_clear(); /* a reason left by another service is not this one's */
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	if (svc_config_parse(json_object_get(md, "annotations"), &c)) {
 		char msg[512];
