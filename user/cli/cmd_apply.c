@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/bpf.h>
 #include "cmd.h"
 #include "err.h"
 #include "model.h"
@@ -433,14 +432,12 @@ static int check_state(struct l4s_state *st, const struct svc_spec *s, int n,
 {
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < s[i].nfe; j++) {
-			struct l4s_frontend f;
 			struct l4s_service owner;
 			char buf[96];
+			__u32 oid;
 
-			if (bpf_map_lookup_elem(st->frontends, &s[i].fe[j], &f) ||
-			    bpf_map_lookup_elem(st->services, &f.svc_id, &owner))
+			if (state_frontend_svc(st, &s[i].fe[j], &oid) || state_service(st, oid, &owner))
 				continue;
-			owner.name[L4S_NAME_LEN - 1] = 0;
 			if (!strncmp(owner.name, s[i].name, L4S_NAME_LEN))
 				continue;
 			if (prune && !doc_find(x, owner.name))
@@ -649,9 +646,8 @@ int do_apply(int argc, char **argv)
 		for (int i = 0; i < nids; i++) {
 			struct l4s_service sv;
 
-			if (bpf_map_lookup_elem(st.services, &ids[i], &sv))
+			if (state_service(&st, ids[i], &sv))
 				continue;
-			sv.name[L4S_NAME_LEN - 1] = 0;
 			if (doc_find(&x, sv.name))
 				continue;
 			if (!dry && service_delete(&st, ids[i], NULL, NULL))

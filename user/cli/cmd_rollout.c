@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include "cmd.h"
 #include "err.h"
 #include "model.h"
@@ -223,7 +222,7 @@ static int rollout_status(struct l4s_state *st, __u32 sid, const char *svc)
 	struct l4s_rollout r;
 	json_t *j;
 
-	if (bpf_map_lookup_elem(st->rollouts, &sid, &r)) {
+	if (state_rollout_get(st, sid, &r)) {
 		if (l4s_json) {
 			json_t *doc = json_object();
 
@@ -313,7 +312,7 @@ static int rollout_ours(struct l4s_state *st, __u32 sid, const struct l4s_rollou
 
 	if (!r->updated_at)
 		return 1;
-	if (bpf_map_lookup_elem(st->rollouts, &sid, &cur))
+	if (state_rollout_get(st, sid, &cur))
 		return 0;
 	return cur.pid == r->pid && cur.started_at == r->started_at;
 }
@@ -457,7 +456,7 @@ static void record(struct l4s_state *st, __u32 sid, struct l4s_rollout *r, const
 	if (!rollout_ours(st, sid, r))
 		return; /* its service is gone: the run stops at its next check */
 	r->updated_at = realtime_ms();
-	bpf_map_update_elem(st->rollouts, &sid, r, BPF_ANY);
+	state_rollout_put(st, sid, r);
 }
 
 static void emit(const char *event, const struct l4s_rollout *r, const struct verdict *v,
@@ -528,7 +527,7 @@ static int check_start(struct l4s_state *st, __u32 sid, const struct model *m,
 			 "100 directly (--steps 100)", o->svc);
 		return -EINVAL;
 	}
-	if (!bpf_map_lookup_elem(st->rollouts, &sid, &prev) && prev.state == L4S_RO_RUNNING &&
+	if (!state_rollout_get(st, sid, &prev) && prev.state == L4S_RO_RUNNING &&
 	    pid_alive(prev.pid) && prev.pid != (__u32)getpid()) {
 		l4s_err(EBUSY, "a rollout of \"%s\" to \"%s\" is in progress (pid %u, step %u of %u)",
 			o->svc, prev.track, prev.pid, prev.step + 1, prev.nsteps);

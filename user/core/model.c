@@ -138,16 +138,16 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 	}
 	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
 		struct l4s_backend be = st->be_snap[i];
-		struct l4s_weight w;
 		struct model_backend *tmp;
+		__u64 w;
 
 		if (!(be.flags & L4S_BE_F_IN_USE) || be.svc_id != id ||
 		    (be.flags & L4S_BE_F_REMOVING)) /* going: see L4S_SVC_F_DIRTY */
 			continue;
-		if (bpf_map_lookup_elem(st->weights, &i, &w)) {
-			err = -errno;
+		/* Past a few backends, all weights in one read rather than one call each. */
+		err = state_weight(st, i, &w, m->nbe >= 32);
+		if (err)
 			goto fail;
-		}
 		tmp = realloc(m->be, sizeof(*tmp) * (size_t)(m->nbe + 1));
 		if (!tmp) {
 			err = -ENOMEM;
@@ -157,7 +157,7 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 		memset(&m->be[m->nbe], 0, sizeof(*tmp));
 		m->be[m->nbe].id = i;
 		m->be[m->nbe].be = be;
-		m->be[m->nbe].weight = w.weight;
+		m->be[m->nbe].weight = w;
 		m->nbe++;
 		/* A backend whose track has no weight entry (half-written state): weight 0. */
 		if (!model_track(m, be.track) && !model_track_add(m, be.track, 0)) {
@@ -186,6 +186,22 @@ int model_set_frontends(struct model *m, const struct l4s_frontend_key *fe, int 
 	free(m->fe);
 	m->fe = nf;
 	m->nfe = nfe;
+	return 0;
+}
+
+int model_copy(struct model *dst, const struct model *src)
+{
+	*dst = *src;
+	dst->be = malloc(sizeof(*dst->be) * (size_t)(src->nbe + 1));
+	dst->tr = malloc(sizeof(*dst->tr) * (size_t)(src->ntr + 1));
+	dst->fe = malloc(sizeof(*dst->fe) * (size_t)(src->nfe + 1));
+	if (!dst->be || !dst->tr || !dst->fe) {
+		model_free(dst);
+		return l4s_err(ENOMEM, "out of memory");
+	}
+	memcpy(dst->be, src->be, sizeof(*dst->be) * (size_t)src->nbe);
+	memcpy(dst->tr, src->tr, sizeof(*dst->tr) * (size_t)src->ntr);
+	memcpy(dst->fe, src->fe, sizeof(*dst->fe) * (size_t)src->nfe);
 	return 0;
 }
 

@@ -51,6 +51,8 @@ int svc_list(struct l4s_state *st, __u32 **ids, int *n);
 
 int model_load(struct l4s_state *st, __u32 id, struct model *m);
 void model_free(struct model *m);
+/* Deep copy. 0 or -ENOMEM with a message. */
+int model_copy(struct model *dst, const struct model *src);
 /* Make @m's frontends @fe (after they changed in the maps). 0 or -ENOMEM. */
 int model_set_frontends(struct model *m, const struct l4s_frontend_key *fe, int nfe);
 

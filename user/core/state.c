@@ -596,6 +596,94 @@ int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *
 	return 0;
 }
 
+int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many)
+{
+	struct l4s_weight v;
+
+	if (id >= L4S_MAX_BACKENDS)
+		return -EINVAL;
+	if (!st->w_snap && many)
+		st->w_snap = snapshot(st->weights, sizeof(struct l4s_weight), L4S_MAX_BACKENDS,
+				      "l4s_weights");
+	if (st->w_snap) {
+		*w = st->w_snap[id].weight;
+		return 0;
+	}
+	if (bpf_map_lookup_elem(st->weights, &id, &v))
+		return -errno;
+	*w = v.weight;
+	return 0;
+}
+
+int state_service(struct l4s_state *st, __u32 id, struct l4s_service *out)
+{
+	const struct l4s_service *all = state_services(st);
+
+	if (!all)
+		return -EIO;
+	if (id >= L4S_MAX_SERVICES || !(all[id].flags & L4S_SVC_F_IN_USE))
+		return -ENOENT;
+	*out = all[id];
+	out->name[L4S_NAME_LEN - 1] = 0;
+	return 0;
+}
+
+int state_frontend_svc(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 *svc_id)
+{
+	struct l4s_frontend f;
+
+	if (bpf_map_lookup_elem(st->frontends, k, &f))
+		return -errno;
+	*svc_id = f.svc_id;
+	return 0;
+}
+
+int state_node_get(struct l4s_state *st, struct l4s_node *n)
+{
+	__u32 zero = 0;
+
+	memset(n, 0, sizeof(*n));
+	if (st->node < 0)
+		return -EOPNOTSUPP;
+	if (bpf_map_lookup_elem(st->node, &zero, n))
+		return -errno;
+	return 0;
+}
+
+int state_node_put(struct l4s_state *st, const struct l4s_node *n)
+{
+	__u32 zero = 0;
+
+	if (st->node < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_update_elem(st->node, &zero, n, BPF_ANY) ? -errno : 0;
+}
+
+int state_rollout_get(struct l4s_state *st, __u32 svc_id, struct l4s_rollout *r)
+{
+	if (st->rollouts < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_lookup_elem(st->rollouts, &svc_id, r) ? -errno : 0;
+}
+
+int state_rollout_put(struct l4s_state *st, __u32 svc_id, const struct l4s_rollout *r)
+{
+	if (st->rollouts < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_update_elem(st->rollouts, &svc_id, r, BPF_ANY) ? -errno : 0;
+}
+
+int state_put_weight(struct l4s_state *st, __u32 id, __u64 w)
+{
+	struct l4s_weight v = { .weight = w };
+
+	if (bpf_map_update_elem(st->weights, &id, &v, BPF_ANY))
+		return -errno;
+	if (st->w_snap && id < L4S_MAX_BACKENDS)
+		st->w_snap[id] = v;
+	return 0;
+}
+
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc)
 {
 	if (bpf_map_update_elem(st->services, &id, svc, BPF_ANY))
@@ -831,6 +919,8 @@ void state_forget(struct l4s_state *st)
 		munmap(st->svc_snap, sizeof(struct l4s_service) * L4S_MAX_SERVICES);
 	else
 		free(st->svc_snap);
+	free(st->w_snap);
+	st->w_snap = NULL;
 	st->be_snap = NULL;
 	st->svc_snap = NULL;
 	st->be_mapped = st->svc_mapped = 0;

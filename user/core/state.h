@@ -25,6 +25,7 @@ struct l4s_state {
 	int snat, node, bindex;
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
+	struct l4s_weight *w_snap;    /* see state_weight() */
 	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
 	struct state_svc_index *index; /* see state_index() */
 	__u32 index_head;              /* first bucket with memory, or L4S_MAX_SERVICES */
@@ -66,6 +67,11 @@ int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords);
 const struct l4s_backend *state_backends(struct l4s_state *st);
 const struct l4s_service *state_services(struct l4s_state *st);
 int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be);
+/* The weight of backend @id (inside its track). With @many, all weights are read at
+ * once (one batched scan) and kept in step by state_put_weight: for a caller about to
+ * ask for hundreds. 0 or -errno. */
+int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many);
+int state_put_weight(struct l4s_state *st, __u32 id, __u64 w);
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
 /*
  * Frontends and tracks of one service, from one scan of each map (grouped by service)
@@ -92,6 +98,16 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
+/* Typed accessors: the commands and the agent read and write the maps through these,
+ * never by fd. 0 or -errno (-ENOENT: no entry; -EOPNOTSUPP: a state from before the map,
+ * until attach adds it). */
+int state_service(struct l4s_state *st, __u32 id, struct l4s_service *out);
+int state_frontend_svc(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 *svc_id);
+int state_node_get(struct l4s_state *st, struct l4s_node *n);
+int state_node_put(struct l4s_state *st, const struct l4s_node *n);
+int state_rollout_get(struct l4s_state *st, __u32 svc_id, struct l4s_rollout *r);
+int state_rollout_put(struct l4s_state *st, __u32 svc_id, const struct l4s_rollout *r);
+
 /* Drop the snapshots and the index: a long-running reader (watch, rollout) sees other
  * writers again. (A mapped snapshot, layout 3, is live already; the index is not.) */
 void state_forget(struct l4s_state *st);

@@ -211,10 +211,9 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 	bpf_map_delete_elem(st->tables, &id);
 	for (int i = 0; i < m.nbe; i++) {
 		struct l4s_backend gone = { .gen = m.be[i].be.gen + 1 };
-		struct l4s_weight w0 = {};
 
 		state_put_backend(st, m.be[i].id, &gone);
-		bpf_map_update_elem(st->weights, &m.be[i].id, &w0, BPF_ANY);
+		state_put_weight(st, m.be[i].id, 0);
 	}
 	/* And those an interrupted change was removing (not in the model). */
 	for (__u32 i = 0; st->be_snap && i < L4S_MAX_BACKENDS; i++) {

@@ -291,10 +291,7 @@ static int write_record(struct l4s_state *st, struct model *m)
 
 static int write_backend(struct l4s_state *st, struct model_backend *b)
 {
-	struct l4s_weight w = { .weight = b->weight };
-
-	if (bpf_map_update_elem(st->weights, &b->id, &w, BPF_ANY) ||
-	    state_put_backend(st, b->id, &b->be))
+	if (state_put_weight(st, b->id, b->weight) || state_put_backend(st, b->id, &b->be))
 		return l4s_err(errno, "cannot write backend %u: %s", b->id, strerror(errno));
 	return 0;
 }
@@ -303,10 +300,9 @@ static int write_backend(struct l4s_state *st, struct model_backend *b)
 static void free_backend(struct l4s_state *st, const struct model_backend *b)
 {
 	struct l4s_backend gone = { .gen = b->be.gen + 1 };
-	struct l4s_weight w0 = {};
 
 	state_put_backend(st, b->id, &gone);
-	bpf_map_update_elem(st->weights, &b->id, &w0, BPF_ANY);
+	state_put_weight(st, b->id, 0);
 }
 
 /* Put every frontend of @s at its position (order), then remove those @cur had that @s
@@ -667,8 +663,12 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 	int err, nold;
 
 	err = model_load(st, id, &m);
-	if (err)
+	if (!err)
+		err = model_copy(&orig, &m); /* what undo_records puts back */
+	if (err) {
+		model_free(&m);
 		return err;
+	}
 	r->id = id;
 	if (o->agent && !(m.svc.flags & L4S_SVC_F_AGENT)) {
 		l4s_err(EEXIST, "l4split service \"%s\" exists and was made by hand, not by the "
@@ -721,9 +721,6 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 		     r->be_added || r->be_removed || r->be_changed || r->tr_added ||
 		     r->tr_removed || r->tr_changed;
 	if (!r->changed || o->dry_run)
-		goto out;
-	err = model_load(st, id, &orig);
-	if (err)
 		goto out;
 	/* 1. Dirty: a writer that dies from here on is finished by the next one. */
 	m.svc.flags |= L4S_SVC_F_DIRTY;

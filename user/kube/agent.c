@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include "agent.h"
 #include "err.h"
 #include "k8s.h"
@@ -690,7 +689,7 @@ static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
 		for (int i = 0; i < n; i++) {
 			struct l4s_service s;
 
-			if (bpf_map_lookup_elem(st.services, &ids[i], &s) ||
+			if (state_service(&st, ids[i], &s) ||
 			    !(s.flags & L4S_SVC_F_AGENT) || desired_has(&keep, s.name))
 				continue;
 			if (service_delete(&st, ids[i], NULL, NULL) == 0) {
