@@ -370,14 +370,6 @@ int detach_cgroups_all(struct l4s_state *st)
 	return 0;
 }
 
-void cgroup_pins_purge(const char *pin_dir)
-{
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/cgroup", pin_dir);
-	rmdir(dir);
-}
-
 struct status_ctx {
 	const char *pin_dir;
 	json_t *arr;

@@ -20,8 +20,6 @@ int attach_cgroup(struct l4s_state *st, const char *path, __u64 *id);
 int detach_cgroup(struct l4s_state *st, const char *path);
 /* Remove the hooks from every cgroup. */
 int detach_cgroups_all(struct l4s_state *st);
-/* Remove the (empty) PIN_DIR/cgroup directory once nothing is attached. */
-void cgroup_pins_purge(const char *pin_dir);
 /* The cgroup attachments, as status shows them. */
 json_t *cgroup_status(struct l4s_state *st);
 

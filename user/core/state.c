@@ -17,7 +17,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "err.h"
-#include "attach_cgroup.h"
 #include "mapscan.h"
 #include "state.h"
 #include "l4split.skel.h"
@@ -945,7 +944,10 @@ int state_purge(const char *pin_dir)
 	char path[PATH_MAX];
 	int err = 0;
 
-	cgroup_pins_purge(pin_dir); /* the link pins are gone already (detach --all) */
+	/* The socket path's link pins live in PIN/cgroup/ (attach_cgroup.c); detach --all
+	 * removed them, the directory goes here. */
+	if (!pin_path(path, sizeof(path), pin_dir, "cgroup"))
+		rmdir(path);
 	for (size_t i = 0; i < N_STATE_MAPS; i++) {
 		if (pin_path(path, sizeof(path), pin_dir, state_maps[i].name))
 			return -ENAMETOOLONG;
