@@ -115,4 +115,38 @@ out=$(jq -n '{services: [range(5000) as $i | {name: "big\($i)", vip: "10.97.\($i
 check "20,000 backends (over the 16,384 slots): exit 1" eq "$?" 1
 check "... says how many are needed" grep -q "needs 20000 backends" <<<"$out"
 check "... and writes nothing" eq "$(l4s status --json)" "$before"
+
+# Issue 21: what apply keeps as written.
+# Frontends keep their order: the first written is the VIP (the DSR source, reply repair).
+out=$(doc '| .services |= map(select(.name == "web")) | .services[0].vip = "10.96.0.21:80/tcp" | .services[0].frontends = ["10.96.0.20:80/tcp", "10.96.0.22:80/tcp"]' | apply - --prune)
+check "frontends in the order written: vip is the first" \
+	eq "$(l4s status web --json | jq -c '.services[0] | [.vip, .frontends]')" \
+	'["10.96.0.21:80/tcp",["10.96.0.21:80/tcp","10.96.0.20:80/tcp","10.96.0.22:80/tcp"]]'
+out=$(doc '| .services |= map(select(.name == "web")) | .services[0].vip = "10.96.0.22:80/tcp" | .services[0].frontends = ["10.96.0.21:80/tcp", "10.96.0.20:80/tcp"]' | apply -)
+check "... and a new order is stored (1 updated)" eq "$out" "0 created, 1 updated, 0 unchanged, 0 deleted"
+check "... the new first is the VIP" eq "$(l4s status web --json | jq -r '.services[0].vip')" "10.96.0.22:80/tcp"
+# A weight the CLI refuses is refused here too (it became 0 silently).
+before=$(l4s status --json)
+out=$(doc '| .services[0].tracks.new = 1e-7' | apply - 2>&1)
+check "weight 1e-7: exit 2, naming the field" grep -q 'services\[0\].tracks.new: weight 1e-07 is wrong' <<<"$out"
+check "... and nothing changed" eq "$(l4s status --json)" "$before"
+# A declared track without backends keeps its weight (a replaced canary gets it back).
+out=$(doc '| .services |= map(select(.name == "web")) | .services[0].backends |= map(select(.track == "old"))' | apply -)
+check "a track without backends is kept with its weight" \
+	eq "$(l4s status web --json | jq -c '.services[0].tracks')" '{"new":1,"old":3}'
+check "... and takes no traffic meanwhile" \
+	eq "$(l4s status web --json | jq -c '.services[0].track_shares.new')" 0
+out=$(doc '| .services |= map(select(.name == "web"))' | apply -)
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 400)
+check "its backend back: 3:1 again (25% new +- 8)" share_within "$out" new 25 8
+# Owner survives the round trip status --json | apply -.
+out=$(doc '| .services |= map(select(.name == "web")) | .services[0].owner = "agent"' | apply -)
+check "owner agent: status shows it" eq "$(l4s status web --json | jq -r '.services[0].owner')" agent
+check "... in text too" grep -q 'owner agent' <<<"$(l4s status web)"
+out=$(l4s status --json | apply -)
+check "... and status --json | apply - keeps it" eq "$(l4s status web --json | jq -r '.services[0].owner')" agent
+# Duplicate keys are refused, not the last one taken.
+out=$(echo '{"services": [{"name": "a", "name": "b", "vip": "10.96.0.30:80/tcp"}]}' | apply - 2>&1)
+check "duplicate JSON keys: exit 2" eq "$?" 2
+check "... saying so" grep -q 'duplicate object key' <<<"$out"
 finish

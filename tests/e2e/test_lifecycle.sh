@@ -94,6 +94,40 @@ check "no backend in use" eq "$(bpftool -j map dump pinned "$LAB_PIN/l4s_backend
 check "no flow of it left" eq "$(pins l4s_flows)" 0
 check "service del of a deleted service fails" test "$(l4s service del web >/dev/null 2>&1; echo $?)" -ne 0
 
+# Issue 21: a track's weight belongs to the track. Replacing the only canary backend
+# (del, then add) gives the canary its share back instead of 0.
+l4s service add k $VIP4:80/tcp >/dev/null
+l4s backend add k "$OLD:80" --track old >/dev/null
+l4s backend add k "$NEW:80" --track new >/dev/null 2>&1
+l4s weight k old=3 new=1 >/dev/null
+l4s backend del k "$NEW:80" >/dev/null
+check "the canary's last backend deleted: its track keeps weight 1" \
+	eq "$(l4s status k --json | jq -c '.services[0].tracks')" '{"new":1,"old":3}'
+out=$(l4s backend add k "$NEW:80" --track new 2>&1)
+check "... and its replacement gets no 'starts with weight 0' note" test -z "$(grep 'weight 0' <<<"$out")"
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 400)
+check "... but the canary's share: 25% new +- 8" share_within "$out" new 25 8
+# A table too small for a share says so (a non-zero weight with no slot).
+l4s service add tiny $VIP4:81/tcp --table-size 7 >/dev/null
+l4s backend add tiny "$OLD:80" --track old >/dev/null
+l4s backend add tiny "$NEW:80" --track new >/dev/null 2>&1
+out=$(l4s weight tiny old=99 new=1 2>&1)
+check "weight 99:1 in a 7-slot table: a Note that new gets no slot" \
+	grep -q "Note: tiny: backend $NEW:80 (track new) has a weight above 0 but no slot of the 7-slot table" <<<"$out"
+check "... and status shows its 0 slots" eq "$(l4s status tiny --json | jq '.services[0].backends[] | select(.track == "new") | .slots')" 0
+out=$(l4s weight tiny old=1 new=1 2>&1)
+check "1:1 in 7 slots: no such Note" test -z "$(grep 'no slot' <<<"$out")"
+# sync into a service without backends: its one track gets weight 1 (README's rule),
+# not 0 (which dropped every new flow).
+l4s service add es $VIP4:82/tcp >/dev/null
+echo '{"kind": "PodList", "items": [{"metadata": {"name": "p1", "namespace": "d", "labels": {"run": "v1"}},
+ "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+ "status": {"phase": "Running", "podIP": "'"$OLD"'", "conditions": [{"type": "Ready", "status": "True"}]}}]}' >"$LAB_ROOT/pods1.json"
+l4s sync es --pods "$LAB_ROOT/pods1.json" --track-label run >/dev/null
+check "sync into an empty service: its first track weighs 1" \
+	eq "$(l4s status es --json | jq -c '.services[0].tracks')" '{"v1":1}'
+for s in k tiny es; do l4s service del $s >/dev/null; done
+
 check "detach --all --purge" quiet l4s detach --all --purge
 check "no pinned map left" test -z "$(ls "$LAB_PIN" | grep l4s_)"
 check "nothing on n0" test -z "$(ip -n "$LAB-n" -d link show n0 | grep -i xdp)"

@@ -164,6 +164,35 @@ load_stop
 check "clients during the interrupted rollouts made connections" test "$(load_sum 80 attempted)" -gt 1000
 check "clients during the interrupted rollouts: 0 failed connections" eq "$(load_sum 80 failed)" 0
 
+# --- A rollout follows one service: deleted and made again, it is another service ------
+l4s service add idn $VIP4:83/tcp >/dev/null
+l4s backend add idn "$OLD:80" --track old >/dev/null
+l4s backend add idn "$NEW:80" --track new >/dev/null 2>&1
+l4s_bg -j rollout idn --to new --steps 10,20,30,40,50,60,70,80,90 --interval 1s --min-flows 0 \
+	>"$LAB_ROOT/idn.out" 2>"$LAB_ROOT/idn.err"
+ro=$!
+t=0
+until [ "$(l4s -j rollout idn --status | jq -r '.rollout.step >= 1')" = true ] || [ $t -ge 100 ]; do
+	sleep 0.05
+	t=$((t + 1))
+done
+l4s service del idn >/dev/null
+l4s service add idn $VIP4:83/tcp >/dev/null
+l4s backend add idn "$OLD:80" --track old >/dev/null
+l4s backend add idn "$NEW:80" --track new >/dev/null 2>&1
+idn_w=$(tracks idn)
+t=0
+while kill -0 $ro 2>/dev/null && [ $t -lt 100 ]; do sleep 0.05; t=$((t + 1)); done
+kill -0 $ro 2>/dev/null && kill -TERM $ro
+wait $ro
+check "a rollout whose service was deleted and made again stops (exit 1)" eq "$?" 1
+check "... saying so" grep -q "deleted or made again" "$LAB_ROOT/idn.out" "$LAB_ROOT/idn.err"
+sleep 1.2
+check "... and never drives the new service of the same name (weights as made)" \
+	eq "$(tracks idn)" "$idn_w"
+check "... which has no rollout of its own" eq "$(l4s -j rollout idn --status | jq -r '.rollout.state // "none"')" none
+l4s service del idn >/dev/null
+
 # --- Bad input changes nothing --------------------------------------------------
 before=$(l4s status --json)
 out=$(l4s rollout web --to nosuch 2>&1)

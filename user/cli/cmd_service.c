@@ -32,143 +32,131 @@ int help_service(void)
 	return 0;
 }
 
+/* The table size of --table-size: a prime (the nearest ones named when it is not). */
+static int table_size_arg(const char *arg, __u32 *out)
+{
+	__u64 tsize;
+
+	if (parse_u64("table size", arg, 3, L4S_TABLE_MAX, &tsize))
+		return -EINVAL;
+	if (!is_prime((__u32)tsize)) {
+		__u32 lo = (__u32)tsize, hi = (__u32)tsize;
+
+		while (lo > 2 && !is_prime(lo))
+			lo--;
+		while (hi < L4S_TABLE_MAX && !is_prime(hi))
+			hi++;
+		l4s_err(EINVAL, "table size %llu is wrong: it must be a prime",
+			(unsigned long long)tsize);
+		l4s_hint("the nearest primes are %u and %u", lo, hi);
+		return -EINVAL;
+	}
+	*out = (__u32)tsize;
+	return 0;
+}
+
+/* service add's words as a spec. 0, or the exit code of a usage error (printed). */
+static int svc_add_args(int argc, char **argv, struct svc_spec *s)
+{
+	const char *seen[3] = {}; /* --affinity, --mode, --table-size: once each */
+	static const char *const opts[3] = { "--affinity", "--mode", "--table-size" };
+	static const char *const needs[3] = { "client-ip or none", "auto, nat, snat or dsr",
+					      "a prime number" };
+
+	for (int i = 0; i < argc; i++) {
+		int o;
+
+		for (o = 0; o < 3 && strcmp(argv[i], opts[o]); o++)
+			;
+		if (o < 3) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs %s", opts[o], needs[o]);
+			if (seen[o])
+				return usage_error("%s is given twice (%s and %s)", opts[o], seen[o],
+						   argv[i + 1]);
+			seen[o] = argv[++i];
+		}
+		if (o == 0) {
+			if (!strcmp(argv[i], "client-ip"))
+				s->flags |= L4S_SVC_F_AFFINITY_CLIENT_IP;
+			else if (strcmp(argv[i], "none"))
+				return usage_error("argument \"%s\" is wrong: --affinity is client-ip "
+						   "or none", argv[i]);
+		} else if (o == 1) {
+			if (parse_mode(argv[i], &s->mode))
+				return cmd_fail(EXIT_USAGE);
+		} else if (o == 2) {
+			if (table_size_arg(argv[i], &s->table_size))
+				return cmd_fail(EXIT_USAGE);
+		} else if (argv[i][0] == '-') {
+			return usage_error("unknown option \"%s\" for service add", argv[i]);
+		} else if (!s->name[0]) {
+			if (parse_name("service", argv[i]))
+				return cmd_fail(EXIT_USAGE);
+			snprintf(s->name, sizeof(s->name), "%s", argv[i]);
+		} else {
+			struct l4s_frontend_key k;
+
+			if (parse_frontend(argv[i], &k))
+				return cmd_fail(EXIT_USAGE);
+			if (s->nfe && (k.proto != s->fe[0].proto || k.family != s->fe[0].family))
+				return usage_error("frontend \"%s\" is wrong: all frontends of a service "
+						   "share one protocol and address family", argv[i]);
+			for (int j = 0; j < s->nfe; j++)
+				if (!memcmp(&s->fe[j], &k, sizeof(k)))
+					return usage_error("frontend \"%s\" is given twice", argv[i]);
+			if (spec_add_frontend(s, &k))
+				return cmd_fail(1);
+		}
+	}
+	if (!s->name[0] || !s->nfe) {
+		usage_help(help_service);
+		return usage_error("service add needs NAME and at least one VIP:PORT/proto");
+	}
+	return 0;
+}
+
 static int svc_add(int argc, char **argv)
 {
-	struct l4s_frontend_key *fe = calloc((size_t)argc + 1, sizeof(*fe));
 	struct write_opts wo = { .how = WRITE_CREATE };
 	struct write_result res;
-	struct svc_spec spec;
+	struct svc_spec s;
 	struct l4s_state st;
-	const char *name = NULL;
-	__u64 tsize = L4S_TABLE_DEFAULT;
-	int nfe = 0, affinity = 0, err, rc = 1;
-	__u8 mode = L4S_MODE_AUTO;
-	__u32 id = L4S_MAX_SERVICES;
 	char buf[96];
+	int rc;
 
-	if (!fe)
-		return 1;
-	for (int i = 0; i < argc; i++) {
-		if (is_help(argv[i])) {
-			free(fe);
+	for (int i = 0; i < argc; i++)
+		if (is_help(argv[i]))
 			return help_service();
-		}
-		if (!strcmp(argv[i], "--affinity")) {
-			if (++i >= argc) {
-				rc = usage_error("--affinity needs client-ip or none");
-				goto out_free;
-			}
-			if (!strcmp(argv[i], "client-ip"))
-				affinity = 1;
-			else if (!strcmp(argv[i], "none"))
-				affinity = 0;
-			else {
-				rc = usage_error("argument \"%s\" is wrong: --affinity is client-ip "
-						 "or none", argv[i]);
-				goto out_free;
-			}
-		} else if (!strcmp(argv[i], "--mode")) {
-			if (++i >= argc) {
-				rc = usage_error("--mode needs auto, nat, snat or dsr");
-				goto out_free;
-			}
-			if (parse_mode(argv[i], &mode)) {
-				rc = cmd_fail(EXIT_USAGE);
-				goto out_free;
-			}
-		} else if (!strcmp(argv[i], "--table-size")) {
-			if (++i >= argc) {
-				rc = usage_error("--table-size needs a prime number");
-				goto out_free;
-			}
-			if (parse_u64("table size", argv[i], 3, L4S_TABLE_MAX, &tsize)) {
-				rc = cmd_fail(EXIT_USAGE);
-				goto out_free;
-			}
-			if (!is_prime((__u32)tsize)) {
-				__u32 lo = (__u32)tsize, hi = (__u32)tsize;
-
-				while (lo > 2 && !is_prime(lo))
-					lo--;
-				while (hi < L4S_TABLE_MAX && !is_prime(hi))
-					hi++;
-				l4s_err(EINVAL, "table size %llu is wrong: it must be a prime",
-					(unsigned long long)tsize);
-				l4s_hint("the nearest primes are %u and %u", lo, hi);
-				rc = cmd_fail(EXIT_USAGE);
-				goto out_free;
-			}
-		} else if (argv[i][0] == '-') {
-			rc = usage_error("unknown option \"%s\" for service add", argv[i]);
-			goto out_free;
-		} else if (!name) {
-			name = argv[i];
-			if (parse_name("service", name)) {
-				rc = cmd_fail(EXIT_USAGE);
-				goto out_free;
-			}
-		} else {
-			if (parse_frontend(argv[i], &fe[nfe])) {
-				rc = cmd_fail(EXIT_USAGE);
-				goto out_free;
-			}
-			if (nfe && (fe[nfe].proto != fe[0].proto || fe[nfe].family != fe[0].family)) {
-				rc = usage_error("frontend \"%s\" is wrong: all frontends of a service "
-						 "share one protocol and address family", argv[i]);
-				goto out_free;
-			}
-			for (int j = 0; j < nfe; j++)
-				if (!memcmp(&fe[j], &fe[nfe], sizeof(fe[j]))) {
-					rc = usage_error("frontend \"%s\" is given twice", argv[i]);
-					goto out_free;
-				}
-			nfe++;
-		}
+	spec_init(&s, NULL);
+	rc = svc_add_args(argc, argv, &s);
+	if (rc) {
+		spec_free(&s);
+		return rc;
 	}
-	if (!name || !nfe) {
-		usage_help(help_service);
-		rc = usage_error("service add needs NAME and at least one VIP:PORT/proto");
-		goto out_free;
+	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK)) {
+		spec_free(&s);
+		return cmd_fail(1);
 	}
-
-	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK);
-	if (err) {
-		rc = cmd_fail(1);
-		goto out_free;
-	}
-	spec_init(&spec, name);
-	spec.fe = fe;
-	spec.nfe = nfe;
-	spec.flags = affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0;
-	spec.mode = mode;
-	spec.table_size = (__u32)tsize;
-	if (service_apply(&st, &spec, &wo, &res))
-		goto out;
-	id = res.id;
-	rc = 0;
-	if (l4s_json) {
+	rc = service_apply(&st, &s, &wo, &res) ? cmd_fail(1) : 0;
+	state_close(&st);
+	if (!rc && l4s_json) {
 		json_t *fes = json_array();
 
-		for (int j = 0; j < nfe; j++)
-			json_array_append_new(fes, json_string(fmt_frontend(buf, &fe[j])));
-		json_print(json_pack("{s:s, s:i, s:o, s:i, s:s}", "service", name, "id", id,
-				     "frontends", fes, "table_size", (int)tsize, "mode",
-				     mode_name(mode)));
-	} else {
-		printf("service %s added:", name);
-		for (int j = 0; j < nfe; j++)
-			printf(" %s", fmt_frontend(buf, &fe[j]));
-		printf(" (table %llu slots%s, mode %s)\n", (unsigned long long)tsize,
-		       affinity ? ", client-ip affinity" : "", mode_name(mode));
+		for (int j = 0; j < s.nfe; j++)
+			json_array_append_new(fes, json_string(fmt_frontend(buf, &s.fe[j])));
+		json_print(json_pack("{s:s, s:i, s:o, s:i, s:s}", "service", s.name, "id", res.id,
+				     "frontends", fes, "table_size", (int)s.table_size, "mode",
+				     mode_name(s.mode)));
+	} else if (!rc) {
+		printf("service %s added:", s.name);
+		for (int j = 0; j < s.nfe; j++)
+			printf(" %s", fmt_frontend(buf, &s.fe[j]));
+		printf(" (table %u slots%s, mode %s)\n", s.table_size,
+		       s.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ? ", client-ip affinity" : "",
+		       mode_name(s.mode));
 	}
-	goto out_close;
-out:
-	if (rc)
-		rc = cmd_fail(1);
-out_close:
-	state_close(&st);
-out_free:
-	free(fe);
+	spec_free(&s);
 	return rc;
 }
 

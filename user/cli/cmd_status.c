@@ -50,13 +50,12 @@ static json_t *json_weight(__u64 w)
 /* The socket path's counters of one backend (zeros before the state has them). */
 static json_t *sock_stats_json(struct l4s_state *st, __u32 id)
 {
-	__u64 c[4] = { 0 };
+	struct l4s_sock_stats c;
 
-	if (st->sock_stats >= 0)
-		percpu_sum(st, st->sock_stats, id, c, 4);
-	return json_pack("{s:I, s:I, s:I, s:I}", "flows", (json_int_t)c[0], "tcp_flows",
-			 (json_int_t)c[1], "tcp_established", (json_int_t)c[2], "tcp_failed",
-			 (json_int_t)c[3]);
+	state_sock_stats(st, id, &c); /* zeros before the state has the socket path */
+	return json_pack("{s:I, s:I, s:I, s:I}", "flows", (json_int_t)c.flows, "tcp_flows",
+			 (json_int_t)c.tcp_flows, "tcp_established", (json_int_t)c.tcp_established,
+			 "tcp_failed", (json_int_t)c.tcp_failed);
 }
 
 static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with_table)
@@ -82,13 +81,13 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 	json_object_set_new(s, "vip", json_string(m.nfe ? fmt_frontend(buf, &m.fe[0]) : ""));
 	json_object_set_new(s, "frontends", fes);
 	if (with_stats) {
-		__u64 c[4];
+		struct l4s_service_stats c = {};
 
-		percpu_sum(st, st->sstats, id, c, 4);
-		json_object_set_new(s, "packets", json_integer((json_int_t)c[0]));
-		json_object_set_new(s, "bytes", json_integer((json_int_t)c[1]));
-		json_object_set_new(s, "flows", json_integer((json_int_t)c[2]));
-		json_object_set_new(s, "no_backend", json_integer((json_int_t)c[3]));
+		state_service_stats(st, id, &c);
+		json_object_set_new(s, "packets", json_integer((json_int_t)c.packets));
+		json_object_set_new(s, "bytes", json_integer((json_int_t)c.bytes));
+		json_object_set_new(s, "flows", json_integer((json_int_t)c.flows));
+		json_object_set_new(s, "no_backend", json_integer((json_int_t)c.no_backend));
 	} else {
 		json_object_set_new(s, "affinity",
 				    json_string(m.svc.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
@@ -123,17 +122,17 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 									  ntohs(b->be.port))));
 		json_object_set_new(j, "track", json_string(b->be.track));
 		if (with_stats) {
-			__u64 c[8];
+			struct l4s_backend_stats c = {};
 
-			percpu_sum(st, st->bstats, b->id, c, 8);
-			json_object_set_new(j, "packets", json_integer((json_int_t)c[0]));
-			json_object_set_new(j, "bytes", json_integer((json_int_t)c[1]));
-			json_object_set_new(j, "flows", json_integer((json_int_t)c[2]));
-			json_object_set_new(j, "reply_packets", json_integer((json_int_t)c[3]));
-			json_object_set_new(j, "reply_bytes", json_integer((json_int_t)c[4]));
-			json_object_set_new(j, "answered", json_integer((json_int_t)c[5]));
-			json_object_set_new(j, "resets", json_integer((json_int_t)c[6]));
-			json_object_set_new(j, "syn_retries", json_integer((json_int_t)c[7]));
+			state_backend_stats(st, b->id, &c);
+			json_object_set_new(j, "packets", json_integer((json_int_t)c.packets));
+			json_object_set_new(j, "bytes", json_integer((json_int_t)c.bytes));
+			json_object_set_new(j, "flows", json_integer((json_int_t)c.flows));
+			json_object_set_new(j, "reply_packets", json_integer((json_int_t)c.rx_packets));
+			json_object_set_new(j, "reply_bytes", json_integer((json_int_t)c.rx_bytes));
+			json_object_set_new(j, "answered", json_integer((json_int_t)c.answered));
+			json_object_set_new(j, "resets", json_integer((json_int_t)c.resets));
+			json_object_set_new(j, "syn_retries", json_integer((json_int_t)c.syn_retries));
 			json_object_set_new(j, "socket", sock_stats_json(st, b->id));
 		} else {
 			json_object_set_new(j, "weight", json_weight(b->weight));
@@ -367,13 +366,11 @@ static int status_or_stats(int argc, char **argv, int stats)
 	json_object_set_new(doc, "services", arr);
 	if (stats) {
 		json_t *r = json_object();
+		__u64 v[L4S_R_MAX] = {};
 
-		for (__u32 k = 0; k < L4S_R_MAX; k++) {
-			__u64 v;
-
-			percpu_sum(&st, st.reasons, k, &v, 1);
-			json_object_set_new(r, reason_name(k), json_integer((json_int_t)v));
-		}
+		state_reasons(&st, v);
+		for (__u32 k = 0; k < L4S_R_MAX; k++)
+			json_object_set_new(r, reason_name(k), json_integer((json_int_t)v[k]));
 		json_object_set_new(doc, "reasons", r);
 	} else if (argc == 0) {
 		json_t *att = json_array();

@@ -25,20 +25,16 @@ int sample_take(struct l4s_state *st, const struct model *m, struct sample *s)
 
 		b->id = m->be[i].id;
 		b->gen = m->be[i].be.gen;
-		if (percpu_sum(st, st->bstats, b->id, (__u64 *)&b->c,
-			       sizeof(b->c) / sizeof(__u64)))
+		struct l4s_sock_stats k;
+
+		if (state_backend_stats(st, b->id, &b->c))
 			continue;
 		/* TCP sockets of the socket path count as flows too: sockops saw whether
 		 * each one's handshake completed (its "answer"). Its UDP sockets carry no
 		 * answer signal and stay out of the health judgement. */
-		if (st->sock_stats >= 0) {
-			struct l4s_sock_stats k;
-
-			if (!percpu_sum(st, st->sock_stats, b->id, (__u64 *)&k,
-					sizeof(k) / sizeof(__u64))) {
-				b->c.flows += k.tcp_flows;
-				b->c.answered += k.tcp_established;
-			}
+		if (!state_sock_stats(st, b->id, &k)) {
+			b->c.flows += k.tcp_flows;
+			b->c.answered += k.tcp_established;
 		}
 		s->nbe++;
 	}

@@ -979,3 +979,35 @@ int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords)
 	free(vals);
 	return 0;
 }
+
+#define WORDS(x) ((int)(sizeof(x) / sizeof(__u64)))
+
+int state_backend_stats(struct l4s_state *st, __u32 id, struct l4s_backend_stats *out)
+{
+	return percpu_sum(st, st->bstats, id, (__u64 *)out, WORDS(*out));
+}
+
+int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out)
+{
+	if (st->sock_stats < 0) {
+		memset(out, 0, sizeof(*out));
+		return -EOPNOTSUPP;
+	}
+	return percpu_sum(st, st->sock_stats, id, (__u64 *)out, WORDS(*out));
+}
+
+int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out)
+{
+	return percpu_sum(st, st->sstats, id, (__u64 *)out, WORDS(*out));
+}
+
+int state_reasons(struct l4s_state *st, __u64 *out)
+{
+	for (__u32 k = 0; k < L4S_R_MAX; k++) {
+		int err = percpu_sum(st, st->reasons, k, &out[k], 1);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}

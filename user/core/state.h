@@ -55,7 +55,17 @@ int state_purge(const char *pin_dir);
 /* Make sure @dir exists and is on a bpffs (mounting one if needed). */
 int bpffs_prepare(const char *dir);
 
-/* Sum per-CPU counters: @out gets @nwords u64 totals. */
+/*
+ * Counters, summed over CPUs: the one decoder of the per-CPU maps, for status, stats,
+ * rollout samples and /metrics. A map the state predates reads as zeros (-EOPNOTSUPP).
+ * 0 or -errno.
+ */
+int state_backend_stats(struct l4s_state *st, __u32 id, struct l4s_backend_stats *out);
+int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out);
+int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out);
+/* Every datapath reason (enum l4s_reason), out[L4S_R_MAX]. */
+int state_reasons(struct l4s_state *st, __u64 *out);
+/* The decoder under them: @out gets @nwords u64 totals of @key in per-CPU map @fd. */
 int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords);
 
 /*
