@@ -52,18 +52,30 @@ int do_sync(int argc, char **argv)
 		if (is_help(a))
 			return help_sync();
 		if ((!strcmp(a, "--pods") || !strcmp(a, "--endpointslices")) && i + 1 < argc) {
+			if (file && slices == !strcmp(a, "--endpointslices"))
+				return usage_error("%s is given twice", a);
 			if (file)
 				return usage_error("give one of --pods or --endpointslices");
 			slices = !strcmp(a, "--endpointslices");
 			file = argv[++i];
 		} else if (!strcmp(a, "--track-label") && i + 1 < argc) {
+			if (label)
+				return usage_error("--track-label is given twice");
 			label = argv[++i];
 		} else if (!strcmp(a, "--track") && i + 1 < argc) {
+			if (track)
+				return usage_error("--track is given twice");
 			track = argv[++i];
 			if (parse_name("track", track))
 				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(a, "--port") && i + 1 < argc) {
+			__u16 pnum;
+
+			if (port)
+				return usage_error("--port is given twice");
 			port = argv[++i];
+			if (parse_port_or_name("--port", port, &pnum) < 0)
+				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(a, "--weight") && i + 1 < argc) {
 			char *eq = strchr(argv[i + 1], '=');
 			__u64 w;
@@ -74,6 +86,10 @@ int do_sync(int argc, char **argv)
 				return eq ? cmd_fail(EXIT_USAGE) :
 					    usage_error("--weight \"%s\" is wrong: expected TRACK=W",
 							argv[i + 1]);
+			for (int k = 0; k < nw; k++)
+				if (!strncmp(wopt[k], argv[i + 1], (size_t)(eq - argv[i + 1]) + 1))
+					return usage_error("--weight for track \"%.*s\" is given twice",
+							   (int)(eq - argv[i + 1]), argv[i + 1]);
 			wopt[nw++] = argv[++i];
 		} else if (!strcmp(a, "--dry-run")) {
 			dry = 1;
@@ -110,7 +126,7 @@ int do_sync(int argc, char **argv)
 
 	{
 		struct k8s_opts ko = { .family = m.svc.family, .track_label = label, .track = track,
-				       .port = port,
+				       .port = port, .proto = m.svc.proto,
 				       .default_port = m.nfe ? ntohs(m.fe[0].port) : 0 };
 		const char *kind = json_string_value(json_object_get(doc, "kind"));
 
@@ -150,6 +166,8 @@ int do_sync(int argc, char **argv)
 
 	if (kr.warning[0])
 		l4s_note("Note: %s\n", kr.warning);
+	if (kr.note[0])
+		l4s_note("Note: %s\n", kr.note);
 	if (!dry && model_commit(&st, &m))
 		goto out;
 	rc = 0;
