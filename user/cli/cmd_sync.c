@@ -36,6 +36,7 @@ int do_sync(int argc, char **argv)
 {
 	const char *name = NULL, *file = NULL, *label = NULL, *track = NULL, *port = NULL;
 	const char *wopt[MAX_WEIGHT_OPTS];
+	char wbuf[MAX_WEIGHT_OPTS][128]; /* TRACK=W, TRACK shortened (track_name) */
 	int nw = 0, dry = 0, slices = -1, rc = 1;
 	struct reconcile rec = {};
 	struct reconcile_counts *c = &rec.c;
@@ -77,7 +78,7 @@ int do_sync(int argc, char **argv)
 			if (parse_port_or_name("--port", port, &pnum) < 0)
 				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(a, "--weight") && i + 1 < argc) {
-			char *eq = strchr(argv[i + 1], '=');
+			char *eq = strchr(argv[i + 1], '='), t[L4S_NAME_LEN];
 			__u64 w;
 
 			if (nw == MAX_WEIGHT_OPTS)
@@ -86,11 +87,22 @@ int do_sync(int argc, char **argv)
 				return eq ? cmd_fail(EXIT_USAGE) :
 					    usage_error("--weight \"%s\" is wrong: expected TRACK=W",
 							argv[i + 1]);
+			/* A label value longer than a track name names its shortened track. */
+			snprintf(wbuf[nw], sizeof(wbuf[nw]), "%.*s", (int)(eq - argv[i + 1]),
+				 argv[i + 1]);
+			if (track_name(t, wbuf[nw]) < 0)
+				return cmd_fail(EXIT_USAGE);
+			if (snprintf(wbuf[nw], sizeof(wbuf[nw]), "%s=%s", t, eq + 1) >=
+			    (int)sizeof(wbuf[nw]))
+				return usage_error("--weight \"%.40s...\" is wrong: too long",
+						   argv[i + 1]);
 			for (int k = 0; k < nw; k++)
-				if (!strncmp(wopt[k], argv[i + 1], (size_t)(eq - argv[i + 1]) + 1))
-					return usage_error("--weight for track \"%.*s\" is given twice",
-							   (int)(eq - argv[i + 1]), argv[i + 1]);
-			wopt[nw++] = argv[++i];
+				if (!strncmp(wopt[k], wbuf[nw], strlen(t) + 1))
+					return usage_error("--weight for track \"%s\" is given twice",
+							   t);
+			wopt[nw] = wbuf[nw];
+			nw++;
+			i++;
 		} else if (!strcmp(a, "--dry-run")) {
 			dry = 1;
 		} else if (a[0] == '-' && strcmp(a, "-")) {
