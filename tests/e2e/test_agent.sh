@@ -260,6 +260,22 @@ check "two agents: the same 1000 new flows go to the same backends on both nodes
 check "... and they are spread over both tracks (old-web=5 new-web=1)" \
 	test "$(sort -u "$LAB_ROOT/route.a" | grep -vc drop)" -eq 2
 
+# --- Long track label values; a terminating pod with a ready pod's IP (issue 21 16, 4) ---------------
+LONG=release-2026-12-05-abcdef0123456789-canary
+pod long-web-1 "$LONG" 2 | ctl apply
+service "old-web=5,new-web=1,$LONG=3" | ctl apply
+ms=$(until_ms 10 eval '[ "$(tracks | jq length)" = 3 ]')
+check "a pod whose track label has 42 characters is a backend (was dropped) (${ms} ms)" test "$ms" != timeout
+short=$(tracks | jq -r 'keys[] | select(startswith("release-"))')
+check "... on a shortened track, weighted by the annotation naming the long value" \
+	eq "$(tracks | jq -c --arg s "$short" '.[$s]') ${#short}" "3 31"
+n0=$(metric l4split_agent_reconciles_total)
+pod old-web-9 old-web 2 '| .metadata.deletionTimestamp = "2026-11-27T10:00:00Z"' | ctl apply
+ms=$(until_ms 5 eval '[ "$(metric l4split_agent_reconciles_total)" -gt "$n0" ]')
+check "terminating pod with the IP of a ready one: reconciled (${ms} ms)" test "$ms" != timeout
+check "... the ready pod keeps the address: its track, weight 1" \
+	eq "$(l4s status "$SVC" --json | jq -r ".services[0].backends[] | select(.addr == \"$(lab_be_addr 2):80\") | \"\\(.track) \\(.weight)\"")" "$short 1"
+
 # --- The annotations go: so does the l4split service ------------------------------------------------------
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
