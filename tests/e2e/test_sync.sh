@@ -114,6 +114,11 @@ for a in '[::]:80' '[ff02::1]:80' '[fe80::1]:80' '[::ffff:10.0.0.1]:80'; do
 	l4s service add bad6 $a/tcp >/dev/null 2>&1
 	check "service add bad6 $a/tcp: usage error (exit 2)" eq "$?" 2
 done
+err=$(echo '{"services": [{"name": "bad", "vip": "10.96.9.9:80/tcp", "backends": [{"addr": "224.0.0.9:80"}]}]}' | l4s apply - 2>&1)
+check "apply, backend 224.0.0.9:80: refused (exit 2)" eq "$?" 2
+check "... naming the field" grep -q 'services\[0\].backends\[0\].addr: .*multicast' <<<"$err"
+err=$(echo '{"services": [{"name": "bad", "vip": "[::ffff:10.96.9.9]:80/tcp"}]}' | l4s apply - 2>&1)
+check "apply, VIP [::ffff:10.96.9.9]:80: refused (exit 2)" eq "$?" 2
 # Item 3: a TCP service is not given an EndpointSlice's only port when that is UDP.
 slice='{"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "metadata": {"name": "dns-x",
  "labels": {"run": "old"}}, "addressType": "IPv4", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}],
