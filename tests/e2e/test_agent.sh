@@ -269,6 +269,7 @@ check "a pod whose track label has 42 characters is a backend (was dropped) (${m
 short=$(tracks | jq -r 'keys[] | select(startswith("release-"))')
 check "... on a shortened track, weighted by the annotation naming the long value" \
 	eq "$(tracks | jq -c --arg s "$short" '.[$s]') ${#short}" "3 31"
+check "... said in the agent's log" grep -q "$SVC: label run=\"$LONG\" is longer than 31 characters: its track is \"$short\"" "$LAB_ROOT/agent2.log"
 n0=$(metric l4split_agent_reconciles_total)
 pod old-web-9 old-web 2 '| .metadata.deletionTimestamp = "2026-11-27T10:00:00Z"' | ctl apply
 ms=$(until_ms 5 eval '[ "$(metric l4split_agent_reconciles_total)" -gt "$n0" ]')

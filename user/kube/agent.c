@@ -680,6 +680,8 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		json_decref(list);
 		if (!err)
 			err = apply_port(a, st, l4name, fe, nvip, &c, &kr);
+		if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
+			agent_log("%s: %s", l4name, kr.note);
 		k8s_result_free(&kr);
 		desired_add(keep, l4name);
 		if (err < 0) {
