@@ -277,6 +277,17 @@ check "terminating pod with the IP of a ready one: reconciled (${ms} ms)" test "
 check "... the ready pod keeps the address: its track, weight 1" \
 	eq "$(l4s status "$SVC" --json | jq -r ".services[0].backends[] | select(.addr == \"$(lab_be_addr 2):80\") | \"\\(.track) \\(.weight)\"")" "$short 1"
 
+# --- A Service port out of range; a targetPort name no pod has (issue 21 items 2, 1) -----------------
+service "old-web=1" '| .metadata.name = "badport" | .spec.ports = [{name: "http", port: 70000, protocol: "TCP", targetPort: "http"}]' | ctl apply
+ms=$(until_ms 5 grep -q 'service default/badport: spec.ports\[0\].port: 70000 is not a port number' "$LAB_ROOT/agent2.log")
+check "Service port 70000: logged, naming the field (${ms} ms)" test "$ms" != timeout
+check "... and no l4split service for it" eval '! l4s status default.badport.http >/dev/null 2>&1'
+service "old-web=1" '| .metadata.name = "badname" | .spec.ports = [{name: "http", port: 8080, protocol: "TCP", targetPort: "htpp"}]' | ctl apply
+ms=$(until_ms 5 grep -q 'service default/badname: port http: port "htpp": none of the .* pods listed has a TCP container port of that name' "$LAB_ROOT/agent2.log")
+check "targetPort htpp (the pods have http): logged (${ms} ms)" test "$ms" != timeout
+check "... and no l4split service without backends for it" eval '! l4s status default.badname.http >/dev/null 2>&1'
+for n in badport badname; do echo "{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"$n\"}" | ctl delete; done
+
 # --- The annotations go: so does the l4split service ------------------------------------------------------
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
