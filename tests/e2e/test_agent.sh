@@ -269,6 +269,34 @@ check "two agents: the same 1000 new flows go to the same backends on both nodes
 check "... and they are spread over both tracks (old-web=5 new-web=1)" \
 	test "$(sort -u "$LAB_ROOT/route.a" | grep -vc drop)" -eq 2
 
+# --- Long track label values; a terminating pod with a ready pod's IP (issue 21 16, 4) ---------------
+LONG=release-2026-12-05-abcdef0123456789-canary
+pod long-web-1 "$LONG" 2 | ctl apply
+service "old-web=5,new-web=1,$LONG=3" | ctl apply
+ms=$(until_ms 10 eval '[ "$(tracks | jq length)" = 3 ]')
+check "a pod whose track label has 42 characters is a backend (was dropped) (${ms} ms)" test "$ms" != timeout
+short=$(tracks | jq -r 'keys[] | select(startswith("release-"))')
+check "... on a shortened track, weighted by the annotation naming the long value" \
+	eq "$(tracks | jq -c --arg s "$short" '.[$s]') ${#short}" "3 31"
+check "... said in the agent's log" grep -q "$SVC: label run=\"$LONG\" is longer than 31 characters: its track is \"$short\"" "$LAB_ROOT/agent2.log"
+n0=$(metric l4split_agent_reconciles_total)
+pod old-web-9 old-web 2 '| .metadata.deletionTimestamp = "2026-11-27T10:00:00Z"' | ctl apply
+ms=$(until_ms 5 eval '[ "$(metric l4split_agent_reconciles_total)" -gt "$n0" ]')
+check "terminating pod with the IP of a ready one: reconciled (${ms} ms)" test "$ms" != timeout
+check "... the ready pod keeps the address: its track, weight 1" \
+	eq "$(l4s status "$SVC" --json | jq -r ".services[0].backends[] | select(.addr == \"$(lab_be_addr 2):80\") | \"\\(.track) \\(.weight)\"")" "$short 1"
+
+# --- A Service port out of range; a targetPort name no pod has (issue 21 items 2, 1) -----------------
+service "old-web=1" '| .metadata.name = "badport" | .spec.ports = [{name: "http", port: 70000, protocol: "TCP", targetPort: "http"}]' | ctl apply
+ms=$(until_ms 5 grep -q 'service default/badport: spec.ports\[0\].port: 70000 is not a port number' "$LAB_ROOT/agent2.log")
+check "Service port 70000: logged, naming the field (${ms} ms)" test "$ms" != timeout
+check "... and no l4split service for it" eval '! l4s status default.badport.http >/dev/null 2>&1'
+service "old-web=1" '| .metadata.name = "badname" | .spec.ports = [{name: "http", port: 8080, protocol: "TCP", targetPort: "htpp"}]' | ctl apply
+ms=$(until_ms 5 grep -q 'service default/badname: port http: port "htpp": none of the .* pods listed has a TCP container port of that name' "$LAB_ROOT/agent2.log")
+check "targetPort htpp (the pods have http): logged (${ms} ms)" test "$ms" != timeout
+check "... and no l4split service without backends for it" eval '! l4s status default.badname.http >/dev/null 2>&1'
+for n in badport badname; do echo "{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"$n\"}" | ctl delete; done
+
 # --- The annotations go: so does the l4split service ------------------------------------------------------
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')

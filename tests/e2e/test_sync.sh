@@ -83,6 +83,78 @@ jq -n '{kind: "PodList", items: [range(5000) as $i | {metadata: {name: "p\($i)",
 err=$(l4s sync nginx --track-label run --port http --pods "$big" 2>&1)
 check "5000 pods for one service: refused (exit 1)" eq "$?" 1
 check "... saying how many a service may have" grep -q "at most 4096 backends" <<<"$err"
+# Issue 21 item 1: a port name no pod has is refused (it removed every backend, exit 0).
+err=$(podlist "$P_A" "$P_C" | l4s sync nginx --track-label run --port htpp --pods - 2>&1)
+check "--port htpp (the pods have http): refused (exit 1)" eq "$?" 1
+check "... naming the ports the pods have" grep -q 'named http' <<<"$err"
+for p in 0 65536; do
+	err=$(podlist "$P_A" | l4s sync nginx --track-label run --port $p --pods - 2>&1)
+	check "--port $p: usage error (exit 2), not a port name" eq "$?" 2
+done
+# Item 10: an option given twice is refused, not last-one-wins.
+for args in "--track old --track new" "--track-label run --track-label app" \
+	"--track-label run --port http --port 80" "--track-label run --pods - --pods -" \
+	"--track-label run --weight old=1 --weight old=2"; do
+	err=$(podlist "$P_A" | l4s sync nginx $args --pods - 2>&1)
+	check "sync $args: usage error (exit 2)" eq "$?" 2
+	check "... saying it is given twice" grep -q 'given twice' <<<"$err"
+done
+err=$(l4s backend add nginx 10.99.0.1:80 --track old --track new 2>&1)
+check "backend add --track old --track new: usage error (exit 2)" eq "$?" 2
+err=$(l4s backend add nginx 10.99.0.1:80 --weight 1 --weight 2 2>&1)
+check "backend add --weight 1 --weight 2: usage error (exit 2)" eq "$?" 2
+# Item 13: addresses no traffic can use are refused as VIPs and backends.
+for a in 0.0.0.0:80 255.255.255.255:80 224.0.0.1:80; do
+	l4s backend add nginx $a >/dev/null 2>&1
+	check "backend add $a: usage error (exit 2)" eq "$?" 2
+	l4s service add bad $a/tcp >/dev/null 2>&1
+	check "service add bad $a/tcp: usage error (exit 2)" eq "$?" 2
+done
+for a in '[::]:80' '[ff02::1]:80' '[fe80::1]:80' '[::ffff:10.0.0.1]:80'; do
+	l4s service add bad6 $a/tcp >/dev/null 2>&1
+	check "service add bad6 $a/tcp: usage error (exit 2)" eq "$?" 2
+done
+err=$(echo '{"services": [{"name": "bad", "vip": "10.96.9.9:80/tcp", "backends": [{"addr": "224.0.0.9:80"}]}]}' | l4s apply - 2>&1)
+check "apply, backend 224.0.0.9:80: refused (exit 2)" eq "$?" 2
+check "... naming the field" grep -q 'services\[0\].backends\[0\].addr: .*multicast' <<<"$err"
+err=$(echo '{"services": [{"name": "bad", "vip": "[::ffff:10.96.9.9]:80/tcp"}]}' | l4s apply - 2>&1)
+check "apply, VIP [::ffff:10.96.9.9]:80: refused (exit 2)" eq "$?" 2
+# Item 3: a TCP service is not given an EndpointSlice's only port when that is UDP.
+slice='{"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "metadata": {"name": "dns-x",
+ "labels": {"run": "old"}}, "addressType": "IPv4", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}],
+ "endpoints": [{"addresses": ["'"$A"'"], "conditions": {"ready": true}}]}'
+err=$(l4s sync nginx --track-label run --endpointslices - <<<"$slice" 2>&1)
+check "TCP service, slice with only a UDP port: refused (exit 1)" eq "$?" 1
+check "... saying there is no TCP port" grep -q 'of them TCP' <<<"$err"
+# Item 4: two ready pods with one IP on two tracks are an error naming both.
+err=$(podlist "$P_A" "$(pod twin "$A" new)" | l4s sync nginx --track-label run --port http --pods - 2>&1)
+check "two ready pods, one IP, two tracks: refused (exit 1)" eq "$?" 1
+check "... naming both pods" grep -q 'pod old-a.*pod twin' <<<"$err"
+# Item 2: a containerPort out of range is an error naming the field, not port 4464.
+err=$(podlist "$(pod old-a "$A" old | sed 's/"containerPort": 80/"containerPort": 70000/')" |
+	l4s sync nginx --track-label run --port http --pods - 2>&1)
+check "containerPort 70000: refused (exit 1)" eq "$?" 1
+check "... naming the field" grep -q 'items\[0\].spec.containers\[0\].ports\[0\].containerPort' <<<"$err"
 check "state unchanged after bad documents" eq "$(l4s status --json)" "$before"
+
+# Item 16: a track label value longer than 31 characters is a shortened track, said so.
+long=release-2026-12-05-abcdef0123456789-canary
+out=$(podlist "$P_A" "$(pod long-a "$C" $long)" | l4s sync nginx --track-label run --port http --pods - --weight "$long=1" 2>&1)
+short=$(l4s status nginx --json | jq -r '.services[0].tracks | keys[] | select(startswith("release-"))')
+check "a pod whose track label has 42 characters is synced (was dropped)" \
+	eq "$(l4s status nginx --json | jq -r ".services[0].backends[] | select(.addr == \"$C:80\") | .track") ${#short}" "$short 31"
+check "... on a track of 31 characters: 22 of the value, ~, 8 hex digits" \
+	grep -qx 'release-2026-12-05-abc~[0-9a-f]\{8\}' <<<"$short"
+check "... said in a Note" grep -q "Note: label run=\"$long\" is longer than 31 characters: its track is \"$short\"" <<<"$out"
+check "... and the --weight naming the long value went to it" \
+	eq "$(l4s status nginx --json | jq ".services[0].tracks[\"$short\"]")" 1
+check "... the shortened name works with weight" quiet l4s weight nginx "$short=2"
+
+# Item 13: node set --snat-addr of one family keeps the other family's address.
+check "node set --snat-addr 10.9.9.9" quiet l4s node set --snat-addr 10.9.9.9
+check "node set --snat-addr fd00::9" quiet l4s node set --snat-addr fd00::9
+check "... both addresses are kept" eq "$(l4s node --json | jq -r '.snat_addr4 + " " + .snat_addr6')" "10.9.9.9 fd00::9"
+l4s node set --snat-addr 0.0.0.0 >/dev/null 2>&1
+check "node set --snat-addr 0.0.0.0: usage error (exit 2)" eq "$?" 2
 
 finish

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "kube.h"
 #include "l4split.h"
+#include "parse.h"
 
 static json_t *ann(const char *json)
 {
@@ -65,6 +66,40 @@ static void test_annotations_ok(void **state)
 	json_decref(a);
 	assert_int_equal(svc_config_parse(NULL, &c), 0);
 	assert_false(c.managed);
+}
+
+/* Issue 21 item 16: a weights annotation naming a label value longer than a track name
+ * names the track the pods' label gives (shortened the same way); it was refused. */
+static void test_annotations_long_track(void **state)
+{
+	const char *v = "release-2026-12-05-abcdef0123456789-canary";
+	char want[L4S_NAME_LEN], text[256];
+	struct svc_config c;
+	json_t *a;
+
+	(void)state;
+	assert_int_equal(track_name(want, v), 1);
+	snprintf(text, sizeof(text), "{\"l4split.io/weights\": \"stable=90,%s=10\"}", v);
+	a = ann(text);
+	assert_int_equal(svc_config_parse(a, &c), 0);
+	assert_int_equal(c.nw, 2);
+	assert_string_equal(c.w[1].track, want);
+	assert_int_equal(c.w[1].weight, 10 * L4S_WEIGHT_ONE);
+	svc_config_free(&c);
+	json_decref(a);
+	/* the shortened name itself (as status prints it) names the same track */
+	snprintf(text, sizeof(text), "{\"l4split.io/weights\": \"%s=10\"}", want);
+	a = ann(text);
+	assert_int_equal(svc_config_parse(a, &c), 0);
+	assert_string_equal(c.w[0].track, want);
+	svc_config_free(&c);
+	json_decref(a);
+	/* the long value and its short name are one track: given twice */
+	snprintf(text, sizeof(text), "{\"l4split.io/weights\": \"%s=10,%s=5\"}", v, want);
+	a = ann(text);
+	assert_int_not_equal(svc_config_parse(a, &c), 0);
+	svc_config_free(&c);
+	json_decref(a);
 }
 
 static void test_annotations_bad(void **state)
@@ -173,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_annotations_ok), cmocka_unit_test(test_annotations_bad),
 		cmocka_unit_test(test_names),	       cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_kubeconfig),
+		cmocka_unit_test(test_annotations_long_track),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);

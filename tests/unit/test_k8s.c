@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 #include "err.h"
 #include "k8s.h"
@@ -83,10 +84,339 @@ static void test_named_port(void **state)
 	assert_int_equal(r.ep[0].port, 1433);
 	assert_string_equal(r.ep[0].track, "v1");
 	k8s_result_free(&r);
+	/* Issue 21 item 1: a port name no listed pod has is an error (a sync would remove
+	 * every backend), naming the ports that exist; it used to be a warning and 0. */
 	o.port = "nosuch";
-	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
 	assert_int_equal(r.n, 0);
-	assert_non_null(strstr(r.warning, "nosuch"));
+	assert_non_null(strstr(l4s_errmsg(), "nosuch"));
+	assert_non_null(strstr(l4s_errhint(), "mssql"));
+	/* Digits are a number, never a name: 0 and 65536 are errors, not unknown names. */
+	o.port = "0";
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	assert_non_null(strstr(l4s_errmsg(), "1 to 65535"));
+	o.port = "65536";
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	assert_non_null(strstr(l4s_errmsg(), "1 to 65535"));
+	json_decref(doc);
+}
+
+static json_t *doc_of(const char *text)
+{
+	json_error_t e;
+	json_t *doc = json_loads(text, 0, &e);
+
+	if (!doc)
+		print_message("# %s: %s\n", text, e.text);
+	assert_non_null(doc);
+	return doc;
+}
+
+/* A PodList of pods {name, ip, ready, terminating, track, ports json}. */
+struct tpod {
+	const char *name, *ip;
+	int ready, terminating;
+	const char *track, *ports;
+};
+
+static json_t *podlist(const struct tpod *p, int n)
+{
+	char buf[8192];
+	size_t len = 0;
+
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "{\"kind\":\"PodList\","
+				"\"apiVersion\":\"v1\",\"items\":[");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len,
+			"%s{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",%s"
+			"\"labels\":{\"run\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+			"\"ports\":%s}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\","
+			"\"podIPs\":[{\"ip\":\"%s\"}],\"conditions\":[{\"type\":\"Ready\","
+			"\"status\":\"%s\"}]}}",
+			i ? "," : "", p[i].name,
+			p[i].terminating ? "\"deletionTimestamp\":\"2026-12-05T10:00:00Z\"," : "",
+			p[i].track, p[i].ports ? p[i].ports : "[]", p[i].ip, p[i].ip,
+			p[i].ready ? "True" : "False");
+	snprintf(buf + len, sizeof(buf) - len, "]}");
+	return doc_of(buf);
+}
+
+/* Issue 21 item 2: ports read from documents are range-checked and type-checked, and
+ * the error names the field (they wrapped modulo 65536; a string was skipped). */
+static void test_document_ports(void **state)
+{
+	static const char *const bad[] = {
+		"[{\"name\":\"http\",\"containerPort\":70000}]",
+		"[{\"name\":\"http\",\"containerPort\":-5}]",
+		"[{\"name\":\"http\",\"containerPort\":0}]",
+		"[{\"name\":\"http\",\"containerPort\":\"80\"}]",
+		"[{\"name\":\"http\",\"containerPort\":80.5}]",
+		"[{\"name\":\"http\"}]",
+	};
+	struct k8s_opts o = { .family = L4S_AF_INET, .track_label = "run", .port = "http" };
+	struct k8s_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tpod p = { "web-1", "10.0.0.1", 1, 0, "old", bad[i] };
+		json_t *doc = podlist(&p, 1);
+
+		l4s_err_clear();
+		assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+		assert_non_null(strstr(l4s_errmsg(), "items[0].spec.containers[0].ports[0].containerPort"));
+		json_decref(doc);
+	}
+	{
+		struct tpod p = { "web-1", "10.0.0.1", 1, 0, "old",
+				  "[{\"name\":\"http\",\"containerPort\":65535}]" };
+		json_t *doc = podlist(&p, 1);
+
+		assert_int_equal(k8s_parse(doc, &o, &r), 0);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.ep[0].port, 65535);
+		k8s_result_free(&r);
+		json_decref(doc);
+	}
+	/* EndpointSlice ports[].port: by name and as the only port. */
+	static const char *const sbad[] = { "70000", "-5", "\"80\"", "null" };
+	for (size_t i = 0; i < sizeof(sbad) / sizeof(sbad[0]); i++) {
+		char text[1024];
+		json_t *doc;
+
+		snprintf(text, sizeof(text),
+			 "{\"kind\":\"EndpointSliceList\",\"items\":[{\"kind\":\"EndpointSlice\","
+			 "\"metadata\":{\"name\":\"web-abc\"},\"addressType\":\"IPv4\","
+			 "\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":%s}],"
+			 "\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}]}",
+			 sbad[i]);
+		doc = doc_of(text);
+		o.port = "http";
+		o.track_label = NULL;
+		o.track = "t";
+		l4s_err_clear();
+		assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+		assert_non_null(strstr(l4s_errmsg(), "items[0].ports[0].port"));
+		o.port = NULL;
+		l4s_err_clear();
+		assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+		assert_non_null(strstr(l4s_errmsg(), "items[0].ports[0].port"));
+		json_decref(doc);
+		o.track_label = "run";
+		o.track = NULL;
+	}
+	/* k8s_port on its own, as the agent reads a Service's ports with it. */
+	{
+		json_t *v = json_integer(70000);
+		__u16 port = 0;
+
+		assert_int_not_equal(k8s_port(v, "spec.ports[0].port", &port), 0);
+		assert_non_null(strstr(l4s_errmsg(), "spec.ports[0].port"));
+		json_decref(v);
+		v = json_integer(443);
+		assert_int_equal(k8s_port(v, "spec.ports[0].port", &port), 0);
+		assert_int_equal(port, 443);
+		json_decref(v);
+	}
+}
+
+/* Issue 21 item 3: only ports of the service's protocol are taken. */
+static void test_protocol(void **state)
+{
+	const char *slice =
+		"{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"dns-abc\"},"
+		"\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\","
+		"\"port\":53}],\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}";
+	const char *slice2 =
+		"{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"dns-abc\"},"
+		"\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\","
+		"\"port\":53},{\"name\":\"dns-tcp\",\"port\":5353}],"
+		"\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}";
+	struct k8s_opts o = { .family = L4S_AF_INET, .track = "t", .proto = IPPROTO_TCP,
+			      .default_port = 80 };
+	struct k8s_result r;
+	json_t *doc = doc_of(slice), *doc2 = doc_of(slice2);
+
+	(void)state;
+	/* A TCP service is not given the slice's only port when that is UDP. */
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	assert_non_null(strstr(l4s_errmsg(), "TCP"));
+	o.port = "dns";
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	o.proto = IPPROTO_UDP;
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.ep[0].port, 53);
+	k8s_result_free(&r);
+	o.port = NULL;
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.ep[0].port, 53);
+	k8s_result_free(&r);
+	/* Two ports, one per protocol (protocol defaults to TCP): each service its own. */
+	assert_int_equal(k8s_parse(doc2, &o, &r), 0);
+	assert_int_equal(r.ep[0].port, 53);
+	k8s_result_free(&r);
+	o.proto = IPPROTO_TCP;
+	assert_int_equal(k8s_parse(doc2, &o, &r), 0);
+	assert_int_equal(r.ep[0].port, 5353);
+	k8s_result_free(&r);
+	json_decref(doc);
+	json_decref(doc2);
+
+	/* Pods: a container port of that name but another protocol is not it. */
+	struct tpod p = { "dns-1", "10.0.0.2", 1, 0, "old",
+			  "[{\"name\":\"dns\",\"containerPort\":53,\"protocol\":\"UDP\"},"
+			  "{\"name\":\"metrics\",\"containerPort\":9153}]" };
+	doc = podlist(&p, 1);
+	o.track = NULL;
+	o.track_label = "run";
+	o.port = "dns";
+	o.proto = IPPROTO_TCP;
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	assert_non_null(strstr(l4s_errhint(), "metrics"));
+	o.proto = IPPROTO_UDP;
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.ep[0].port, 53);
+	k8s_result_free(&r);
+	o.proto = IPPROTO_TCP; /* protocol defaults to TCP */
+	o.port = "metrics";
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.ep[0].port, 9153);
+	k8s_result_free(&r);
+	json_decref(doc);
+}
+
+/* Issue 21 item 4: a ready endpoint wins over a terminating one at the same address,
+ * whatever the order; two ready ones on different tracks are an error. */
+static void test_same_address(void **state)
+{
+	struct k8s_opts o = { .family = L4S_AF_INET, .track_label = "run", .default_port = 80 };
+	struct tpod p[2] = {
+		{ "web-old-1", "10.0.0.9", 1, 1, "old", NULL }, /* terminating, still Ready */
+		{ "web-new-1", "10.0.0.9", 1, 0, "new", NULL },
+	};
+	struct k8s_result r;
+
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		struct tpod q[2] = { p[order], p[!order] };
+		json_t *doc = podlist(q, 2);
+
+		assert_int_equal(k8s_parse(doc, &o, &r), 0);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.ep[0].state, EP_READY);
+		assert_string_equal(r.ep[0].track, "new");
+		k8s_result_free(&r);
+		json_decref(doc);
+	}
+	/* Both drained: the same one whatever the order. */
+	p[1].ready = 0;
+	for (int order = 0; order < 2; order++) {
+		struct tpod q[2] = { p[order], p[!order] };
+		json_t *doc = podlist(q, 2);
+
+		assert_int_equal(k8s_parse(doc, &o, &r), 0);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.ep[0].state, EP_DRAIN);
+		assert_string_equal(r.ep[0].track, "new");
+		k8s_result_free(&r);
+		json_decref(doc);
+	}
+	/* Two ready pods, one address, two tracks: refused, naming both. */
+	p[0].terminating = 0;
+	p[1].ready = 1;
+	{
+		json_t *doc = podlist(p, 2);
+
+		assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+		assert_non_null(strstr(l4s_errmsg(), "web-old-1"));
+		assert_non_null(strstr(l4s_errmsg(), "web-new-1"));
+		json_decref(doc);
+	}
+	/* Same track twice (two slices listing one pod): one backend, no error. */
+	p[1].track = "old";
+	{
+		json_t *doc = podlist(p, 2);
+
+		assert_int_equal(k8s_parse(doc, &o, &r), 0);
+		assert_int_equal(r.n, 1);
+		k8s_result_free(&r);
+		json_decref(doc);
+	}
+	/* EndpointSlices: the terminating copy first, then the ready one. */
+	{
+		json_t *doc = doc_of(
+			"{\"kind\":\"EndpointSliceList\",\"items\":["
+			"{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"a\",\"labels\":"
+			"{\"run\":\"old\"}},\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080}],"
+			"\"endpoints\":[{\"addresses\":[\"10.0.0.9\"],\"conditions\":{\"ready\":"
+			"false,\"serving\":true,\"terminating\":true}}]},"
+			"{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"b\",\"labels\":"
+			"{\"run\":\"new\"}},\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080}],"
+			"\"endpoints\":[{\"addresses\":[\"10.0.0.9\"],\"conditions\":{\"ready\":"
+			"true}}]}]}");
+
+		assert_int_equal(k8s_parse(doc, &o, &r), 0);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.ep[0].state, EP_READY);
+		assert_string_equal(r.ep[0].track, "new");
+		k8s_result_free(&r);
+		json_decref(doc);
+	}
+}
+
+/* Issue 21 item 16: label values longer than 31 bytes make a shortened track, said in
+ * a note; they were dropped. */
+static void test_long_track(void **state)
+{
+	const char *v = "release-2026-12-05-abcdef0123456789-canary";
+	struct k8s_opts o = { .family = L4S_AF_INET, .track_label = "run", .default_port = 80 };
+	struct tpod p = { "web-1", "10.0.0.1", 1, 0, v, NULL };
+	struct k8s_result r;
+	char want[L4S_NAME_LEN];
+	json_t *doc = podlist(&p, 1);
+
+	(void)state;
+	assert_int_equal(track_name(want, v), 1);
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.ep[0].track, want);
+	assert_non_null(strstr(r.note, v));
+	assert_non_null(strstr(r.note, want));
+	k8s_result_free(&r);
+	json_decref(doc);
+}
+
+/* Issue 21 item 13: unusable addresses in documents are skipped and counted, as
+ * addresses that are not IPs are. */
+static void test_unusable_addresses(void **state)
+{
+	struct k8s_opts o = { .family = L4S_AF_INET, .track_label = "run", .default_port = 80 };
+	struct tpod p[3] = {
+		{ "a", "0.0.0.0", 1, 0, "old", NULL },
+		{ "b", "224.0.0.5", 1, 0, "old", NULL },
+		{ "c", "10.0.0.3", 1, 0, "old", NULL },
+	};
+	struct k8s_result r;
+	json_t *doc = podlist(p, 3);
+
+	(void)state;
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.skipped_bad_addr, 2);
+	assert_non_null(strstr(r.warning, "0.0.0.0"));
+	k8s_result_free(&r);
+	json_decref(doc);
+	doc = doc_of("{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"v6\"},"
+		     "\"addressType\":\"IPv6\",\"ports\":[{\"port\":80}],\"endpoints\":["
+		     "{\"addresses\":[\"fe80::1\"]},{\"addresses\":[\"::ffff:10.0.0.1\"]},"
+		     "{\"addresses\":[\"fd00::1\"]}]}");
+	o.family = L4S_AF_INET6;
+	o.track_label = NULL;
+	o.track = "t";
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.skipped_bad_addr, 2);
 	k8s_result_free(&r);
 	json_decref(doc);
 }
@@ -180,6 +510,11 @@ int main(void)
 		cmocka_unit_test(test_single_pod_and_old_apiserver),
 		cmocka_unit_test(test_endpointslices),
 		cmocka_unit_test(test_all_fields_and_garbage),
+		cmocka_unit_test(test_document_ports),
+		cmocka_unit_test(test_protocol),
+		cmocka_unit_test(test_same_address),
+		cmocka_unit_test(test_long_track),
+		cmocka_unit_test(test_unusable_addresses),
 	};
 
 	return cmocka_run_group_tests_name("k8s", tests, NULL, NULL);

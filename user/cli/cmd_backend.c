@@ -37,7 +37,7 @@ static int be_add(int argc, char **argv)
 	__u8 family;
 	__u16 port;
 	char buf[96];
-	int rc = 1;
+	int rc = 1, have_track = 0, have_weight = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i]))
@@ -45,12 +45,16 @@ static int be_add(int argc, char **argv)
 		if (!strcmp(argv[i], "--track")) {
 			if (++i >= argc)
 				return usage_error("--track needs a name");
+			if (have_track++)
+				return usage_error("--track is given twice");
 			track = argv[i];
 			if (parse_name("track", track))
 				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(argv[i], "--weight")) {
 			if (++i >= argc)
 				return usage_error("--weight needs a number");
+			if (have_weight++)
+				return usage_error("--weight is given twice");
 			if (parse_weight(argv[i], &weight))
 				return cmd_fail(EXIT_USAGE);
 		} else if (argv[i][0] == '-') {

@@ -21,7 +21,8 @@ int help_node(void)
 	       "  ports it hands out (default %d-%d; keep it out of the node's own\n"
 	       "  ip_local_port_range). Services in mode auto SNAT their remote backends once\n"
 	       "  an address is set; unset stops that for new flows (flows that have a port\n"
-	       "  keep it). show counts the SNAT\n"
+	       "  keep it). Setting the address of one family keeps the other family's\n"
+	       "  (unset, then set, to drop one). show counts the SNAT\n"
 	       "  entries (ports held, per backend, by live or recently closed flows).\n",
 	       L4S_SNAT_PORT_MIN_DEFAULT, L4S_SNAT_PORT_MAX_DEFAULT);
 	return 0;
@@ -111,7 +112,7 @@ static int node_set(int argc, char **argv, int unset)
 
 			if (++i >= argc)
 				return usage_error("--snat-addr needs an address of this node");
-			if (parse_addr(argv[i], &a, &fam))
+			if (parse_addr(argv[i], &a, &fam) || addr_check(&a, fam))
 				return cmd_fail(EXIT_USAGE);
 			if (fam == L4S_AF_INET) {
 				if (n.flags & L4S_NODE_F_ADDR4)
@@ -161,6 +162,17 @@ static int node_set(int argc, char **argv, int unset)
 			n.addr4 = cur.addr4;
 			n.addr6 = cur.addr6;
 			n.flags = cur.flags;
+		} else if (!(cur.flags & L4S_NODE_F_OFF)) {
+			/* One family given: the other family's address stays (after 'node
+			 * unset' there is none to keep: set turns on only what it names). */
+			if (!(n.flags & L4S_NODE_F_ADDR4) && (cur.flags & L4S_NODE_F_ADDR4)) {
+				n.addr4 = cur.addr4;
+				n.flags |= L4S_NODE_F_ADDR4;
+			}
+			if (!(n.flags & L4S_NODE_F_ADDR6) && (cur.flags & L4S_NODE_F_ADDR6)) {
+				n.addr6 = cur.addr6;
+				n.flags |= L4S_NODE_F_ADDR6;
+			}
 		}
 		n.port_min = (__u16)(have_ports ? lo : cur.port_min ? cur.port_min :
 					  L4S_SNAT_PORT_MIN_DEFAULT);

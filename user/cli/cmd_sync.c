@@ -35,6 +35,7 @@ int do_sync(int argc, char **argv)
 {
 	const char *name = NULL, *file = NULL, *label = NULL, *track = NULL, *port = NULL;
 	const char *wopt[MAX_WEIGHT_OPTS];
+	char wbuf[MAX_WEIGHT_OPTS][128]; /* TRACK=W, TRACK shortened (track_name) */
 	int nw = 0, dry = 0, slices = -1, rc = 1;
 	struct merge_counts counts = {}, *c = &counts;
 	struct write_result res = {};
@@ -51,20 +52,32 @@ int do_sync(int argc, char **argv)
 		if (is_help(a))
 			return help_sync();
 		if ((!strcmp(a, "--pods") || !strcmp(a, "--endpointslices")) && i + 1 < argc) {
+			if (file && slices == !strcmp(a, "--endpointslices"))
+				return usage_error("%s is given twice", a);
 			if (file)
 				return usage_error("give one of --pods or --endpointslices");
 			slices = !strcmp(a, "--endpointslices");
 			file = argv[++i];
 		} else if (!strcmp(a, "--track-label") && i + 1 < argc) {
+			if (label)
+				return usage_error("--track-label is given twice");
 			label = argv[++i];
 		} else if (!strcmp(a, "--track") && i + 1 < argc) {
+			if (track)
+				return usage_error("--track is given twice");
 			track = argv[++i];
 			if (parse_name("track", track))
 				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(a, "--port") && i + 1 < argc) {
+			__u16 pnum;
+
+			if (port)
+				return usage_error("--port is given twice");
 			port = argv[++i];
+			if (parse_port_or_name("--port", port, &pnum) < 0)
+				return cmd_fail(EXIT_USAGE);
 		} else if (!strcmp(a, "--weight") && i + 1 < argc) {
-			char *eq = strchr(argv[i + 1], '=');
+			char *eq = strchr(argv[i + 1], '='), t[L4S_NAME_LEN];
 			__u64 w;
 
 			if (nw == MAX_WEIGHT_OPTS)
@@ -73,7 +86,22 @@ int do_sync(int argc, char **argv)
 				return eq ? cmd_fail(EXIT_USAGE) :
 					    usage_error("--weight \"%s\" is wrong: expected TRACK=W",
 							argv[i + 1]);
-			wopt[nw++] = argv[++i];
+			/* A label value longer than a track name names its shortened track. */
+			snprintf(wbuf[nw], sizeof(wbuf[nw]), "%.*s", (int)(eq - argv[i + 1]),
+				 argv[i + 1]);
+			if (track_name(t, wbuf[nw]) < 0)
+				return cmd_fail(EXIT_USAGE);
+			if (snprintf(wbuf[nw], sizeof(wbuf[nw]), "%s=%s", t, eq + 1) >=
+			    (int)sizeof(wbuf[nw]))
+				return usage_error("--weight \"%.40s...\" is wrong: too long",
+						   argv[i + 1]);
+			for (int k = 0; k < nw; k++)
+				if (!strncmp(wopt[k], wbuf[nw], strlen(t) + 1))
+					return usage_error("--weight for track \"%s\" is given twice",
+							   t);
+			wopt[nw] = wbuf[nw];
+			nw++;
+			i++;
 		} else if (!strcmp(a, "--dry-run")) {
 			dry = 1;
 		} else if (a[0] == '-' && strcmp(a, "-")) {
@@ -111,7 +139,7 @@ int do_sync(int argc, char **argv)
 
 	{
 		struct k8s_opts ko = { .family = spec.fe[0].family, .track_label = label,
-				       .track = track, .port = port,
+				       .track = track, .port = port, .proto = spec.fe[0].proto,
 				       .default_port = ntohs(spec.fe[0].port) };
 		const char *kind = json_string_value(json_object_get(doc, "kind"));
 
@@ -166,6 +194,8 @@ int do_sync(int argc, char **argv)
 
 	if (kr.warning[0])
 		l4s_note("Note: %s\n", kr.warning);
+	if (kr.note[0])
+		l4s_note("Note: %s\n", kr.note);
 	{
 		struct write_opts wo = { .how = WRITE_UPDATE, .dry_run = dry };
 

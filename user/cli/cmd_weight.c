@@ -147,7 +147,13 @@ int do_weight(int argc, char **argv)
 			}
 			b->weight = w;
 		} else {
-			struct spec_track *t = spec_track(&s, key);
+			char tn[L4S_NAME_LEN];
+			struct spec_track *t;
+
+			/* A label value longer than a track name: its shortened track. */
+			if (strlen(key) >= L4S_NAME_LEN && track_name(tn, key) == 1)
+				snprintf(key, sizeof(key), "%s", tn);
+			t = spec_track(&s, key);
 
 			if (!t) {
 				char known[256] = "";

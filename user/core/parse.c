@@ -38,6 +38,90 @@ int parse_port(const char *s, __u16 *port)
 	return 0;
 }
 
+int parse_port_or_name(const char *what, const char *s, __u16 *port)
+{
+	if (!*s)
+		return l4s_err(EINVAL, "%s \"\" is wrong: expected a port number or a port name",
+			       what);
+	if (strspn(s, "0123456789") != strlen(s))
+		return 0; /* a name */
+	if (strlen(s) > 5 || strtoul(s, NULL, 10) < 1 || strtoul(s, NULL, 10) > 65535)
+		return l4s_err(EINVAL, "%s \"%s\" is wrong: a port number is 1 to 65535", what, s);
+	*port = (__u16)strtoul(s, NULL, 10);
+	return 1;
+}
+
+int addr_check(const struct l4s_addr *a, __u8 family)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const __u8 *b = (const __u8 *)a->addr;
+	char buf[L4S_ADDRSTRLEN];
+	const char *why = NULL;
+
+	if (family == L4S_AF_INET) {
+		__u32 v = ntohl(a->addr[0]);
+
+		if (v == 0)
+			why = "the unspecified address";
+		else if (v == 0xffffffffu)
+			why = "the broadcast address";
+		else if ((v >> 28) == 0xe)
+			why = "a multicast address (224.0.0.0/4)";
+	} else {
+		static const __u8 zero[16];
+
+		if (!memcmp(b, zero, 16))
+			why = "the unspecified address";
+		else if (b[0] == 0xff)
+			why = "a multicast address (ff00::/8)";
+		else if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+			why = "a link-local address (fe80::/10), which needs a zone";
+		else if (!memcmp(b, mapped, sizeof(mapped)))
+			why = "an IPv4-mapped address (::ffff:0:0/96)";
+	}
+	if (!why)
+		return 0;
+	l4s_err(EINVAL, "address %s is wrong: %s is not a service, backend or node address",
+		fmt_addr(buf, a, family), why);
+	if (family == L4S_AF_INET6 && !memcmp(b, mapped, sizeof(mapped)))
+		l4s_hint("write the IPv4 address as it is, in an IPv4 service");
+	return -EINVAL;
+}
+
+/* Label value syntax (without its length): [A-Za-z0-9._-], first and last alnum. */
+static int label_value_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return 0;
+	return 1;
+}
+
+int track_name(char out[L4S_NAME_LEN], const char *value)
+{
+	size_t n = strlen(value);
+	__u32 h = 2166136261u; /* FNV-1a, as svc_k8s_name */
+
+	if (n < L4S_NAME_LEN) {
+		if (parse_name("track", value))
+			return -EINVAL;
+		memcpy(out, value, n + 1);
+		return 0;
+	}
+	if (n > L4S_LABEL_VALUE_MAX || !label_value_ok(value))
+		return l4s_err(EINVAL, "track \"%.70s\" is wrong: expected a label value (at most "
+			       "%d letters, digits, '.', '-' and '_', starting and ending with a "
+			       "letter or digit)", value, L4S_LABEL_VALUE_MAX);
+	for (const char *p = value; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(out, L4S_NAME_LEN, "%.22s~%08x", value, h);
+	return 1;
+}
+
 int parse_addr_port(const char *s, struct l4s_addr *a, __u8 *family, __u16 *port)
 {
 	char buf[128];
@@ -81,6 +165,8 @@ int parse_addr_port(const char *s, struct l4s_addr *a, __u8 *family, __u16 *port
 		if (parse_addr(host, a, family))
 			return -EINVAL;
 	}
+	if (addr_check(a, *family))
+		return -EINVAL;
 	return parse_port(p, port);
 }
 
@@ -167,7 +253,9 @@ int parse_name(const char *what, const char *s)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+		/* '~': tracks shortened from long label values (track_name) */
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
+		    !(c == '~' && !strcmp(what, "track")))
 			return l4s_err(EINVAL,
 				       "%s name \"%s\" is wrong: only letters, digits, '.', '-' and '_'",
 				       what, s);

@@ -18,6 +18,30 @@ int parse_weight(const char *s, __u64 *w);
 int parse_name(const char *what, const char *s);
 /* Port 1..65535. */
 int parse_port(const char *s, __u16 *port);
+/*
+ * A target port as sync's --port and a Service's targetPort give it: a string of digits
+ * is a number and must be 1..65535 (error otherwise); anything else non-empty is a port
+ * name. 1: a number (in @port), 0: a name, -EINVAL with a message.
+ */
+int parse_port_or_name(const char *what, const char *s, __u16 *port);
+/*
+ * Is @a usable as a VIP, a backend or a node address? Refuses the unspecified address
+ * (0.0.0.0, ::), 255.255.255.255, multicast (224.0.0.0/4, ff00::/8), IPv6 link-local
+ * (fe80::/10: meaningless without a zone, which l4split cannot carry) and IPv4-mapped
+ * IPv6 (::ffff:0:0/96: write the IPv4 address). IPv4 link-local (169.254.0.0/16) is
+ * allowed: it needs no zone, and node-local services use it (NodeLocal DNSCache's
+ * 169.254.20.10). 0 or -EINVAL with a message naming the address.
+ */
+int addr_check(const struct l4s_addr *a, __u8 family);
+/*
+ * Track name from a Kubernetes label value (or a weights annotation naming one): values
+ * of up to L4S_NAME_LEN - 1 bytes are taken as they are; longer ones (label values go to
+ * 63) become their first 22 bytes + "~" + 8 hex digits of an FNV-1a hash of the whole
+ * value, the same on every node ('~' is never in a label value, so a shortened name
+ * cannot equal a real one). 0: as is, 1: shortened, -EINVAL: not a usable value.
+ */
+#define L4S_LABEL_VALUE_MAX 63
+int track_name(char out[L4S_NAME_LEN], const char *value);
 /* Unsigned integer in [min, max]. */
 int parse_u64(const char *what, const char *s, __u64 min, __u64 max, __u64 *v);
 /* Duration: 500ms, 30s, 5m, 1h, or plain seconds; decimals allowed. */

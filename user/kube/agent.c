@@ -124,7 +124,7 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 		c->has_weights = 1;
 		while (*p) {
 			size_t len = strcspn(p, ",");
-			char item[128], *eq;
+			char item[128], *eq, tname[L4S_NAME_LEN];
 			struct track_weight *nw;
 
 			while (*p == ' ')
@@ -138,17 +138,19 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 			if (!eq || eq == item)
 				goto bad_weights;
 			*eq = 0;
-			if (parse_name("track", item) || parse_weight(eq + 1, &(__u64){ 0 }))
+			/* A label value longer than a track name names its shortened track,
+			 * as the pods' labels give it (track_name). */
+			if (track_name(tname, item) < 0 || parse_weight(eq + 1, &(__u64){ 0 }))
 				return l4s_err_prefix("annotation %s \"%s\" is wrong", ANN_WEIGHTS, w);
 			for (int i = 0; i < c->nw; i++)
-				if (!strcmp(c->w[i].track, item))
+				if (!strcmp(c->w[i].track, tname))
 					return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: track "
 						       "\"%s\" is given twice", ANN_WEIGHTS, w, item);
 			nw = realloc(c->w, sizeof(*nw) * (size_t)(c->nw + 1));
 			if (!nw)
 				return l4s_err(ENOMEM, "out of memory");
 			c->w = nw;
-			snprintf(c->w[c->nw].track, sizeof(c->w[c->nw].track), "%s", item);
+			snprintf(c->w[c->nw].track, sizeof(c->w[c->nw].track), "%s", tname);
 			parse_weight(eq + 1, (__u64 *)&c->w[c->nw].weight);
 			c->nw++;
 			p += len;
@@ -439,7 +441,8 @@ static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr
 		__u8 fam;
 		int dup = 0;
 
-		if (parse_addr(cands[j], &a, &fam)) /* "None", a placeholder: not a VIP */
+		/* "None", a placeholder, 0.0.0.0 or multicast (addr_check): not a VIP */
+		if (parse_addr(cands[j], &a, &fam) || addr_check(&a, fam))
 			continue;
 		if (!*family)
 			*family = fam;
@@ -547,6 +550,27 @@ static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 	return err ? err : r.changed;
 }
 
+/* The numbers of a Service's spec.ports[@i]: port, and targetPort when it is a number or
+ * a string of digits (a name otherwise). 0, or -EINVAL with a message naming the field. */
+static int service_port_check(json_t *port, size_t i)
+{
+	json_t *tp = json_object_get(port, "targetPort");
+	char field[64];
+	__u16 v;
+
+	snprintf(field, sizeof(field), "spec.ports[%zu].port", i);
+	if (k8s_port(json_object_get(port, "port"), field, &v))
+		return -EINVAL;
+	snprintf(field, sizeof(field), "spec.ports[%zu].targetPort", i);
+	if (json_is_integer(tp))
+		return k8s_port(tp, field, &v);
+	if (json_is_string(tp))
+		return parse_port_or_name(field, json_string_value(tp), &v) < 0 ? -EINVAL : 0;
+	if (tp && !json_is_null(tp))
+		return l4s_err(EINVAL, "%s: expected a port number or a port name", field);
+	return 0;
+}
+
 static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc, json_t *pods,
 			      struct desired *keep)
 {
@@ -619,11 +643,15 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 			json_decref(items);
 			continue; /* SCTP: not for l4split */
 		}
-		if (pnum < 1 || pnum > 65535) {
+		if (service_port_check(port, i)) {
 			json_decref(list);
 			json_decref(items);
+			desired_add(keep, l4name); /* what it made stays as it is */
+			svc_error(a, key, l4s_errmsg());
+			bad = 1;
 			continue;
 		}
+		ko.proto = ipproto;
 		for (int v = 0; v < nvip; v++) {
 			memset(&fe[v], 0, sizeof(fe[v]));
 			fe[v].vip = vips[v];
@@ -652,6 +680,8 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		json_decref(list);
 		if (!err)
 			err = apply_port(a, st, l4name, fe, nvip, &c, &kr);
+		if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
+			agent_log("%s: %s", l4name, kr.note);
 		k8s_result_free(&kr);
 		desired_add(keep, l4name);
 		if (err < 0) {

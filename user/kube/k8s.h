@@ -17,6 +17,8 @@ struct k8s_opts {
 	const char *track;       /* fixed track when no label is used */
 	const char *port;        /* number or port name; NULL: @default_port */
 	__u16 default_port;
+	__u8 proto;              /* the service's IPPROTO_TCP or IPPROTO_UDP (0: TCP): named
+				  * and EndpointSlice ports of another protocol are not it */
 };
 
 struct k8s_result {
@@ -25,11 +27,17 @@ struct k8s_result {
 	int skipped_no_ip;      /* Pending / no address yet */
 	int skipped_family;     /* addresses of the other family */
 	int skipped_no_track;   /* without the track label */
+	int skipped_bad_addr;   /* not an IP, or not usable (addr_check) */
+	int tracks_shortened;   /* endpoints whose label value was longer than a track name */
 	char warning[256];      /* first thing worth telling the user */
+	char note[256];         /* the first label value shortened, and to what */
 };
 
 /* Returns 0 or -errno with a message (l4s_err) naming the offending field. */
 int k8s_parse(json_t *doc, const struct k8s_opts *o, struct k8s_result *r);
 void k8s_result_free(struct k8s_result *r);
+/* A port number field of a document (@field names it in the message): an integer from 1
+ * to 65535. 0 or -EINVAL. */
+int k8s_port(json_t *v, const char *field, __u16 *port);
 
 #endif
