@@ -297,6 +297,34 @@ check "targetPort htpp (the pods have http): logged (${ms} ms)" test "$ms" != ti
 check "... and no l4split service without backends for it" eval '! l4s status default.badname.http >/dev/null 2>&1'
 for n in badport badname; do echo "{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"$n\"}" | ctl delete; done
 
+# --- Services that can get no traffic: logged, and an Event on the Service (issue 21 items 15, 26) --------
+events() { node curl -sf --cacert "$LAB_ROOT/tls/ca.crt" -H "Authorization: Bearer $TOKEN" \
+	"https://127.0.0.1:$APIPORT/api/v1/namespaces/default/events"; }
+ev_of() { # SERVICE: "REASON: MESSAGE" of the Events about it
+	events | jq -r --arg n "$1" '.items[] | select(.involvedObject.kind == "Service" and .involvedObject.name == $n)
+		| "\(.type) \(.reason) \(.source.component)@\(.source.host): \(.message)"'
+}
+service "old-web=1" '| .metadata.name = "nosel" | del(.spec.selector) | .spec.clusterIP = "10.96.0.31" | .spec.clusterIPs = ["10.96.0.31"] | .status = {}' | ctl apply
+ms=$(until_ms 5 eval 'ev_of nosel | grep -q "spec.selector is empty"')
+check "no selector: an Event on the Service says it gets no backends (${ms} ms)" test "$ms" != timeout
+check "... a Warning from l4split-agent on this node" grep -q '^Warning L4splitNoTraffic l4split-agent@lab-node: ' <<<"$(ev_of nosel)"
+check "... and the log says it" grep -q 'service default/nosel: spec.selector is empty' "$LAB_ROOT/agent2.log"
+service "old-web=1,ghost=1" '| .metadata.name = "ghost" | .spec.clusterIP = "10.96.0.32" | .spec.clusterIPs = ["10.96.0.32"] | .status = {}' | ctl apply
+ms=$(until_ms 5 eval 'ev_of ghost | grep -q "gives track ghost weight, but no ready pod is on it"')
+check "weights naming a track no pod has: an Event says so (${ms} ms)" test "$ms" != timeout
+service "old-web=1" '| .metadata.name = "hl" | .spec.clusterIP = "None" | .spec.clusterIPs = ["None"] | .status = {}' | ctl apply
+ms=$(until_ms 5 eval 'ev_of hl | grep -q "headless (clusterIP None): no VIP"')
+check "a headless Service: said to be headless, not 'no VIP yet' (${ms} ms)" test "$ms" != timeout
+service "old-web=1" '| .metadata.name = "xn" | .spec = {type: "ExternalName", externalName: "db.example.com"} | .status = {}' | ctl apply
+ms=$(until_ms 5 eval 'ev_of xn | grep -q "ExternalName is a DNS alias"')
+check "an ExternalName Service: said to be a DNS alias (${ms} ms)" test "$ms" != timeout
+n_ev=$(events | jq '.items | length')
+n0=$(metric l4split_agent_reconciles_total)
+service "" '| .metadata.annotations = {} | .metadata.labels.touched = "again"' | ctl apply
+until_ms 5 eval '[ "$(metric l4split_agent_reconciles_total)" -gt "$n0" ]' >/dev/null
+check "the same reasons on the next pass: no new Events ($n_ev)" eq "$(events | jq '.items | length')" "$n_ev"
+for n in nosel ghost hl xn; do echo "{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"$n\"}" | ctl delete; done
+
 # --- The annotations go: so does the l4split service ------------------------------------------------------
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')

@@ -9,6 +9,9 @@ Serves Services and Pods with the list and watch semantics a client meets:
       ADDED / MODIFIED / DELETED, BOOKMARK (allowWatchBookmarks=true), and an
       ERROR event with a 410 Status when RV is older than the compaction point;
       the stream ends after timeoutSeconds.
+  POST /api/v1/namespaces/NS/events              create an Event (201; 409 when the name
+      exists; 400 when its namespace is not NS or it names no object), as a
+      recorder's Warning about a Service; listed like the others.
   Bearer token (--token), optional TLS (--cert/--key).
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
@@ -24,7 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-KINDS = {"services": "Service", "pods": "Pod"}
+KINDS = {"services": "Service", "pods": "Pod", "events": "Event"}
 
 
 class Store:
@@ -39,7 +42,8 @@ class Store:
         if path and os.path.exists(path):
             with open(path) as f:
                 s = json.load(f)
-            self.rv, self.objs = s["rv"], s["objs"]
+            self.rv = s["rv"]
+            self.objs.update(s["objs"])
             self.compacted = self.rv  # history is gone after a restart
 
     def save(self):
@@ -125,9 +129,43 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         return json.loads(self.rfile.read(n) or b"{}")
 
+    def create_event(self, ns):
+        st = self.server.store
+        obj = self.body()
+        md = obj.setdefault("metadata", {})
+        if obj.get("kind", "Event") != "Event" or obj.get("apiVersion", "v1") != "v1":
+            return self.status(400, "BadRequest", "the body is not a v1 Event")
+        if md.setdefault("namespace", ns) != ns:
+            return self.status(400, "BadRequest", "the namespace of the provided object does "
+                               "not match the namespace sent on the request")
+        if not md.get("name"):
+            return self.status(422, "Invalid", "Event is invalid: metadata.name: Required value")
+        io = obj.get("involvedObject") or {}
+        if not io.get("kind") or not io.get("name") or not obj.get("reason"):
+            return self.status(422, "Invalid", "Event is invalid: involvedObject and reason "
+                               "are required")
+        if len(obj.get("message", "")) > 1024:
+            return self.status(422, "Invalid", "Event is invalid: message: Too long")
+        with st.cv:
+            if ns + "/" + md["name"] in st.objs["events"]:
+                return self.status(409, "AlreadyExists",
+                                   'events "%s" already exists' % md["name"])
+        obj["kind"], obj["apiVersion"] = "Event", "v1"
+        md["uid"] = "ev-%d" % (st.rv + 1)
+        st.apply(obj)
+        self.send_json(201, obj)
+
     def do_POST(self):
         st = self.server.store
         u = urlparse(self.path)
+        parts = u.path.strip("/").split("/")
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5 and parts[4] == "events":
+            if not self.authorized():
+                return
+            try:
+                return self.create_event(parts[3])
+            except (ValueError, KeyError) as e:
+                return self.status(400, "BadRequest", str(e))
         try:
             if u.path == "/_ctl/apply":
                 st.apply(self.body())

@@ -368,8 +368,57 @@ static int desired_has(const struct desired *d, const char *name)
 	return 0;
 }
 
-/* Log an error for a Service once per distinct message; count it every time. */
-static void svc_error(struct agent *a, const char *key, const char *msg)
+/*
+ * Post a Kubernetes Event on the Service @svc (kubectl describe service shows it), as
+ * client-go's recorder does: a Warning from component l4split-agent on this node. A
+ * failure is logged once and counted; the reconcile goes on.
+ */
+static void svc_event(struct agent *a, json_t *svc, const char *reason, const char *msg)
+{
+	json_t *md = json_object_get(svc, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	char ts[32], evname[300], path[400], text[1001];
+	struct timespec now;
+	struct tm tm;
+	json_t *ev;
+	long status;
+
+	if (!ns || !name)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(evname, sizeof(evname), "%.200s.%llx", name,
+		 (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+	snprintf(text, sizeof(text), "%s", msg); /* an Event message holds 1024 bytes */
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s?}, s:s, s:s, s:s,"
+		       " s:{s:s, s:s}, s:s, s:s, s:i, s:s, s:s}",
+		       "apiVersion", "v1", "kind", "Event",
+		       "metadata", "name", evname, "namespace", ns,
+		       "involvedObject", "apiVersion", "v1", "kind", "Service", "namespace", ns,
+		       "name", name, "uid", uid,
+		       "reason", reason, "message", text, "type", "Warning",
+		       "source", "component", "l4split-agent", "host", a->node ? a->node : "",
+		       "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
+		       "reportingComponent", "l4split.io/agent",
+		       "reportingInstance", a->node ? a->node : "");
+	if (!ev)
+		return;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	if (kube_post(&a->k, path, ev, NULL, &status)) {
+		if (!a->st.event_errors++)
+			agent_log("cannot post an Event (logged once): %s", l4s_errmsg());
+	} else {
+		a->st.events_posted++;
+	}
+	json_decref(ev);
+}
+
+/* Log an error for a Service once per distinct message (and post it as an Event); count
+ * it every time. */
+static void svc_error(struct agent *a, json_t *svc, const char *key, const char *msg)
 {
 	const char *prev = json_string_value(json_object_get(a->last_error, key));
 
@@ -378,6 +427,7 @@ static void svc_error(struct agent *a, const char *key, const char *msg)
 		return;
 	json_object_set_new(a->last_error, key, json_string(msg));
 	agent_log("service %s: %s; its last good configuration stays in force", key, msg);
+	svc_event(a, svc, "L4splitConfigError", msg);
 }
 
 static void svc_ok(struct agent *a, const char *key)
@@ -385,6 +435,70 @@ static void svc_ok(struct agent *a, const char *key)
 	if (json_object_get(a->last_error, key)) {
 		json_object_del(a->last_error, key);
 		agent_log("service %s: configuration accepted again", key);
+	}
+}
+
+/* Why a Service that l4split serves can get no traffic (or none on some track): logged
+ * and posted once per distinct reason; NULL: no reason any more. */
+static void svc_warn(struct agent *a, json_t *svc, const char *key, const char *why)
+{
+	const char *prev = json_string_value(json_object_get(a->last_warning, key));
+
+	if (!why) {
+		if (prev)
+			json_object_del(a->last_warning, key);
+		return;
+	}
+	if (prev && !strcmp(prev, why))
+		return;
+	json_object_set_new(a->last_warning, key, json_string(why));
+	agent_log("service %s: %s", key, why);
+	svc_event(a, svc, "L4splitNoTraffic", why);
+}
+
+/* Append a reason to @buf ("; " between them). */
+static void why_add(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void why_add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t off = strlen(buf);
+	va_list ap;
+
+	if (off && off + 2 < len) {
+		strcpy(buf + off, "; ");
+		off += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + off, len - off, fmt, ap);
+	va_end(ap);
+}
+
+/* The reasons one port of a Service can get no traffic, from what the pod reader saw. */
+static void port_why(char *why, size_t len, const char *port, const struct svc_config *c,
+		     const struct k8s_result *kr, __u8 family)
+{
+	int ready = 0;
+
+	for (int i = 0; i < kr->n; i++)
+		ready += kr->ep[i].state == EP_READY;
+	if (!ready && kr->skipped_family)
+		why_add(why, len, "port %s: its pods have no IPv%d address, the family of its first "
+			"VIP (l4split serves one family per Service: order spec.ipFamilies or use "
+			"l4split.io/vips)", port, family);
+	if (!ready && kr->skipped_no_track && c->track_label)
+		why_add(why, len, "port %s: no pod has the track label %s (l4split.io/track-label)",
+			port, c->track_label);
+	for (int w = 0; c->has_weights && w < c->nw; w++) {
+		int seen = 0;
+
+		if (!c->w[w].weight)
+			continue;
+		for (int i = 0; i < kr->n && !seen; i++)
+			seen = kr->ep[i].state == EP_READY && !strcmp(kr->ep[i].track, c->w[w].track);
+		if (!seen)
+			why_add(why, len, "port %s: l4split.io/weights gives track %s weight, but no "
+				"ready pod is on it (its share goes to the other tracks)", port,
+				c->w[w].track);
 	}
 }
 
@@ -580,7 +694,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 	json_t *sel = json_object_get(spec, "selector"), *port;
 	struct svc_config c;
 	struct l4s_addr vips[16];
-	char key[512];
+	char key[512], why[1024] = "";
 	__u8 family;
 	int nvip, bad = 0;
 	size_t i;
@@ -604,7 +718,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 			svc_k8s_name(l4name, ns, name, pn && *pn ? pn : pk);
 			desired_add(keep, l4name);
 		}
-		svc_error(a, key, msg);
+		svc_error(a, svc, key, msg);
 		svc_config_free(&c);
 		return;
 	}
@@ -612,10 +726,24 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		return;
 	nvip = service_vips(svc, &c, vips, 16, &family);
 	if (!nvip) {
-		svc_error(a, key, "no VIP yet (no LoadBalancer ingress IP, externalIP or clusterIP)");
+		const char *type = json_string_value(json_object_get(spec, "type"));
+		const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+
+		if (type && !strcmp(type, "ExternalName"))
+			svc_error(a, svc, key, "type ExternalName is a DNS alias with no VIP: l4split "
+				  "cannot split it (remove the l4split annotations)");
+		else if (cip && !strcmp(cip, "None") && c.vip_cluster)
+			svc_error(a, svc, key, "headless (clusterIP None): no VIP to split; give it a "
+				  "clusterIP, a LoadBalancer or externalIPs");
+		else
+			svc_error(a, svc, key, "no VIP yet (no LoadBalancer ingress IP, externalIP or "
+				  "clusterIP of the kinds l4split.io/vips asks for)");
 		svc_config_free(&c);
 		return;
 	}
+	if (!json_object_size(sel))
+		why_add(why, sizeof(why), "spec.selector is empty: l4split takes backends from the "
+			"pods a selector picks, so it gets none (Endpoints made by hand are not read)");
 	json_array_foreach(json_object_get(spec, "ports"), i, port) {
 		const char *proto = json_string_value(json_object_get(port, "protocol"));
 		const char *pn = json_string_value(json_object_get(port, "name"));
@@ -647,7 +775,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 			json_decref(list);
 			json_decref(items);
 			desired_add(keep, l4name); /* what it made stays as it is */
-			svc_error(a, key, l4s_errmsg());
+			svc_error(a, svc, key, l4s_errmsg());
 			bad = 1;
 			continue;
 		}
@@ -679,6 +807,8 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		err = k8s_parse(list, &ko, &kr);
 		json_decref(list);
 		if (!err)
+			port_why(why, sizeof(why), pn && *pn ? pn : pk, &c, &kr, family);
+		if (!err)
 			err = apply_port(a, st, l4name, fe, nvip, &c, &kr);
 		if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
 			agent_log("%s: %s", l4name, kr.note);
@@ -688,12 +818,13 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 			char msg[600];
 
 			snprintf(msg, sizeof(msg), "port %s: %s", pn && *pn ? pn : pk, l4s_errmsg());
-			svc_error(a, key, msg);
+			svc_error(a, svc, key, msg);
 			bad = 1;
 		}
 	}
 	if (!bad)
 		svc_ok(a, key);
+	svc_warn(a, svc, key, why[0] ? why : NULL);
 	svc_config_free(&c);
 }
 
@@ -743,6 +874,7 @@ int agent_run(struct agent *a)
 	int started = 0;
 
 	a->last_error = json_object();
+	a->last_warning = json_object();
 	for (int r = 0; r < RES_MAX; r++)
 		a->cache[r] = json_object();
 	for (int r = 0; r < RES_MAX; r++) {
@@ -796,5 +928,6 @@ int agent_run(struct agent *a)
 	for (int r = 0; r < RES_MAX; r++)
 		json_decref(a->cache[r]);
 	json_decref(a->last_error);
+	json_decref(a->last_warning);
 	return started == RES_MAX ? 0 : -EAGAIN;
 }

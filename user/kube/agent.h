@@ -26,6 +26,7 @@ struct agent_stats {
 	unsigned long relists[RES_MAX], watch_restarts[RES_MAX], events[RES_MAX];
 	double reconcile_seconds_sum, last_reconcile_seconds, last_reconcile_at;
 	int managed; /* l4split services the agent keeps */
+	unsigned long events_posted, event_errors; /* Kubernetes Events about Services */
 };
 
 struct agent {
@@ -41,6 +42,7 @@ struct agent {
 	int synced[RES_MAX];
 	int dirty;
 	json_t *last_error; /* "namespace/name" -> message, so a bad annotation is logged once */
+	json_t *last_warning; /* "namespace/name" -> why it gets no traffic, logged once */
 	struct agent_stats st;
 };
 

@@ -30,6 +30,10 @@ void kube_free(struct kube *k);
 /* GET @path: 0 and *doc (a JSON object), or -errno; *status gets the HTTP status. */
 int kube_get(struct kube *k, const char *path, json_t **doc, long *status);
 
+/* POST @body to @path (create): 0 and *reply (when @reply is not NULL) on 200/201, or
+ * -errno (-EEXIST on 409, -EACCES on 401/403); *status gets the HTTP status. */
+int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, long *status);
+
 /*
  * Watch @path (which carries ?watch=1...): @on_event gets each event object
  * ({"type": ..., "object": ...}) and returns 0 to go on, non-zero to stop.
