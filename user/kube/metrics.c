@@ -193,7 +193,18 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
 				mb->be.track, (unsigned long long)mb->flows);
 		}
+	/* One family after the other: all samples of a family follow its HELP and TYPE
+	 * (the text format; strict parsers make interleaved samples "unknown"). */
 	help(b, "l4split_backend_weight", "gauge", "Configured weight of the backend inside its track.");
+	for (int i = 0; i < n; i++)
+		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+			struct model_backend *mb = &s[i].m.be[j];
+
+			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
+				s[i].m.svc.name,
+				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
+				mb->be.track, (double)mb->weight / L4S_WEIGHT_ONE);
+		}
 	help(b, "l4split_backend_share_ratio", "gauge",
 	     "Effective share of the service's new flows the weights give the backend (0 to 1).");
 	for (int i = 0; i < n; i++) {
@@ -204,13 +215,10 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 			struct model_backend *mb = &s[i].m.be[j];
 
-			fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port));
-			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name, addr, mb->be.track,
-				(double)mb->weight / L4S_WEIGHT_ONE);
 			bprintf(b, "l4split_backend_share_ratio{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name, addr, mb->be.track,
-				total ? (double)mb->effective / (double)total : 0.0);
+				s[i].m.svc.name,
+				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
+				mb->be.track, total ? (double)mb->effective / (double)total : 0.0);
 		}
 	}
 	help(b, "l4split_datapath_verdicts_total", "counter",
