@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <microhttpd.h>
 #include "lazylib.h"
 #include "agent.h"
@@ -325,27 +327,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("try /metrics or /healthz\n"), 25);
 }
 
-struct metrics *metrics_start(struct agent *a, const char *addr)
+/* @addr as a socket address; *v6only: 1 an IPv6 address, 0 an IPv4 one, -1 any
+ * address of both families. 0, or -EINVAL with a message. */
+static int parse_listen(const char *addr, struct sockaddr_storage *ss, int *v6only)
 {
-	struct metrics *m = calloc(1, sizeof(*m));
-	struct sockaddr_storage ss = {};
 	const char *colon = strrchr(addr, ':');
 	char host[128];
 	unsigned long port;
 	char *end;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-	if (lazy_mhd()) {
-		free(m);
-		return NULL;
-	}
-	if (!m)
-		return NULL;
-	m->a = a;
+	memset(ss, 0, sizeof(*ss));
 	if (!colon || colon - addr >= (long)sizeof(host))
 		goto bad;
+	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
+	if (!colon[1] || *end || errno || port == 0 || port > 65535)
 		goto bad;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -353,31 +349,133 @@ struct metrics *metrics_start(struct agent *a, const char *addr)
 		host[strlen(host) - 1] = 0;
 	}
 	if (!host[0] || !strcmp(host, "::")) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
+		struct sockaddr_in6 *s6 = (void *)ss;
 
 		s6->sin6_family = AF_INET6; /* any address, IPv4 too (dual stack) */
 		s6->sin6_port = htons((unsigned short)port);
 		s6->sin6_addr = in6addr_any;
-		flags |= MHD_USE_DUAL_STACK;
+		*v6only = -1;
 	} else if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
+		struct sockaddr_in6 *s6 = (void *)ss;
 
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((unsigned short)port);
 		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
 			goto bad;
-		flags |= MHD_USE_IPv6;
+		*v6only = 1;
 	} else {
-		struct sockaddr_in *s4 = (void *)&ss;
+		struct sockaddr_in *s4 = (void *)ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((unsigned short)port);
 		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
 			goto bad;
+		*v6only = 0;
 	}
-	m->d = MHD_start_daemon(flags, (unsigned short)port, NULL, NULL, handler, m,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	return 0;
+bad:
+	return l4s_err(EINVAL, "--metrics-addr \"%s\" is wrong: expected [HOST]:PORT such as "
+		       ":9477, 127.0.0.1:9477 or [::1]:9477, or off", addr);
+}
+
+int metrics_addr_check(const char *addr)
+{
+	struct sockaddr_storage ss;
+	int v6only;
+
+	return parse_listen(addr, &ss, &v6only);
+}
+
+/*
+ * libmicrohttpd's own messages, as agent log lines. A flood of connections makes it
+ * say the same thing per connection: at most LOG_BURST lines a minute, then a count.
+ */
+#define LOG_BURST 10
+
+static void __attribute__((format(printf, 2, 0))) mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned long lines, dropped;
+	time_t now = time(NULL);
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+		msg[--n] = 0;
+	for (char *p = msg; *p; p++) /* one log line each, whatever it says */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	pthread_mutex_lock(&mu);
+	if (now - window >= 60) {
+		if (dropped)
+			agent_log("metrics server: %lu more messages in the last minute not shown",
+				  dropped);
+		window = now;
+		lines = dropped = 0;
+	}
+	if (lines++ < LOG_BURST)
+		agent_log("metrics server: %s", msg);
+	else
+		dropped++;
+	pthread_mutex_unlock(&mu);
+}
+
+/*
+ * Connections: libmicrohttpd with epoll (no FD_SETSIZE ceiling; MHD_USE_AUTO picks
+ * epoll on Linux, poll elsewhere), at most METRICS_PER_IP from one client address and
+ * METRICS_MAX_CONNS in all (fewer when the file limit is low: room stays for the
+ * agent's own files), each closed after METRICS_IDLE_S seconds without a byte. A
+ * slow-loris client gets its few connections, and the kubelet's probe still gets
+ * an answer.
+ */
+#define METRICS_MAX_CONNS 4096u
+#define METRICS_PER_IP    64u
+#define METRICS_IDLE_S    10u
+#define METRICS_FD_RESERVE 256u
+
+static unsigned int conn_limit(void)
+{
+	struct rlimit r;
+	rlim_t fds;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return 512;
+	fds = r.rlim_cur == RLIM_INFINITY ? METRICS_MAX_CONNS + METRICS_FD_RESERVE : r.rlim_cur;
+	if (fds < 2 * METRICS_FD_RESERVE)
+		return (unsigned int)(fds / 2);
+	fds -= METRICS_FD_RESERVE;
+	return fds < METRICS_MAX_CONNS ? (unsigned int)fds : METRICS_MAX_CONNS;
+}
+
+struct metrics *metrics_start(struct agent *a, const char *addr)
+{
+	struct metrics *m;
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	int v6only;
+
+	if (parse_listen(addr, &ss, &v6only) || lazy_mhd())
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		l4s_err(ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->a = a;
+	if (v6only < 0)
+		flags |= MHD_USE_DUAL_STACK;
+	else if (v6only)
+		flags |= MHD_USE_IPv6;
+	m->d = MHD_start_daemon(flags, ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL,
+				handler, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, METRICS_IDLE_S, MHD_OPTION_END);
 	if (!m->d) {
 		l4s_err(EADDRINUSE, "cannot serve metrics on %s (address in use, or not an address "
 			"of this host)", addr);
@@ -386,11 +484,6 @@ struct metrics *metrics_start(struct agent *a, const char *addr)
 		return NULL;
 	}
 	return m;
-bad:
-	l4s_err(EINVAL, "--metrics-addr \"%s\" is wrong: expected [HOST]:PORT such as :9477, "
-		"127.0.0.1:9477 or [::1]:9477", addr);
-	free(m);
-	return NULL;
 }
 
 void metrics_stop(struct metrics *m)
