@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* l4split agent: the DaemonSet's process. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <curl/curl.h>
 #include "lazylib.h"
 #include "agent.h"
@@ -13,13 +15,38 @@
 #include "err.h"
 #include "state.h"
 
-static struct agent *running;
-
-static void on_signal(int sig)
+/*
+ * SIGTERM/SIGINT are blocked in every thread and taken by this one with sigwait(),
+ * so that a signal can do what a handler may not: take the lock, wake the
+ * reconciler's condition variable and the watchers' transfers (agent_stop). The
+ * agent then ends within a few milliseconds, well inside the pod's grace period.
+ */
+static void *signal_thread(void *arg)
 {
-	(void)sig;
-	if (running)
-		running->stop = 1;
+	struct agent *a = arg;
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (!sigwait(&set, &sig) && !a->stop) {
+		agent_log("%s received", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		agent_stop(a);
+	}
+	return NULL;
+}
+
+/* Sockets for the metrics server's connections: a container's soft limit is often
+ * 1024 with a far higher hard limit; take the hard one (as Go programs do). */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= r.rlim_max)
+		return;
+	r.rlim_cur = r.rlim_max == RLIM_INFINITY ? 1048576 : r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
 }
 
 int help_agent(void)
@@ -39,7 +66,8 @@ int do_agent(int argc, char **argv)
 	static struct agent a;
 	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477";
 	struct metrics *m = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t sigs;
+	pthread_t sig_th;
 	int err;
 
 	a.node = getenv("NODE_NAME");
@@ -60,7 +88,12 @@ int do_agent(int argc, char **argv)
 			maddr = argv[++i];
 		else
 			return usage_error("unknown agent option \"%s\"", o);
+		if (!*argv[i] && strcmp(o, "--kubeconfig")) /* "" kubeconfig: in-cluster */
+			return usage_error("agent option %s needs a value, not \"\"", o);
 	}
+	/* Usage errors first, before a kubeconfig or a cluster is looked for. */
+	if (strcmp(maddr, "off") && metrics_addr_check(maddr))
+		return cmd_fail(EXIT_USAGE);
 	a.pin_dir = state_pin_dir(opt_pin_dir);
 	if (lazy_curl())
 		return cmd_fail(1);
@@ -84,23 +117,36 @@ int do_agent(int argc, char **argv)
 		}
 		state_close(&st);
 	}
-	pthread_mutex_init(&a.mu, NULL);
-	pthread_cond_init(&a.cv, NULL);
-	a.k.stop = &a.stop;
+	if (agent_init(&a)) {
+		kube_free(&a.k);
+		curl_global_cleanup();
+		return cmd_fail(1);
+	}
+	/* Blocked before any thread starts (libmicrohttpd's, libcurl's resolver, the
+	 * watchers): they all inherit the mask, and only signal_thread takes them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if (strcmp(maddr, "off") && !(m = metrics_start(&a, maddr))) {
 		kube_free(&a.k);
 		curl_global_cleanup();
 		return cmd_fail(1);
 	}
-	running = &a;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if ((err = pthread_create(&sig_th, NULL, signal_thread, &a))) {
+		l4s_err(err, "cannot start a thread: %s", strerror(err));
+		metrics_stop(m);
+		kube_free(&a.k);
+		curl_global_cleanup();
+		return cmd_fail(1);
+	}
 	err = agent_run(&a);
 	agent_log("stopping%s", err ? " (could not start its threads)" : "");
+	pthread_kill(sig_th, SIGTERM); /* ends its sigwait when no signal came */
+	pthread_join(sig_th, NULL);
 	metrics_stop(m);
-	running = NULL;
 	kube_free(&a.k);
 	curl_global_cleanup();
 	return err ? 1 : 0;

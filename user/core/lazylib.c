@@ -17,15 +17,17 @@ struct sym {
 /* dlopen @soname and fill every slot, or fill none. */
 static int load(const char *soname, const char *package, const struct sym *syms, int n)
 {
-	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-	void *p[16];
+	void *h, *p[32];
 
+	if (n > 32) /* a table longer than p[]: a programming error */
+		return l4s_err(E2BIG, "%s: too many symbols to load", soname);
+	h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		l4s_err(ENOENT, "cannot load %s: %s", soname, dlerror());
 		l4s_hint("install it: apt-get install %s", package);
 		return -ENOENT;
 	}
-	for (int i = 0; i < n && i < 16; i++) {
+	for (int i = 0; i < n; i++) {
 		p[i] = dlsym(h, syms[i].name);
 		if (!p[i]) {
 			l4s_err(ENOENT, "%s has no %s: %s", soname, syms[i].name, dlerror());
@@ -69,9 +71,17 @@ int lazy_curl(void)
 		SYM(lazy_curl_fn, easy_cleanup, curl_easy_cleanup),
 		SYM(lazy_curl_fn, easy_strerror, curl_easy_strerror),
 		SYM(lazy_curl_fn, slist_append, curl_slist_append),
+		SYM(lazy_curl_fn, multi_init, curl_multi_init),
+		SYM(lazy_curl_fn, multi_add_handle, curl_multi_add_handle),
+		SYM(lazy_curl_fn, multi_remove_handle, curl_multi_remove_handle),
+		SYM(lazy_curl_fn, multi_perform, curl_multi_perform),
+		SYM(lazy_curl_fn, multi_poll, curl_multi_poll),
+		SYM(lazy_curl_fn, multi_info_read, curl_multi_info_read),
+		SYM(lazy_curl_fn, multi_cleanup, curl_multi_cleanup),
 		SYM(lazy_curl_fn, slist_free_all, curl_slist_free_all),
 	};
 
+	/* slist_free_all is the slot filled last (the table's order): loaded when set */
 	return load_once((void **)&lazy_curl_fn.slist_free_all, "libcurl.so.4", "libcurl4", syms,
 			 NSYMS(syms));
 }

@@ -26,6 +26,13 @@ struct lazy_curl_fns {
 	__typeof__(curl_easy_strerror) *easy_strerror;
 	__typeof__(curl_slist_append) *slist_append;
 	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_multi_init) *multi_init;
+	__typeof__(curl_multi_add_handle) *multi_add_handle;
+	__typeof__(curl_multi_remove_handle) *multi_remove_handle;
+	__typeof__(curl_multi_perform) *multi_perform;
+	__typeof__(curl_multi_poll) *multi_poll;
+	__typeof__(curl_multi_info_read) *multi_info_read;
+	__typeof__(curl_multi_cleanup) *multi_cleanup;
 };
 
 struct lazy_mhd_fns {
@@ -57,6 +64,13 @@ int lazy_mhd(void);
 #define curl_easy_strerror      (*lazy_curl_fn.easy_strerror)
 #define curl_slist_append       (*lazy_curl_fn.slist_append)
 #define curl_slist_free_all     (*lazy_curl_fn.slist_free_all)
+#define curl_multi_init         (*lazy_curl_fn.multi_init)
+#define curl_multi_add_handle   (*lazy_curl_fn.multi_add_handle)
+#define curl_multi_remove_handle (*lazy_curl_fn.multi_remove_handle)
+#define curl_multi_perform      (*lazy_curl_fn.multi_perform)
+#define curl_multi_poll         (*lazy_curl_fn.multi_poll)
+#define curl_multi_info_read    (*lazy_curl_fn.multi_info_read)
+#define curl_multi_cleanup      (*lazy_curl_fn.multi_cleanup)
 #define MHD_start_daemon        (*lazy_mhd_fn.start_daemon)
 #define MHD_stop_daemon         (*lazy_mhd_fn.stop_daemon)
 #define MHD_create_response_from_buffer (*lazy_mhd_fn.create_response_from_buffer)

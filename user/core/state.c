@@ -961,7 +961,7 @@ int state_purge(const char *pin_dir)
 	return err;
 }
 
-int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords)
+static int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords)
 {
 	size_t n = (size_t)st->ncpus * (size_t)nwords;
 	__u64 *vals = calloc(n, sizeof(__u64));

@@ -65,8 +65,7 @@ int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out)
 int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out);
 /* Every datapath reason (enum l4s_reason), out[L4S_R_MAX]. */
 int state_reasons(struct l4s_state *st, __u64 *out);
-/* The decoder under them: @out gets @nwords u64 totals of @key in per-CPU map @fd. */
-int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int nwords);
+
 
 /*
  * The backends and services arrays, read once (batched lookups) and kept in step

@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,21 +25,56 @@
 static const char *const res_name[RES_MAX] = { "services", "pods" };
 static const char *const res_path[RES_MAX] = { "/api/v1/services", "/api/v1/pods" };
 
-void agent_log(const char *fmt, ...)
+void agent_vlog(const char *fmt, va_list ap)
 {
 	char ts[32], msg[2048], out[4096];
 	time_t t = time(NULL);
 	struct tm tm;
-	va_list ap;
 
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* One record per line: text from the API server (annotations, names) cannot forge lines. */
 	l4s_escape(out, sizeof(out), msg, 1);
 	fprintf(stderr, "%s l4split-agent: %s\n", ts, out);
+}
+
+void agent_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	agent_vlog(fmt, ap);
+	va_end(ap);
+}
+
+int agent_init(struct agent *a)
+{
+	int p[2];
+
+	if (pipe(p))
+		return l4s_err(errno, "cannot make a pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(p[i], F_SETFD, FD_CLOEXEC);
+		fcntl(p[i], F_SETFL, O_NONBLOCK);
+	}
+	a->stop_rd = a->k.stop_fd = p[0];
+	a->stop_wr = p[1];
+	a->k.stop = &a->stop;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	return 0;
+}
+
+void agent_stop(struct agent *a)
+{
+	a->stop = 1;
+	/* The pipe stays readable (nobody reads it): every poll() on it returns at once. */
+	if (write(a->stop_wr, "", 1) < 0 && errno != EAGAIN)
+		agent_log("cannot wake the agent's threads: %s", strerror(errno));
+	pthread_mutex_lock(&a->mu);
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
 }
 
 static double now_s(void)
@@ -48,14 +85,18 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Sleep @ms, or less when the agent stops. */
+/* Sleep @ms, or less: it ends when the agent stops (agent_stop writes the pipe). */
 static void nap(struct agent *a, long ms)
 {
-	while (ms > 0 && !a->stop) {
-		struct timespec ts = { 0, (ms > 100 ? 100 : ms) * 1000000L };
+	double end = now_s() + (double)ms / 1000;
 
-		nanosleep(&ts, NULL);
-		ms -= 100;
+	while (!a->stop) {
+		struct pollfd p = { .fd = a->stop_rd, .events = POLLIN };
+		double left = end - now_s();
+
+		if (left <= 0)
+			break;
+		poll(&p, 1, (int)(left * 1000) + 1);
 	}
 }
 
@@ -303,6 +344,8 @@ static void *watch_thread(void *arg)
 	while (!a->stop) {
 		int err = list(w);
 
+		if (err && a->stop) /* the transfer ended because the agent stops */
+			break;
 		if (err) {
 			backoff_wait(a, &backoff, "listing", res_name[w->res]);
 			continue;
@@ -329,6 +372,8 @@ static void *watch_thread(void *arg)
 					  "again", res_name[w->res], w->rv);
 				break;
 			}
+			if (err && a->stop)
+				break;
 			if (err) {
 				backoff_wait(a, &backoff, "watching", res_name[w->res]);
 				continue;
@@ -922,7 +967,7 @@ int agent_run(struct agent *a)
 		json_decref(svcs);
 		json_decref(pods);
 	}
-	a->stop = 1;
+	agent_stop(a); /* the watchers end their transfers at once */
 	for (int r = 0; r < started; r++)
 		pthread_join(th[r], NULL);
 	for (int r = 0; r < RES_MAX; r++)

@@ -8,6 +8,7 @@
 #define L4S_AGENT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include "kube.h"
 
@@ -34,7 +35,8 @@ struct agent {
 	const char *pin_dir;
 	const char *node;
 	const char *namespace; /* only this namespace, or NULL: all */
-	volatile int stop;
+	volatile int stop;   /* set by agent_stop */
+	int stop_rd, stop_wr; /* a pipe agent_stop writes: poll() on stop_rd wakes */
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
@@ -46,8 +48,15 @@ struct agent {
 	struct agent_stats st;
 };
 
+/* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,
+ * so set up a->k first. 0, or -errno with a message. */
+int agent_init(struct agent *a);
+/* Stop: every loop, wait and transfer of the agent ends at once. From any thread
+ * (not from a signal handler: it takes the lock). */
+void agent_stop(struct agent *a);
 int agent_run(struct agent *a);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void agent_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Annotation parsing (pure; also used by unit tests). */
 struct track_weight {
@@ -76,6 +85,8 @@ void svc_k8s_name(char *out, const char *ns, const char *name, const char *port)
 /* Prometheus endpoint: /metrics and /healthz. @addr: ":9477", "127.0.0.1:9477". */
 struct metrics;
 struct metrics *metrics_start(struct agent *a, const char *addr);
+/* Is @addr one metrics_start takes? 0, or -EINVAL with a message. */
+int metrics_addr_check(const char *addr);
 void metrics_stop(struct metrics *m);
 
 #endif

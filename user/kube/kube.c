@@ -91,6 +91,7 @@ int kube_config_incluster(struct kube *k)
 	char url[512];
 
 	memset(k, 0, sizeof(*k));
+	k->stop_fd = -1;
 	if (!host || !*host || !port || !*port) {
 		l4s_err(ENOENT, "not running in a cluster: KUBERNETES_SERVICE_HOST/PORT are not set");
 		l4s_hint("give --kubeconfig FILE when the agent runs outside a pod");
@@ -202,6 +203,7 @@ int kube_config_file(struct kube *k, const char *path)
 	int err = 0;
 
 	memset(k, 0, sizeof(*k));
+	k->stop_fd = -1;
 	if (!f) {
 		l4s_err(errno, "cannot open kubeconfig %s: %s", path, strerror(errno));
 		return -ENOENT;
@@ -290,6 +292,7 @@ void kube_free(struct kube *k)
 	free(k->key_pem);
 	free(k->namespace);
 	memset(k, 0, sizeof(*k));
+	k->stop_fd = -1;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */
@@ -430,6 +433,52 @@ static CURL *easy(struct kube *k, const char *path, struct curl_slist **hdrs, st
 	return c;
 }
 
+/*
+ * curl_easy_perform, but one that ends at once when the agent stops: a transfer
+ * waits in poll() on its sockets and on k->stop_fd together. (The progress callback
+ * alone is called about once a second while a watch is quiet, and not at all while
+ * a name resolves or a connection is made.) CURLE_ABORTED_BY_CALLBACK when stopped.
+ */
+static CURLcode perform(struct kube *k, CURL *c)
+{
+	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMsg *msg;
+	CURLM *m;
+	int running = 1, left;
+
+	if (k->stop_fd < 0)
+		return curl_easy_perform(c);
+	m = curl_multi_init();
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(m, c)) {
+		curl_multi_cleanup(m);
+		return CURLE_FAILED_INIT;
+	}
+	while (running && !(k->stop && *k->stop)) {
+		struct curl_waitfd wake = { .fd = k->stop_fd, .events = CURL_WAIT_POLLIN };
+
+		if (curl_multi_perform(m, &running)) {
+			rc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running) {
+			rc = CURLE_OK;
+			while ((msg = curl_multi_info_read(m, &left)))
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+					rc = msg->data.result;
+			break;
+		}
+		if (curl_multi_poll(m, &wake, 1, 1000, NULL)) {
+			rc = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
 static int curl_errno(CURLcode rc)
 {
 	switch (rc) {
@@ -465,7 +514,7 @@ int kube_get(struct kube *k, const char *path, json_t **doc, long *status)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	rc = curl_easy_perform(c);
+	rc = perform(k, c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (rc != CURLE_OK)
 		err = l4s_err(-curl_errno(rc), "GET %s%s: %s", k->server, path, curl_easy_strerror(rc));
@@ -501,7 +550,7 @@ int kube_watch(struct kube *k, const char *path, int (*on_event)(json_t *ev, voi
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 330L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	rc = curl_easy_perform(c);
+	rc = perform(k, c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (x.gone || *status == 410)
 		err = -ESTALE;

@@ -19,6 +19,7 @@ struct kube {
 	int insecure;    /* insecure-skip-tls-verify: true in the kubeconfig */
 	char *namespace; /* default namespace of the context, or NULL */
 	volatile int *stop; /* set: transfers end as soon as possible */
+	int stop_fd;        /* readable when *stop is set (wakes a waiting transfer), or -1 */
 };
 
 /* Service-account token, CA and KUBERNETES_SERVICE_HOST/PORT. */

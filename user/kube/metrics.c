@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <microhttpd.h>
 #include "lazylib.h"
 #include "agent.h"
@@ -107,10 +109,13 @@ static const struct {
 
 struct svc_snapshot {
 	struct model m;
-	__u64 sstats[4];
-	__u64 (*bstats)[8];
-	__u64 (*sock)[4];
+	struct l4s_service_stats sstats;
+	struct l4s_backend_stats *bstats;
+	struct l4s_sock_stats *sock;
 };
+
+/* Counter @word of a counters struct (they are arrays of __u64, as the tables above index). */
+#define WORD(c, w) (((const __u64 *)&(c))[w])
 
 static void datapath_metrics(struct buf *b, const char *pin_dir)
 {
@@ -134,14 +139,16 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		}
 		model_effective(&s[i].m);
 		model_count_flows(&st, &s[i].m);
-		percpu_sum(&st, st.sstats, ids[i], s[i].sstats, 4);
+		state_service_stats(&st, ids[i], &s[i].sstats);
 		s[i].bstats = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].bstats));
 		for (int j = 0; s[i].bstats && j < s[i].m.nbe; j++)
-			percpu_sum(&st, st.bstats, s[i].m.be[j].id, s[i].bstats[j], 8);
-		if (st.sock_stats >= 0)
-			s[i].sock = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].sock));
+			state_backend_stats(&st, s[i].m.be[j].id, &s[i].bstats[j]);
+		s[i].sock = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].sock));
 		for (int j = 0; s[i].sock && j < s[i].m.nbe; j++)
-			percpu_sum(&st, st.sock_stats, s[i].m.be[j].id, s[i].sock[j], 4);
+			if (state_sock_stats(&st, s[i].m.be[j].id, &s[i].sock[j]) == -EOPNOTSUPP) {
+				free(s[i].sock); /* a state from before the socket path */
+				s[i].sock = NULL;
+			}
 	}
 	for (size_t f = 0; f < sizeof(svc_counters) / sizeof(svc_counters[0]); f++) {
 		help(b, svc_counters[f].name, "counter", svc_counters[f].help);
@@ -149,7 +156,7 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 			if (s[i].m.nbe >= 0)
 				bprintf(b, "%s{service=\"%s\"} %llu\n", svc_counters[f].name,
 					s[i].m.svc.name,
-					(unsigned long long)s[i].sstats[svc_counters[f].word]);
+					(unsigned long long)WORD(s[i].sstats, svc_counters[f].word));
 	}
 	help(b, "l4split_track_weight", "gauge", "Configured weight of a track.");
 	for (int i = 0; i < n; i++)
@@ -167,7 +174,7 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 					be_counters[f].name, s[i].m.svc.name,
 					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
 						      ntohs(mb->be.port)),
-					mb->be.track, (unsigned long long)s[i].bstats[j][be_counters[f].word]);
+					mb->be.track, (unsigned long long)WORD(s[i].bstats[j], be_counters[f].word));
 			}
 	}
 	for (size_t f = 0; f < sizeof(sock_counters) / sizeof(sock_counters[0]); f++) {
@@ -180,7 +187,7 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 					sock_counters[f].name, s[i].m.svc.name,
 					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
 						      ntohs(mb->be.port)),
-					mb->be.track, (unsigned long long)s[i].sock[j][sock_counters[f].word]);
+					mb->be.track, (unsigned long long)WORD(s[i].sock[j], sock_counters[f].word));
 			}
 	}
 	help(b, "l4split_backend_active_flows", "gauge", "Flow table entries pointing at the backend.");
@@ -193,7 +200,18 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
 				mb->be.track, (unsigned long long)mb->flows);
 		}
+	/* One family after the other: all samples of a family follow its HELP and TYPE
+	 * (the text format; strict parsers make interleaved samples "unknown"). */
 	help(b, "l4split_backend_weight", "gauge", "Configured weight of the backend inside its track.");
+	for (int i = 0; i < n; i++)
+		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+			struct model_backend *mb = &s[i].m.be[j];
+
+			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
+				s[i].m.svc.name,
+				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
+				mb->be.track, (double)mb->weight / L4S_WEIGHT_ONE);
+		}
 	help(b, "l4split_backend_share_ratio", "gauge",
 	     "Effective share of the service's new flows the weights give the backend (0 to 1).");
 	for (int i = 0; i < n; i++) {
@@ -204,23 +222,21 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 			struct model_backend *mb = &s[i].m.be[j];
 
-			fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port));
-			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name, addr, mb->be.track,
-				(double)mb->weight / L4S_WEIGHT_ONE);
 			bprintf(b, "l4split_backend_share_ratio{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name, addr, mb->be.track,
-				total ? (double)mb->effective / (double)total : 0.0);
+				s[i].m.svc.name,
+				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
+				mb->be.track, total ? (double)mb->effective / (double)total : 0.0);
 		}
 	}
 	help(b, "l4split_datapath_verdicts_total", "counter",
 	     "Packets by what the datapath did with them (drops by reason).");
-	for (__u32 r = 0; r < L4S_R_MAX; r++) {
-		__u64 v = 0;
+	{
+		__u64 v[L4S_R_MAX] = {};
 
-		percpu_sum(&st, st.reasons, r, &v, 1);
-		bprintf(b, "l4split_datapath_verdicts_total{reason=\"%s\"} %llu\n", reason_name(r),
-			(unsigned long long)v);
+		state_reasons(&st, v);
+		for (__u32 r = 0; r < L4S_R_MAX; r++)
+			bprintf(b, "l4split_datapath_verdicts_total{reason=\"%s\"} %llu\n",
+				reason_name(r), (unsigned long long)v[r]);
 	}
 	for (int i = 0; i < n; i++) {
 		free(s[i].bstats);
@@ -317,27 +333,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("try /metrics or /healthz\n"), 25);
 }
 
-struct metrics *metrics_start(struct agent *a, const char *addr)
+/* @addr as a socket address; *v6only: 1 an IPv6 address, 0 an IPv4 one, -1 any
+ * address of both families. 0, or -EINVAL with a message. */
+static int parse_listen(const char *addr, struct sockaddr_storage *ss, int *v6only)
 {
-	struct metrics *m = calloc(1, sizeof(*m));
-	struct sockaddr_storage ss = {};
 	const char *colon = strrchr(addr, ':');
 	char host[128];
 	unsigned long port;
 	char *end;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-	if (lazy_mhd()) {
-		free(m);
-		return NULL;
-	}
-	if (!m)
-		return NULL;
-	m->a = a;
+	memset(ss, 0, sizeof(*ss));
 	if (!colon || colon - addr >= (long)sizeof(host))
 		goto bad;
+	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
+	if (!colon[1] || *end || errno || port == 0 || port > 65535)
 		goto bad;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -345,31 +355,133 @@ struct metrics *metrics_start(struct agent *a, const char *addr)
 		host[strlen(host) - 1] = 0;
 	}
 	if (!host[0] || !strcmp(host, "::")) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
+		struct sockaddr_in6 *s6 = (void *)ss;
 
 		s6->sin6_family = AF_INET6; /* any address, IPv4 too (dual stack) */
 		s6->sin6_port = htons((unsigned short)port);
 		s6->sin6_addr = in6addr_any;
-		flags |= MHD_USE_DUAL_STACK;
+		*v6only = -1;
 	} else if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (void *)&ss;
+		struct sockaddr_in6 *s6 = (void *)ss;
 
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((unsigned short)port);
 		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
 			goto bad;
-		flags |= MHD_USE_IPv6;
+		*v6only = 1;
 	} else {
-		struct sockaddr_in *s4 = (void *)&ss;
+		struct sockaddr_in *s4 = (void *)ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((unsigned short)port);
 		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
 			goto bad;
+		*v6only = 0;
 	}
-	m->d = MHD_start_daemon(flags, (unsigned short)port, NULL, NULL, handler, m,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	return 0;
+bad:
+	return l4s_err(EINVAL, "--metrics-addr \"%s\" is wrong: expected [HOST]:PORT such as "
+		       ":9477, 127.0.0.1:9477 or [::1]:9477, or off", addr);
+}
+
+int metrics_addr_check(const char *addr)
+{
+	struct sockaddr_storage ss;
+	int v6only;
+
+	return parse_listen(addr, &ss, &v6only);
+}
+
+/*
+ * libmicrohttpd's own messages, as agent log lines. A flood of connections makes it
+ * say the same thing per connection: at most LOG_BURST lines a minute, then a count.
+ */
+#define LOG_BURST 10
+
+static void __attribute__((format(printf, 2, 0))) mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned long lines, dropped;
+	time_t now = time(NULL);
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+		msg[--n] = 0;
+	for (char *p = msg; *p; p++) /* one log line each, whatever it says */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	pthread_mutex_lock(&mu);
+	if (now - window >= 60) {
+		if (dropped)
+			agent_log("metrics server: %lu more messages in the last minute not shown",
+				  dropped);
+		window = now;
+		lines = dropped = 0;
+	}
+	if (lines++ < LOG_BURST)
+		agent_log("metrics server: %s", msg);
+	else
+		dropped++;
+	pthread_mutex_unlock(&mu);
+}
+
+/*
+ * Connections: libmicrohttpd with epoll (no FD_SETSIZE ceiling; MHD_USE_AUTO picks
+ * epoll on Linux, poll elsewhere), at most METRICS_PER_IP from one client address and
+ * METRICS_MAX_CONNS in all (fewer when the file limit is low: room stays for the
+ * agent's own files), each closed after METRICS_IDLE_S seconds without a byte. A
+ * slow-loris client gets its few connections, and the kubelet's probe still gets
+ * an answer.
+ */
+#define METRICS_MAX_CONNS 4096u
+#define METRICS_PER_IP    64u
+#define METRICS_IDLE_S    10u
+#define METRICS_FD_RESERVE 256u
+
+static unsigned int conn_limit(void)
+{
+	struct rlimit r;
+	rlim_t fds;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return 512;
+	fds = r.rlim_cur == RLIM_INFINITY ? METRICS_MAX_CONNS + METRICS_FD_RESERVE : r.rlim_cur;
+	if (fds < 2 * METRICS_FD_RESERVE)
+		return (unsigned int)(fds / 2);
+	fds -= METRICS_FD_RESERVE;
+	return fds < METRICS_MAX_CONNS ? (unsigned int)fds : METRICS_MAX_CONNS;
+}
+
+struct metrics *metrics_start(struct agent *a, const char *addr)
+{
+	struct metrics *m;
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	int v6only;
+
+	if (parse_listen(addr, &ss, &v6only) || lazy_mhd())
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		l4s_err(ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->a = a;
+	if (v6only < 0)
+		flags |= MHD_USE_DUAL_STACK;
+	else if (v6only)
+		flags |= MHD_USE_IPv6;
+	m->d = MHD_start_daemon(flags, ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL,
+				handler, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, METRICS_IDLE_S, MHD_OPTION_END);
 	if (!m->d) {
 		l4s_err(EADDRINUSE, "cannot serve metrics on %s (address in use, or not an address "
 			"of this host)", addr);
@@ -378,11 +490,6 @@ struct metrics *metrics_start(struct agent *a, const char *addr)
 		return NULL;
 	}
 	return m;
-bad:
-	l4s_err(EINVAL, "--metrics-addr \"%s\" is wrong: expected [HOST]:PORT such as :9477, "
-		"127.0.0.1:9477 or [::1]:9477", addr);
-	free(m);
-	return NULL;
 }
 
 void metrics_stop(struct metrics *m)
