@@ -254,11 +254,12 @@ static int icmp_csums_ok(int v6, const uint8_t *f, size_t len)
 /* A backend counter (word @w of struct l4s_backend_stats) summed over all backends. */
 static __u64 bsum(int w)
 {
-	__u64 total = 0, c[8];
+	__u64 total = 0;
+	struct l4s_backend_stats c;
 
 	for (__u32 id = 0; id < 64; id++)
-		if (!percpu_sum(&st, st.bstats, id, c, 8))
-			total += c[w];
+		if (!state_backend_stats(&st, id, &c))
+			total += ((const __u64 *)&c)[w];
 	return total;
 }
 

@@ -68,10 +68,10 @@ struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3
 
 uint64_t dp_reason(struct l4s_state *st, unsigned int reason)
 {
-	__u64 v = 0;
+	__u64 v[L4S_R_MAX] = {};
 
-	percpu_sum(st, st->reasons, reason, &v, 1);
-	return v;
+	state_reasons(st, v);
+	return reason < L4S_R_MAX ? v[reason] : 0;
 }
 
 void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir)

@@ -3,11 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <bpf/bpf.h>
 #include "attach.h"
 #include "cmd.h"
 #include "err.h"
-#include "mapscan.h"
 #include "parse.h"
 #include "state.h"
 
@@ -32,9 +30,7 @@ static int node_open(struct l4s_state *st, int flags)
 {
 	if (state_open(st, state_pin_dir(opt_pin_dir), flags))
 		return -1;
-	if (st->node < 0 || st->snat < 0) {
-		l4s_err(EOPNOTSUPP, "the state in %s predates SNAT", st->pin_dir);
-		l4s_hint("'l4split attach DEV' with this l4split adds it in place");
+	if (state_require(st, STATE_HAS_SNAT)) {
 		state_close(st);
 		return -1;
 	}
@@ -57,14 +53,13 @@ static int node_show(void)
 {
 	struct l4s_state st;
 	struct l4s_node n = {};
-	__u32 zero = 0;
 	long c[3] = { 0 };
 	char a4[64] = "", a6[64] = "";
 
 	if (node_open(&st, 0))
 		return cmd_fail(1);
-	bpf_map_lookup_elem(st.node, &zero, &n);
-	map_scan(st.snat, sizeof(struct l4s_flow_key), sizeof(struct l4s_snat), count_entry, c);
+	state_node_get(&st, &n);
+	state_snat_scan(&st, count_entry, c);
 	if (n.flags & L4S_NODE_F_ADDR4) {
 		struct l4s_addr a = { .addr = { n.addr4 } };
 
@@ -97,7 +92,7 @@ static int node_set(int argc, char **argv, int unset)
 {
 	struct l4s_node n = {};
 	struct l4s_state st;
-	__u32 zero = 0;
+	int err;
 	__u64 lo = 0, hi = 0;
 	int have_addr = 0, have_ports = 0;
 
@@ -152,12 +147,12 @@ static int node_set(int argc, char **argv, int unset)
 	if (unset) {
 		/* New flows stop getting ports; flows that have one keep it (and the address
 		 * their replies come back to). */
-		bpf_map_lookup_elem(st.node, &zero, &n);
+		state_node_get(&st, &n);
 		n.flags |= L4S_NODE_F_OFF;
 	} else {
 		struct l4s_node cur = {};
 
-		bpf_map_lookup_elem(st.node, &zero, &cur);
+		state_node_get(&st, &cur);
 		if (!have_addr) { /* only the range changes */
 			n.addr4 = cur.addr4;
 			n.addr6 = cur.addr6;
@@ -193,8 +188,8 @@ static int node_set(int argc, char **argv, int unset)
 				 "node's address\n", ndev);
 	}
 	/* One map update: a packet sees the old settings or the new ones. */
-	if (bpf_map_update_elem(st.node, &zero, &n, BPF_ANY)) {
-		l4s_err(errno, "cannot write l4s_node: %s", strerror(errno));
+	if ((err = state_node_put(&st, &n))) {
+		l4s_err(err, "cannot write l4s_node: %s", strerror(-err));
 		state_close(&st);
 		return cmd_fail(1);
 	}

@@ -799,12 +799,8 @@ int do_rollout(int argc, char **argv)
 	rn.pin_dir = state_pin_dir(opt_pin_dir);
 	if (state_open(&st, rn.pin_dir, 0))
 		return cmd_fail(1);
-	if (st.rollouts < 0) {
+	if (state_require(&st, STATE_HAS_ROLLOUTS)) {
 		state_close(&st);
-		l4s_err(ENOENT, "the state in %s has no rollout map (written by an older l4split)",
-			rn.pin_dir);
-		l4s_hint("run 'l4split attach DEV' once with this version: it adds the map and "
-			 "keeps flows");
 		return cmd_fail(1);
 	}
 	if (svc_find(&st, o.svc, &sid)) {

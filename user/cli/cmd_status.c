@@ -6,12 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/bpf.h>
 #include "attach.h"
 #include "attach_cgroup.h"
 #include "cmd.h"
 #include "err.h"
-#include "mapscan.h"
 #include "model.h"
 #include "parse.h"
 #include "state.h"
@@ -375,8 +373,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 	} else if (argc == 0) {
 		json_t *att = json_array();
 
-		map_scan(st.attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach),
-			 attach_collect, att);
+		state_attach_scan(&st, attach_collect, att);
 		json_object_set_new(doc, "attached", att);
 		json_object_set_new(doc, "cgroups", cgroup_status(&st));
 		json_object_set_new(doc, "flow_table_size", json_integer((json_int_t)st.flow_max));

@@ -614,6 +614,23 @@ int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many)
 	return 0;
 }
 
+int state_require(struct l4s_state *st, enum state_feature what)
+{
+	static const char *const names[] = { "rollouts", "SNAT and DSR", "the socket path" };
+	int have = what == STATE_HAS_ROLLOUTS ? st->rollouts >= 0 :
+		   what == STATE_HAS_SNAT     ? st->node >= 0 && st->snat >= 0 && st->bindex >= 0 :
+						st->sock_fwd >= 0 && st->sock_rev >= 0 &&
+						st->sock_stats >= 0 && st->cgroups >= 0;
+
+	if (have)
+		return 0;
+	l4s_err(EOPNOTSUPP, "the state in %s predates %s (written by an older l4split)",
+		st->pin_dir, names[what]);
+	l4s_hint("run 'l4split attach DEV' once with this version: it adds the maps in place "
+		 "and keeps flows");
+	return -EOPNOTSUPP;
+}
+
 int state_service(struct l4s_state *st, __u32 id, struct l4s_service *out)
 {
 	const struct l4s_service *all = state_services(st);
@@ -670,6 +687,21 @@ int state_rollout_put(struct l4s_state *st, __u32 svc_id, const struct l4s_rollo
 	if (st->rollouts < 0)
 		return -EOPNOTSUPP;
 	return bpf_map_update_elem(st->rollouts, &svc_id, r, BPF_ANY) ? -errno : 0;
+}
+
+int state_snat_scan(struct l4s_state *st, int (*fn)(const void *k, const void *v, void *ctx),
+		    void *ctx)
+{
+	if (st->snat < 0)
+		return -EOPNOTSUPP;
+	return map_scan(st->snat, sizeof(struct l4s_flow_key), sizeof(struct l4s_snat), fn, ctx);
+}
+
+int state_attach_scan(struct l4s_state *st, int (*fn)(const void *k, const void *v, void *ctx),
+		      void *ctx)
+{
+	return map_scan(st->attach, sizeof(struct l4s_attach_key), sizeof(struct l4s_attach), fn,
+			ctx);
 }
 
 int state_put_weight(struct l4s_state *st, __u32 id, __u64 w)

@@ -107,6 +107,11 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
+/* Maps a state written by an older l4split may lack (until 'attach' adds them): 0 when
+ * the state has what @what needs, else -EOPNOTSUPP with a message and a hint. */
+enum state_feature { STATE_HAS_ROLLOUTS, STATE_HAS_SNAT, STATE_HAS_SOCKET };
+int state_require(struct l4s_state *st, enum state_feature what);
+
 /* Typed accessors: the commands and the agent read and write the maps through these,
  * never by fd. 0 or -errno (-ENOENT: no entry; -EOPNOTSUPP: a state from before the map,
  * until attach adds it). */
@@ -116,6 +121,13 @@ int state_node_get(struct l4s_state *st, struct l4s_node *n);
 int state_node_put(struct l4s_state *st, const struct l4s_node *n);
 int state_rollout_get(struct l4s_state *st, __u32 svc_id, struct l4s_rollout *r);
 int state_rollout_put(struct l4s_state *st, __u32 svc_id, const struct l4s_rollout *r);
+/* Walk the SNAT entries (key struct l4s_flow_key, value struct l4s_snat) or the
+ * attachment records (key struct l4s_attach_key, value struct l4s_attach); @fn returns
+ * non-zero to stop. 0, @fn's value, or -errno. */
+int state_snat_scan(struct l4s_state *st, int (*fn)(const void *k, const void *v, void *ctx),
+		    void *ctx);
+int state_attach_scan(struct l4s_state *st, int (*fn)(const void *k, const void *v, void *ctx),
+		      void *ctx);
 
 /* Drop the snapshots and the index: a long-running reader (watch, rollout) sees other
  * writers again. (A mapped snapshot, layout 3, is live already; the index is not.) */

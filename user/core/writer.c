@@ -777,11 +777,8 @@ int service_apply(struct l4s_state *st, const struct svc_spec *want, const struc
 	if (!o->dry_run && (err = service_repair(st)))
 		return err;
 	if (want->mode != L4S_MODE_AUTO && want->mode != L4S_MODE_NAT &&
-	    (st->snat < 0 || st->bindex < 0)) {
-		l4s_err(EOPNOTSUPP, "the state in %s predates the snat and dsr modes", st->pin_dir);
-		l4s_hint("'l4split attach DEV' with this l4split adds them in place");
-		return -EOPNOTSUPP;
-	}
+	    (err = state_require(st, STATE_HAS_SNAT)))
+		return err;
 	if (svc_lookup(st, want->name, &id)) {
 		if (o->how == WRITE_UPDATE)
 			return svc_find(st, want->name, &id); /* the message */
