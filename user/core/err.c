@@ -19,6 +19,7 @@ int l4s_debug;
  * argument that points at the current message or hint (l4s_errmsg(),
  * l4s_errhint()) is read whole before it is overwritten.
  */
+static void set_buf(char *buf, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void set_buf(char *buf, const char *fmt, va_list ap)
 {
 	char tmp[ERR_LEN];
