@@ -422,5 +422,8 @@ int main(void)
 		tests[n++] = (struct CMUnitTest){ .name = files[i] + sizeof(FIXTURES),
 						  .test_func = run_case,
 						  .initial_state = files[i] };
-	return _cmocka_run_group_tests("writer", tests, (size_t)n, setup, teardown);
+	n = _cmocka_run_group_tests("writer", tests, (size_t)n, setup, teardown);
+	for (int i = 0; i < nf; i++)
+		free(files[i]);
+	return n;
 }

@@ -56,6 +56,10 @@ int do_node(int argc, char **argv);
 
 struct svc_spec;
 struct write_result;
+/* Open the state (locked), service_edit() it, close it: 0, or the exit code of the
+ * failure (printed). *s is the spec as written; the caller frees it. */
+int edit_service(const char *name, int (*edit)(struct svc_spec *s, void *ctx), void *ctx,
+		 struct svc_spec *s, struct write_result *r);
 /* After a change: the tracks and their shares (text or JSON). */
 void print_shares(const struct svc_spec *s);
 /* A Note when a backend with weight gets no slot (the table is too small for it). */

@@ -188,14 +188,18 @@ static int svc_del(int argc, char **argv)
 	return 0;
 }
 
+static int svc_mode_edit(struct svc_spec *s, void *ctx)
+{
+	s->mode = *(const __u8 *)ctx;
+	return 0;
+}
+
 static int svc_mode(int argc, char **argv)
 {
-	struct write_opts wo = { .how = WRITE_UPDATE };
 	struct write_result res;
-	struct svc_spec s = {};
-	struct l4s_state st;
+	struct svc_spec s;
 	__u8 mode;
-	int rc = 1;
+	int rc;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_service();
@@ -203,25 +207,16 @@ static int svc_mode(int argc, char **argv)
 		return usage_error("service mode takes a NAME and auto, nat, snat or dsr");
 	if (parse_name("service", argv[0]) || parse_mode(argv[1], &mode))
 		return cmd_fail(EXIT_USAGE);
-	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
-		return cmd_fail(1);
-	if (service_get(&st, argv[0], &s))
-		goto out;
-	s.mode = mode;
-	if (service_apply(&st, &s, &wo, &res))
-		goto out;
-	rc = 0;
+	rc = edit_service(argv[0], svc_mode_edit, &mode, &s, &res);
+	spec_free(&s);
+	if (rc)
+		return rc;
 	if (l4s_json)
 		json_print(json_pack("{s:s, s:s}", "service", argv[0], "mode", mode_name(mode)));
 	else
 		printf("service %s: mode %s (new flows; established ones keep their path)\n",
 		       argv[0], mode_name(mode));
-out:
-	if (rc)
-		rc = cmd_fail(1);
-	spec_free(&s);
-	state_close(&st);
-	return rc;
+	return 0;
 }
 
 int do_service(int argc, char **argv)

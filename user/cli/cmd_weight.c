@@ -18,6 +18,20 @@ int help_weight(void)
 	return 0;
 }
 
+int edit_service(const char *name, int (*edit)(struct svc_spec *s, void *ctx), void *ctx,
+		 struct svc_spec *s, struct write_result *r)
+{
+	struct l4s_state st;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
+		return cmd_fail(1);
+	err = service_edit(&st, name, edit, ctx, s, r);
+	state_close(&st);
+	return err ? cmd_fail(1) : 0;
+}
+
 void print_shares(const struct svc_spec *s)
 {
 	double *share = calloc((size_t)s->ntr + 1, sizeof(*share));
@@ -87,13 +101,70 @@ static int split_arg(const char *arg, char *key, size_t klen, __u64 *w)
 	return parse_weight(eq + 1, w);
 }
 
+struct weight_args {
+	int argc;
+	char **argv;
+};
+
+/* Each TRACK=W or ADDR:PORT=W into the spec (all parsed already). */
+static int weight_edit(struct svc_spec *s, void *ctx)
+{
+	const struct weight_args *w = ctx;
+	const char *name = w->argv[0];
+
+	for (int i = 1; i < w->argc; i++) {
+		char key[128];
+		__u64 v;
+
+		split_arg(w->argv[i], key, sizeof(key), &v);
+		if (strchr(key, ':')) {
+			struct l4s_addr a;
+			struct spec_backend *b;
+			__u8 fam;
+			__u16 port;
+
+			parse_addr_port(key, &a, &fam, &port);
+			b = spec_backend(s, &a, fam, port);
+			if (!b) {
+				l4s_err(ENOENT, "%s is not a backend of \"%s\"", key, name);
+				l4s_hint("'l4split status %s' lists its backends", name);
+				return -ENOENT;
+			}
+			b->weight = v;
+		} else {
+			char tn[L4S_NAME_LEN], known[256] = "";
+			struct spec_track *t;
+
+			/* A label value longer than a track name: its shortened track. */
+			if (strlen(key) >= L4S_NAME_LEN && track_name(tn, key) == 1)
+				snprintf(key, sizeof(key), "%s", tn);
+			t = spec_track(s, key);
+			if (t) {
+				t->weight = v;
+				continue;
+			}
+			for (int j = 0; j < s->ntr; j++) {
+				strncat(known, j ? ", " : "", sizeof(known) - strlen(known) - 1);
+				strncat(known, s->tr[j].name, sizeof(known) - strlen(known) - 1);
+			}
+			l4s_err(ENOENT, "service \"%s\" has no track \"%s\"", name, key);
+			if (s->ntr)
+				l4s_hint("its tracks are: %s", known);
+			else
+				l4s_hint("add backends first: 'l4split backend add %s ADDR:PORT "
+					 "--track %s'", name, key);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 int do_weight(int argc, char **argv)
 {
-	struct write_opts wo = { .how = WRITE_UPDATE };
+	struct weight_args w = { argc, argv };
 	struct write_result res;
-	struct svc_spec s = {};
-	struct l4s_state st;
-	int rc = 1;
+	struct svc_spec s;
+	int rc;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_weight();
@@ -106,9 +177,9 @@ int do_weight(int argc, char **argv)
 	/* Every argument first: nothing is opened before all of it parses. */
 	for (int i = 1; i < argc; i++) {
 		char key[128], other[128];
-		__u64 w;
+		__u64 v;
 
-		if (split_arg(argv[i], key, sizeof(key), &w))
+		if (split_arg(argv[i], key, sizeof(key), &v))
 			return cmd_fail(EXIT_USAGE);
 		if (strchr(key, ':')) {
 			struct l4s_addr a;
@@ -119,69 +190,15 @@ int do_weight(int argc, char **argv)
 				return cmd_fail(EXIT_USAGE);
 		}
 		for (int j = 1; j < i; j++)
-			if (!split_arg(argv[j], other, sizeof(other), &w) && !strcmp(key, other))
+			if (!split_arg(argv[j], other, sizeof(other), &v) && !strcmp(key, other))
 				return usage_error("\"%s\" is given twice (%s and %s): give each track "
 						   "or backend once", key, argv[j], argv[i]);
 	}
-	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK))
-		return cmd_fail(1);
-	if (service_get(&st, argv[0], &s))
-		goto out;
-	for (int i = 1; i < argc; i++) {
-		char key[128];
-		__u64 w;
-
-		split_arg(argv[i], key, sizeof(key), &w);
-		if (strchr(key, ':')) {
-			struct l4s_addr a;
-			struct spec_backend *b;
-			__u8 fam;
-			__u16 port;
-
-			parse_addr_port(key, &a, &fam, &port);
-			b = spec_backend(&s, &a, fam, port);
-			if (!b) {
-				l4s_err(ENOENT, "%s is not a backend of \"%s\"", key, argv[0]);
-				l4s_hint("'l4split status %s' lists its backends", argv[0]);
-				goto out;
-			}
-			b->weight = w;
-		} else {
-			char tn[L4S_NAME_LEN];
-			struct spec_track *t;
-
-			/* A label value longer than a track name: its shortened track. */
-			if (strlen(key) >= L4S_NAME_LEN && track_name(tn, key) == 1)
-				snprintf(key, sizeof(key), "%s", tn);
-			t = spec_track(&s, key);
-
-			if (!t) {
-				char known[256] = "";
-
-				for (int j = 0; j < s.ntr; j++) {
-					strncat(known, j ? ", " : "", sizeof(known) - strlen(known) - 1);
-					strncat(known, s.tr[j].name, sizeof(known) - strlen(known) - 1);
-				}
-				l4s_err(ENOENT, "service \"%s\" has no track \"%s\"", argv[0], key);
-				if (s.ntr)
-					l4s_hint("its tracks are: %s", known);
-				else
-					l4s_hint("add backends first: 'l4split backend add %s ADDR:PORT "
-						 "--track %s'", argv[0], key);
-				goto out;
-			}
-			t->weight = w;
-		}
+	rc = edit_service(argv[0], weight_edit, &w, &s, &res);
+	if (!rc) {
+		print_shares(&s);
+		note_starved(&s, &res);
 	}
-	if (service_apply(&st, &s, &wo, &res))
-		goto out;
-	rc = 0;
-	print_shares(&s);
-	note_starved(&s, &res);
-out:
-	if (rc)
-		rc = cmd_fail(1);
 	spec_free(&s);
-	state_close(&st);
 	return rc;
 }

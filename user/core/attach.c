@@ -160,14 +160,107 @@ static int set_redirect_flag(struct l4s_state *st)
 	return bpf_map_update_elem(st->config, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
+/* Refuse to replace somebody else's XDP program, in either mode. */
+static int check_foreign_xdp(int ifindex, const char *dev, const struct attach_opts *o)
+{
+	__u32 xdp_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 other_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	__u32 id;
+	int ours;
+
+	if (o->tc_only)
+		return 0;
+	id = xdp_current(ifindex, xdp_flag, &ours);
+	if (id && !ours) {
+		l4s_err(EBUSY, "%s already has another XDP program (id %u)", dev, id);
+		l4s_hint("detach it first, or use --tc-only");
+		return -EBUSY;
+	}
+	id = xdp_current(ifindex, other_flag, &ours);
+	if (id && !ours) {
+		l4s_err(EBUSY, "%s already has another XDP program (id %u) in %s mode", dev, id,
+			o->mode == XDP_MODE_GENERIC ? "native" : "generic");
+		l4s_hint("detach it first, or use --tc-only");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The forward path: tc ingress (and ours off XDP), or XDP in the mode asked for (and
+ * ours off the other mode and off tc ingress). Sets rec's flags and program id. */
+static int attach_forward(struct l4split_bpf *skel, int ifindex, const char *dev,
+			  const struct attach_opts *o, struct l4s_attach *rec)
+{
+	__u32 xdp_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 other_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	int err, ours;
+
+	if (o->tc_only) {
+		err = tc_put(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.l4s_tc_fwd));
+		if (err)
+			return l4s_err(err, "cannot attach the forward program to %s ingress: %s", dev,
+				       strerror(-err));
+		rec->flags |= L4S_ATTACH_TC_IN;
+		rec->tc_in_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_fwd));
+		/* Switching from XDP to tc: the old XDP program must go. */
+		if (xdp_current(ifindex, XDP_FLAGS_DRV_MODE, &ours) && ours)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		if (xdp_current(ifindex, XDP_FLAGS_SKB_MODE, &ours) && ours)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+		return 0;
+	}
+	/* One mode at a time: remove ours from the other mode first. */
+	if (xdp_current(ifindex, other_flag, &ours) && ours)
+		bpf_xdp_detach(ifindex, (int)other_flag, NULL);
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.l4s_xdp_fwd), xdp_flag, NULL);
+	if (err) {
+		l4s_err(err, "cannot attach XDP to %s in %s mode: %s", dev,
+			o->mode == XDP_MODE_GENERIC ? "generic" : "native", strerror(-err));
+		if (o->mode == XDP_MODE_NATIVE)
+			l4s_hint("the driver may not support native XDP: try --xdp-mode generic, or "
+				 "--tc-only");
+		else
+			l4s_hint("try --tc-only");
+		return err;
+	}
+	rec->flags |= o->mode == XDP_MODE_GENERIC ? L4S_ATTACH_XDP_SKB : L4S_ATTACH_XDP;
+	rec->xdp_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_xdp_fwd));
+	tc_remove(ifindex, BPF_TC_INGRESS);
+	return 0;
+}
+
+/* The clsact qdisc (ours when we create it: rec says so) and the reply program at egress. */
+static int attach_reply(struct l4split_bpf *skel, struct bpf_tc_hook *hook, const char *dev,
+			struct l4s_attach *rec)
+{
+	libbpf_print_fn_t old_print = libbpf_set_print(NULL);
+	int err;
+
+	/* "exists" is an answer here, not an error worth libbpf's log line. */
+	err = bpf_tc_hook_create(hook);
+	libbpf_set_print(old_print);
+	if (!err)
+		rec->flags |= L4S_ATTACH_OWN_QDISC;
+	else if (err != -EEXIST) {
+		l4s_err(err, "cannot create the clsact qdisc on %s: %s", dev, strerror(-err));
+		l4s_hint("the kernel needs CONFIG_NET_CLS_ACT / sch_clsact");
+		return err;
+	}
+	err = tc_put(hook->ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.l4s_tc_reply));
+	if (err)
+		return l4s_err(err, "cannot attach the reply program to %s egress: %s", dev,
+			       strerror(-err));
+	rec->flags |= L4S_ATTACH_TC_OUT;
+	rec->tc_out_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_reply));
+	return 0;
+}
+
 int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *o)
 {
 	struct l4s_attach_key key = { .netns_ino = netns_ino() };
 	struct l4s_attach rec = {}, old = {};
 	struct l4split_bpf *skel = NULL;
-	__u32 xdp_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	__u32 other_flag = o->mode == XDP_MODE_GENERIC ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-	int ifindex = (int)if_nametoindex(dev), err, ours, had = 0;
+	int ifindex = (int)if_nametoindex(dev), err, had = 0;
 	LIBBPF_OPTS(bpf_tc_hook, hook);
 
 	if (!ifindex) {
@@ -177,25 +270,9 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 	}
 	key.ifindex = (__u32)ifindex;
 	had = bpf_map_lookup_elem(st->attach, &key, &old) == 0;
-
-	/* Refuse to replace somebody else's program. */
-	if (!o->tc_only) {
-		__u32 id = xdp_current(ifindex, xdp_flag, &ours);
-
-		if (id && !ours) {
-			l4s_err(EBUSY, "%s already has another XDP program (id %u)", dev, id);
-			l4s_hint("detach it first, or use --tc-only");
-			return -EBUSY;
-		}
-		id = xdp_current(ifindex, other_flag, &ours);
-		if (id && !ours) {
-			l4s_err(EBUSY, "%s already has another XDP program (id %u) in %s mode", dev,
-				id, o->mode == XDP_MODE_GENERIC ? "native" : "generic");
-			l4s_hint("detach it first, or use --tc-only");
-			return -EBUSY;
-		}
-	}
-
+	err = check_foreign_xdp(ifindex, dev, o);
+	if (err)
+		return err;
 	skel = state_load_object(st);
 	if (!skel)
 		return -EINVAL;
@@ -203,68 +280,13 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 	snprintf(rec.ifname, sizeof(rec.ifname), "%s", dev);
 	rec.attached_at = (__u64)time(NULL);
 	rec.flags = had ? (old.flags & L4S_ATTACH_OWN_QDISC) : 0;
-
 	hook.ifindex = ifindex;
 	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-	{
-		/* "exists" is an answer here, not an error worth libbpf's log line. */
-		libbpf_print_fn_t old_print = libbpf_set_print(NULL);
-
-		err = bpf_tc_hook_create(&hook);
-		libbpf_set_print(old_print);
-	}
+	err = attach_reply(skel, &hook, dev, &rec);
 	if (!err)
-		rec.flags |= L4S_ATTACH_OWN_QDISC;
-	else if (err != -EEXIST) {
-		l4s_err(err, "cannot create the clsact qdisc on %s: %s", dev, strerror(-err));
-		l4s_hint("the kernel needs CONFIG_NET_CLS_ACT / sch_clsact");
+		err = attach_forward(skel, ifindex, dev, o, &rec);
+	if (err)
 		goto out;
-	}
-
-	err = tc_put(ifindex, BPF_TC_EGRESS, bpf_program__fd(skel->progs.l4s_tc_reply));
-	if (err) {
-		l4s_err(err, "cannot attach the reply program to %s egress: %s", dev,
-			strerror(-err));
-		goto out;
-	}
-	rec.flags |= L4S_ATTACH_TC_OUT;
-	rec.tc_out_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_reply));
-
-	if (o->tc_only) {
-		err = tc_put(ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.l4s_tc_fwd));
-		if (err) {
-			l4s_err(err, "cannot attach the forward program to %s ingress: %s", dev,
-				strerror(-err));
-			goto out;
-		}
-		rec.flags |= L4S_ATTACH_TC_IN;
-		rec.tc_in_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_tc_fwd));
-		/* Switching from XDP to tc: the old XDP program must go. */
-		if (xdp_current(ifindex, XDP_FLAGS_DRV_MODE, &ours) && ours)
-			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
-		if (xdp_current(ifindex, XDP_FLAGS_SKB_MODE, &ours) && ours)
-			bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
-	} else {
-		/* One mode at a time: remove ours from the other mode first. */
-		if (xdp_current(ifindex, other_flag, &ours) && ours)
-			bpf_xdp_detach(ifindex, (int)other_flag, NULL);
-		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.l4s_xdp_fwd),
-				     xdp_flag, NULL);
-		if (err) {
-			l4s_err(err, "cannot attach XDP to %s in %s mode: %s", dev,
-				o->mode == XDP_MODE_GENERIC ? "generic" : "native",
-				strerror(-err));
-			if (o->mode == XDP_MODE_NATIVE)
-				l4s_hint("the driver may not support native XDP: try --xdp-mode "
-					 "generic, or --tc-only");
-			else
-				l4s_hint("try --tc-only");
-			goto out;
-		}
-		rec.flags |= o->mode == XDP_MODE_GENERIC ? L4S_ATTACH_XDP_SKB : L4S_ATTACH_XDP;
-		rec.xdp_prog_id = prog_id(bpf_program__fd(skel->progs.l4s_xdp_fwd));
-		tc_remove(ifindex, BPF_TC_INGRESS);
-	}
 
 	if (o->redirect_target) {
 		__u32 ifx = (__u32)ifindex;

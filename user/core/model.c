@@ -199,9 +199,12 @@ int model_copy(struct model *dst, const struct model *src)
 		model_free(dst);
 		return l4s_err(ENOMEM, "out of memory");
 	}
-	memcpy(dst->be, src->be, sizeof(*dst->be) * (size_t)src->nbe);
-	memcpy(dst->tr, src->tr, sizeof(*dst->tr) * (size_t)src->ntr);
-	memcpy(dst->fe, src->fe, sizeof(*dst->fe) * (size_t)src->nfe);
+	if (src->nbe)
+		memcpy(dst->be, src->be, sizeof(*dst->be) * (size_t)src->nbe);
+	if (src->ntr)
+		memcpy(dst->tr, src->tr, sizeof(*dst->tr) * (size_t)src->ntr);
+	if (src->nfe)
+		memcpy(dst->fe, src->fe, sizeof(*dst->fe) * (size_t)src->nfe);
 	return 0;
 }
 

@@ -130,7 +130,8 @@ static int validate_tracks(const struct svc_spec *s, struct spec_track *sorted)
 				       fmt_weight(wb, s->tr[t].weight),
 				       (unsigned long long)(L4S_WEIGHT_MAX / L4S_WEIGHT_ONE));
 	}
-	memcpy(sorted, s->tr, sizeof(*sorted) * (size_t)s->ntr);
+	if (s->ntr)
+		memcpy(sorted, s->tr, sizeof(*sorted) * (size_t)s->ntr);
 	qsort(sorted, (size_t)s->ntr, sizeof(*sorted), cmp_track_name);
 	for (int t = 1; t < s->ntr; t++)
 		if (!cmp_track_name(&sorted[t - 1], &sorted[t]))
@@ -576,6 +577,25 @@ static long finish_removals(struct l4s_state *st, struct model *m)
 	return flows;
 }
 
+/* Make @m (the live service, or an empty one) what @s says, in memory: backends and
+ * tracks marked new, changed or removed (counted in @r), ids for the new backends,
+ * effective weights, and the backends the table would starve. */
+static int diff_spec(struct l4s_state *st, struct model *m, const struct svc_spec *s,
+		     struct write_result *r)
+{
+	int err = diff_backends(m, s, r);
+
+	if (!err)
+		err = diff_tracks(m, s, r);
+	if (!err)
+		err = alloc_ids(st, m);
+	if (err)
+		return err;
+	model_effective(m);
+	note_starved(m, r);
+	return 0;
+}
+
 static int model_from_spec_frontends(struct model *m, const struct svc_spec *s)
 {
 	return model_set_frontends(m, s->fe, s->nfe);
@@ -595,15 +615,9 @@ static int service_create(struct l4s_state *st, const struct svc_spec *s,
 		return err;
 	m.id = id;
 	m.svc.table_size = s->table_size;
-	err = diff_backends(&m, s, r);
-	if (!err)
-		err = diff_tracks(&m, s, r);
-	if (!err)
-		err = alloc_ids(st, &m);
+	err = diff_spec(st, &m, s, r);
 	if (err)
 		goto out;
-	model_effective(&m);
-	note_starved(&m, r);
 	r->id = id;
 	r->created = r->changed = r->table_changed = r->fe_changed = 1;
 	if (o->dry_run)
@@ -707,15 +721,9 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 	r->fe_changed = !frontends_same(&m, s);
 	r->flags_changed = (m.svc.flags & USER_FLAGS) != s->flags;
 	r->mode_changed = m.svc.mode != s->mode;
-	err = diff_backends(&m, s, r);
-	if (!err)
-		err = diff_tracks(&m, s, r);
-	if (!err)
-		err = alloc_ids(st, &m);
+	err = diff_spec(st, &m, s, r);
 	if (err)
 		goto out;
-	model_effective(&m);
-	note_starved(&m, r);
 	r->table_changed = table_differs(st, &m, old_eff, nold);
 	r->changed = r->fe_changed || r->flags_changed || r->mode_changed || r->table_changed ||
 		     r->be_added || r->be_removed || r->be_changed || r->tr_added ||
@@ -790,6 +798,20 @@ int service_apply(struct l4s_state *st, const struct svc_spec *want, const struc
 		return -EEXIST;
 	}
 	return service_update(st, id, want, o, r);
+}
+
+int service_edit(struct l4s_state *st, const char *name,
+		 int (*edit)(struct svc_spec *s, void *ctx), void *ctx, struct svc_spec *s,
+		 struct write_result *r)
+{
+	struct write_opts wo = { .how = WRITE_UPDATE };
+	int err = service_get(st, name, s);
+
+	if (!err)
+		err = edit(s, ctx);
+	if (!err)
+		err = service_apply(st, s, &wo, r);
+	return err;
 }
 
 int service_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows)

@@ -58,6 +58,13 @@ int spec_validate(const struct svc_spec *s);
 int service_apply(struct l4s_state *st, const struct svc_spec *want, const struct write_opts *o,
 		  struct write_result *r);
 
+/* Read the live service @name as a spec, let @edit change it (0, or -errno with a
+ * message), and write it (WRITE_UPDATE): the read-modify-write of the CLI's commands.
+ * *s is the spec as written (the caller frees it, also on error). */
+int service_edit(struct l4s_state *st, const char *name,
+		 int (*edit)(struct svc_spec *s, void *ctx), void *ctx, struct svc_spec *s,
+		 struct write_result *r);
+
 /* Delete a service (frontends first). @nbe, @flows may be NULL. */
 int service_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows);
 
