@@ -41,6 +41,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run_group "unit-$(basename "$t")" "$t"
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
+run_group datapath-explain "$BUILD/tests/dp-explain"
 # Bounded fuzzing (make fuzz runs the same for longer).
 run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
 [ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15
