@@ -180,20 +180,17 @@ static const char *dst_text(char *buf, const struct pkt_info *pi)
 	return buf;
 }
 
-/* What 'l4split -j explain ARGS' prints, parsed; *rc its exit code. */
-static json_t *explain_cmd(int *rc, const char *fmt, ...)
+/* What 'l4split [-j] explain ARGS' prints on stdout (the caller frees it); *rc its exit
+ * code. */
+static char *explain_out(int json, int *rc, const char *line)
 {
-	char line[256], *argv[16], *save = NULL, *tok, *out = NULL;
+	char copy[256], *argv[16], *save = NULL, *tok, *out = NULL;
 	FILE *mem, *saved;
 	size_t outlen = 0;
 	int argc = 0;
-	va_list ap;
-	json_t *doc;
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	for (tok = strtok_r(line, " ", &save); tok && argc < 15; tok = strtok_r(NULL, " ", &save))
+	snprintf(copy, sizeof(copy), "%s", line);
+	for (tok = strtok_r(copy, " ", &save); tok && argc < 15; tok = strtok_r(NULL, " ", &save))
 		argv[argc++] = tok;
 	argv[argc] = NULL;
 	mem = open_memstream(&out, &outlen);
@@ -201,16 +198,37 @@ static json_t *explain_cmd(int *rc, const char *fmt, ...)
 	fflush(stdout);
 	saved = stdout;
 	stdout = mem;
-	l4s_json = 1;
+	l4s_json = json;
 	*rc = do_explain(argc, argv);
 	l4s_json = 0;
 	stdout = saved;
 	fclose(mem);
+	return out;
+}
+
+/* What 'l4split -j explain ARGS' prints, parsed; *rc its exit code. */
+static json_t *explain_cmd(int *rc, const char *fmt, ...)
+{
+	char line[256], *out;
+	va_list ap;
+	json_t *doc;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	out = explain_out(1, rc, line);
 	doc = json_loads(out ? out : "", 0, NULL);
 	if (!doc)
 		fail_msg("explain %s printed no JSON: \"%s\"", line, out ? out : "");
 	free(out);
 	return doc;
+}
+
+/* Does @text hold @want? */
+static void assert_has(const char *text, const char *want)
+{
+	if (!text || !strstr(text, want))
+		fail_msg("expected \"%s\" in:\n%s", want, text ? text : "(nothing)");
 }
 
 struct flow_seen {
@@ -464,6 +482,47 @@ static void test_command(void **state)
 	}
 }
 
+/* The text a user reads: the slot and what it holds, the backend and where it comes
+ * from, the shares, the mode; then the entry, once the SYN went through. */
+static void test_text(void **state)
+{
+	char want[160], *out;
+	struct explain_result r;
+	struct pkt_info pi;
+	int rc;
+
+	(void)state;
+	state_forget(&st);
+	explain(&many, "10.77.0.1", 3333, &r);
+	assert_int_equal(r.source, EXPLAIN_TABLE);
+	out = explain_out(0, &rc, "many 10.77.0.1:3333");
+	assert_int_equal(rc, 0);
+	assert_has(out, "flow 10.77.0.1:3333 -> 10.96.1.3:80/tcp, service many\n");
+	snprintf(want, sizeof(want), "over the 5-tuple: slot %u of 4099, holding 10.3.0.%u:80\n",
+		 r.slot, ntohl(r.be.addr.addr[0]) & 0xff);
+	assert_has(out, want);
+	assert_has(out, "  entry    none: a new flow, chosen by the slot\n");
+	snprintf(want, sizeof(want), "  backend  10.3.0.%u:80 (id %u), track %s, from the lookup "
+		 "table\n", ntohl(r.be.addr.addr[0]) & 0xff, r.backend_id, r.be.track);
+	assert_has(out, want);
+	/* many: stable=1 canary=3 after test_many; backends 1..3 stable, 4..5 canary */
+	assert_has(out, !strcmp(r.be.track, "stable") ? "track stable 25.00% (weight 1)" :
+							"track canary 75.00% (weight 3)");
+	assert_has(out, "  mode     nat if local, snat if remote (service mode auto)\n");
+	assert_has(out, "FIB lookup");
+	free(out);
+
+	assert_int_equal(send_pkt(&many, "10.77.0.1", 3333, 0, 0, &pi), XDP_PASS_);
+	out = explain_out(0, &rc, "many 10.77.0.1:3333");
+	assert_int_equal(rc, 0);
+	snprintf(want, sizeof(want), "  entry    live, backend 10.3.0.%u:80, flags",
+		 ntohl(r.be.addr.addr[0]) & 0xff);
+	assert_has(out, want);
+	assert_has(out, "from the flow entry\n");
+	assert_has(out, "fixed when the flow started");
+	free(out);
+}
+
 /* Bad input: 2 for usage, 1 for what the state lacks; an error document either way. */
 static void test_errors(void **state)
 {
@@ -517,7 +576,8 @@ int main(void)
 		cmocka_unit_test(test_ipv6),   cmocka_unit_test(test_ipv6_affinity),
 		cmocka_unit_test(test_udp),    cmocka_unit_test(test_snat),
 		cmocka_unit_test(test_closed), cmocka_unit_test(test_drop),
-		cmocka_unit_test(test_command), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_command), cmocka_unit_test(test_text),
+		cmocka_unit_test(test_errors),
 	};
 	const char *s = getenv("L4S_SEED");
 

@@ -202,6 +202,27 @@ static double jnum(json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
+/* @text under the field names, in lines of at most 90 columns. */
+static void print_wrapped(const char *text)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t n = strlen(p), cut = n;
+
+		if (n > 79) {
+			for (cut = 79; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (!cut)
+				cut = 79;
+		}
+		printf("           %.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 static void print_explain(json_t *j)
 {
 	json_t *fe = json_object_get(j, "flow_entry"), *slot = json_object_get(j, "slot");
@@ -249,13 +270,14 @@ static void print_explain(json_t *j)
 	printf("  backend  %s (id %lld), track %s, from the %s\n", jstr(j, "backend"),
 	       (long long)jnum(j, "backend_id"), jstr(j, "track"),
 	       !strcmp(src, "table") ? "lookup table" : "flow entry");
-	printf("  share    track %s %.2f%% (weight %s), backend %.2f%% (weight %s) of new flows\n",
+	printf("  share    track %s %.2f%% (weight %s), backend %.2f%% (weight %s in the track)"
+	       " of new flows\n",
 	       jstr(j, "track"), jnum(j, "track_share"),
 	       fmt_weight(wb, (__u64)(jnum(j, "track_weight") * L4S_WEIGHT_ONE + 0.5)),
 	       jnum(j, "backend_share"),
 	       fmt_weight(wb2, (__u64)(jnum(j, "backend_weight") * L4S_WEIGHT_ONE + 0.5)));
-	printf("  mode     %s: %s (service mode %s)\n", jstr(j, "path"), jstr(j, "why"),
-	       jstr(j, "mode"));
+	printf("  mode     %s (service mode %s)\n", jstr(j, "path"), jstr(j, "mode"));
+	print_wrapped(jstr(j, "why"));
 }
 
 /* The frontend the flow is sent to: --frontend among the service's, or the first of the
