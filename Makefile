@@ -135,7 +135,8 @@ fuzz: deps all $(BUILD)/tests/dpfuzz fuzz-build
 # The same code under ASan + UBSan, run by tests/run.sh as its own groups.
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build-asan build-asan/l4split \
-		$(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)) build-asan/tests/datapath >/dev/null
+		$(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)) build-asan/tests/datapath \
+		build-asan/tests/dp-explain >/dev/null
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done

@@ -58,6 +58,7 @@ if [ -x build-asan/l4split ]; then
 		[ -x "$t" ] && run_group "asan-unit-$(basename "$t")" "$t"
 	done
 	run_group asan-datapath build-asan/tests/datapath
+	run_group asan-datapath-explain build-asan/tests/dp-explain
 	run_group asan-e2e-test_lifecycle env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_lifecycle.sh
 	run_group asan-e2e-test_apply env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_apply.sh
 	run_group asan-e2e-test_rollout env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_rollout.sh
