@@ -262,6 +262,10 @@ static void print_explain(json_t *j)
 		else if (!strcmp(src, "table"))
 			printf("           closed: its last packets still go to it, a new "
 			       "connection chooses again by the slot\n");
+		else if (json_is_string(json_object_get(j, "slot_backend")) &&
+			 strcmp(jstr(j, "slot_backend"), jstr(fe, "backend")))
+			printf("           the slot moved since: a new connection from this "
+			       "port (another SYN) gets %s\n", jstr(j, "slot_backend"));
 	}
 	if (!strcmp(src, "none")) {
 		printf("  backend  none: dropped (%s)\n", jstr(j, "why"));
