@@ -76,6 +76,11 @@ $(BUILD)/tests/datapath: tests/datapath/datapath.c $(TEST_LIB) $(TEST_LIB_HDRS) 
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/datapath.c $(TEST_LIB) \
 		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/dp-explain: tests/datapath/explain.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/explain.c $(TEST_LIB) \
+		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/dpfuzz: tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c \
@@ -110,7 +115,7 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
+test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
 	@tests/run.sh
 
 # libFuzzer targets for the parsers of untrusted input (tests/fuzz/), in build-fuzz/.
@@ -130,7 +135,8 @@ fuzz: deps all $(BUILD)/tests/dpfuzz fuzz-build
 # The same code under ASan + UBSan, run by tests/run.sh as its own groups.
 asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build-asan build-asan/l4split \
-		$(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)) build-asan/tests/datapath >/dev/null
+		$(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN)) build-asan/tests/datapath \
+		build-asan/tests/dp-explain >/dev/null
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done

@@ -41,6 +41,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run_group "unit-$(basename "$t")" "$t"
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
+run_group datapath-explain "$BUILD/tests/dp-explain"
 # Bounded fuzzing (make fuzz runs the same for longer).
 run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
 [ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15
@@ -57,6 +58,7 @@ if [ -x build-asan/l4split ]; then
 		[ -x "$t" ] && run_group "asan-unit-$(basename "$t")" "$t"
 	done
 	run_group asan-datapath build-asan/tests/datapath
+	run_group asan-datapath-explain build-asan/tests/dp-explain
 	run_group asan-e2e-test_lifecycle env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_lifecycle.sh
 	run_group asan-e2e-test_apply env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_apply.sh
 	run_group asan-e2e-test_rollout env L4SPLIT="$PWD/build-asan/l4split" timeout 900 tests/e2e/test_rollout.sh

@@ -53,6 +53,7 @@ int do_rollout(int argc, char **argv);
 int do_agent(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_node(int argc, char **argv);
+int do_explain(int argc, char **argv);
 
 struct svc_spec;
 struct write_result;
@@ -77,5 +78,6 @@ int help_rollout(void);
 int help_agent(void);
 int help_apply(void);
 int help_node(void);
+int help_explain(void);
 
 #endif

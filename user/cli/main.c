@@ -25,6 +25,8 @@ static int do_help(void)
 		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
 		"       l4split status [NAME]\n"
 		"       l4split stats [NAME] [--watch SECONDS [--count N]]\n"
+		"       l4split explain NAME CLIENT_ADDR:PORT [--proto tcp|udp]\n"
+		"                       [--frontend VIP:PORT[/PROTO]]\n"
 		"       l4split sync NAME { --pods FILE | --endpointslices FILE }\n"
 		"                         { --track-label LABEL | --track T } [--port PORT|NAME]\n"
 		"                         [--weight T=W]... [--dry-run]\n"
@@ -51,6 +53,7 @@ static const struct cmd top_cmds[] = {
 	{ "backend", do_backend }, { "weight", do_weight }, { "status", do_status },
 	{ "stats", do_stats },     { "sync", do_sync },	    { "rollout", do_rollout },
 	{ "agent", do_agent },	   { "apply", do_apply },   { "node", do_node },
+	{ "explain", do_explain },
 	{ NULL, NULL },
 };
 
