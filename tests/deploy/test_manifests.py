@@ -25,7 +25,7 @@ DEPLOY = os.path.join(ROOT, "deploy")
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 results = []
 
-# What deploy/base/kustomization.yaml and both shipped overlays set.
+# What deploy/base/ holds and both shipped overlays' settings.yaml set.
 DEFAULTS = {"device": "eth0", "cgroup": "/sys/fs/cgroup", "flows": "1048576",
             "metrics-port": "9477", "image": "l4split:0.1.0"}
 CGROUP_MOUNT = "/run/l4split/cgroupv2"
@@ -81,6 +81,9 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     kinds = {}
     for d in docs:
         kinds.setdefault(d.get("kind"), []).append(d)
+    check("%s: nothing but the agent's objects (and a PodMonitor): settings stay local" % label,
+          set(kinds) <= {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet",
+                         "PodMonitor"}, sorted(kinds))
     for k in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"):
         check("%s: one %s is defined" % (label, k), len(kinds.get(k, [])) == 1,
               len(kinds.get(k, [])))
@@ -206,20 +209,14 @@ try:
                   r.stderr.strip()[-600:])
             return [x for x in yaml.safe_load_all(r.stdout) if x] if r.returncode == 0 else None
 
-        def overlay(name, base, settings=None, image=None, components=()):
+        def overlay(name, base, components=()):
             """A kustomization of the test's own in tmp (kustomize takes no absolute paths)."""
             d = os.path.join(tmp, name)
             os.makedirs(d)
             k = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                 "resources": [os.path.relpath(base, d)]}
-            if settings:
-                k["configMapGenerator"] = [{"name": "l4split-settings", "behavior": "merge",
-                                            "literals": ["%s=%s" % kv for kv in settings.items()]}]
-            if image:
-                n, t = image.rsplit(":", 1)
-                k["images"] = [{"name": "l4split", "newName": n, "newTag": t}]
-            k["components"] = [os.path.relpath(os.path.join(DEPLOY, "components", c), d)
-                               for c in components]
+                 "resources": [os.path.relpath(base, d)],
+                 "components": [os.path.relpath(os.path.join(DEPLOY, "components", c), d)
+                                for c in components]}
             with open(os.path.join(d, "kustomization.yaml"), "w") as f:
                 yaml.safe_dump(k, f)
             return d
@@ -228,8 +225,8 @@ try:
         if base is not None:
             check("kubectl kustomize deploy/ gives the plain manifests of deploy/base/, field for field",
                   base == rbac + ds_docs,
-                  "render and deploy/base/*.yaml differ: the defaults in deploy/base/kustomization.yaml "
-                  "and the manifests disagree")
+                  "render and deploy/base/*.yaml differ: deploy/kustomization.yaml or "
+                  "deploy/base/kustomization.yaml changes them")
             check_set("kustomize deploy/", base, DEFAULTS, tmp, rbac)
         docs = render(overlay("base-monitoring", DEPLOY, components=["monitoring"]))
         if docs is not None:
@@ -248,26 +245,34 @@ try:
                 check("kustomize overlays/%s: no PodMonitor unless asked for" % name,
                       k is not None and "PodMonitor" not in k)
 
-        # A user's edit: in a copy of deploy/, every setting an overlay lists changed in
-        # that one place, the image in its images: entry, and the monitoring component
-        # added to its components:. Every field that carries a value must follow.
+        # A user's edit: in a copy of deploy/, every setting an overlay's settings.yaml
+        # lists changed in that one place, the image in its images: entry, and the
+        # monitoring component added to its components:. Every field that carries a
+        # value must follow.
         mine = {"device": "ens9", "cgroup": "/sys/fs/cgroup/kubepods.slice", "flows": "4096",
                 "metrics-port": "19477"}
         for name in names:
             copy = os.path.join(tmp, "edit-" + name, "deploy")
             shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("grafana"))
+            spath = os.path.join(copy, "overlays", name, "settings.yaml")
             kpath = os.path.join(copy, "overlays", name, "kustomization.yaml")
+            with open(spath) as f:
+                settings = yaml.safe_load(f)
             with open(kpath) as f:
                 k = yaml.safe_load(f)
-            gens = [g for g in k.get("configMapGenerator") or [] if g.get("name") == "l4split-settings"]
-            lits = gens[0].get("literals", []) if gens else []
-            listed = [x.split("=", 1)[0] for x in lits]
-            check("overlays/%s lists device, flows and metrics-port%s in its l4split-settings"
+            listed = sorted((settings.get("data") or {}).keys())
+            check("overlays/%s/settings.yaml sets device, flows, metrics-port%s"
                   % (name, ", cgroup" if shapes.get(name) else ""),
-                  {"device", "flows", "metrics-port"} <= set(listed)
+                  settings.get("kind") == "ConfigMap"
+                  and settings["metadata"].get("name") == "l4split-settings"
+                  and {"device", "flows", "metrics-port"} <= set(listed)
                   and (not shapes.get(name) or "cgroup" in listed), listed)
-            if gens:
-                gens[0]["literals"] = ["%s=%s" % (x, mine.get(x, "?")) for x in listed]
+            check("overlays/%s/settings.yaml is never applied (local-config)" % name,
+                  (settings["metadata"].get("annotations") or {}).get(
+                      "config.kubernetes.io/local-config") == "true")
+            settings["data"] = {x: mine.get(x, "?") for x in listed}
+            with open(spath, "w") as f:
+                yaml.safe_dump(settings, f)
             imgs = [i for i in k.get("images") or [] if i.get("name") == "l4split"]
             check("overlays/%s sets the image in images: (name l4split)" % name, len(imgs) == 1)
             for i in imgs:
