@@ -10,6 +10,11 @@ python3 python3-yaml python3-prometheus-client openssl ca-certificates \
 iproute2 ethtool jq socat util-linux procps"
 # make bench also compares with kube-proxy's iptables and nftables modes.
 [ "${1:-}" = bench ] && PKGS="$PKGS iptables nftables strace"
+# The deploy-manifests tests render deploy/ with kubectl's kustomize. Debian 12's
+# kubernetes-client (1.20) is too old for its replacements and components: kubectl comes
+# from the Kubernetes packages, not from here.
+command -v kubectl >/dev/null ||
+	echo "Note: kubectl not found: the deploy-manifests tests need it (kubectl kustomize)" >&2
 
 missing=""
 for p in $PKGS; do

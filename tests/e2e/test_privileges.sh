@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# The capabilities deploy/daemonset.yaml asks for are enough, and the ones it leaves
+# The capabilities deploy/base/daemonset.yaml asks for are enough, and the ones it leaves
 # out are not needed; without them l4split fails with a clear error. A non-root user
 # gets a permission error, not a crash, and cannot read the state.
 set -u
