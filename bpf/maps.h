@@ -29,7 +29,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_services SEC(".maps");
 
-/* Backend id -> address, port, service, track. Mmapable, as l4s_services. */
+/* Backend id -> address, port, service, track. Mmapable, as l4s_services. Every map
+ * sized L4S_MAX_BACKENDS is sized to the state's backend capacity at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L4S_MAX_BACKENDS);
@@ -113,15 +114,25 @@ struct {
 	 */
 } l4s_txports SEC(".maps");
 
-/* Per-CPU counters. */
+/* Per-backend counters (see struct l4s_backend_pkts): per packet, per CPU... */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, L4S_MAX_BACKENDS);
 	__type(key, __u32);
-	__type(value, struct l4s_backend_stats);
+	__type(value, struct l4s_backend_pkts);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_bstats SEC(".maps");
 
+/* ...and per flow or reply, shared (atomic adds). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_backend_counts);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_bcounts SEC(".maps");
+
+/* Per-CPU counters. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, L4S_MAX_SERVICES);
@@ -175,7 +186,7 @@ struct {
 } l4s_sock_rev SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, L4S_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct l4s_sock_stats);

@@ -141,7 +141,7 @@ static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 /* The reply path of one packet at tc egress: the tc verdict. */
 static __always_inline int reply_translate(struct __sk_buff *skb)
 {
-	struct l4s_backend_stats *bs;
+	struct l4s_backend_counts *bs;
 	struct l4s_pkt p = {};
 	struct l4s_rflow *rf;
 	struct l4s_addr vip;
@@ -169,19 +169,15 @@ static __always_inline int reply_translate(struct __sk_buff *skb)
 	}
 
 	bid = rf->backend_id;
-	bs = backend_stats(bid);
-	if (bs) {
-		bs->rx_packets++;
-		bs->rx_bytes += skb->len;
-	}
+	bs = backend_counts(bid);
+	COUNT_ADD(bs, rx_packets, 1);
+	COUNT_ADD(bs, rx_bytes, skb->len);
 	if (p.key.proto == IPPROTO_TCP_ && (p.tcp_flags & TCP_FLAG_RST)) {
-		if (bs)
-			bs->resets++;
+		COUNT_ADD(bs, resets, 1);
 	} else if (!(rf->flags & L4S_FLOW_F_ANSWERED)) {
 		rf->flags |= L4S_FLOW_F_ANSWERED;
 		mark_forward(&p, rf, L4S_FLOW_F_ANSWERED);
-		if (bs)
-			bs->answered++;
+		COUNT_ADD(bs, answered, 1);
 	}
 	if (tcp_is_closing(&p) && !(rf->flags & L4S_FLOW_F_CLOSED)) {
 		rf->flags |= L4S_FLOW_F_CLOSED;

@@ -192,7 +192,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 	struct l4s_frontend *fe;
 	struct l4s_service *svc;
 	struct l4s_service_stats *ss;
-	struct l4s_backend_stats *bs;
+	struct l4s_backend_pkts *bp;
 	struct l4s_backend *be = 0;
 	struct l4s_flow *f;
 	__u32 svc_id, bid = 0;
@@ -297,14 +297,18 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			c->reason = tcp_is_midstream(p) ? L4S_R_FLOW_LOST : L4S_R_FLOW_NEW;
 	}
 
-	bs = backend_stats(bid);
-	if (bs) {
-		bs->packets++;
-		bs->bytes += pkt_len;
+	bp = backend_pkts(bid);
+	if (bp) {
+		bp->packets++;
+		bp->bytes += pkt_len;
+	}
+	if (fresh || syn_retry) {
+		struct l4s_backend_counts *bc = backend_counts(bid);
+
 		if (fresh)
-			bs->flows++;
+			COUNT_ADD(bc, flows, 1);
 		if (syn_retry)
-			bs->syn_retries++;
+			COUNT_ADD(bc, syn_retries, 1);
 	}
 	c->addr = be->addr;
 	c->port = be->port;

@@ -193,7 +193,7 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 				      struct l4s_snat_back *b)
 {
 	struct l4s_node *n = node_config();
-	struct l4s_backend_stats *bs;
+	struct l4s_backend_counts *bs;
 	struct l4s_flow_key fk = {};
 	struct l4s_addr na;
 	struct l4s_snat *s;
@@ -208,19 +208,15 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 	if (!s)
 		return 0;
 	bid = s->backend_id;
-	bs = backend_stats(bid);
-	if (bs) {
-		bs->rx_packets++;
-		bs->rx_bytes += pkt_len;
-	}
+	bs = backend_counts(bid);
+	COUNT_ADD(bs, rx_packets, 1);
+	COUNT_ADD(bs, rx_bytes, pkt_len);
 	if (p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & TCP_FLAG_RST)) {
-		if (bs)
-			bs->resets++;
+		COUNT_ADD(bs, resets, 1);
 	} else if (!(s->flags & L4S_FLOW_F_ANSWERED)) {
 		s->flags |= L4S_FLOW_F_ANSWERED;
 		mark |= L4S_FLOW_F_ANSWERED;
-		if (bs)
-			bs->answered++;
+		COUNT_ADD(bs, answered, 1);
 	}
 	if (p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
 		s->flags |= L4S_FLOW_F_CLOSED;

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define L4S_LAYOUT_VERSION 3
+#define L4S_LAYOUT_VERSION 4
 /*
  * Layout history (what 'l4split attach' upgrades in place, keeping every other map):
  *   1 -> 2: l4s_reasons grew from 18 counters to L4S_REASON_SLOTS (flow_lost added,
@@ -26,6 +26,14 @@
  *           slot), and its services and backends maps keep their flags (read by
  *           batches). The bump keeps binaries that cannot make such tables off
  *           layout-3 states.
+ *   3 -> 4: per-backend counters cost per CPU only where they count per packet:
+ *           l4s_bstats (per-CPU) keeps packets and bytes (16 bytes a CPU, was 64),
+ *           the per-flow counters and the replies moved to l4s_bcounts (one shared
+ *           array, atomic adds), and l4s_sock_stats became a shared array (its adds
+ *           were atomic already). Both old maps are replaced; their sums carry over
+ *           into the new ones. The backend capacity is the size of l4s_backends
+ *           (attach --backends N when the state is created): an upgraded state keeps
+ *           the 16,384 it was made with.
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
@@ -37,14 +45,18 @@
 /* Sizes of the pinned maps. */
 #define L4S_MAX_SERVICES   16384 /* service ids (and lookup tables) */
 #define L4S_MAX_FRONTENDS  65536 /* VIP:port/proto keys, several per service */
-#define L4S_MAX_BACKENDS   16384 /* backend ids, over all services (per-CPU stats) */
+#define L4S_MAX_BACKENDS   65536 /* default backend capacity: backend ids, over all
+				  * services (attach --backends N, up to the limit below);
+				  * the size of every map indexed by backend id */
+#define L4S_BACKENDS_MIN   1024
+#define L4S_BACKENDS_LIMIT 1048576
 #define L4S_MAX_TRACKS     65536 /* (service, track) weights */
 #define L4S_MAX_ATTACH     256   /* devices the programs are attached to */
 #define L4S_FLOWS_DEFAULT  1048576
 #define L4S_NAME_LEN       32    /* service and track names, NUL included */
 /* Not a map size: the most backends one service may have (a limit on what the API or
  * a document can ask for; the lookup table needs M well above it to stay fair). */
-#define L4S_MAX_BACKENDS_PER_SVC 4096
+#define L4S_MAX_BACKENDS_PER_SVC 5000
 
 /* Lookup table sizes: primes, so that Maglev permutations cover every slot. */
 #define L4S_TABLE_DEFAULT  16381
@@ -252,7 +264,29 @@ struct l4s_rflow {
 	__u32 backend_id;
 };
 
-/* Per-CPU counters, per backend (indexed by backend id). */
+/*
+ * Counters per backend (indexed by backend id), split by what they cost: per packet,
+ * per CPU (l4s_bstats: struct l4s_backend_pkts, 16 bytes a CPU); per flow or per
+ * reply, one shared copy with atomic adds (l4s_bcounts: struct l4s_backend_counts).
+ * With l4s_sock_stats, a backend costs 16 x CPUs + 88 bytes of kernel memory: 65,536
+ * backends on 64 CPUs take 69.5 MiB (layout 3's per-CPU 64 + 32 bytes: 384 MiB).
+ */
+struct l4s_backend_pkts {
+	__u64 packets;   /* client -> backend */
+	__u64 bytes;
+};
+
+struct l4s_backend_counts {
+	__u64 flows;     /* new flows assigned */
+	__u64 answered;  /* flows that got a first reply (SYN-ACK / first UDP reply) */
+	__u64 resets;    /* TCP RST sent by the backend */
+	__u64 syn_retries; /* client SYNs repeated on a flow the backend never answered */
+	__u64 rx_packets; /* backend -> client replies */
+	__u64 rx_bytes;
+};
+
+/* What readers see (state_backend_stats): both maps' counters of a backend, summed
+ * over CPUs. Userspace only: the layout-3 per-CPU record had this shape. */
 struct l4s_backend_stats {
 	__u64 packets;   /* client -> backend */
 	__u64 bytes;
@@ -406,8 +440,9 @@ struct l4s_sock_rev {
 
 #define L4S_SOCK_MAX 131072 /* entries of l4s_sock_fwd and l4s_sock_rev (LRU) */
 
-/* Per-CPU counters of the socket path, per backend (l4s_sock_stats, by backend id).
- * Apart from l4s_backend_stats: these flows never cross the node's NAT. */
+/* Counters of the socket path, per backend (l4s_sock_stats, by backend id): one shared
+ * copy, atomic adds (per-CPU before layout 4). Apart from l4s_backend_stats: these
+ * flows never cross the node's NAT. */
 struct l4s_sock_stats {
 	__u64 flows;           /* sockets given this backend (connect or first sendmsg) */
 	__u64 tcp_flows;       /* of them TCP connects */
@@ -455,6 +490,8 @@ _Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct l4s_flow) == 24, "flow layout");
 _Static_assert(sizeof(struct l4s_rflow) == 24, "rflow layout");
 _Static_assert(sizeof(struct l4s_backend_stats) == 64, "backend stats layout");
+_Static_assert(sizeof(struct l4s_backend_pkts) == 16, "backend packet counters layout");
+_Static_assert(sizeof(struct l4s_backend_counts) == 48, "backend counters layout");
 _Static_assert(sizeof(struct l4s_track_key) == 36, "track key layout");
 _Static_assert(sizeof(struct l4s_attach) == 40, "attach layout");
 _Static_assert(sizeof(struct l4s_attach_key) == 16, "attach key layout");

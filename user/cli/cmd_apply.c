@@ -490,7 +490,7 @@ static int check_capacity(struct l4s_state *st, const struct svc_spec *s, int n,
 		l4s_hint("--prune what is not listed, or apply fewer services");
 		return -ENOSPC;
 	}
-	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+	for (__u32 i = 0; i < st->be_max; i++) {
 		const struct l4s_service *o;
 
 		if (!(all[i].flags & L4S_BE_F_IN_USE))
@@ -504,10 +504,12 @@ static int check_capacity(struct l4s_state *st, const struct svc_spec *s, int n,
 	}
 	for (int i = 0; i < n; i++)
 		want += s[i].nbe;
-	if (used + want > L4S_MAX_BACKENDS) {
+	if (used + want > st->be_max) {
 		l4s_err(ENOSPC, "the document needs %ld backends and %ld stay in use: more than "
-			"the %d backend slots", want, used, L4S_MAX_BACKENDS);
-		l4s_hint("split the services over fewer backends, or --prune what is not listed");
+			"the %u backend slots", want, used, st->be_max);
+		l4s_hint("split the services over fewer backends, --prune what is not listed, or "
+			 "make the state with room for more (detach --all --purge, then attach "
+			 "--backends N)");
 		return -ENOSPC;
 	}
 	return 0;

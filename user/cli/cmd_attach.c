@@ -13,8 +13,8 @@
 int help_attach(void)
 {
 	printf("Usage: l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
-	       "                          [--redirect-target]\n"
-	       "       l4split attach --cgroup PATH [--flows N]\n"
+	       "                          [--backends N] [--redirect-target]\n"
+	       "       l4split attach --cgroup PATH [--flows N] [--backends N]\n"
 	       "  Load the programs (reusing the pinned state) and attach them to DEV: XDP (or tc\n"
 	       "  ingress with --tc-only) for the forward path, tc egress for replies.\n"
 	       "  --cgroup PATH      the socket path instead, for clients on this node: sockets of\n"
@@ -23,8 +23,11 @@ int help_attach(void)
 	       "                     it directly. PATH may be an empty directory: cgroup2 is\n"
 	       "                     mounted on it (its root cgroup: every process)\n"
 	       "  --flows N          flow table size when the state is created (default %d)\n"
+	       "  --backends N       backend capacity (over all services) when the state is\n"
+	       "                     created (default %d, %d to %d); kernel memory about\n"
+	       "                     (16 x CPUs + 88) bytes a backend for its counters\n"
 	       "  --redirect-target  XDP may redirect frames out of DEV (it must accept XDP frames)\n",
-	       L4S_FLOWS_DEFAULT);
+	       L4S_FLOWS_DEFAULT, L4S_MAX_BACKENDS, L4S_BACKENDS_MIN, L4S_BACKENDS_LIMIT);
 	return 0;
 }
 
@@ -42,7 +45,7 @@ int do_attach(int argc, char **argv)
 	struct attach_opts o = { .mode = XDP_MODE_NATIVE };
 	struct l4s_state st;
 	const char *dev = NULL, *cgroup = NULL;
-	__u64 flows = 0, cgid = 0;
+	__u64 flows = 0, backends = 0, cgid = 0;
 	int err;
 
 	for (int i = 0; i < argc; i++) {
@@ -71,6 +74,12 @@ int do_attach(int argc, char **argv)
 				return usage_error("--flows needs a number");
 			if (parse_u64("flow table size", argv[i], 1024, 1u << 28, &flows))
 				return cmd_fail(EXIT_USAGE);
+		} else if (!strcmp(argv[i], "--backends")) {
+			if (++i >= argc)
+				return usage_error("--backends needs a number");
+			if (parse_u64("backend capacity", argv[i], L4S_BACKENDS_MIN,
+				      L4S_BACKENDS_LIMIT, &backends))
+				return cmd_fail(EXIT_USAGE);
 		} else if (argv[i][0] == '-') {
 			return usage_error("unknown option \"%s\" for attach", argv[i]);
 		} else if (!dev) {
@@ -90,6 +99,7 @@ int do_attach(int argc, char **argv)
 		return usage_error("attach needs a device or --cgroup PATH");
 	}
 	state_set_flow_max(flows);
+	state_set_backend_max((__u32)backends);
 	err = state_open(&st, state_pin_dir(opt_pin_dir), STATE_CREATE | STATE_LOCK | STATE_UPGRADE);
 	if (err)
 		return cmd_fail(1);
@@ -97,6 +107,11 @@ int do_attach(int argc, char **argv)
 		l4s_note("Note: the flow table already exists with %llu entries; --flows %llu "
 			 "applies only to new state (detach --all --purge first)\n",
 			 (unsigned long long)st.flow_max, (unsigned long long)flows);
+	}
+	if (backends && backends != st.be_max) {
+		l4s_note("Note: the state already holds %u backends; --backends %llu applies only "
+			 "to new state (detach --all --purge first)\n", st.be_max,
+			 (unsigned long long)backends);
 	}
 	err = cgroup ? attach_cgroup(&st, cgroup, &cgid) : attach_dev(&st, dev, &o);
 	/* The backend index may be new here, or behind an older binary's changes. */

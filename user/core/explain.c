@@ -37,7 +37,7 @@ static int backend_read(struct l4s_state *st, __u32 id, struct l4s_backend *be)
 	const struct l4s_backend *all;
 
 	memset(be, 0, sizeof(*be));
-	if (id >= L4S_MAX_BACKENDS)
+	if (id >= st->be_max)
 		return -ENOENT;
 	all = state_backends(st);
 	if (!all)

@@ -136,7 +136,7 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 		err = -EIO;
 		goto fail;
 	}
-	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+	for (__u32 i = 0; i < st->be_max; i++) {
 		struct l4s_backend be = st->be_snap[i];
 		struct model_backend *tmp;
 		__u64 w;
@@ -348,17 +348,17 @@ int model_count_slots(struct l4s_state *st, struct model *m)
 		m->be[i].slots = 0;
 	if (err || !t)
 		return err;
-	/* One pass over the slots: backend id -> 1 + index in @m (ids < L4S_MAX_BACKENDS). */
-	ix = calloc(L4S_MAX_BACKENDS, sizeof(*ix));
+	/* One pass over the slots: backend id -> 1 + index in @m (ids < the capacity). */
+	ix = calloc(st->be_max, sizeof(*ix));
 	if (!ix) {
 		free(t);
 		return l4s_err(ENOMEM, "out of memory");
 	}
 	for (int i = m->nbe - 1; i >= 0; i--) /* the first of equal ids counts, as before */
-		if (m->be[i].id < L4S_MAX_BACKENDS)
+		if (m->be[i].id < st->be_max)
 			ix[m->be[i].id] = i + 1;
 	for (__u32 s = 0; s < m->svc.table_size; s++)
-		if (t[s] < L4S_MAX_BACKENDS && ix[t[s]])
+		if (t[s] < st->be_max && ix[t[s]])
 			m->be[ix[t[s]] - 1].slots++;
 	free(ix);
 	free(t);
@@ -522,8 +522,8 @@ int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 	if (!all)
 		return -EIO;
 	/* From where the last allocation stopped: n allocations cost n, not n^2. */
-	for (__u32 k = 0; k < L4S_MAX_BACKENDS; k++) {
-		__u32 i = (st->be_hint + k) % L4S_MAX_BACKENDS;
+	for (__u32 k = 0; k < st->be_max; k++) {
+		__u32 i = (st->be_hint + k) % st->be_max;
 		int taken = 0;
 
 		if (all[i].flags & L4S_BE_F_IN_USE)
@@ -537,7 +537,7 @@ int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 		st->be_hint = i + 1;
 		return 0;
 	}
-	l4s_err(ENOSPC, "no free backend slot: all %d are in use", L4S_MAX_BACKENDS);
+	l4s_err(ENOSPC, "no free backend slot: all %u are in use", st->be_max);
 	l4s_hint("delete unused backends or services");
 	return -ENOSPC;
 }

@@ -22,6 +22,7 @@
 #include "l4split.skel.h"
 
 static __u64 flow_max_opt;
+static __u32 backend_max_opt;
 
 static const struct {
 	const char *name;
@@ -53,6 +54,8 @@ static const struct {
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
 	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
+	/* Layout 4: the per-flow half of the per-backend counters (upgrade creates it). */
+	{ "l4s_bcounts", offsetof(struct l4s_state, bcounts), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -75,6 +78,29 @@ const char *state_pin_dir(const char *opt)
 void state_set_flow_max(__u64 n)
 {
 	flow_max_opt = n;
+}
+
+void state_set_backend_max(__u32 n)
+{
+	backend_max_opt = n;
+}
+
+static int pin_path(char *buf, size_t n, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
+		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", dir);
+	return 0;
+}
+
+/* max_entries of a pinned map, or 0. */
+static __u32 map_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.max_entries;
 }
 
 static int on_bpffs(const char *dir)
@@ -199,7 +225,93 @@ static int state_upgrade_prepare(struct l4s_state *st)
 			close(st->reasons);
 		st->reasons = -1;
 	}
+	if (st->upgrade_from < 4) { /* 3 -> 4: the per-backend counters were split */
+		const char *names[] = { "l4s_bstats", "l4s_sock_stats" };
+		int *fds[] = { &st->bstats, &st->sock_stats };
+
+		for (int i = 0; i < 2; i++) {
+			if (pin_path(path, sizeof(path), st->pin_dir, names[i]))
+				return -ENAMETOOLONG;
+			if (unlink(path) && errno != ENOENT)
+				return l4s_err(errno, "cannot replace %s: %s", path, strerror(errno));
+		}
+		/* The old maps stay open: their sums are carried over once the new ones
+		 * exist (state_upgrade_finish). */
+		st->old_bstats = *fds[0];
+		st->old_sock_stats = *fds[1];
+		*fds[0] = *fds[1] = -1;
+	}
 	return 0;
+}
+
+/*
+ * 3 -> 4: every backend's counters so far, summed from the layout-3 per-CPU maps into
+ * the new ones, so that status, stats and /metrics go on from where they were (what
+ * the old programs count between this copy and their replacement, a moment later, is
+ * lost). The new maps were just made: nothing counts into them yet.
+ */
+static int counters_carry(struct l4s_state *st, struct l4split_bpf *skel)
+{
+	int pk = bpf_map__fd(skel->maps.l4s_bstats), bc = bpf_map__fd(skel->maps.l4s_bcounts);
+	int sk = bpf_map__fd(skel->maps.l4s_sock_stats);
+	size_t ncpu = (size_t)st->ncpus;
+	__u64 *old = calloc(ncpu * 8, sizeof(__u64));
+	struct l4s_backend_pkts *pkts = calloc(ncpu, sizeof(*pkts));
+	__u32 n = map_entries(st->old_bstats);
+	int err = 0;
+
+	if (!old || !pkts) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 id = 0; id < n && st->old_bstats >= 0; id++) {
+		struct l4s_backend_stats sum = {};
+		struct l4s_backend_counts c;
+		__u64 *w = (__u64 *)&sum;
+
+		if (bpf_map_lookup_elem(st->old_bstats, &id, old))
+			continue;
+		for (size_t cpu = 0; cpu < ncpu; cpu++)
+			for (int k = 0; k < 8; k++)
+				w[k] += old[cpu * 8 + (size_t)k];
+		if (!sum.packets && !sum.rx_packets && !sum.flows)
+			continue;
+		memset(pkts, 0, ncpu * sizeof(*pkts));
+		pkts[0].packets = sum.packets; /* the sum sits on CPU 0: readers sum */
+		pkts[0].bytes = sum.bytes;
+		c = (struct l4s_backend_counts){ .flows = sum.flows, .answered = sum.answered,
+						 .resets = sum.resets,
+						 .syn_retries = sum.syn_retries,
+						 .rx_packets = sum.rx_packets,
+						 .rx_bytes = sum.rx_bytes };
+		if (bpf_map_update_elem(pk, &id, pkts, BPF_ANY) ||
+		    bpf_map_update_elem(bc, &id, &c, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	n = map_entries(st->old_sock_stats);
+	for (__u32 id = 0; id < n && st->old_sock_stats >= 0; id++) {
+		struct l4s_sock_stats sum = {};
+		__u64 *w = (__u64 *)&sum;
+
+		if (bpf_map_lookup_elem(st->old_sock_stats, &id, old))
+			continue;
+		for (size_t cpu = 0; cpu < ncpu; cpu++)
+			for (int k = 0; k < 4; k++)
+				w[k] += old[cpu * 4 + (size_t)k];
+		if (sum.flows && bpf_map_update_elem(sk, &id, &sum, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+out:
+	free(old);
+	free(pkts);
+	if (err)
+		l4s_err(err, "cannot carry the backend counters over to layout 4: %s",
+			strerror(-err));
+	return err;
 }
 
 /* After the new programs loaded (and pinned the new maps): record the new layout. */
@@ -217,18 +329,31 @@ static int state_upgrade_finish(struct l4s_state *st, struct l4split_bpf *skel)
 	snprintf(path, sizeof(path), "%s/l4s_reasons", st->pin_dir);
 	if (st->reasons < 0)
 		st->reasons = bpf_obj_get(path);
+	if (st->upgrade_from < 4 && counters_carry(st, skel))
+		return -EIO;
+	if (st->bstats < 0)
+		st->bstats = dup(bpf_map__fd(skel->maps.l4s_bstats));
+	if (st->sock_stats < 0)
+		st->sock_stats = dup(bpf_map__fd(skel->maps.l4s_sock_stats));
 	l4s_note("Note: upgraded the state in %s from map layout %u to %u: services, "
-		 "backends, weights and flows kept; datapath verdict counters restart from 0",
-		 st->pin_dir, st->upgrade_from, L4S_LAYOUT_VERSION);
+		 "backends, weights, flows and backend counters kept%s", st->pin_dir,
+		 st->upgrade_from, L4S_LAYOUT_VERSION,
+		 st->upgrade_from < 2 ? "; datapath verdict counters restart from 0" : "");
+	if (st->be_max < L4S_MAX_BACKENDS)
+		l4s_note("Note: the state keeps its capacity of %u backends (%u for new state: "
+			 "attach --backends N after detach --all --purge)", st->be_max,
+			 L4S_MAX_BACKENDS);
 	st->upgrade_from = 0;
 	return 0;
 }
 
-static int pin_path(char *buf, size_t n, const char *dir, const char *name)
+static void old_counters_close(struct l4s_state *st)
 {
-	if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
-		return l4s_err(ENAMETOOLONG, "pin directory %s: path too long", dir);
-	return 0;
+	if (st->old_bstats >= 0)
+		close(st->old_bstats);
+	if (st->old_sock_stats >= 0)
+		close(st->old_sock_stats);
+	st->old_bstats = st->old_sock_stats = -1;
 }
 
 static void adopt_flags(struct bpf_map *m, int fd)
@@ -260,6 +385,15 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		 * table (the map is preallocated, ~150 bytes an entry). */
 		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)(st->flow_max / 4 > 16384 ?
 								       st->flow_max / 4 : 16384));
+	}
+	/* Every map indexed by backend id holds the state's capacity. */
+	if (st->be_max) {
+		struct bpf_map *by_id[] = { skel->maps.l4s_backends, skel->maps.l4s_weights,
+					    skel->maps.l4s_bstats, skel->maps.l4s_bcounts,
+					    skel->maps.l4s_sock_stats, skel->maps.l4s_bindex };
+
+		for (size_t i = 0; i < sizeof(by_id) / sizeof(by_id[0]); i++)
+			bpf_map__set_max_entries(by_id[i], st->be_max);
 	}
 	/* A state made before layout 3 keeps its plain l4s_services and l4s_backends (a
 	 * pinned map's flags cannot change): load with the flags they have. */
@@ -311,9 +445,11 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		return NULL;
 	}
 	if (st->upgrade_from && state_upgrade_finish(st, skel)) {
+		old_counters_close(st);
 		l4split_bpf__destroy(skel);
 		return NULL;
 	}
+	old_counters_close(st);
 	/* Maps this load created (added since the state was made): open them too. */
 	for (size_t i = 0; i < N_STATE_MAPS; i++) {
 		if (*map_fd(st, i) >= 0 || !state_maps[i].optional ||
@@ -333,6 +469,13 @@ static int state_create(struct l4s_state *st)
 	int err, fd;
 
 	st->flow_max = flow_max_opt ? flow_max_opt : L4S_FLOWS_DEFAULT;
+	st->be_max = backend_max_opt ? backend_max_opt : L4S_MAX_BACKENDS;
+	/* The same for the backends (and the maps sized with them). */
+	if (!pin_path(path, sizeof(path), st->pin_dir, "l4s_backends") &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		st->be_max = map_entries(fd) ? map_entries(fd) : st->be_max;
+		close(fd);
+	}
 	/* l4s_config lost, the flow table still there: keep its size (it is reused). */
 	if (!pin_path(path, sizeof(path), st->pin_dir, "l4s_flows") &&
 	    (fd = bpf_obj_get(path)) >= 0) {
@@ -395,6 +538,7 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
+	st->old_bstats = st->old_sock_stats = -1;
 	for (size_t i = 0; i < N_STATE_MAPS; i++)
 		*map_fd(st, i) = -1;
 	if (strlen(pin_dir) >= sizeof(st->pin_dir))
@@ -483,6 +627,9 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 	}
 	if (bpf_map_lookup_elem(st->config, &zero, &cfg))
 		return l4s_err(errno, "cannot read l4s_config: %s", strerror(errno));
+	st->be_max = map_entries(st->backends);
+	if (!st->be_max) /* l4s_backends is what was lost: make it the default size */
+		st->be_max = backend_max_opt ? backend_max_opt : L4S_MAX_BACKENDS;
 	if (missing && cfg.layout_version == L4S_LAYOUT_VERSION) {
 		err = state_recreate(st, cfg.flow_max);
 		if (err)
@@ -564,11 +711,11 @@ const struct l4s_backend *state_backends(struct l4s_state *st)
 {
 	if (!st->be_snap) {
 		st->be_snap = snapshot_map(st->backends, sizeof(struct l4s_backend),
-					   L4S_MAX_BACKENDS);
+					   st->be_max);
 		st->be_mapped = st->be_snap != NULL;
 	}
 	if (!st->be_snap)
-		st->be_snap = snapshot(st->backends, sizeof(struct l4s_backend), L4S_MAX_BACKENDS,
+		st->be_snap = snapshot(st->backends, sizeof(struct l4s_backend), st->be_max,
 				       "l4s_backends");
 	return st->be_snap;
 }
@@ -590,7 +737,7 @@ int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *
 {
 	if (bpf_map_update_elem(st->backends, &id, be, BPF_ANY))
 		return -errno;
-	if (st->be_snap && !st->be_mapped && id < L4S_MAX_BACKENDS)
+	if (st->be_snap && !st->be_mapped && id < st->be_max)
 		st->be_snap[id] = *be; /* a mapping sees the update itself */
 	return 0;
 }
@@ -599,10 +746,10 @@ int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many)
 {
 	struct l4s_weight v;
 
-	if (id >= L4S_MAX_BACKENDS)
+	if (id >= st->be_max)
 		return -EINVAL;
 	if (!st->w_snap && many)
-		st->w_snap = snapshot(st->weights, sizeof(struct l4s_weight), L4S_MAX_BACKENDS,
+		st->w_snap = snapshot(st->weights, sizeof(struct l4s_weight), st->be_max,
 				      "l4s_weights");
 	if (st->w_snap) {
 		*w = st->w_snap[id].weight;
@@ -710,7 +857,7 @@ int state_put_weight(struct l4s_state *st, __u32 id, __u64 w)
 
 	if (bpf_map_update_elem(st->weights, &id, &v, BPF_ANY))
 		return -errno;
-	if (st->w_snap && id < L4S_MAX_BACKENDS)
+	if (st->w_snap && id < st->be_max)
 		st->w_snap[id] = v;
 	return 0;
 }
@@ -943,7 +1090,7 @@ int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name)
 void state_forget(struct l4s_state *st)
 {
 	if (st->be_mapped)
-		munmap(st->be_snap, sizeof(struct l4s_backend) * L4S_MAX_BACKENDS);
+		munmap(st->be_snap, sizeof(struct l4s_backend) * st->be_max);
 	else
 		free(st->be_snap);
 	if (st->svc_mapped)
@@ -1016,16 +1163,49 @@ static int percpu_sum(struct l4s_state *st, int fd, __u32 key, __u64 *out, int n
 
 int state_backend_stats(struct l4s_state *st, __u32 id, struct l4s_backend_stats *out)
 {
-	return percpu_sum(st, st->bstats, id, (__u64 *)out, WORDS(*out));
+	struct l4s_backend_pkts p;
+	struct l4s_backend_counts c = {};
+	int err = percpu_sum(st, st->bstats, id, (__u64 *)&p, WORDS(p));
+
+	memset(out, 0, sizeof(*out));
+	if (err)
+		return err;
+	/* A state the upgrade has not reached yet (no l4s_bcounts): packets only. */
+	if (st->bcounts >= 0 && bpf_map_lookup_elem(st->bcounts, &id, &c))
+		return -errno;
+	*out = (struct l4s_backend_stats){ .packets = p.packets, .bytes = p.bytes,
+					   .flows = c.flows, .rx_packets = c.rx_packets,
+					   .rx_bytes = c.rx_bytes, .answered = c.answered,
+					   .resets = c.resets, .syn_retries = c.syn_retries };
+	return 0;
+}
+
+int state_zero_backend_counters(struct l4s_state *st, __u32 id)
+{
+	struct l4s_backend_counts c = {};
+	struct l4s_sock_stats k = {};
+	void *z = calloc((size_t)st->ncpus, sizeof(struct l4s_backend_pkts));
+	int err = 0;
+
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(st->bstats, &id, z, BPF_ANY))
+		err = -errno;
+	free(z);
+	if (st->bcounts >= 0 && bpf_map_update_elem(st->bcounts, &id, &c, BPF_ANY))
+		err = -errno;
+	if (st->sock_stats >= 0 && bpf_map_update_elem(st->sock_stats, &id, &k, BPF_ANY))
+		err = -errno;
+	return err;
 }
 
 int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out)
 {
-	if (st->sock_stats < 0) {
-		memset(out, 0, sizeof(*out));
+	memset(out, 0, sizeof(*out));
+	if (st->sock_stats < 0)
 		return -EOPNOTSUPP;
-	}
-	return percpu_sum(st, st->sock_stats, id, (__u64 *)out, WORDS(*out));
+	/* One shared copy since layout 4 (atomic adds), not per CPU. */
+	return bpf_map_lookup_elem(st->sock_stats, &id, out) ? -errno : 0;
 }
 
 int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out)

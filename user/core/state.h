@@ -23,6 +23,9 @@ struct l4s_state {
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
 	int snat, node, bindex;
+	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
+	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
+	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	struct l4s_weight *w_snap;    /* see state_weight() */
@@ -47,6 +50,8 @@ enum {
 const char *state_pin_dir(const char *opt);
 /* Flow table size used when the maps are created (0 = default). */
 void state_set_flow_max(__u64 n);
+/* Backend capacity used when the maps are created (0 = L4S_MAX_BACKENDS). */
+void state_set_backend_max(__u32 n);
 
 int state_open(struct l4s_state *st, const char *pin_dir, int flags);
 void state_close(struct l4s_state *st);
@@ -63,6 +68,8 @@ int bpffs_prepare(const char *dir);
 int state_backend_stats(struct l4s_state *st, __u32 id, struct l4s_backend_stats *out);
 int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out);
 int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out);
+/* A fresh backend id's counters start at zero (every map that counts per backend). */
+int state_zero_backend_counters(struct l4s_state *st, __u32 id);
 /* Every datapath reason (enum l4s_reason), out[L4S_R_MAX]. */
 int state_reasons(struct l4s_state *st, __u64 *out);
 

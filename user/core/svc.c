@@ -173,7 +173,7 @@ int svc_sync_index_all(struct l4s_state *st)
 		err = l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
 	if (!err)
 		err = svc_list(st, &ids, &n);
-	if (!err && !(written = calloc(L4S_MAX_BACKENDS + 1, sizeof(*written))))
+	if (!err && !(written = calloc(st->be_max + 1, sizeof(*written))))
 		err = l4s_err(ENOMEM, "out of memory");
 	for (int i = 0; !err && i < n; i++) {
 		struct model m;
@@ -181,7 +181,7 @@ int svc_sync_index_all(struct l4s_state *st)
 		err = model_load(st, ids[i], &m);
 		if (err)
 			break;
-		if (nw + m.nbe <= L4S_MAX_BACKENDS)
+		if ((__u32)(nw + m.nbe) <= st->be_max)
 			err = index_sync(st, &m, 0, 0, written, &nw);
 		model_free(&m);
 	}
@@ -216,7 +216,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		state_put_weight(st, m.be[i].id, 0);
 	}
 	/* And those an interrupted change was removing (not in the model). */
-	for (__u32 i = 0; st->be_snap && i < L4S_MAX_BACKENDS; i++) {
+	for (__u32 i = 0; st->be_snap && i < st->be_max; i++) {
 		struct l4s_backend b = st->be_snap[i], gone = { .gen = b.gen + 1 };
 
 		if ((b.flags & L4S_BE_F_IN_USE) && (b.flags & L4S_BE_F_REMOVING) && b.svc_id == id) {

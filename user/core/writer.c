@@ -490,9 +490,7 @@ static int write_records(struct l4s_state *st, struct model *m)
 
 			bpf_map_lookup_elem(st->backends, &b->id, &cur);
 			/* A fresh id: its counters start at zero, its generation stays. */
-			zero_percpu(st, st->bstats, b->id, sizeof(struct l4s_backend_stats));
-			if (st->sock_stats >= 0)
-				zero_percpu(st, st->sock_stats, b->id, sizeof(struct l4s_sock_stats));
+			state_zero_backend_counters(st, b->id);
 			b->be.gen = cur.gen;
 			b->be.flags = L4S_BE_F_IN_USE;
 			b->be.svc_id = m->id;
@@ -831,7 +829,7 @@ static int repair_dirty(struct l4s_state *st, __u32 id)
 
 	if (!all)
 		return -EIO;
-	for (__u32 i = 0; i < L4S_MAX_BACKENDS; i++) {
+	for (__u32 i = 0; i < st->be_max; i++) {
 		struct model_backend b = { .id = i, .be = all[i] };
 
 		if ((all[i].flags & L4S_BE_F_IN_USE) && (all[i].flags & L4S_BE_F_REMOVING) &&
