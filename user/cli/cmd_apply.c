@@ -388,7 +388,7 @@ static const struct svc_spec *doc_find(const struct doc_index *x, const char *na
 static int parse_doc(json_t *doc, struct svc_spec **out, int *n, struct doc_index *x)
 {
 	static const char *const top_keys[] = { "services", "attached", "cgroups",
-						"flow_table_size", NULL };
+						"flow_table_size", "backend_capacity", NULL };
 	json_t *svcs = json_object_get(doc, "services"), *js;
 	struct svc_spec *s;
 	size_t i;

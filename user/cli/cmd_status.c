@@ -377,6 +377,7 @@ static int status_or_stats(int argc, char **argv, int stats)
 		json_object_set_new(doc, "attached", att);
 		json_object_set_new(doc, "cgroups", cgroup_status(&st));
 		json_object_set_new(doc, "flow_table_size", json_integer((json_int_t)st.flow_max));
+		json_object_set_new(doc, "backend_capacity", json_integer((json_int_t)st.be_max));
 	}
 	if (ids != &one)
 		free(ids);
