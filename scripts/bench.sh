@@ -532,12 +532,33 @@ for f in "$ROOT/dp"/l4s_*; do
 done
 result memory "all maps, 1M flows (fixed size, any number of services)" \
 	"$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 1048576 }')" MiB
+slots=$(bpftool -j map show pinned "$ROOT/dp/l4s_backends" | jq .max_entries)
 bslot=0
-for m in l4s_backends l4s_weights l4s_bstats l4s_sock_stats; do
+for m in l4s_backends l4s_weights l4s_bstats l4s_bcounts l4s_sock_stats; do
 	bslot=$((bslot + $(mem_of "$ROOT/dp" $m)))
 done
-result memory "per backend slot (record, weight, per-CPU stats; 16,384 slots preallocated)" \
-	"$((bslot / 16384))" bytes
+ncpu=$(awk -F, '{ n = 0; for (i = 1; i <= NF; i++) { split($i, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }' /sys/devices/system/cpu/possible)
+result memory "per backend slot, all maps by id ($slots, $ncpu CPUs)" \
+	"$((bslot / slots))" bytes
+# The per-backend counters as a function of the CPU count (a per-CPU array costs its
+# value on every possible CPU plus a pointer an entry): the per-CPU part and the shared
+# part, from the maps' memlock here, then at 2 and 64 CPUs, beside layout 3's (per CPU:
+# 64 bytes of l4s_backend_stats + 32 of l4s_sock_stats; shared: their 2 pointers).
+percpu=$(bpftool -j map show pinned "$ROOT/dp/l4s_bstats" | jq .bytes_value)
+shared=$(awk -v a="$(mem_of "$ROOT/dp" l4s_bstats)" -v b="$(mem_of "$ROOT/dp" l4s_bcounts)" \
+	-v c="$(mem_of "$ROOT/dp" l4s_sock_stats)" -v n="$slots" -v p="$percpu" -v cpus="$ncpu" \
+	'BEGIN { printf "%.0f", (a + b + c) / n - p * cpus }')
+result memory "per-backend counters: per CPU (l4s_bstats: packets, bytes)" "$percpu" bytes
+result memory "per-backend counters: shared (l4s_bcounts, l4s_sock_stats, pointer)" "$shared" bytes
+for c in 2 64; do
+	result memory "per-backend counters, $c CPUs (per backend)" "$((percpu * c + shared))" bytes \
+		"layout 3" "$((96 * c + 16))"
+done
+result memory "per-backend counters, 65,536 backends on 64 CPUs" \
+	"$(awk -v p="$percpu" -v s="$shared" 'BEGIN { printf "%.1f", 65536 * (p * 64 + s) / 1048576 }')" \
+	MiB "layout 3" "$(awk 'BEGIN { printf "%.1f", 65536 * (96 * 64 + 16) / 1048576 }')" "<= 128"
+result memory "per-backend counters, 262,144 backends on 64 CPUs" \
+	"$(awk -v p="$percpu" -v s="$shared" 'BEGIN { printf "%.1f", 262144 * (p * 64 + s) / 1048576 }')" MiB
 # A table's memory as the kernel accounts it (an array's values are 8-byte aligned).
 tbl=$(bpftool -j map show | jq '[.[] | select(.name == "l4s_table" and .max_entries == 16381)][0].bytes_memlock // 0')
 result memory "lookup table per service (M = 16381)" "$tbl" bytes
