@@ -26,7 +26,7 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 results = []
 
 # What deploy/base/ holds and both shipped overlays' settings.yaml set.
-DEFAULTS = {"device": "eth0", "cgroup": "/sys/fs/cgroup", "flows": "1048576",
+DEFAULTS = {"device": "eth0", "cgroup": "/sys/fs/cgroup", "flows": "1048576", "backends": "65536",
             "metrics-port": "9477", "image": "l4split:0.1.0"}
 CGROUP_MOUNT = "/run/l4split/cgroupv2"
 
@@ -141,13 +141,13 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
 
     # What the container runs, with the values it gets: the settings must arrive here.
     rc, calls = run_container(c, tmp)
-    expect = [["attach", want["device"], "--flows", want["flows"]],
+    expect = [["attach", want["device"], "--flows", want["flows"], "--backends", want["backends"]],
               ["node", "set", "--snat-addr", "192.0.2.7"]]
     if want["cgroup"]:
         expect.append(["attach", "--cgroup", CGROUP_MOUNT])
     expect.append(["agent", "--node-name", "node-1", "--metrics-addr", ":" + want["metrics-port"]])
-    check("%s: the container runs attach %s --flows %s, node set --snat-addr, %sthe agent on :%s"
-          % (label, want["device"], want["flows"],
+    check("%s: the container runs attach %s --flows %s --backends %s, node set --snat-addr, %sthe agent on :%s"
+          % (label, want["device"], want["flows"], want["backends"],
              "attach --cgroup, " if want["cgroup"] else "no socket path, ", want["metrics-port"]),
           rc == 0 and calls == expect, "exit %d, calls %s" % (rc, calls))
     if want["cgroup"]:
@@ -250,7 +250,7 @@ try:
         # monitoring component added to its components:. Every field that carries a
         # value must follow.
         mine = {"device": "ens9", "cgroup": "/sys/fs/cgroup/kubepods.slice", "flows": "4096",
-                "metrics-port": "19477"}
+                "backends": "262144",                "metrics-port": "19477"}
         for name in names:
             copy = os.path.join(tmp, "edit-" + name, "deploy")
             shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("grafana"))
@@ -261,11 +261,11 @@ try:
             with open(kpath) as f:
                 k = yaml.safe_load(f)
             listed = sorted((settings.get("data") or {}).keys())
-            check("overlays/%s/settings.yaml sets device, flows, metrics-port%s"
+            check("overlays/%s/settings.yaml sets device, flows, backends, metrics-port%s"
                   % (name, ", cgroup" if shapes.get(name) else ""),
                   settings.get("kind") == "ConfigMap"
                   and settings["metadata"].get("name") == "l4split-settings"
-                  and {"device", "flows", "metrics-port"} <= set(listed)
+                  and {"device", "flows", "backends", "metrics-port"} <= set(listed)
                   and (not shapes.get(name) or "cgroup" in listed), listed)
             check("overlays/%s/settings.yaml is never applied (local-config)" % name,
                   (settings["metadata"].get("annotations") or {}).get(
