@@ -111,9 +111,9 @@ check "web still answers after the prune" eq "$(total_answers "$out")" 200
 # Over capacity: refused before anything is written.
 before=$(l4s status --json)
 out=$(jq -n '{services: [range(5000) as $i | {name: "big\($i)", vip: "10.97.\($i / 250 | floor).\($i % 250 + 1):80/tcp",
-	backends: [range(4) as $b | {addr: "10.3.\($i / 250 | floor).\($i % 250 + 1):\(8000 + $b)"}]}]}' | apply - 2>&1)
-check "20,000 backends (over the 16,384 slots): exit 1" eq "$?" 1
-check "... says how many are needed" grep -q "needs 20000 backends" <<<"$out"
+	backends: [range(14) as $b | {addr: "10.3.\($i / 250 | floor).\($i % 250 + 1):\(8000 + $b)"}]}]}' | apply - 2>&1)
+check "70,000 backends (over the 65,536 slots): exit 1" eq "$?" 1
+check "... says how many are needed" grep -q "needs 70000 backends" <<<"$out"
 check "... and writes nothing" eq "$(l4s status --json)" "$before"
 
 # Issue 21: what apply keeps as written.

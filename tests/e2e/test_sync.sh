@@ -77,12 +77,12 @@ check "a Service document is rejected" test "$(l4s sync nginx --track-label run 
 check "an unknown --weight track is rejected" test "$(podlist "$P_A" | l4s sync nginx --track-label run --pods - --weight nosuch=1 2>/dev/null; echo $?)" -ne 0
 # A hostile pod list: more pods than a service may have backends.
 big=$LAB_ROOT/big.json
-jq -n '{kind: "PodList", items: [range(5000) as $i | {metadata: {name: "p\($i)", labels: {run: "old"}},
+jq -n '{kind: "PodList", items: [range(5001) as $i | {metadata: {name: "p\($i)", labels: {run: "old"}},
 	spec: {containers: [{ports: [{containerPort: 80, name: "http"}]}]},
 	status: {podIP: "10.50.\($i / 256 | floor).\($i % 256)", conditions: [{type: "Ready", status: "True"}]}}]}' >"$big"
 err=$(l4s sync nginx --track-label run --port http --pods "$big" 2>&1)
-check "5000 pods for one service: refused (exit 1)" eq "$?" 1
-check "... saying how many a service may have" grep -q "at most 4096 backends" <<<"$err"
+check "5001 pods for one service: refused (exit 1)" eq "$?" 1
+check "... saying how many a service may have" grep -q "at most 5000 backends" <<<"$err"
 # Issue 21 item 1: a port name no pod has is refused (it removed every backend, exit 0).
 err=$(podlist "$P_A" "$P_C" | l4s sync nginx --track-label run --port htpp --pods - 2>&1)
 check "--port htpp (the pods have http): refused (exit 1)" eq "$?" 1
