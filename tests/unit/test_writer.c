@@ -255,7 +255,8 @@ static void run_case(void **state)
 	expect = json_object_get(doc, "expect");
 	json_array_foreach(steps, i, step) {
 		struct write_opts wo = { .how = WRITE_UPSERT,
-					 .agent = json_is_true(json_object_get(step, "as_agent")) };
+					 .agent = json_is_true(json_object_get(step, "as_agent")),
+					 .dry_run = json_is_true(json_object_get(step, "dry_run")) };
 		struct svc_spec s;
 
 		if (json_object_get(step, "raw")) {
