@@ -8,6 +8,10 @@ CLANG    ?= clang
 BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# The commit this build is made from: "unknown" outside a git checkout of l4split (a
+# tarball, or a copy inside some other repository).
+COMMIT   := $(shell [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ] && \
+	git rev-parse --short HEAD 2>/dev/null || echo unknown)
 MARCH    := $(shell uname -m)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
@@ -48,6 +52,14 @@ $(BUILD)/l4split.skel.h: $(BUILD)/l4split.bpf.o
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The commit, in a header rewritten only when it changes: a new commit rebuilds the two
+# objects that print it (l4split -V, l4split_build_info), nothing else.
+$(BUILD)/build-info.h: FORCE | $(BUILD)
+	@echo '#define L4S_COMMIT "$(COMMIT)"' >$@.tmp && \
+		{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+$(BUILD)/user/cli/main.o $(BUILD)/user/kube/metrics.o: $(BUILD)/build-info.h
+FORCE:
 
 $(BUILD)/libl4split.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^

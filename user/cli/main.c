@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/libbpf.h>
+#include "build-info.h"
 #include "cmd.h"
 #include "err.h"
 #include "l4split.h"
@@ -89,11 +91,17 @@ int main(int argc, char **argv)
 			rest[nrest++] = argv[i];
 	}
 	if (version) {
+		char libbpf[32]; /* the libbpf this binary runs with, not the headers' */
+
+		snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(),
+			 libbpf_minor_version());
 		if (l4s_json)
-			json_print(json_pack("{s:s, s:i}", "version", L4S_VERSION, "layout",
+			json_print(json_pack("{s:s, s:s, s:s, s:i}", "version", L4S_VERSION, "commit",
+					     L4S_COMMIT, "libbpf", libbpf, "layout",
 					     L4S_LAYOUT_VERSION));
 		else
-			printf("l4split %s (map layout %d)\n", L4S_VERSION, L4S_LAYOUT_VERSION);
+			printf("l4split %s (commit %s, libbpf %s, map layout %d)\n", L4S_VERSION,
+			       L4S_COMMIT, libbpf, L4S_LAYOUT_VERSION);
 		free(rest);
 		return 0;
 	}
