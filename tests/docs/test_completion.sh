@@ -36,15 +36,18 @@ comp() {
 		[ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' comp "$1"
 }
 
+# explain joins once its branch lands: the grammar then lists it, and so must completion.
+ex=
+"$L4SPLIT" help | grep -q '^ *l4split explain ' && ex="explain "
 out=$(bash --norc --noprofile -c 'source scripts/completion/l4split.bash && complete -p l4split' 2>&1)
 check "complete -p l4split: the function is registered ($out)" eq "$out" "complete -F _l4split l4split"
 check "objects after 'l4split '" eq "$(comp "l4split ")" \
-	"agent apply attach backend detach help node rollout service stats status sync weight "
+	"agent apply attach backend detach ${ex}help node rollout service stats status sync weight "
 check "objects by prefix after 'l4split st'" eq "$(comp "l4split st")" "stats status "
 check "global options after 'l4split -'" eq "$(comp "l4split -")" \
 	"--debug --help --json --pin-dir --pretty --version -V -d -h -j -p "
 check "objects after 'l4split help '" eq "$(comp "l4split help ")" \
-	"agent apply attach backend detach node rollout service stats status sync weight "
+	"agent apply attach backend detach ${ex}node rollout service stats status sync weight "
 check "commands after 'l4split service '" eq "$(comp "l4split service ")" "add del mode "
 check "commands after 'l4split node '" eq "$(comp "l4split node ")" "set show unset "
 check "options after 'l4split service add web 10.96.0.10:80/tcp --'" \
