@@ -47,6 +47,8 @@ run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
 [ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15
 run_group deploy-manifests /usr/bin/python3 tests/deploy/test_manifests.py
 run_group layers /usr/bin/python3 tests/layers/check_layers.py
+run_group docs-man tests/docs/test_man.sh
+run_group docs-completion tests/docs/test_completion.sh
 for t in tests/e2e/test_*.sh; do
 	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"
 done
