@@ -25,14 +25,10 @@ static int do_help(void)
 		"       l4split backend { add NAME ADDR:PORT [--track T] [--weight W] |\n"
 		"                         del NAME ADDR:PORT }\n"
 		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
-		"       l4split status [NAME [--table]]
-"
-		"       l4split stats [NAME [--watch SECONDS [--count N]]]
-"
-		"       l4split explain NAME CLIENT_ADDR:PORT [--proto tcp|udp]
-"
-		"                       [--frontend VIP:PORT[/PROTO]]
-"
+		"       l4split status [NAME [--table]]\n"
+		"       l4split stats [NAME [--watch SECONDS [--count N]]]\n"
+		"       l4split explain NAME CLIENT_ADDR:PORT [--proto tcp|udp]\n"
+		"                       [--frontend VIP:PORT[/PROTO]]\n"
 		"       l4split sync NAME { --pods FILE | --endpointslices FILE }\n"
 		"                         { --track-label LABEL | --track T } [--port PORT|NAME]\n"
 		"                         [--weight T=W]... [--dry-run]\n"
