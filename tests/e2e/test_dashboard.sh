@@ -40,7 +40,8 @@ l4s attach n0 >/dev/null || { not_ok "attach"; finish; exit 1; }
 
 # --- The API-server stand-in and the agent -------------------------------------------------------
 APIPORT=$(free_port)
-node "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
+# nsenter execs each server below: $! is the server's own PID, killed by the lab's trap.
+nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
 	--state "$LAB_ROOT/api.state" --timeout 600 &
 LAB_PIDS+=($!)
 cat >"$LAB_ROOT/kubeconfig" <<EOF
@@ -81,7 +82,7 @@ service web $VIP4 "old-web=3,new-web=1" 0 | ctl apply
 # A Service whose weights annotation is wrong: a reconcile error on every pass.
 service broken 10.96.0.33 "old-web=lots" 0 | ctl apply
 MPORT=$(free_port)
-L4SPLIT_PIN_DIR=$LAB_PIN node "$L4SPLIT" agent --kubeconfig "$LAB_ROOT/kubeconfig" \
+L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" agent --kubeconfig "$LAB_ROOT/kubeconfig" \
 	--node-name lab-node --metrics-addr "127.0.0.1:$MPORT" 2>"$LAB_ROOT/agent.log" &
 LAB_PIDS+=($!)
 end=$((SECONDS + 15))
@@ -104,8 +105,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$MPORT']
 EOF
-# nsenter execs Prometheus: $! is its own PID, killed by the lab's trap (lab_down).
-node "$PROMETHEUS" --config.file="$LAB_ROOT/prometheus.yml" --storage.tsdb.path="$LAB_ROOT/prom" \
+nsenter --net="/run/netns/$LAB-n" "$PROMETHEUS" --config.file="$LAB_ROOT/prometheus.yml" --storage.tsdb.path="$LAB_ROOT/prom" \
 	--web.listen-address="127.0.0.1:$PPORT" --log.level=warn >"$LAB_ROOT/prometheus.log" 2>&1 &
 LAB_PIDS+=($!)
 promq() { node curl -sf --max-time 5 "$PROM/api/v1/query" --data-urlencode "query=$1"; }
@@ -120,17 +120,20 @@ if ! check "Prometheus scrapes the agent (up == 1)" \
 fi
 
 # --- Traffic: 200 new flows/s through both tracks for 25 s; drops; reconcile passes --------------
-lab_client "$TRAFFIC" tcp $VIP4 80 --count 5000 --rate 200 --conn-timeout 2 --timeout 40 \
+nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp $VIP4 80 --count 5000 --rate 200 --conn-timeout 2 --timeout 40 \
 	>"$LAB_ROOT/traffic.out" &
 traffic=$!
-lab_client "$TRAFFIC" tcp 10.96.0.20 80 --count 25 --conn-timeout 1 --timeout 30 >/dev/null &
+LAB_PIDS+=($traffic)
+nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp 10.96.0.20 80 --count 25 --conn-timeout 1 --timeout 30 >/dev/null &
 drops=$!
+LAB_PIDS+=($drops)
 # The Service touched once a second (same weights): the agent reconciles, the bad one errs.
 (for i in $(seq 1 25); do
 	service web $VIP4 "old-web=3,new-web=1" "$i" | ctl apply
 	sleep 1
 done) &
 toucher=$!
+LAB_PIDS+=($toucher)
 # Enough samples for a $__rate_interval window and a bit: bounded by the traffic's own
 # duration (it runs 25 s).
 t0=$SECONDS

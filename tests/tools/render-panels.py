@@ -72,6 +72,7 @@ def main():
     end = time.time()
     start = end - a.seconds
     fig, axes = plt.subplots(len(chosen), 1, figsize=(10, 3.6 * len(chosen)), squeeze=False)
+    colors = {}  # one colour per track (or per series key) across a panel's queries
     for ax, p in zip(axes[:, 0], chosen):
         n = 0
         for t in p["targets"]:
@@ -79,13 +80,15 @@ def main():
                                  start, end, a.step):
                 xs = [float(v[0]) - end for v in s["values"]]
                 ys = [float(v[1]) for v in s["values"]]
-                ax.plot(xs, ys, label=legend(t.get("legendFormat", ""), s["metric"]),
-                        linestyle="--" if t["refId"] == "configured" else "-")
+                key = s["metric"].get("track") or legend(t.get("legendFormat", ""), s["metric"])
+                color = colors.setdefault(key, "C%d" % (len(colors) % 10))
+                ax.plot(xs, ys, label=legend(t.get("legendFormat", ""), s["metric"]), color=color,
+                        linestyle="--" if t["refId"] in ("configured", "unanswered") else "-")
                 n += 1
         unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
         ax.set_title("%s (%s)" % (p["title"], a.service))
         ax.set_xlabel("seconds before %s" % time.strftime("%H:%M:%S", time.localtime(end)))
-        ax.set_ylabel(unit)
+        ax.set_ylabel({"percentunit": "share (0 to 1)", "cps": "per second"}.get(unit, unit))
         ax.grid(True, alpha=0.3)
         if n:
             ax.legend(fontsize="small", loc="best")
