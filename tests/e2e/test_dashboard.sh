@@ -10,7 +10,7 @@
 # metrics that exist), and the observed share per track within 5 pp of the configured one.
 # L4S_RENDER_PNG=FILE also plots two panels' series into FILE (tests/tools/render-panels.py).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 LAB=l4e-db$$
 . scripts/lab.sh
 . tests/lib/e2e.sh
@@ -78,7 +78,7 @@ service() { # NAME CLUSTER_IP WEIGHTS TOUCH
 pod old-web-1 old-web 1 | ctl apply
 pod new-web-1 new-web 2 | ctl apply
 pod new-web-2 new-web 3 | ctl apply
-service web $VIP4 "old-web=3,new-web=1" 0 | ctl apply
+service web "$VIP4" "old-web=3,new-web=1" 0 | ctl apply
 # A Service whose weights annotation is wrong: a reconcile error on every pass.
 service broken 10.96.0.33 "old-web=lots" 0 | ctl apply
 MPORT=$(free_port)
@@ -120,20 +120,20 @@ if ! check "Prometheus scrapes the agent (up == 1)" \
 fi
 
 # --- Traffic: 200 new flows/s through both tracks for 25 s; drops; reconcile passes --------------
-nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp $VIP4 80 --count 5000 --rate 200 --conn-timeout 2 --timeout 40 \
+nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp "$VIP4" 80 --count 5000 --rate 200 --conn-timeout 2 --timeout 40 \
 	>"$LAB_ROOT/traffic.out" &
 traffic=$!
-LAB_PIDS+=($traffic)
+LAB_PIDS+=("$traffic")
 nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp 10.96.0.20 80 --count 25 --conn-timeout 1 --timeout 30 >/dev/null &
 drops=$!
-LAB_PIDS+=($drops)
+LAB_PIDS+=("$drops")
 # The Service touched once a second (same weights): the agent reconciles, the bad one errs.
 (for i in $(seq 1 25); do
-	service web $VIP4 "old-web=3,new-web=1" "$i" | ctl apply
+	service web "$VIP4" "old-web=3,new-web=1" "$i" | ctl apply
 	sleep 1
 done) &
 toucher=$!
-LAB_PIDS+=($toucher)
+LAB_PIDS+=("$toucher")
 # Enough samples for a $__rate_interval window and a bit: bounded by the traffic's own
 # duration (it runs 25 s).
 t0=$SECONDS
