@@ -29,6 +29,8 @@ check "node A, no node set: SNAT on, the source is cl0's primary address" \
 	eq "$(A --json node show | jq -r '[.snat_on, (.snat_addr4 // "none"), (.snat_default_source | test("cl0 10.210.0.1"))] | join(" ")')" \
 	"true none true"
 check "node A: text says the default source" grep -q "egress device (default)" <<<"$(A node show)"
+check "explain, no node set: a new flow is nat if local, snat if remote" \
+	eq "$(A --json explain web 10.200.0.2:40000 | jq -r .path)" "nat if local, snat if remote"
 
 # ECMP from the client: both nodes are entry points, chosen per connection (L4 hash).
 nsenter --net="/run/netns/$LAB-c" sysctl -qw net.ipv4.fib_multipath_hash_policy=1
