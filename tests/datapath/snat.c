@@ -52,7 +52,10 @@ static int netns_setup(void)
 	return system("ip link set lo up && ip link add d0 type veth peer name d1 && ip link set d1 up && "
 		      "ip addr add " DEV_ADDR "/24 dev d0 && ip addr add " DEV_ADDR2 "/24 dev d0 && "
 		      "ip link set d0 up && ip route add 10.6.0.0/16 via 10.250.0.2 && "
-		      "sysctl -qw net.ipv4.ip_forward=1") ? -1 : 0;
+		      "ip addr add fd00:250::1/64 dev d0 nodad && "
+		      "ip addr add fd00:250::9/64 dev d0 nodad && "
+		      "ip -6 route add fd00:6::/64 via fd00:250::2 && "
+		      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1") ? -1 : 0;
 }
 
 static int setup_state(void)
@@ -62,7 +65,9 @@ static int setup_state(void)
 	opt_pin_dir = pin_dir;
 	state_set_flow_max(262144); /* l4s_snat: 65536 entries */
 	if (cli("service add sd %s:80/tcp --mode snat", VIP_DEF) ||
-	    cli("backend add sd %s:8080", BE_DEF) || cli("node show"))
+	    cli("backend add sd %s:8080", BE_DEF) ||
+	    cli("service add sd6 [fd00:96:5::2]:80/tcp --mode snat") ||
+	    cli("backend add sd6 [fd00:6::2]:8080") || cli("node show"))
 		return -1;
 	/* L4S_SNAT_SET_ADDR=1: the same address set by hand (to measure a release that
 	 * has no default source). */
@@ -111,7 +116,7 @@ static void client_of(unsigned int i, char *buf, size_t n, uint16_t *port)
 struct sent {
 	int verdict;
 	uint16_t sport;   /* source port of the frame out */
-	char src[INET_ADDRSTRLEN];
+	char src[INET6_ADDRSTRLEN];
 	uint32_t ns;      /* the kernel's time for the run */
 };
 
@@ -122,11 +127,14 @@ static int syn(const char *vip, unsigned int i, struct sent *o)
 	size_t len, outlen = 0;
 	char cl[32];
 	uint16_t cport;
-	struct pkt_spec ps = { .proto = IPPROTO_TCP, .dst = vip, .dport = 80 };
+	struct pkt_spec ps = { .proto = IPPROTO_TCP, .dst = vip, .dport = 80,
+			       .v6 = strchr(vip, ':') != NULL };
 	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_out = out, .data_size_out = sizeof(out),
 		    .repeat = 1);
 
 	client_of(i, cl, sizeof(cl), &cport);
+	if (ps.v6)
+		snprintf(cl, sizeof(cl), "fd00:8::%x", i + 1);
 	ps.src = cl;
 	ps.sport = cport;
 	len = pkt_build(&ps, in, sizeof(in));
@@ -145,7 +153,7 @@ static int syn(const char *vip, unsigned int i, struct sent *o)
 		if (!pi.ok || !pkt_csums_ok(out, outlen))
 			return -1;
 		o->sport = pi.sport;
-		inet_ntop(AF_INET, pi.src, o->src, sizeof(o->src));
+		inet_ntop(pi.v6 ? AF_INET6 : AF_INET, pi.src, o->src, sizeof(o->src));
 	}
 	return 0;
 }
@@ -206,6 +214,25 @@ static void test_default_addr(void **state)
 				 src, pi.sport, dst, pi.dport);
 	}
 	assert_int_equal(dp_reason(&st, L4S_R_SNAT_REPLY), r0 + 1);
+}
+
+/* IPv6, no 'node set': the source is d0's first global IPv6 address (as listed). */
+static void test_default_addr6(void **state)
+{
+	char first[INET6_ADDRSTRLEN] = "";
+	struct sent o;
+	FILE *f = popen("ip -6 -o addr show dev d0 scope global | awk '{ sub(/\\/.*/, \"\", $4); "
+			"print $4; exit }'", "r");
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(fgets(first, sizeof(first), f));
+	pclose(f);
+	first[strcspn(first, "\n")] = 0;
+	assert_int_equal(syn("fd00:96:5::2", 0, &o), 0);
+	if (o.verdict == XDP_DROP_ || strcmp(o.src, first))
+		fail_msg("IPv6, no node set: verdict %d, source %s; expected a forward from %s",
+			 o.verdict, o.src[0] ? o.src : "(dropped)", first);
 }
 
 /*
@@ -287,6 +314,7 @@ int main(void)
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verifier),
 		cmocka_unit_test(test_default_addr),
+		cmocka_unit_test(test_default_addr6),
 		cmocka_unit_test(test_default_range),
 		cmocka_unit_test(test_range64),
 	};
