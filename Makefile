@@ -100,6 +100,11 @@ $(BUILD)/tests/dp-explain: tests/datapath/explain.c $(TEST_LIB) $(TEST_LIB_HDRS)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/explain.c $(TEST_LIB) \
 		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/dp-snat: tests/datapath/snat.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/snat.c $(TEST_LIB) \
+		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/dpfuzz: tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c \
@@ -134,7 +139,7 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-test: deps all man $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
+test: deps all man $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dp-snat $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
 	@tests/run.sh
 
 # libFuzzer targets for the parsers of untrusted input (tests/fuzz/), in build-fuzz/.

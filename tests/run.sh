@@ -42,6 +42,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
 run_group datapath-explain "$BUILD/tests/dp-explain"
+run_group datapath-snat "$BUILD/tests/dp-snat"
 # Bounded fuzzing (make fuzz runs the same for longer).
 run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
 [ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15

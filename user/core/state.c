@@ -53,6 +53,7 @@ static const struct {
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
 	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
+	{ "l4s_devaddr", offsetof(struct l4s_state, devaddr), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 

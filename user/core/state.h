@@ -23,6 +23,7 @@ struct l4s_state {
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
 	int snat, node, bindex;
+	int devaddr; /* the default SNAT source per device; -1 until attach */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	struct l4s_weight *w_snap;    /* see state_weight() */
