@@ -7,7 +7,13 @@ CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# The commit this build is made from: "unknown" outside a git checkout of l4split (a
+# tarball, or a copy inside some other repository).
+COMMIT   := $(shell [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ] && \
+	git rev-parse --short HEAD 2>/dev/null || echo unknown)
 MARCH    := $(shell uname -m)
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
@@ -35,7 +41,7 @@ LIB_SRC  := $(filter-out user/cli/main.c,$(wildcard user/*/*.c))
 LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
 USER_HDRS := $(wildcard user/*/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
 
-.PHONY: all clean install test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build
+.PHONY: all clean install man test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build
 all: $(BUILD)/l4split
 
 $(BUILD)/l4split.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -49,6 +55,14 @@ $(BUILD)/user/%.o: user/%.c $(USER_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The commit, in a header rewritten only when it changes: a new commit rebuilds the two
+# objects that print it (l4split -V, l4split_build_info), nothing else.
+$(BUILD)/build-info.h: FORCE | $(BUILD)
+	@echo '#define L4S_COMMIT "$(COMMIT)"' >$@.tmp && \
+		{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+$(BUILD)/user/cli/main.o $(BUILD)/user/kube/metrics.o: $(BUILD)/build-info.h
+FORCE:
+
 $(BUILD)/libl4split.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
@@ -57,6 +71,11 @@ $(BUILD)/l4split: $(BUILD)/user/cli/main.o $(BUILD)/libl4split.a
 
 $(BUILD):
 	mkdir -p $(BUILD)
+
+# l4split(8): docs/l4split.h2m around `l4split help` and `l4split help OBJECT` (help2man).
+man: $(BUILD)/l4split.8
+$(BUILD)/l4split.8: $(BUILD)/l4split docs/l4split.h2m docs/gen-man.sh
+	docs/gen-man.sh $(BUILD)/l4split docs/l4split.h2m $@
 
 # Tests -----------------------------------------------------------------------
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -84,6 +103,11 @@ $(BUILD)/tests/dp-explain: tests/datapath/explain.c $(TEST_LIB) $(TEST_LIB_HDRS)
 $(BUILD)/tests/dp-capacity: tests/datapath/capacity.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/capacity.c $(TEST_LIB) \
+		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/dp-snat: tests/datapath/snat.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/datapath/snat.c $(TEST_LIB) \
 		$(BUILD)/libl4split.a $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/dpfuzz: tests/datapath/dpfuzz.c tests/lib/fuzzpkt.c $(TEST_LIB) $(TEST_LIB_HDRS) $(BUILD)/libl4split.a $(USER_HDRS)
@@ -120,7 +144,7 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-test: deps all $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dp-capacity $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
+test: deps all man $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dp-snat $(BUILD)/tests/dp-capacity $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
 	@tests/run.sh
 
 # libFuzzer targets for the parsers of untrusted input (tests/fuzz/), in build-fuzz/.
@@ -162,8 +186,10 @@ deps:
 vmlinux:
 	scripts/gen-vmlinux.sh
 
-install: $(BUILD)/l4split
+install: $(BUILD)/l4split $(BUILD)/l4split.8
 	install -D -m 0755 $(BUILD)/l4split $(DESTDIR)$(PREFIX)/sbin/l4split
+	install -D -m 0644 $(BUILD)/l4split.8 $(DESTDIR)$(MANDIR)/man8/l4split.8
+	install -D -m 0644 scripts/completion/l4split.bash $(DESTDIR)$(BASHCOMPDIR)/l4split
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -133,11 +133,10 @@ static __always_inline int icmp4_snat_back(void *data, void *data_end, const str
 	struct l4s_flow_key k = {};
 	struct l4s_icmp4 e;
 	struct l4s_snat *s;
-	struct l4s_addr na;
 
-	if (icmp4_error(data, data_end, p, &e) ||
-	    node_addr(node_config(), L4S_AF_INET, &na) || e.outer->daddr != na.addr[0] ||
-	    e.inner->saddr != na.addr[0])
+	/* To the address the quoted packet came from: the SNAT entry (its key holds the
+	 * node's address, set or the device's) says whether it is ours. */
+	if (icmp4_error(data, data_end, p, &e) || e.outer->daddr != e.inner->saddr)
 		return 0;
 	icmp4_reply_key(&e, &k); /* the quoted packet went node:port -> backend */
 	s = bpf_map_lookup_elem(&l4s_snat, &k);
@@ -259,13 +258,12 @@ static __always_inline void icmp6_reply_key(const struct l4s_icmp6 *e, struct l4
 static __always_inline int icmp6_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
 {
 	struct l4s_flow_key k = {};
-	struct l4s_addr na, client, vip;
+	struct l4s_addr client, vip;
 	struct l4s_icmp6 e;
 	struct l4s_snat *s;
 
 	if (icmp6_error(data, data_end, p, &e) ||
-	    node_addr(node_config(), L4S_AF_INET6, &na) || !addr6_eq(&na, &e.outer->daddr) ||
-	    !addr6_eq(&na, &e.inner->saddr))
+	    !addr6_eq((const struct l4s_addr *)&e.outer->daddr, &e.inner->saddr))
 		return 0;
 	icmp6_reply_key(&e, &k);
 	s = bpf_map_lookup_elem(&l4s_snat, &k);

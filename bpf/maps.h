@@ -222,6 +222,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_node SEC(".maps");
 
+/* ifindex -> the device's primary addresses (struct l4s_devaddr): the default SNAT
+ * source. Written by userspace (attach, node set), read by the forward path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct l4s_devaddr);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_devaddr SEC(".maps");
+
 /* Backend address:port/proto -> its service and VIP:port (struct l4s_bindex). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

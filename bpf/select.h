@@ -128,6 +128,33 @@ static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l
 }
 
 /*
+ * The SNAT source of a flow to @be in @mode (auto or snat): 'node set --snat-addr' for
+ * the family, else the primary address of the device the flow leaves by (as
+ * MASQUERADE). Returns 0 with @c->snat_addr set (and @dev, @oif when it is the
+ * device's), 1 when auto mode uses nat (a local backend, or no address to use), or a
+ * drop reason.
+ */
+static __always_inline __u32 snat_choose(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
+					 const struct l4s_backend *be, const struct l4s_node *n,
+					 __u8 mode, struct l4s_choice *c, int *dev, __u32 *oif)
+{
+	int have = !node_addr(n, p->key.family, &c->snat_addr), remote = 1;
+
+	*dev = 0;
+	*oif = 0;
+	if (mode == L4S_MODE_AUTO || !have)
+		remote = backend_is_remote(ctx, ifindex, p, be, oif);
+	if (mode == L4S_MODE_AUTO && !remote)
+		return 1;
+	if (have)
+		return 0;
+	if (dev_addr(*oif, p->key.family, &c->snat_addr))
+		return mode == L4S_MODE_SNAT ? L4S_R_DROP_SNAT_NO_ADDR : 1;
+	*dev = 1;
+	return 0;
+}
+
+/*
  * How a new flow reaches backend @be: nat (0), or L4S_FLOW_F_SNAT with a port in
  * @nf / L4S_FLOW_F_DSR. Returns 0, or a drop reason.
  */
@@ -137,46 +164,65 @@ static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4
 {
 	struct l4s_node *n;
 	__u8 mode = svc->mode;
+	__u32 oif, r;
+	int dev;
 
 	if (mode == L4S_MODE_NAT || mode >= L4S_MODE_MAX)
 		return 0;
 	n = node_config();
 	if (mode == L4S_MODE_DSR) {
-		if (backend_is_remote(ctx, ifindex, p, be)) {
+		if (backend_is_remote(ctx, ifindex, p, be, &oif)) {
 			nf->flags |= L4S_FLOW_F_DSR;
 			count_reason(L4S_R_DSR_NEW);
 		}
 		return 0;
 	}
-	/* No SNAT address set (or set off): auto uses nat, snat cannot. */
-	if ((n && (n->flags & L4S_NODE_F_OFF)) || node_addr(n, p->key.family, &c->snat_addr))
+	/* 'node unset': SNAT is off, auto uses nat, snat cannot. */
+	if (n && (n->flags & L4S_NODE_F_OFF))
 		return mode == L4S_MODE_SNAT ? L4S_R_DROP_SNAT_NO_ADDR : 0;
-	if (mode == L4S_MODE_AUTO && !backend_is_remote(ctx, ifindex, p, be))
-		return 0;
+	r = snat_choose(ctx, ifindex, p, be, n, mode, c, &dev, &oif);
+	if (r)
+		return r == 1 ? 0 : r;
 	nf->snat_port = snat_alloc(p, be, bid, n, &c->snat_addr);
 	if (!nf->snat_port)
 		return L4S_R_DROP_SNAT_EXHAUSTED;
 	nf->flags |= L4S_FLOW_F_SNAT;
+	flow_set_snat_oif(nf, dev, oif);
 	count_reason(L4S_R_SNAT_NEW);
 	return 0;
 }
 
-/* A known SNAT flow: its port is still its own, else it gets a new one. */
-static __always_inline __u32 flow_snat_hit(const struct l4s_pkt *p, struct l4s_flow *f,
-					   const struct l4s_backend *be, __u32 bid,
-					   struct l4s_choice *c)
+/* A known SNAT flow: its port is still its own, else it gets a new one (and a new
+ * source, chosen again, when its device lost the address it had). */
+static __always_inline __u32 flow_snat_hit(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
+					   struct l4s_flow *f, const struct l4s_backend *be,
+					   __u32 bid, struct l4s_choice *c)
 {
 	struct l4s_node *n = node_config();
+	__u32 oif, r;
 	__be16 port;
+	int dev;
 
-	if (node_addr(n, p->key.family, &c->snat_addr))
-		return L4S_R_DROP_SNAT_NO_ADDR;
-	if (!snat_refresh(p, be, &c->snat_addr, f->snat_port, tcp_is_closing(p), tcp_is_syn(p)))
+	if (f->flags & L4S_FLOW_F_SNAT_DEV) {
+		if (!dev_addr(flow_snat_oif(f), p->key.family, &c->snat_addr) &&
+		    !snat_refresh(p, be, &c->snat_addr, f->snat_port, tcp_is_closing(p),
+				  tcp_is_syn(p)))
+			return 0;
+	} else if (!node_addr(n, p->key.family, &c->snat_addr) &&
+		   !snat_refresh(p, be, &c->snat_addr, f->snat_port, tcp_is_closing(p),
+				 tcp_is_syn(p))) {
 		return 0;
+	}
+	if (n && (n->flags & L4S_NODE_F_OFF))
+		return L4S_R_DROP_SNAT_NO_ADDR;
+	r = snat_choose(ctx, ifindex, p, be, n, L4S_MODE_SNAT, c, &dev, &oif);
+	if (r)
+		return r;
 	port = snat_alloc(p, be, bid, n, &c->snat_addr);
 	if (!port)
 		return L4S_R_DROP_SNAT_EXHAUSTED;
 	f->snat_port = port;
+	flow_set_snat_oif(f, dev, oif);
 	return 0;
 }
 
@@ -233,7 +279,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			/* The client asks again and the backend never answered: a health signal. */
 			syn_retry = tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED);
 			if (f->flags & L4S_FLOW_F_SNAT) {
-				c->reason = flow_snat_hit(p, f, be, bid, c);
+				c->reason = flow_snat_hit(ctx, ifindex, p, f, be, bid, c);
 				if (c->reason)
 					return L4S_V_DROP;
 				c->snat_port = f->snat_port;
@@ -280,7 +326,8 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		c->reason = flow_mode(ctx, ifindex, p, svc, be, bid, &nf, c);
 		if (c->reason)
 			return L4S_V_DROP;
-		nf.rcheck_s = (__u16)coarse_s();
+		if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
+			nf.rcheck_s = (__u16)coarse_s();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */

@@ -25,7 +25,7 @@ static __always_inline struct l4s_node *node_config(void)
 	return bpf_map_lookup_elem(&l4s_node, &zero);
 }
 
-/* The node's SNAT address for @family, or NULL when none is set. */
+/* The node's SNAT address for @family ('node set --snat-addr'), or -1 when none is set. */
 static __always_inline int node_addr(const struct l4s_node *n, __u8 family, struct l4s_addr *a)
 {
 	if (!n)
@@ -42,14 +42,64 @@ static __always_inline int node_addr(const struct l4s_node *n, __u8 family, stru
 	return -1;
 }
 
+/* The primary address of @family of device @oif (l4s_devaddr), or -1 when it has none. */
+static __always_inline int dev_addr(__u32 oif, __u8 family, struct l4s_addr *a)
+{
+	struct l4s_devaddr *d;
+
+	if (!oif)
+		return -1;
+	d = bpf_map_lookup_elem(&l4s_devaddr, &oif);
+	if (!d)
+		return -1;
+	if (family == L4S_AF_INET && (d->flags & L4S_NODE_F_ADDR4)) {
+		a->addr[0] = d->addr4;
+		a->addr[1] = a->addr[2] = a->addr[3] = 0;
+		return 0;
+	}
+	if (family == L4S_AF_INET6 && (d->flags & L4S_NODE_F_ADDR6)) {
+		*a = d->addr6;
+		return 0;
+	}
+	return -1;
+}
+
+/* The SNAT port range: the node's, or the default one when 'node set' never gave one. */
+static __always_inline void snat_range(const struct l4s_node *n, __u32 *lo, __u32 *hi)
+{
+	if (n && n->port_min) {
+		*lo = n->port_min;
+		*hi = n->port_max;
+	} else {
+		*lo = L4S_SNAT_PORT_MIN_DEFAULT;
+		*hi = L4S_SNAT_PORT_MAX_DEFAULT;
+	}
+}
+
+/* The egress device a SNAT_DEV flow recorded (see L4S_FLOW_F_SNAT_DEV). */
+static __always_inline __u32 flow_snat_oif(const struct l4s_flow *f)
+{
+	return (__u32)f->rcheck_s | (f->flags & 0xffff0000u);
+}
+
+static __always_inline void flow_set_snat_oif(struct l4s_flow *f, int dev, __u32 oif)
+{
+	f->flags &= 0xffffu & ~L4S_FLOW_F_SNAT_DEV;
+	if (!dev)
+		return;
+	f->flags |= L4S_FLOW_F_SNAT_DEV | (oif & 0xffff0000u);
+	f->rcheck_s = (__u16)oif;
+}
+
 static __always_inline __u64 coarse_s(void)
 {
 	return bpf_ktime_get_coarse_ns() / 1000000000ull;
 }
 
-/* Is @be behind another node (or back out where the packet came from)? */
+/* Is @be behind another node (or back out where the packet came from)? @oif gets the
+ * device the flow leaves by (0 when the FIB has no answer). */
 static __always_inline int backend_is_remote(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
-					     const struct l4s_backend *be)
+					     const struct l4s_backend *be, __u32 *oif)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc;
@@ -67,9 +117,11 @@ static __always_inline int backend_is_remote(void *ctx, __u32 ifindex, const str
 		__builtin_memcpy(fib.ipv6_src, p->key.src.addr, 16);
 		__builtin_memcpy(fib.ipv6_dst, be->addr.addr, 16);
 	}
+	*oif = 0;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return 0; /* no route or not forwarded: the kernel decides, as for nat */
+	*oif = fib.ifindex;
 	if (fib.ifindex == ifindex)
 		return 1; /* one-armed: the backend's replies would bypass us */
 	if (p->key.family == L4S_AF_INET)
@@ -101,57 +153,127 @@ static __always_inline void snat_key(struct l4s_flow_key *k, const struct l4s_pk
 	k->family = p->key.family;
 }
 
+/* What snat_search() inserts: the key (its port filled in turn) and the value. */
+struct l4s_snat_try {
+	struct l4s_flow_key k;
+	struct l4s_snat v;
+};
+
+/* Per-CPU scratch for snat_search() (not pinned: it holds nothing between packets). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l4s_snat_try);
+} l4s_snat_try SEC(".maps");
+
+/*
+ * The port search of snat_alloc(): up to L4S_SNAT_TRIES ports of the range
+ * [@lo, @lo + @range), from index @idx by @step (coprime with @range: every port
+ * once). A global function: the verifier checks it once, on its own, instead of once
+ * per path that reaches a new SNAT flow (the loop, unrolled by the verifier, would
+ * cost L4S_SNAT_TRIES times that many). Its arguments are scalars (what kernels
+ * since 5.6 allow); the key and value are in l4s_snat_try. Returns the port (host
+ * order) or 0.
+ */
+__attribute__((noinline)) int l4s_snat_search(__u32 idx, __u32 step, __u32 range, __u32 lo)
+{
+	struct l4s_snat *cur = 0;
+	struct l4s_snat_try *t;
+	__u32 zero = 0, port = 0;
+	__u64 seen = 0, now;
+
+	t = bpf_map_lookup_elem(&l4s_snat_try, &zero);
+	if (!t || range == 0 || range > 65536 || step == 0 || step >= 65536 || idx >= range ||
+	    lo + range > 65536)
+		return 0;
+	now = t->v.seen_s;
+	for (__u32 i = 0; i < L4S_SNAT_TRIES && i < range; i++) {
+		port = lo + idx;
+		t->k.dport = bpf_htons((__u16)port);
+		idx += step;
+		if (idx >= range)
+			idx -= range;
+		/* Look before inserting: a failed insert into the full LRU map would take
+		 * (and evict) a free node first. */
+		cur = bpf_map_lookup_elem(&l4s_snat, &t->k);
+		if (!cur) {
+			if (!bpf_map_update_elem(&l4s_snat, &t->k, &t->v, BPF_NOEXIST))
+				return (int)port;
+			continue;
+		}
+		seen = cur->seen_s;
+		if (snat_reusable(cur, seen, now, t->k.proto))
+			break; /* claimed below, out of the loop the verifier unrolls */
+		cur = 0;
+	}
+	if (!cur)
+		return 0;
+	/* Claim it: of two CPUs that saw it free, one wins the swap (the other gives up:
+	 * a race for the same idle port, rare enough to count as no port). */
+	if (__sync_val_compare_and_swap(&cur->seen_s, seen, now) != seen)
+		return 0;
+	cur->client = t->v.client;
+	cur->vip = t->v.vip;
+	cur->cport = t->v.cport;
+	cur->vport = t->v.vport;
+	cur->backend_id = t->v.backend_id;
+	cur->flags = 0;
+	return (int)port;
+}
+
+/* gcd(a, b) == 1, for 16-bit values (Euclid takes at most 24 steps on them). */
+static __always_inline int coprime(__u32 a, __u32 b)
+{
+	for (int i = 0; i < 26 && b; i++) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a == 1;
+}
+
 /*
  * Give the flow of @p (to backend @bid) a port of @naddr that no live flow to this
- * backend holds. Returns the port (network order), or 0 when every port tried is
- * taken (the caller drops and counts it).
+ * backend holds. The search visits L4S_SNAT_TRIES distinct ports of the range (all of
+ * them when the range is no bigger), from a start and with a stride that the 5-tuple
+ * hashes to: flows spread over the range, and two flows do not walk the same sequence
+ * (a shared sequence, as in linear probing, piles flows up in clusters). Returns the
+ * port (network order), or 0 when every port visited is taken (the caller drops and
+ * counts it).
  */
 static __always_inline __be16 snat_alloc(const struct l4s_pkt *p, const struct l4s_backend *be,
 					 __u32 bid, const struct l4s_node *n,
 					 const struct l4s_addr *naddr)
 {
-	struct l4s_flow_key k = {};
-	struct l4s_snat v = {};
-	__u64 now = coarse_s();
-	__u32 range, base;
+	struct l4s_snat_try *t;
+	__u32 range, lo, hi, h, step, zero = 0;
+	int port;
 
-	if (n->port_max < n->port_min || n->port_min == 0)
+	snat_range(n, &lo, &hi);
+	if (hi < lo || lo == 0 || hi > 65535)
 		return 0;
-	range = (__u32)n->port_max - n->port_min + 1;
-	v.client = p->key.src;
-	v.vip = p->key.dst;
-	v.cport = p->key.sport;
-	v.vport = p->key.dport;
-	v.backend_id = bid;
-	v.seen_s = now;
-	snat_key(&k, p, be, naddr, 0);
-	/* Start where the 5-tuple hashes to: flows spread over the range. */
-	base = l4s_hash_flow(&p->key, L4S_HASH_SEED ^ 0x534e4154u);
-	for (__u32 i = 0; i < L4S_SNAT_TRIES; i++) {
-		struct l4s_snat *cur;
-		__u64 seen;
-
-		k.dport = bpf_htons((__u16)(n->port_min + (base + i) % range));
-		if (!bpf_map_update_elem(&l4s_snat, &k, &v, BPF_NOEXIST))
-			return k.dport;
-		cur = bpf_map_lookup_elem(&l4s_snat, &k);
-		if (!cur)
-			continue;
-		seen = cur->seen_s;
-		if (!snat_reusable(cur, seen, now, p->key.proto))
-			continue;
-		/* Claim it: of two CPUs that saw it free, one wins the swap. */
-		if (__sync_val_compare_and_swap(&cur->seen_s, seen, now) != seen)
-			continue;
-		cur->client = v.client;
-		cur->vip = v.vip;
-		cur->cport = v.cport;
-		cur->vport = v.vport;
-		cur->backend_id = bid;
-		cur->flags = 0;
-		return k.dport;
-	}
-	return 0;
+	t = bpf_map_lookup_elem(&l4s_snat_try, &zero);
+	if (!t)
+		return 0;
+	range = hi - lo + 1;
+	__builtin_memset(&t->v, 0, sizeof(t->v));
+	t->v.client = p->key.src;
+	t->v.vip = p->key.dst;
+	t->v.cport = p->key.sport;
+	t->v.vport = p->key.dport;
+	t->v.backend_id = bid;
+	t->v.seen_s = coarse_s();
+	snat_key(&t->k, p, be, naddr, 0);
+	__builtin_memset(t->k.pad, 0, sizeof(t->k.pad));
+	h = l4s_hash_flow(&p->key, L4S_HASH_SEED ^ 0x534e4154u);
+	/* A stride coprime with the range visits every port once per round. */
+	step = range > 1 ? 1 + (h >> 16) % (range - 1) : 1;
+	if (!coprime(range, step))
+		step = coprime(range, step + 1) ? step + 1 : 1;
+	port = l4s_snat_search(h % range, step, range, lo);
+	return port > 0 ? bpf_htons((__u16)port) : 0;
 }
 
 /*
@@ -195,14 +317,16 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 	struct l4s_node *n = node_config();
 	struct l4s_backend_counts *bs;
 	struct l4s_flow_key fk = {};
-	struct l4s_addr na;
 	struct l4s_snat *s;
 	struct l4s_flow *f;
-	__u16 port = bpf_ntohs(p->key.dport);
+	__u32 port = bpf_ntohs(p->key.dport), lo, hi;
 	__u32 bid, mark = 0;
 
-	if (!n || port < n->port_min || port > n->port_max || node_addr(n, p->key.family, &na) ||
-	    !l4s_addr_eq(&na, &p->key.dst))
+	/* Addressed to a port of the range: the exact entry (backend:port -> this node's
+	 * address:port) says whether it is ours, whichever address the flow was given
+	 * (set by 'node set', or its egress device's). */
+	snat_range(n, &lo, &hi);
+	if (port < lo || port > hi)
 		return 0;
 	s = bpf_map_lookup_elem(&l4s_snat, &p->key);
 	if (!s)

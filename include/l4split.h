@@ -39,6 +39,9 @@
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
  *   l4s_snat, l4s_node, l4s_bindex (backends on other nodes, reverse entry repair). The service's pad byte
  *   became its mode (0, what layout 2 wrote, is auto).
+ *   l4s_devaddr (the SNAT source by default: each device's primary addresses). SNAT
+ *   flows that use it carry L4S_FLOW_F_SNAT_DEV; their rcheck_s, unused by SNAT flows,
+ *   holds the egress device.
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -184,6 +187,10 @@ struct l4s_flow_key {
 				       * SYN with another one is a new connection */
 #define L4S_FLOW_F_SNAT     (1u << 3) /* source rewritten too: snat_port, l4s_snat */
 #define L4S_FLOW_F_DSR      (1u << 4) /* remote backend replies directly (its node) */
+#define L4S_FLOW_F_SNAT_DEV (1u << 5) /* with L4S_FLOW_F_SNAT: the source is the egress
+				       * device's address (l4s_devaddr), the device's
+				       * ifindex in rcheck_s (low 16 bits) and in the top 16
+				       * bits of flags */
 
 struct l4s_flow {
 	__u32 backend_id;
@@ -225,7 +232,10 @@ struct l4s_snat {
 				    * for the flows that have a port */
 #define L4S_SNAT_PORT_MIN_DEFAULT 32768
 #define L4S_SNAT_PORT_MAX_DEFAULT 60999
-#define L4S_SNAT_TRIES 16           /* ports a new flow tries before giving up */
+#define L4S_SNAT_TRIES 1024         /* distinct ports a new flow probes, from a hashed
+				     * start with a hashed stride: the whole range when it
+				     * is at most this big, else a miss at occupancy a has
+				     * odds below a^1024 (1e-23 at 95%) */
 #define L4S_SNAT_CLOSED_REUSE_S 60  /* a closed flow's port is free after this */
 #define L4S_SNAT_UDP_IDLE_S 120     /* an idle UDP flow's port is free after this */
 #define L4S_SNAT_TCP_IDLE_S 7200    /* an idle TCP flow's port is free after this */
@@ -237,6 +247,19 @@ struct l4s_node {
 	__u16 port_max;
 	__u32 flags;
 	__u32 pad;
+};
+
+/*
+ * l4s_devaddr, keyed by ifindex: the primary addresses of each device of the node's
+ * network namespace (the first non-secondary, non-deprecated address of global scope,
+ * per family), written by 'attach' and 'node set' from netlink. With no 'node set
+ * --snat-addr' for a family, SNAT uses the address of the device the packet leaves by,
+ * as iptables MASQUERADE does. flags: L4S_NODE_F_ADDR4 / L4S_NODE_F_ADDR6.
+ */
+struct l4s_devaddr {
+	struct l4s_addr addr6;
+	__be32 addr4;
+	__u32 flags;
 };
 
 /*
@@ -269,7 +292,7 @@ struct l4s_rflow {
  * per CPU (l4s_bstats: struct l4s_backend_pkts, 16 bytes a CPU); per flow or per
  * reply, one shared copy with atomic adds (l4s_bcounts: struct l4s_backend_counts).
  * With l4s_sock_stats, a backend costs 16 x CPUs + 88 bytes of kernel memory: 65,536
- * backends on 64 CPUs take 69.5 MiB (layout 3's per-CPU 64 + 32 bytes: 384 MiB).
+ * backends on 64 CPUs take 69.5 MiB (layout 3's per-CPU 64 + 32 bytes: 385 MiB).
  */
 struct l4s_backend_pkts {
 	__u64 packets;   /* client -> backend */
@@ -504,5 +527,6 @@ _Static_assert(sizeof(struct l4s_cgroup) == 256, "cgroup layout");
 _Static_assert(sizeof(struct l4s_snat) == 56, "snat layout");
 _Static_assert(sizeof(struct l4s_node) == 32, "node layout");
 _Static_assert(sizeof(struct l4s_bindex) == 24, "backend index layout");
+_Static_assert(sizeof(struct l4s_devaddr) == 24, "device address layout");
 
 #endif /* L4SPLIT_H */

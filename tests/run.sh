@@ -42,12 +42,15 @@ for t in "$BUILD"/tests/test_*; do
 done
 [ -x "$BUILD/tests/datapath" ] && run_group datapath "$BUILD/tests/datapath"
 run_group datapath-explain "$BUILD/tests/dp-explain"
+run_group datapath-snat "$BUILD/tests/dp-snat"
 run_group datapath-capacity "$BUILD/tests/dp-capacity"
 # Bounded fuzzing (make fuzz runs the same for longer).
 run_group fuzz-datapath "$BUILD/tests/dpfuzz" --seconds 45
 [ -x build-fuzz/fuzz_k8s ] && run_group fuzz-parsers scripts/fuzz.sh --libfuzzer 15
 run_group deploy-manifests /usr/bin/python3 tests/deploy/test_manifests.py
 run_group layers /usr/bin/python3 tests/layers/check_layers.py
+run_group docs-man tests/docs/test_man.sh
+run_group docs-completion tests/docs/test_completion.sh
 for t in tests/e2e/test_*.sh; do
 	run_group "e2e-$(basename "$t" .sh)" timeout 900 "$t"
 done

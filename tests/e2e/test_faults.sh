@@ -139,6 +139,14 @@ done
 echo "#   kills that left a service pending (cut between its record and its last write): $apending of 5"
 check "apply was killed mid-way ($akilled of 5)" test "$akilled" -ge 3
 check "some kills cut a service's creation short ($apending)" test "$apending" -ge 1
+# Run again as is right after a kill (no other writer between): its dry-run pass meets
+# the service the kill cut short, pending with its frontend, and must not refuse it.
+only_web
+L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" apply "$doc" >/dev/null 2>&1 &
+p=$!
+sleep "$(awk -v d="$dur_ms" 'BEGIN { printf "%.3f", d * 0.5 / 1000 }')"
+kill -9 $p 2>/dev/null
+wait $p
 check "the next apply completes" quiet l4s apply "$doc"
 got=$(l4s --json status | jq -cS '[.services[] | select(.name | startswith("s")) | {name, frontends, tracks, backends: [.backends[] | {addr, track, weight}]}]')
 check "... and the state equals an apply that was never interrupted" eq "$(md5sum <<<"$got")" "$(md5sum <<<"$want")"

@@ -65,7 +65,7 @@ check "--json with no object: the error has a hint" eq "$(l4s --json | jq -r .hi
 # --- 26: options and help ----------------------------------------------------------------
 check "help weight prints the weight help" eq "$(l4s help weight | head -1)" \
 	"Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ..."
-check "--version --json is JSON" eq "$(l4s --version --json | jq -c 'keys')" '["layout","version"]'
+check "--version --json is JSON" eq "$(l4s --version --json | jq -c 'keys')" '["commit","layout","libbpf","version"]'
 check "--json --version is JSON" eq "$(l4s --json --version | jq -r .version)" \
 	"$(l4s --version | awk '{print $2}')"
 check "--pin-dir \"\" is a usage error" eq "$(L4SPLIT_PIN_DIR=$LAB_PIN rc --pin-dir "" status)" 2

@@ -19,7 +19,7 @@ USER = os.path.join(ROOT, "user")
 RANK = {"core": 0, "kube": 1, "cli": 2}
 MAP_FDS = ("frontends services backends weights tracks tables flows rflows txports bstats "
            "sstats reasons attach config rollouts sock_fwd sock_rev sock_stats cgroups snat "
-           "node bindex").split()
+           "node bindex devaddr").split()
 
 layer_of = {}   # header or source basename -> layer
 files = []

@@ -255,7 +255,8 @@ static void run_case(void **state)
 	expect = json_object_get(doc, "expect");
 	json_array_foreach(steps, i, step) {
 		struct write_opts wo = { .how = WRITE_UPSERT,
-					 .agent = json_is_true(json_object_get(step, "as_agent")) };
+					 .agent = json_is_true(json_object_get(step, "as_agent")),
+					 .dry_run = json_is_true(json_object_get(step, "dry_run")) };
 		struct svc_spec s;
 
 		if (json_object_get(step, "raw")) {
@@ -364,6 +365,101 @@ static void test_merge_ready_wins(void **state)
 	spec_free(&s);
 }
 
+/* Many specs at once (apply): new services created together, their tables in one
+ * batched update; an existing one updated in order; a failure in the middle leaves the
+ * ones before it complete and none after it. */
+static void mk(struct svc_spec *s, const char *name, const char *fe, int nbe, int base)
+{
+	struct l4s_frontend_key k;
+
+	spec_init(s, name);
+	assert_int_equal(parse_frontend(fe, &k), 0);
+	assert_int_equal(spec_add_frontend(s, &k), 0);
+	assert_non_null(spec_track_add(s, "a", L4S_WEIGHT_ONE));
+	for (int b = 0; b < nbe; b++) {
+		struct l4s_addr a = { .addr = { htonl(0x0a010000u + (__u32)base + (__u32)b) } };
+
+		assert_non_null(spec_backend_add(s, &a, L4S_AF_INET, 80, "a", L4S_WEIGHT_ONE));
+	}
+}
+
+static void test_apply_many(void **state)
+{
+	struct write_opts wo = { .how = WRITE_UPSERT };
+	struct svc_spec s[300];
+	struct write_result r[300];
+	char name[32], fe[64];
+	int failed = 0, n = 300;
+
+	(void)state;
+	clear_services();
+	mk(&s[0], "pre", "10.96.1.1:80/tcp", 2, 0);
+	assert_int_equal(service_apply(&st, &s[0], &wo, &r[0]), 0);
+	spec_free(&s[0]);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(fe, sizeof(fe), "10.97.%d.%d:80/tcp", i / 250, i % 250 + 1);
+		mk(&s[i], name, fe, 2, 1000 + 2 * i);
+	}
+	/* "pre" again, changed (an update between new ones), at 100 */
+	spec_free(&s[100]);
+	mk(&s[100], "pre", "10.96.1.1:80/tcp", 3, 0);
+	assert_int_equal(service_apply_many(&st, s, n, &wo, r, &failed), 0);
+	assert_int_equal(failed, -1);
+	for (int i = 0; i < n; i++) {
+		struct model m;
+		__u32 id, total = 0;
+
+		assert_int_equal(svc_lookup(&st, s[i].name, &id), 0);
+		assert_int_equal(model_load(&st, id, &m), 0);
+		assert_int_equal(model_count_slots(&st, &m), 0);
+		for (int b = 0; b < m.nbe; b++)
+			total += m.be[b].slots;
+		if (total != L4S_TABLE_DEFAULT)
+			fail_msg("%s: its table holds %u slots of %u", s[i].name, total,
+				 L4S_TABLE_DEFAULT);
+		assert_int_equal(m.nbe, i == 100 ? 3 : 2);
+		assert_int_equal(m.nfe, 1);
+		assert_int_equal(r[i].created, i != 100);
+		model_free(&m);
+	}
+	for (int i = 0; i < n; i++)
+		spec_free(&s[i]);
+	/* A failure at 150 (its frontend is "pre"'s): 0-149 complete, 150 on not there. */
+	clear_services();
+	mk(&s[0], "pre", "10.96.1.1:80/tcp", 2, 0);
+	assert_int_equal(service_apply(&st, &s[0], &wo, &r[0]), 0);
+	spec_free(&s[0]);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(fe, sizeof(fe), i == 150 ? "10.96.1.1:80/tcp" : "10.97.%d.%d:80/tcp",
+			 i / 250, i % 250 + 1);
+		mk(&s[i], name, fe, 2, 1000 + 2 * i);
+	}
+	assert_int_not_equal(service_apply_many(&st, s, n, &wo, r, &failed), 0);
+	assert_int_equal(failed, 150);
+	assert_non_null(strstr(l4s_errmsg(), "already used by service \"pre\""));
+	for (int i = 0; i < n; i++) {
+		__u32 id;
+		int there = svc_lookup(&st, s[i].name, &id) == 0;
+
+		if (there != (i < 150))
+			fail_msg("%s is%s there after a failure at 150", s[i].name, there ? "" : " not");
+		spec_free(&s[i]);
+	}
+	{
+		__u32 *ids = NULL;
+		int nl = 0;
+
+		assert_int_equal(svc_list(&st, &ids, &nl), 0);
+		free(ids);
+		assert_int_equal(nl, 151); /* pre + m0..m149 */
+		for (__u32 i = 0; i < L4S_MAX_SERVICES; i++)
+			if (st.svc_snap[i].flags & L4S_SVC_F_PENDING)
+				fail_msg("service id %u is left pending", i);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -418,6 +514,7 @@ int main(void)
 	closedir(d);
 	qsort(files, (size_t)nf, sizeof(*files), cmp_str);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_ready_wins);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_apply_many);
 	for (int i = 0; i < nf; i++)
 		tests[n++] = (struct CMUnitTest){ .name = files[i] + sizeof(FIXTURES),
 						  .test_func = run_case,

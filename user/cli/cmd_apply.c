@@ -531,6 +531,20 @@ static void count_name(struct counts *c, const char *what, const char *name)
 	json_array_append_new(a, json_string(name));
 }
 
+static void count_result(struct counts *c, const struct svc_spec *s, const struct write_result *r)
+{
+	if (r->created) {
+		c->created++;
+		count_name(c, "created", s->name);
+	} else if (r->changed) {
+		c->updated++;
+		count_name(c, "updated", s->name);
+	} else {
+		c->unchanged++;
+	}
+	note_starved(s, r);
+}
+
 static int apply_one(struct l4s_state *st, const struct svc_spec *s, int dry,
 		     struct counts *c)
 {
@@ -538,19 +552,38 @@ static int apply_one(struct l4s_state *st, const struct svc_spec *s, int dry,
 	struct write_result r;
 	int err = service_apply(st, s, &wo, &r);
 
-	if (err)
-		return err;
-	if (r.created) {
-		c->created++;
-		count_name(c, "created", s->name);
-	} else if (r.changed) {
-		c->updated++;
-		count_name(c, "updated", s->name);
-	} else {
-		c->unchanged++;
+	if (!err)
+		count_result(c, s, &r);
+	return err;
+}
+
+/* Every service of the document through the one writer, new ones together (their
+ * tables go in with one outer-map update per batch). */
+static int apply_all(struct l4s_state *st, const struct svc_spec *s, int n, int dry,
+		     struct counts *c)
+{
+	struct write_opts wo = { .how = WRITE_UPSERT, .dry_run = dry };
+	struct write_result *r = calloc((size_t)n + 1, sizeof(*r));
+	int failed = -1, err;
+
+	if (!r)
+		return l4s_err(ENOMEM, "out of memory");
+	l4s_err_clear();
+	err = service_apply_many(st, s, n, &wo, r, &failed);
+	for (int i = 0; i < (err ? failed : n); i++)
+		count_result(c, &s[i], &r[i]);
+	free(r);
+	if (err) {
+		char msg[512], hint[512];
+
+		snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
+		snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
+		l4s_err(err, "services[%d] (\"%s\"): %s%s", failed, failed >= 0 ? s[failed].name : "?",
+			msg, dry ? "" : "; the services before it are applied, the rest are not");
+		if (hint[0])
+			l4s_hint("%s", hint);
 	}
-	note_starved(s, &r);
-	return 0;
+	return err;
 }
 
 static void print_names(const struct counts *c, const char *what)
@@ -657,20 +690,8 @@ int do_apply(int argc, char **argv)
 			c.deleted++;
 			count_name(&c, "deleted", sv.name);
 		}
-	for (int i = 0; i < n; i++)
-		if ((l4s_err_clear(), apply_one(&st, &s[i], dry, &c))) {
-			char msg[512];
-
-			char hint[512];
-
-			snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
-			snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
-			l4s_err(EIO, "services[%d] (\"%s\"): %s%s", i, s[i].name, msg,
-				dry ? "" : "; the services before it are applied, the rest are not");
-			if (hint[0])
-				l4s_hint("%s", hint);
-			goto out;
-		}
+	if (apply_all(&st, s, n, dry, &c))
+		goto out;
 	rc = 0;
 	if (l4s_json) {
 		json_t *o = json_pack("{s:b, s:i, s:i, s:i, s:i}", "dry_run", dry, "created",

@@ -71,6 +71,8 @@ static void why_text(char *buf, size_t n, const struct explain_result *r)
 	char na[L4S_ADDRSTRLEN], port[16] = "";
 
 	node_addr_text(na, r);
+	if (!na[0]) /* no 'node set' for the family: MASQUERADE's choice */
+		snprintf(na, sizeof(na), "of the egress device");
 	if (r->source == EXPLAIN_FLOW) {
 		if (r->flow.flags & L4S_FLOW_F_SNAT)
 			snprintf(port, sizeof(port), " port %u", ntohs(r->flow.snat_port));
@@ -90,8 +92,9 @@ static void why_text(char *buf, size_t n, const struct explain_result *r)
 		break;
 	case EXPLAIN_PATH_SNAT:
 		snprintf(buf, n, "mode snat: source rewritten to the node address %s and a port "
-			 "of %u-%u, for every backend, local or remote", na, r->node.port_min,
-			 r->node.port_max);
+			 "of %u-%u, for every backend, local or remote", na,
+			 r->node.port_min ? r->node.port_min : L4S_SNAT_PORT_MIN_DEFAULT,
+			 r->node.port_min ? r->node.port_max : L4S_SNAT_PORT_MAX_DEFAULT);
 		break;
 	case EXPLAIN_PATH_LOCAL_NAT_REMOTE_SNAT:
 		snprintf(buf, n, "mode auto with node SNAT address %s: %s", na, FIB_CHECK);

@@ -11,17 +11,20 @@
 
 int help_node(void)
 {
-	printf("Usage: l4split node set [--snat-addr ADDR]... [--snat-ports LO-HI]\n"
+	printf("Usage: l4split node set [--snat-addr ADDR|auto]... [--snat-ports LO-HI]\n"
 	       "       l4split node unset\n"
 	       "       l4split node [show]\n"
-	       "  The address SNAT rewrites sources to (one IPv4 and/or one IPv6 address of\n"
-	       "  this node, which the backends' replies are routed back to), and the range of\n"
-	       "  ports it hands out (default %d-%d; keep it out of the node's own\n"
-	       "  ip_local_port_range). Services in mode auto SNAT their remote backends once\n"
-	       "  an address is set; unset stops that for new flows (flows that have a port\n"
-	       "  keep it). Setting the address of one family keeps the other family's\n"
-	       "  (unset, then set, to drop one). show counts the SNAT\n"
-	       "  entries (ports held, per backend, by live or recently closed flows).\n",
+	       "  The address SNAT rewrites sources to, and the range of ports it hands out\n"
+	       "  (default %d-%d; keep it out of the node's own ip_local_port_range).\n"
+	       "  By default (or after --snat-addr auto) the source is the primary address of\n"
+	       "  the device the packet leaves by, as iptables MASQUERADE does; --snat-addr\n"
+	       "  ADDR (one IPv4 and/or one IPv6 address of this node, which the backends'\n"
+	       "  replies are routed back to) overrides it for its family. Services in mode\n"
+	       "  auto SNAT their remote backends; unset turns SNAT off for new flows (auto\n"
+	       "  uses nat, snat drops; flows that have a port keep it) until the next set.\n"
+	       "  Setting the address of one family keeps the other family's. The devices'\n"
+	       "  addresses are read again by attach and by every node command. show counts\n"
+	       "  the SNAT entries (ports held, per backend, by live or recently closed flows).\n",
 	       L4S_SNAT_PORT_MIN_DEFAULT, L4S_SNAT_PORT_MAX_DEFAULT);
 	return 0;
 }
@@ -54,11 +57,15 @@ static int node_show(void)
 	struct l4s_state st;
 	struct l4s_node n = {};
 	long c[3] = { 0 };
-	char a4[64] = "", a6[64] = "";
+	char a4[64] = "", a6[64] = "", devs[1024];
+	int off;
 
 	if (node_open(&st, 0))
 		return cmd_fail(1);
 	state_node_get(&st, &n);
+	if (snat_devaddr_refresh(&st, devs, sizeof(devs)))
+		l4s_note("Warning: %s\n", l4s_errmsg());
+	off = !!(n.flags & L4S_NODE_F_OFF);
 	state_snat_scan(&st, count_entry, c);
 	if (n.flags & L4S_NODE_F_ADDR4) {
 		struct l4s_addr a = { .addr = { n.addr4 } };
@@ -69,21 +76,30 @@ static int node_show(void)
 		fmt_addr(a6, &n.addr6, L4S_AF_INET6);
 	state_close(&st);
 	if (l4s_json) {
-		json_print(json_pack("{s:s?, s:s?, s:b, s:i, s:i, s:{s:I, s:I, s:I}}", "snat_addr4",
-				     a4[0] ? a4 : NULL, "snat_addr6", a6[0] ? a6 : NULL, "snat_on",
-				     (n.flags & (L4S_NODE_F_ADDR4 | L4S_NODE_F_ADDR6)) &&
-					     !(n.flags & L4S_NODE_F_OFF),
-				     "snat_port_min", n.port_min, "snat_port_max", n.port_max,
+		json_print(json_pack("{s:s?, s:s?, s:b, s:s, s:i, s:i, s:{s:I, s:I, s:I}}",
+				     "snat_addr4", a4[0] ? a4 : NULL, "snat_addr6",
+				     a6[0] ? a6 : NULL, "snat_on", !off, "snat_default_source",
+				     devs, "snat_port_min",
+				     n.port_min ? n.port_min : L4S_SNAT_PORT_MIN_DEFAULT,
+				     "snat_port_max",
+				     n.port_min ? n.port_max : L4S_SNAT_PORT_MAX_DEFAULT,
 				     "snat_entries", "ipv4", (json_int_t)c[0], "ipv6", (json_int_t)c[1],
 				     "open", (json_int_t)c[2]));
 		return 0;
 	}
-	printf("snat address: %s%s%s%s\n", a4[0] ? a4 : "", a4[0] && a6[0] ? " " : "",
-	       a4[0] || a6[0] ? a6 : "none (auto mode uses nat for every backend)",
-	       (n.flags & L4S_NODE_F_OFF) ? " (unset: new flows use nat, flows with a port keep it)" :
-					     "");
-	if (n.port_min)
-		printf("snat ports:   %u-%u\n", n.port_min, n.port_max);
+	if (off)
+		printf("snat address: %s%s%s (unset: new flows use nat, flows with a port keep it)\n",
+		       a4[0] || a6[0] ? a4 : "none", a4[0] && a6[0] ? " " : "", a6);
+	else
+		printf("snat address: %s%s%s%s%s\n", a4, a4[0] && a6[0] ? " " : "", a6,
+		       a4[0] || a6[0] ? "" : "the primary address of the egress device (default)",
+		       (a4[0] || a6[0]) && !(a4[0] && a6[0]) ?
+			       " (set; the other family: the egress device's primary address)" :
+			       "");
+	if (!off)
+		printf("device addrs: %s\n", devs[0] ? devs : "none");
+	printf("snat ports:   %u-%u\n", n.port_min ? n.port_min : L4S_SNAT_PORT_MIN_DEFAULT,
+	       n.port_min ? n.port_max : L4S_SNAT_PORT_MAX_DEFAULT);
 	printf("snat entries: %ld IPv4, %ld IPv6 (%ld not closed)\n", c[0], c[1], c[2]);
 	return 0;
 }
@@ -94,7 +110,7 @@ static int node_set(int argc, char **argv, int unset)
 	struct l4s_state st;
 	int err;
 	__u64 lo = 0, hi = 0;
-	int have_addr = 0, have_ports = 0;
+	int have_addr = 0, have_ports = 0, addr_auto = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i]))
@@ -107,6 +123,10 @@ static int node_set(int argc, char **argv, int unset)
 
 			if (++i >= argc)
 				return usage_error("--snat-addr needs an address of this node");
+			if (!strcmp(argv[i], "auto")) {
+				addr_auto = 1;
+				continue;
+			}
 			if (parse_addr(argv[i], &a, &fam) || addr_check(&a, fam))
 				return cmd_fail(EXIT_USAGE);
 			if (fam == L4S_AF_INET) {
@@ -138,7 +158,9 @@ static int node_set(int argc, char **argv, int unset)
 			return usage_error("unknown argument \"%s\" for node set", argv[i]);
 		}
 	}
-	if (!unset && !have_addr && !have_ports) {
+	if (addr_auto && have_addr)
+		return usage_error("--snat-addr auto replaces the addresses: give no other");
+	if (!unset && !have_addr && !have_ports && !addr_auto) {
 		usage_help(help_node);
 		return usage_error("node set needs --snat-addr or --snat-ports");
 	}
@@ -153,7 +175,9 @@ static int node_set(int argc, char **argv, int unset)
 		struct l4s_node cur = {};
 
 		state_node_get(&st, &cur);
-		if (!have_addr) { /* only the range changes */
+		if (addr_auto) {
+			/* Back to the default: each flow's egress device's address. */
+		} else if (!have_addr) { /* only the range changes */
 			n.addr4 = cur.addr4;
 			n.addr6 = cur.addr6;
 			n.flags = cur.flags;
@@ -174,7 +198,7 @@ static int node_set(int argc, char **argv, int unset)
 		n.port_max = (__u16)(have_ports ? hi : cur.port_max ? cur.port_max :
 					  L4S_SNAT_PORT_MAX_DEFAULT);
 	}
-	if (n.flags & L4S_NODE_F_ADDR4) {
+	if (!(n.flags & L4S_NODE_F_OFF)) { /* on: by default, or with an address */
 		int ndev = 0;
 
 		if (snat_prepare_attached(&st, &ndev))

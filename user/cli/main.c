@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/libbpf.h>
+#include "build-info.h"
 #include "cmd.h"
 #include "err.h"
 #include "l4split.h"
@@ -14,17 +16,17 @@ static int do_help(void)
 		"Usage: l4split [OPTIONS] OBJECT COMMAND [ARGS]\n"
 		"       l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
 		"                          [--redirect-target]\n"
-		"       l4split attach --cgroup PATH\n"
+		"       l4split attach --cgroup PATH [--flows N]\n"
 		"       l4split detach { DEV | --cgroup PATH | --all [--purge] }\n"
 		"       l4split service { add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
 		"                               [--table-size M] [--mode auto|nat|snat|dsr] |\n"
 		"                         mode NAME auto|nat|snat|dsr | del NAME }\n"
-		"       l4split node { set [--snat-addr ADDR]... [--snat-ports LO-HI] | unset | show }\n"
+		"       l4split node [ set [--snat-addr ADDR]... [--snat-ports LO-HI] | unset | show ]\n"
 		"       l4split backend { add NAME ADDR:PORT [--track T] [--weight W] |\n"
 		"                         del NAME ADDR:PORT }\n"
 		"       l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
-		"       l4split status [NAME]\n"
-		"       l4split stats [NAME] [--watch SECONDS [--count N]]\n"
+		"       l4split status [NAME [--table]]\n"
+		"       l4split stats [NAME [--watch SECONDS [--count N]]]\n"
 		"       l4split explain NAME CLIENT_ADDR:PORT [--proto tcp|udp]\n"
 		"                       [--frontend VIP:PORT[/PROTO]]\n"
 		"       l4split sync NAME { --pods FILE | --endpointslices FILE }\n"
@@ -92,11 +94,17 @@ int main(int argc, char **argv)
 			rest[nrest++] = argv[i];
 	}
 	if (version) {
+		char libbpf[32]; /* the libbpf this binary runs with, not the headers' */
+
+		snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(),
+			 libbpf_minor_version());
 		if (l4s_json)
-			json_print(json_pack("{s:s, s:i}", "version", L4S_VERSION, "layout",
+			json_print(json_pack("{s:s, s:s, s:s, s:i}", "version", L4S_VERSION, "commit",
+					     L4S_COMMIT, "libbpf", libbpf, "layout",
 					     L4S_LAYOUT_VERSION));
 		else
-			printf("l4split %s (map layout %d)\n", L4S_VERSION, L4S_LAYOUT_VERSION);
+			printf("l4split %s (commit %s, libbpf %s, map layout %d)\n", L4S_VERSION,
+			       L4S_COMMIT, libbpf, L4S_LAYOUT_VERSION);
 		free(rest);
 		return 0;
 	}

@@ -4,11 +4,17 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
@@ -309,8 +315,13 @@ int attach_dev(struct l4s_state *st, const char *dev, const struct attach_opts *
 		__u32 zero = 0;
 		int nfd = bpf_map__fd(skel->maps.l4s_node);
 
-		/* SNAT set up already: this device must forward SNATed packets too. */
-		if (!bpf_map_lookup_elem(nfd, &zero, &n) && (n.flags & L4S_NODE_F_ADDR4) &&
+		/* The default SNAT source: this namespace's device addresses, as now. */
+		if (snat_devaddr_fill(bpf_map__fd(skel->maps.l4s_devaddr)))
+			l4s_note("Warning: %s; SNAT without 'node set --snat-addr' has no "
+				 "address to use\n", l4s_errmsg());
+		/* SNAT is on (by default, or with an address set) unless 'node unset':
+		 * this device must forward SNATed packets too. */
+		if (!bpf_map_lookup_elem(nfd, &zero, &n) && !(n.flags & L4S_NODE_F_OFF) &&
 		    snat_prepare_dev(dev))
 			l4s_note("Warning: %s; SNAT needs them (net.ipv4.conf.%s.accept_local=1, "
 				 "net.ipv4.conf.{all,%s}.rp_filter=0)\n", l4s_errmsg(), dev, dev);
@@ -538,4 +549,143 @@ int snat_prepare_attached(struct l4s_state *st, int *n)
 		 &c);
 	*n = c.n;
 	return c.err;
+}
+
+/* Keep the first address of a device per family that may be a source: global scope, not
+ * secondary, deprecated, tentative or failed DAD (the kernel lists primaries first). */
+static void devaddr_take(struct l4s_devaddr *tab, size_t ntab, const struct nlmsghdr *h)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifa));
+	const void *local = NULL, *addr = NULL;
+	__u32 flags = ifa->ifa_flags;
+	struct l4s_devaddr *d;
+
+	if (len < 0 || ifa->ifa_index >= ntab || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return;
+	for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == IFA_LOCAL)
+			local = RTA_DATA(a);
+		else if (a->rta_type == IFA_ADDRESS)
+			addr = RTA_DATA(a);
+		else if (a->rta_type == IFA_FLAGS && RTA_PAYLOAD(a) >= 4)
+			memcpy(&flags, RTA_DATA(a), 4);
+	}
+	if (flags & (IFA_F_SECONDARY | IFA_F_DEPRECATED | IFA_F_TENTATIVE | IFA_F_DADFAILED))
+		return;
+	d = &tab[ifa->ifa_index];
+	if (ifa->ifa_family == AF_INET && !(d->flags & L4S_NODE_F_ADDR4) && (local || addr)) {
+		memcpy(&d->addr4, local ? local : addr, 4);
+		d->flags |= L4S_NODE_F_ADDR4;
+	} else if (ifa->ifa_family == AF_INET6 && !(d->flags & L4S_NODE_F_ADDR6) && addr) {
+		memcpy(&d->addr6, addr, 16);
+		d->flags |= L4S_NODE_F_ADDR6;
+	}
+}
+
+#define DEVADDR_MAX_IFINDEX 65536 /* devices past it keep no default SNAT address */
+
+int snat_devaddr_fill(int map_fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg m;
+	} req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+			 .nlmsg_type = RTM_GETADDR, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			 .nlmsg_seq = 1 },
+		  .m = { .ifa_family = AF_UNSPEC } };
+	static char buf[32768];
+	struct l4s_devaddr *tab;
+	int fd, err = 0, done = 0;
+	__u32 key, next, *prev = NULL;
+
+	if (map_fd < 0)
+		return l4s_err(EOPNOTSUPP, "no l4s_devaddr map (attach creates it)");
+	tab = calloc(DEVADDR_MAX_IFINDEX, sizeof(*tab));
+	if (!tab)
+		return l4s_err(ENOMEM, "cannot list the device addresses: %s", strerror(ENOMEM));
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0 || send(fd, &req, req.h.nlmsg_len, 0) < 0) {
+		err = l4s_err(errno, "cannot list the device addresses (netlink): %s",
+			      strerror(errno));
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		int len = (int)n;
+
+		if (n < 0) {
+			err = l4s_err(errno, "cannot list the device addresses (netlink): %s",
+				      strerror(errno));
+			goto out;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == RTM_NEWADDR)
+				devaddr_take(tab, DEVADDR_MAX_IFINDEX, h);
+		}
+	}
+	/* Entries of devices gone or without an address go; the others are rewritten. */
+	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
+		key = next;
+		if (key >= DEVADDR_MAX_IFINDEX || !tab[key].flags)
+			bpf_map_delete_elem(map_fd, &key);
+		else
+			prev = &key;
+	}
+	for (key = 1; key < DEVADDR_MAX_IFINDEX; key++)
+		if (tab[key].flags && bpf_map_update_elem(map_fd, &key, &tab[key], BPF_ANY)) {
+			err = l4s_err(errno, "cannot write l4s_devaddr: %s", strerror(errno));
+			break;
+		}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tab);
+	return err;
+}
+
+struct devaddr_ctx {
+	char *buf;
+	size_t n;
+};
+
+static int devaddr_each(const void *k, const void *v, void *ctx)
+{
+	const __u32 *ifx = k;
+	const struct l4s_devaddr *d = v;
+	struct devaddr_ctx *c = ctx;
+	char name[IF_NAMESIZE] = "?", a4[INET6_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "";
+	size_t used = strlen(c->buf);
+
+	if (!if_indextoname(*ifx, name))
+		snprintf(name, sizeof(name), "if%u", *ifx);
+	if (d->flags & L4S_NODE_F_ADDR4)
+		inet_ntop(AF_INET, &d->addr4, a4, sizeof(a4));
+	if (d->flags & L4S_NODE_F_ADDR6)
+		inet_ntop(AF_INET6, &d->addr6, a6, sizeof(a6));
+	if (used + 1 < c->n)
+		snprintf(c->buf + used, c->n - used, "%s%s %s%s%s", used ? ", " : "", name, a4,
+			 a4[0] && a6[0] ? " " : "", a6);
+	return 0;
+}
+
+int snat_devaddr_refresh(struct l4s_state *st, char *list, size_t n)
+{
+	struct devaddr_ctx c = { list, n };
+	int err;
+
+	if (n)
+		list[0] = 0;
+	if (st->devaddr < 0)
+		return 0; /* state from before the default SNAT source: attach makes it */
+	err = snat_devaddr_fill(st->devaddr);
+	if (n)
+		map_scan(st->devaddr, sizeof(__u32), sizeof(struct l4s_devaddr), devaddr_each, &c);
+	return err;
 }

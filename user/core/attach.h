@@ -35,5 +35,12 @@ int netns_find(__u64 ino, char *name, size_t n);
 int snat_prepare_dev(const char *dev);
 /* The same for every device l4split is attached to in this namespace (*n of them). */
 int snat_prepare_attached(struct l4s_state *st, int *n);
+/* The default SNAT source: write each device's primary IPv4 and IPv6 address (netlink
+ * RTM_GETADDR of this namespace) to l4s_devaddr (@map_fd), dropping devices gone. Run
+ * by 'attach' and 'node set'/'node unset'/'node show'. */
+int snat_devaddr_fill(int map_fd);
+/* snat_devaddr_fill on @st's l4s_devaddr (nothing when the state has none yet), then
+ * "DEV ADDR4 ADDR6, ..." of what it holds in @list. */
+int snat_devaddr_refresh(struct l4s_state *st, char *list, size_t n);
 
 #endif

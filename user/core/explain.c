@@ -109,9 +109,9 @@ static enum explain_path path_new(const struct explain_result *r)
 		return EXPLAIN_PATH_LOCAL_NAT_REMOTE_DSR;
 	case L4S_MODE_SNAT:
 	case L4S_MODE_AUTO:
-		addr = r->node_known && !(r->node.flags & L4S_NODE_F_OFF) &&
-		       (r->key.family == L4S_AF_INET ? r->node.flags & L4S_NODE_F_ADDR4 :
-						       r->node.flags & L4S_NODE_F_ADDR6);
+		/* SNAT is on unless 'node unset': with the address set, or the egress
+		 * device's (a device without one is known only at the first packet). */
+		addr = r->node_known && !(r->node.flags & L4S_NODE_F_OFF);
 		if (r->svc.mode == L4S_MODE_SNAT)
 			return addr ? EXPLAIN_PATH_SNAT : EXPLAIN_PATH_DROP_NO_ADDR;
 		return addr ? EXPLAIN_PATH_LOCAL_NAT_REMOTE_SNAT : EXPLAIN_PATH_NAT;

@@ -19,19 +19,8 @@ static int svc_live(const struct l4s_service *svc)
 
 int svc_lookup(struct l4s_state *st, const char *name, __u32 *id)
 {
-	const struct l4s_service *all = state_services(st);
-
-	if (!all)
-		return -EIO;
-	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++) {
-		const struct l4s_service svc = all[i];
-
-		if (svc_live(&svc) && !strncmp(svc.name, name, L4S_NAME_LEN)) {
-			*id = i;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	/* Not one still being created (or left so by a killed writer). */
+	return state_service_id(st, name, L4S_SVC_F_PENDING, id);
 }
 
 int svc_find(struct l4s_state *st, const char *name, __u32 *id)
@@ -136,7 +125,10 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 		err = -EIO;
 		goto fail;
 	}
-	for (__u32 i = 0; i < st->be_max; i++) {
+	/* The service's own backends (the index lists them): loading the models of
+	 * thousands of services is not thousands of scans of every backend. */
+	for (int k = 0; k < x->nbe; k++) {
+		__u32 i = x->be[k];
 		struct l4s_backend be = st->be_snap[i];
 		struct model_backend *tmp;
 		__u64 w;
@@ -455,14 +447,14 @@ static int table_create(const __u32 *slots, __u32 msz, int plain)
 	return fd;
 }
 
-int table_install(struct l4s_state *st, struct model *m)
+int table_make(struct l4s_state *st, struct model *m)
 {
 	struct table_backend *tb = calloc((size_t)m->nbe + 1, sizeof(*tb));
 	__u32 msz = m->svc.table_size, *slots = calloc(msz, sizeof(__u32));
 	int n = 0, fd = -1, err;
 
 	if (!tb || !slots) {
-		err = -ENOMEM;
+		fd = l4s_err(ENOMEM, "out of memory");
 		goto out;
 	}
 	model_effective(m);
@@ -478,41 +470,59 @@ int table_install(struct l4s_state *st, struct model *m)
 	}
 	err = table_build(tb, n, msz, slots);
 	if (err) {
-		l4s_err(err, "cannot build the lookup table of \"%s\"", m->svc.name);
+		fd = l4s_err(err, "cannot build the lookup table of \"%s\"", m->svc.name);
 		goto out;
 	}
 	fd = table_create(slots, msz, st->tables_plain);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	/* The switch: one update of the outer map. */
-	if (bpf_map_update_elem(st->tables, &m->id, &fd, BPF_ANY)) {
-		err = -errno;
-		if (err == -EINVAL && !st->tables_plain) {
-			/* Made for layout 2's tables: fill them slot by slot from now on. */
-			close(fd);
-			st->tables_plain = 1;
-			fd = table_create(slots, msz, 1);
-			if (fd < 0) {
-				err = fd;
-				goto out;
-			}
-			err = bpf_map_update_elem(st->tables, &m->id, &fd, BPF_ANY) ? -errno : 0;
-		}
-		if (err) {
-			l4s_err(err, "cannot install the lookup table of \"%s\": %s", m->svc.name,
-				strerror(-err));
-			goto out;
-		}
-	}
-	err = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(tb);
 	free(slots);
-	return err;
+	return fd;
+}
+
+int tables_put(struct l4s_state *st, const __u32 *ids, const int *fds, int n)
+{
+	__u32 done = 0;
+
+	/* One update of the outer map for all of them: each update of a map of maps waits
+	 * for the programs to be done with the old inner map (an RCU grace period, ~10 ms
+	 * here), so n single updates cost n waits and one batch costs one. */
+	if (n > 1) {
+		__u32 count = (__u32)n;
+
+		if (!bpf_map_update_batch(st->tables, ids, fds, &count, NULL))
+			return 0;
+		done = count < (__u32)n ? count : 0; /* what the batch did before it failed */
+	}
+	for (int i = (int)done; i < n; i++)
+		if (bpf_map_update_elem(st->tables, &ids[i], &fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int table_install(struct l4s_state *st, struct model *m)
+{
+	int fd = table_make(st, m), err;
+
+	if (fd < 0)
+		return fd;
+	/* The switch: one update of the outer map. */
+	err = tables_put(st, &m->id, &fd, 1);
+	if (err == -EINVAL && !st->tables_plain) {
+		/* Made for layout 2's tables: fill them slot by slot from now on. */
+		close(fd);
+		st->tables_plain = 1;
+		fd = table_make(st, m);
+		if (fd < 0)
+			return fd;
+		err = tables_put(st, &m->id, &fd, 1);
+	}
+	close(fd);
+	if (err)
+		return l4s_err(err, "cannot install the lookup table of \"%s\": %s", m->svc.name,
+			       strerror(-err));
+	st->tables_known = 1;
+	return 0;
 }
 
 int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)

@@ -71,6 +71,12 @@ int model_count_flows(struct l4s_state *st, struct model *m);
 /* Build the lookup table of the model as it is (effective weights of the backends not
  * removed) in a new map and swap it in with one update of l4s_tables. */
 int table_install(struct l4s_state *st, struct model *m);
+/* The two halves, for many services at once: a new inner map holding the model's table
+ * (its fd, or -errno with a message), and one batched update of l4s_tables installing
+ * @n of them (ids[i] gets fds[i]). Use table_install once first in a command: it finds
+ * out which kind of inner map the state takes (st->tables_known). */
+int table_make(struct l4s_state *st, struct model *m);
+int tables_put(struct l4s_state *st, const __u32 *ids, const int *fds, int n);
 
 /* Allocate a free backend id (marked pending until committed). */
 int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude);

@@ -54,6 +54,7 @@ static const struct {
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
 	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
+	{ "l4s_devaddr", offsetof(struct l4s_state, devaddr), 1 },
 	/* Layout 4: the per-flow half of the per-backend counters (upgrade creates it). */
 	{ "l4s_bcounts", offsetof(struct l4s_state, bcounts), 1 },
 };
@@ -733,12 +734,31 @@ const struct l4s_service *state_services(struct l4s_state *st)
 	return st->svc_snap;
 }
 
+/* The index of frontends, tracks and backends per service (below). */
+static void index_free(struct l4s_state *st);
+static struct state_svc_index *index_bucket(struct l4s_state *st, __u32 id);
+static int index_add_be(struct state_svc_index *x, __u32 id);
+static void index_del_be(struct state_svc_index *x, __u32 id);
+
 int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be)
 {
+	struct l4s_backend old = {};
+	int was, now = (be->flags & L4S_BE_F_IN_USE) && be->svc_id < L4S_MAX_SERVICES;
+
+	if (st->be_snap && id < st->be_max)
+		old = st->be_snap[id]; /* before: a mapping shows the update at once */
+	was = (old.flags & L4S_BE_F_IN_USE) && old.svc_id < L4S_MAX_SERVICES;
 	if (bpf_map_update_elem(st->backends, &id, be, BPF_ANY))
 		return -errno;
 	if (st->be_snap && !st->be_mapped && id < st->be_max)
-		st->be_snap[id] = *be; /* a mapping sees the update itself */
+		st->be_snap[id] = *be;
+	/* The per-service backend lists follow (the index was built from the snapshot). */
+	if (st->index && st->be_snap && (was != now || (now && old.svc_id != be->svc_id))) {
+		if (was)
+			index_del_be(&st->index[old.svc_id], id);
+		if (now && index_add_be(index_bucket(st, be->svc_id), id))
+			index_free(st); /* out of memory: read again when next asked */
+	}
 	return 0;
 }
 
@@ -862,12 +882,99 @@ int state_put_weight(struct l4s_state *st, __u32 id, __u64 w)
 	return 0;
 }
 
+#define NAME_BUCKETS L4S_MAX_SERVICES
+
+static __u32 name_hash(const char *name)
+{
+	__u32 h = 2166136261u; /* FNV-1a */
+
+	for (int i = 0; i < L4S_NAME_LEN && name[i]; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h % NAME_BUCKETS;
+}
+
+static void names_add(struct l4s_state *st, __u32 id, const char *name)
+{
+	__u32 b = name_hash(name);
+
+	st->name_next[id] = st->name_head[b];
+	st->name_head[b] = id + 1;
+}
+
+static void names_del(struct l4s_state *st, __u32 id, const char *name)
+{
+	__u32 *p = &st->name_head[name_hash(name)];
+
+	while (*p && *p != id + 1)
+		p = &st->name_next[*p - 1];
+	if (*p)
+		*p = st->name_next[id];
+}
+
+static void names_free(struct l4s_state *st)
+{
+	free(st->name_head);
+	free(st->name_next);
+	st->name_head = st->name_next = NULL;
+}
+
+int state_service_id(struct l4s_state *st, const char *name, __u32 skip_flags, __u32 *id)
+{
+	const struct l4s_service *all = state_services(st);
+
+	if (!all)
+		return -EIO;
+	if (!st->name_head) {
+		st->name_head = calloc(NAME_BUCKETS, sizeof(__u32));
+		st->name_next = calloc(L4S_MAX_SERVICES, sizeof(__u32));
+		if (!st->name_head || !st->name_next) {
+			names_free(st);
+			return l4s_err(ENOMEM, "out of memory");
+		}
+		for (__u32 i = L4S_MAX_SERVICES; i-- > 0;)
+			if (all[i].flags & L4S_SVC_F_IN_USE) {
+				char n[L4S_NAME_LEN];
+
+				memcpy(n, all[i].name, L4S_NAME_LEN);
+				n[L4S_NAME_LEN - 1] = 0;
+				names_add(st, i, n);
+			}
+	}
+	for (__u32 e = st->name_head[name_hash(name)]; e; e = st->name_next[e - 1])
+		if ((all[e - 1].flags & L4S_SVC_F_IN_USE) && !(all[e - 1].flags & skip_flags) &&
+		    !strncmp(all[e - 1].name, name, L4S_NAME_LEN)) {
+			*id = e - 1;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc)
 {
+	struct l4s_service old = {};
+
+	if (id >= L4S_MAX_SERVICES)
+		return -(errno = EINVAL);
+	if (st->svc_snap)
+		old = st->svc_snap[id]; /* before: a mapping shows the update at once */
 	if (bpf_map_update_elem(st->services, &id, svc, BPF_ANY))
 		return -errno;
-	if (st->svc_snap && !st->svc_mapped && id < L4S_MAX_SERVICES)
+	if (st->svc_snap && !st->svc_mapped)
 		st->svc_snap[id] = *svc;
+	/* The names hash follows: out with the old name, in with the new one. */
+	if (st->name_head && ((old.flags ^ svc->flags) & L4S_SVC_F_IN_USE ||
+			      strncmp(old.name, svc->name, L4S_NAME_LEN))) {
+		char n[L4S_NAME_LEN];
+
+		memcpy(n, old.name, L4S_NAME_LEN);
+		n[L4S_NAME_LEN - 1] = 0;
+		if (old.flags & L4S_SVC_F_IN_USE)
+			names_del(st, id, n);
+		memcpy(n, svc->name, L4S_NAME_LEN);
+		n[L4S_NAME_LEN - 1] = 0;
+		if (svc->flags & L4S_SVC_F_IN_USE)
+			names_add(st, id, n);
+	}
 	return 0;
 }
 
@@ -881,6 +988,7 @@ static void index_free(struct l4s_state *st)
 		free(st->index[i].fe);
 		free(st->index[i].fe_order);
 		free(st->index[i].tr);
+		free(st->index[i].be);
 	}
 	free(st->index);
 	st->index = NULL;
@@ -1010,6 +1118,30 @@ static int index_tr_put(const void *k, const void *v, void *ctx)
 	return index_put_tr(index_bucket(st, tk->svc_id), name, t->weight);
 }
 
+static int index_add_be(struct state_svc_index *x, __u32 id)
+{
+	if (x->nbe == x->cap_be) {
+		int cap = x->cap_be ? 2 * x->cap_be : 4;
+		__u32 *tmp = realloc(x->be, sizeof(*tmp) * (size_t)cap);
+
+		if (!tmp)
+			return -ENOMEM;
+		x->be = tmp;
+		x->cap_be = cap;
+	}
+	x->be[x->nbe++] = id;
+	return 0;
+}
+
+static void index_del_be(struct state_svc_index *x, __u32 id)
+{
+	for (int i = 0; i < x->nbe; i++)
+		if (x->be[i] == id) {
+			x->be[i] = x->be[--x->nbe];
+			return;
+		}
+}
+
 const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 {
 	int err;
@@ -1031,9 +1163,17 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 	if (!err)
 		err = map_scan(st->tracks, sizeof(struct l4s_track_key), sizeof(struct l4s_track),
 			       index_tr_put, st);
+	if (!err && !state_backends(st))
+		err = -EIO;
+	for (__u32 i = 0; !err && i < st->be_max; i++) {
+		const struct l4s_backend *b = &st->be_snap[i];
+
+		if ((b->flags & L4S_BE_F_IN_USE) && b->svc_id < L4S_MAX_SERVICES)
+			err = index_add_be(index_bucket(st, b->svc_id), i);
+	}
 	if (err) {
 		index_free(st);
-		l4s_err(err, "cannot read the frontends and tracks: %s", strerror(-err));
+		l4s_err(err, "cannot read the frontends, tracks and backends: %s", strerror(-err));
 		return NULL;
 	}
 	return &st->index[svc_id];
@@ -1099,6 +1239,7 @@ void state_forget(struct l4s_state *st)
 		free(st->svc_snap);
 	free(st->w_snap);
 	st->w_snap = NULL;
+	names_free(st);
 	st->be_snap = NULL;
 	st->svc_snap = NULL;
 	st->be_mapped = st->svc_mapped = 0;

@@ -23,17 +23,20 @@ struct l4s_state {
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
 	int snat, node, bindex;
+	int devaddr; /* the default SNAT source per device; -1 until attach */
 	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
 	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
 	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	struct l4s_weight *w_snap;    /* see state_weight() */
+	__u32 *name_head, *name_next; /* see state_service_id(): chains of ids + 1 by name */
 	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
 	struct state_svc_index *index; /* see state_index() */
 	__u32 index_head;              /* first bucket with memory, or L4S_MAX_SERVICES */
 	__u32 be_hint;                /* where backend_alloc looks first */
 	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
+	int tables_known;             /* a table_install succeeded: tables_plain is right */
 	__u32 upgrade_from;           /* older layout state_load_object() upgrades, or 0 */
 	int repaired;                 /* service_repair() ran (writer.c) */
 };
@@ -90,8 +93,8 @@ int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many);
 int state_put_weight(struct l4s_state *st, __u32 id, __u64 w);
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
 /*
- * Frontends and tracks of one service, from one scan of each map (grouped by service)
- * kept in step by the writers below: loading the models of thousands of services
+ * Frontends, tracks and backend ids of one service, from one scan of each map (grouped
+ * by service) kept in step by the writers below (state_put_backend too): loading the models of thousands of services
  * costs two scans, not two per service. NULL on error (with a message).
  */
 struct state_track {
@@ -104,6 +107,8 @@ struct state_svc_index {
 	int nfe, cap_fe;
 	struct state_track *tr;
 	int ntr, cap_tr;
+	__u32 *be;     /* ids of the backends whose record names this service (in use) */
+	int nbe, cap_be;
 	int used;      /* has memory; on the list of such buckets */
 	__u32 next;    /* the next bucket with memory (freeing walks only those) */
 };
@@ -123,6 +128,10 @@ int state_require(struct l4s_state *st, enum state_feature what);
  * never by fd. 0 or -errno (-ENOENT: no entry; -EOPNOTSUPP: a state from before the map,
  * until attach adds it). */
 int state_service(struct l4s_state *st, __u32 id, struct l4s_service *out);
+/* The id of the service record named @name that is in use and has none of @skip_flags,
+ * from a hash of the names built once and kept in step by state_put_service. 0, or
+ * -ENOENT. */
+int state_service_id(struct l4s_state *st, const char *name, __u32 skip_flags, __u32 *id);
 int state_frontend_svc(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 *svc_id);
 int state_node_get(struct l4s_state *st, struct l4s_node *n);
 int state_node_put(struct l4s_state *st, const struct l4s_node *n);

@@ -20,6 +20,8 @@ int svc_frontend_owner(struct l4s_state *st, const struct l4s_frontend_key *k, _
 		return 0;
 	memset(&cur, 0, sizeof(cur));
 	bpf_map_lookup_elem(st->services, &f.svc_id, &cur);
+	if (cur.flags & L4S_SVC_F_PENDING)
+		return 0; /* a creation cut short: service_repair removes it before any write */
 	cur.name[L4S_NAME_LEN - 1] = 0;
 	l4s_err(EEXIST, "frontend %s is already used by service \"%s\"", fmt_frontend(buf, k),
 		cur.name);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include "err.h"
 #include "model.h"
@@ -599,60 +600,80 @@ static int model_from_spec_frontends(struct model *m, const struct svc_spec *s)
 	return model_set_frontends(m, s->fe, s->nfe);
 }
 
-static int service_create(struct l4s_state *st, const struct svc_spec *s,
-			  const struct write_opts *o, struct write_result *r)
+/* A new service, up to its table: the record (pending: not found by name, deleted by the
+ * next writer if this one dies before the end), backends and tracks. *m is its model. */
+static int create_prepare(struct l4s_state *st, const struct svc_spec *s,
+			  const struct write_opts *o, struct write_result *r, struct model *m)
 {
-	struct model m = {};
 	__u32 id;
 	int err;
 
+	memset(m, 0, sizeof(*m));
 	err = check_frontends(st, s, L4S_MAX_SERVICES);
 	if (!err)
 		err = svc_free_slot(st, &id);
 	if (err)
 		return err;
-	m.id = id;
-	m.svc.table_size = s->table_size;
-	err = diff_spec(st, &m, s, r);
+	m->id = id;
+	m->svc.table_size = s->table_size;
+	err = diff_spec(st, m, s, r);
 	if (err)
-		goto out;
+		return err;
 	r->id = id;
 	r->created = r->changed = r->table_changed = r->fe_changed = 1;
 	if (o->dry_run)
-		goto out;
-	/* 1. The record, pending: not found by name, deleted by the next writer if this
-	 * one dies before the end. */
+		return 0;
 	err = svc_reserve(st, id, s->name, &s->fe[0], s->flags | L4S_SVC_F_PENDING,
-			  s->table_size, s->mode, &m.svc);
-	if (err)
-		goto out;
-	/* 2. Backends and tracks, 3. the table, 4. the index, 5. the frontends. */
-	err = write_records(st, &m);
-	if (!err)
-		err = table_install(st, &m);
-	if (!err)
-		err = model_from_spec_frontends(&m, s);
-	if (!err)
-		err = svc_sync_index(st, &m);
-	if (!err)
-		err = write_frontends(st, id, s, NULL);
-	/* 6. Complete. */
-	if (!err) {
-		m.svc.flags &= ~L4S_SVC_F_PENDING;
-		m.svc.gen++;
-		err = write_record(st, &m);
-	}
-	if (err) {
-		char msg[512], hint[512];
+			  s->table_size, s->mode, &m->svc);
+	return err ? err : write_records(st, m);
+}
 
-		snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
-		snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
-		service_delete(st, id, NULL, NULL);
-		l4s_err(err, "%s", msg);
-		if (hint[0])
-			l4s_hint("%s", hint);
+/* After its table is in: the index, the frontends (reachable from here), the record
+ * complete. */
+static int create_finish(struct l4s_state *st, const struct svc_spec *s, struct model *m)
+{
+	int err = model_from_spec_frontends(m, s);
+
+	if (!err)
+		err = svc_sync_index(st, m);
+	if (!err)
+		err = write_frontends(st, m->id, s, NULL);
+	if (!err) {
+		m->svc.flags &= ~L4S_SVC_F_PENDING;
+		m->svc.gen++;
+		err = write_record(st, m);
 	}
-out:
+	return err;
+}
+
+/* Take back what a failed creation wrote (none of it went live), keeping its message. */
+static void create_undo(struct l4s_state *st, __u32 id, int reserved, int err)
+{
+	char msg[512], hint[512];
+
+	if (!reserved)
+		return;
+	snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
+	snprintf(hint, sizeof(hint), "%s", l4s_errhint() ? l4s_errhint() : "");
+	svc_delete(st, id, NULL, NULL);
+	l4s_err(err, "%s", msg);
+	if (hint[0])
+		l4s_hint("%s", hint);
+}
+
+static int service_create(struct l4s_state *st, const struct svc_spec *s,
+			  const struct write_opts *o, struct write_result *r)
+{
+	struct model m;
+	int err = create_prepare(st, s, o, r, &m);
+
+	if (!err && !o->dry_run) {
+		err = table_install(st, &m);
+		if (!err)
+			err = create_finish(st, s, &m);
+	}
+	if (err && !o->dry_run)
+		create_undo(st, m.id, m.svc.flags & L4S_SVC_F_IN_USE, err);
 	model_free(&m);
 	return err;
 }
@@ -796,6 +817,119 @@ int service_apply(struct l4s_state *st, const struct svc_spec *want, const struc
 		return -EEXIST;
 	}
 	return service_update(st, id, want, o, r);
+}
+
+#define CREATE_BATCH 256 /* new services whose tables go in with one outer-map update */
+
+struct create_batch {
+	const struct svc_spec *s[CREATE_BATCH];
+	struct write_result *r[CREATE_BATCH];
+	struct model m[CREATE_BATCH];
+	__u32 ids[CREATE_BATCH];
+	int fds[CREATE_BATCH];
+	int n;
+};
+
+/* Install the batch's tables in one update, then make each service reachable. On a
+ * failure, the services before the failing one are complete, the rest are taken back;
+ * *failed gets the failing one's position in the batch. */
+static int batch_flush(struct l4s_state *st, struct create_batch *b, int *failed)
+{
+	int err = tables_put(st, b->ids, b->fds, b->n), i = 0;
+
+	if (err) {
+		err = l4s_err(err, "cannot install the lookup tables of %d new services: %s", b->n,
+			      strerror(-err));
+	} else {
+		for (; i < b->n; i++) {
+			err = create_finish(st, b->s[i], &b->m[i]);
+			if (err)
+				break;
+		}
+	}
+	*failed = err ? i : -1;
+	for (int j = 0; j < b->n; j++) {
+		if (err && j >= i)
+			create_undo(st, b->m[j].id, 1, err);
+		close(b->fds[j]);
+		model_free(&b->m[j]);
+	}
+	b->n = 0;
+	return err;
+}
+
+int service_apply_many(struct l4s_state *st, const struct svc_spec *s, int n,
+		       const struct write_opts *o, struct write_result *r, int *failed)
+{
+	struct create_batch *b = NULL;
+	int err = 0, i, at;
+
+	*failed = -1;
+	if (o->dry_run || n < 2) {
+		for (i = 0; i < n && !err; i++)
+			err = service_apply(st, &s[i], o, &r[i]);
+		if (err)
+			*failed = i - 1;
+		return err;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return l4s_err(ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		__u32 id;
+
+		memset(&r[i], 0, sizeof(r[i]));
+		err = spec_validate(&s[i]);
+		if (!err)
+			err = service_repair(st);
+		if (err)
+			break;
+		/* An existing service, or the first new one of the command (its table_install
+		 * finds out which kind of table the state takes): one at a time, in order. */
+		if (!svc_lookup(st, s[i].name, &id) || !st->tables_known || o->how != WRITE_UPSERT) {
+			if (b->n && (err = batch_flush(st, b, &at))) {
+				*failed = i - b->n + at;
+				break;
+			}
+			err = service_apply(st, &s[i], o, &r[i]);
+			if (err)
+				break;
+			continue;
+		}
+		if (s[i].mode != L4S_MODE_AUTO && s[i].mode != L4S_MODE_NAT &&
+		    (err = state_require(st, STATE_HAS_SNAT)))
+			break;
+		err = create_prepare(st, &s[i], o, &r[i], &b->m[b->n]);
+		if (!err) {
+			b->fds[b->n] = table_make(st, &b->m[b->n]);
+			if (b->fds[b->n] < 0)
+				err = b->fds[b->n];
+		}
+		if (err) {
+			create_undo(st, b->m[b->n].id, b->m[b->n].svc.flags & L4S_SVC_F_IN_USE, err);
+			model_free(&b->m[b->n]);
+			break;
+		}
+		b->s[b->n] = &s[i];
+		b->r[b->n] = &r[i];
+		b->ids[b->n] = b->m[b->n].id;
+		if (++b->n == CREATE_BATCH && (err = batch_flush(st, b, &at))) {
+			*failed = i + 1 - CREATE_BATCH + at;
+			break;
+		}
+	}
+	if (err && *failed < 0) {
+		/* i failed; the batch holds complete-but-unpublished services before it */
+		int at2, ferr = b->n ? batch_flush(st, b, &at2) : 0;
+
+		*failed = ferr ? i - b->n + at2 : i;
+		if (ferr)
+			err = ferr;
+	} else if (!err && b->n && (err = batch_flush(st, b, &at))) {
+		*failed = n - b->n + at;
+	}
+	free(b);
+	return err;
 }
 
 int service_edit(struct l4s_state *st, const char *name,

@@ -58,6 +58,14 @@ int spec_validate(const struct svc_spec *s);
 int service_apply(struct l4s_state *st, const struct svc_spec *want, const struct write_opts *o,
 		  struct write_result *r);
 
+/* service_apply for @n specs, in order, r[i] for each: existing services one at a time,
+ * new ones together (their tables installed with one outer-map update for up to 256:
+ * each such update waits for the programs, ~10 ms here). Stops at the first failure:
+ * *failed gets its index; the services before it are applied, it and the rest are not
+ * (-1 when all went). 0 or -errno with a message. */
+int service_apply_many(struct l4s_state *st, const struct svc_spec *s, int n,
+		       const struct write_opts *o, struct write_result *r, int *failed);
+
 /* Read the live service @name as a spec, let @edit change it (0, or -errno with a
  * message), and write it (WRITE_UPDATE): the read-modify-write of the CLI's commands.
  * *s is the spec as written (the caller frees it, also on error). */

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <microhttpd.h>
+#include <bpf/libbpf.h>
+#include "build-info.h"
 #include "lazylib.h"
 #include "agent.h"
 #include "err.h"
@@ -249,6 +251,17 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 	state_close(&st);
 }
 
+/* What this agent is, as `l4split -V` says it: one sample, value 1 (labels carry it). */
+static void build_info(struct buf *b)
+{
+	help(b, "l4split_build_info", "gauge",
+	     "The agent's build: version, git commit, libbpf version, map layout version.");
+	bprintf(b,
+		"l4split_build_info{version=\"%s\",commit=\"%s\",libbpf=\"%u.%u\",layout=\"%d\"} 1\n",
+		L4S_VERSION, L4S_COMMIT, libbpf_major_version(), libbpf_minor_version(),
+		L4S_LAYOUT_VERSION);
+}
+
 static void agent_metrics(struct buf *b, struct agent *a)
 {
 	struct agent_stats s;
@@ -313,6 +326,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
 	if (!strcmp(url, "/metrics")) {
+		build_info(&b);
 		datapath_metrics(&b, m->a->pin_dir);
 		agent_metrics(&b, m->a);
 		if (!b.p)
