@@ -265,8 +265,8 @@ if node sy sync big --pods "$ROOT/pods.json" --track-label run --weight old=9 --
 else
 	echo "  !! sync of the 4,096-pod list failed"
 fi
-# apply from empty. (10,000 x 4 = 40,000 backends is over the 16,384 backend slots:
-# 4,000 x 4 is the largest such document that fits, and 10,000 services get 1 each.)
+# apply from empty. (Sizes from when the state had 16,384 backend slots: 65,536 since
+# layout 4.)
 for spec in "1000 4" "4000 4" "10000 1"; do
 	set -- $spec
 	n=$1
