@@ -620,7 +620,10 @@ int snat_devaddr_fill(int map_fd)
 				      strerror(errno));
 			goto out;
 		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		/* NLMSG_OK mixes signed and unsigned (clang's -Wsign-compare): the same test. */
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		     len >= (int)sizeof(*h) && h->nlmsg_len >= sizeof(*h) &&
+		     h->nlmsg_len <= (__u32)len;
 		     h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
 				done = 1;
