@@ -15,8 +15,8 @@ static int do_help(void)
 	fprintf(stdout,
 		"Usage: l4split [OPTIONS] OBJECT COMMAND [ARGS]\n"
 		"       l4split attach DEV [--xdp-mode native|generic] [--tc-only] [--flows N]\n"
-		"                          [--redirect-target]\n"
-		"       l4split attach --cgroup PATH [--flows N]\n"
+		"                          [--backends N] [--redirect-target]\n"
+		"       l4split attach --cgroup PATH [--flows N] [--backends N]\n"
 		"       l4split detach { DEV | --cgroup PATH | --all [--purge] }\n"
 		"       l4split service { add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
 		"                               [--table-size M] [--mode auto|nat|snat|dsr] |\n"
