@@ -168,15 +168,8 @@ static int setup(void **state)
 	opt_pin_dir = pin_dir;
 	state_set_flow_max(65536);
 	/* Made by the first command: an empty service, so the programs load over it. */
-	if (cli("service add probe 10.96.9.9:80/tcp")) {
-		state_purge(pin_dir);
-		umount2(pin_dir, MNT_DETACH);
-		rmdir(pin_dir);
-		return -1;
-	}
-	skel = dp_load(&st, pin_dir, fds);
-	if (!skel) {
-		dp_unload(skel, &st, pin_dir);
+	if (cli("service add probe 10.96.9.9:80/tcp") || !(skel = dp_load(&st, pin_dir, fds))) {
+		dp_setup_failed(skel, &st, pin_dir);
 		return -1;
 	}
 	fd_xdp = fds[0];

@@ -81,15 +81,10 @@ static int setup(void **state)
 	if (!mkdtemp(pin_dir))
 		return -1;
 	if (setup_state()) {
-		if (skel) {
+		if (skel)
 			teardown(state);
-		} else { /* the state may never have been opened: only the directory */
-			state_purge(pin_dir);
-			/* Lazily: what the failed load still holds keeps the mount busy
-			 * until the process exits. */
-			umount2(pin_dir, MNT_DETACH);
-			rmdir(pin_dir);
-		}
+		else
+			dp_setup_failed(NULL, &st, pin_dir);
 		return -1;
 	}
 	return 0;

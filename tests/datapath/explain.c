@@ -105,13 +105,7 @@ static int setup(void **state)
 	if (!mkdtemp(pin_dir))
 		return -1;
 	if (setup_state()) { /* cmocka skips the teardown of a group whose setup failed */
-		if (skel) {
-			dp_unload(skel, &st, pin_dir);
-		} else { /* the state may never have been opened: only the directory */
-			state_purge(pin_dir);
-			umount2(pin_dir, MNT_DETACH);
-			rmdir(pin_dir);
-		}
+		dp_setup_failed(skel, &st, pin_dir);
 		return -1;
 	}
 	return 0;

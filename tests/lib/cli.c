@@ -74,6 +74,17 @@ uint64_t dp_reason(struct l4s_state *st, unsigned int reason)
 	return reason < L4S_R_MAX ? v[reason] : 0;
 }
 
+void dp_setup_failed(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir)
+{
+	if (skel) {
+		dp_unload(skel, st, pin_dir);
+		return;
+	}
+	state_purge(pin_dir);
+	umount2(pin_dir, MNT_DETACH);
+	rmdir(pin_dir);
+}
+
 void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir)
 {
 	if (skel)

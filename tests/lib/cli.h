@@ -21,6 +21,10 @@ struct l4split_bpf;
 struct l4split_bpf *dp_load(struct l4s_state *st, const char *pin_dir, int fds[3]);
 /* A datapath verdict counter (l4s_reasons), summed over CPUs. */
 uint64_t dp_reason(struct l4s_state *st, unsigned int reason);
+/* A test group whose setup failed (cmocka skips its teardown): unload what was loaded, or
+ * when nothing was, remove the state and the pin directory (its bpffs unmounted lazily:
+ * what a failed load still holds keeps the mount busy until the process exits). */
+void dp_setup_failed(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir);
 /* Unload, close the state and remove the pin directory with everything in it. */
 void dp_unload(struct l4split_bpf *skel, struct l4s_state *st, const char *pin_dir);
 
