@@ -36,6 +36,10 @@ int is_help(const char *arg);
  * document that does not parse (@jerr says where).
  */
 json_t *json_load_arg(const char *file, json_error_t *jerr);
+/* jansson allocating from an arena freed at once (for a large document read by one
+ * command): every JSON value made between begin and end is released before end. */
+void doc_arena_begin(void);
+void doc_arena_end(void);
 /* Print a JSON document (json mode), steals the reference. */
 void json_print(json_t *doc);
 

@@ -218,10 +218,14 @@ int do_sync(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	wo.dry_run = x.dry;
+	doc_arena_begin(); /* ended below, after the last JSON value is released */
 	doc = json_load_arg(x.file, &jerr);
-	if (!doc && jerr.line < 0) /* could not be read: exit 1, said by json_load_arg */
+	if (!doc && jerr.line < 0) { /* could not be read: exit 1, said by json_load_arg */
+		doc_arena_end();
 		return cmd_fail(1);
+	}
 	if (!doc) {
+		doc_arena_end();
 		l4s_err(EINVAL, "%s: line %d, column %d: %s", !strcmp(x.file, "-") ? "stdin" : x.file,
 			jerr.line, jerr.column, jerr.text);
 		l4s_hint("give it the output of 'kubectl get pods -o json' (JSON, not YAML)");
@@ -229,6 +233,7 @@ int do_sync(int argc, char **argv)
 	}
 	if (state_open(&st, state_pin_dir(opt_pin_dir), STATE_LOCK)) {
 		json_decref(doc);
+		doc_arena_end();
 		return cmd_fail(1);
 	}
 	rc = 1;
@@ -255,5 +260,6 @@ out:
 	spec_free(&spec);
 	state_close(&st);
 	json_decref(doc);
+	doc_arena_end();
 	return rc;
 }
