@@ -552,19 +552,6 @@ int backend_alloc(struct l4s_state *st, __u32 *id, __u32 *exclude, int nexclude)
 	return -ENOSPC;
 }
 
-int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size)
-{
-	size_t sz = ((value_size + 7) & ~(size_t)7) * (size_t)st->ncpus;
-	void *z = calloc(1, sz);
-	int err;
-
-	if (!z)
-		return -ENOMEM;
-	err = bpf_map_update_elem(fd, &key, z, BPF_ANY) ? -errno : 0;
-	free(z);
-	return err;
-}
-
 /* A growing list of flow keys, collected during a scan and deleted after it. */
 struct key_list {
 	struct l4s_flow_key *keys;

@@ -85,8 +85,6 @@ long flows_flush_backend(struct l4s_state *st, __u32 backend_id);
 /* Forward entries only; the reverse ones of several backends in one scan: */
 long flows_flush_backend_fwd(struct l4s_state *st, __u32 backend_id);
 void rflows_flush(struct l4s_state *st, __u32 *ids, int nids);
-/* Zero the per-CPU counters at @key (a fresh id). */
-int zero_percpu(struct l4s_state *st, int fd, __u32 key, size_t value_size);
 /* Delete every flow of a service. */
 long flows_flush_service(struct l4s_state *st, __u32 svc_id);
 
