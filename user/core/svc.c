@@ -199,6 +199,29 @@ int svc_sync_index_all(struct l4s_state *st)
 	return err;
 }
 
+void svc_free_removing(struct l4s_state *st, __u32 id)
+{
+	const struct state_svc_index *x = state_index(st, id);
+	__u32 *ids;
+	int n;
+
+	if (!x || !x->nbe || !(ids = malloc(sizeof(*ids) * (size_t)x->nbe)))
+		return;
+	/* A copy: each write takes the id off the list it walks. */
+	n = x->nbe;
+	memcpy(ids, x->be, sizeof(*ids) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		struct l4s_backend b = st->be_snap[ids[i]], gone = { .gen = b.gen + 1 };
+
+		if (!(b.flags & L4S_BE_F_REMOVING))
+			continue;
+		state_put_backend(st, ids[i], &gone);
+		state_put_weight(st, ids[i], 0);
+		flows_flush_backend(st, ids[i]);
+	}
+	free(ids);
+}
+
 int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 {
 	struct model m;
@@ -217,15 +240,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		state_put_backend(st, m.be[i].id, &gone);
 		state_put_weight(st, m.be[i].id, 0);
 	}
-	/* And those an interrupted change was removing (not in the model). */
-	for (__u32 i = 0; st->be_snap && i < st->be_max; i++) {
-		struct l4s_backend b = st->be_snap[i], gone = { .gen = b.gen + 1 };
-
-		if ((b.flags & L4S_BE_F_IN_USE) && (b.flags & L4S_BE_F_REMOVING) && b.svc_id == id) {
-			state_put_backend(st, i, &gone);
-			flows_flush_backend(st, i);
-		}
-	}
+	svc_free_removing(st, id); /* and those an interrupted change was removing */
 	for (int i = 0; i < m.ntr; i++)
 		state_del_track(st, id, m.tr[i].name);
 	if (st->rollouts >= 0)

@@ -28,6 +28,9 @@ int svc_sync_index_changed(struct l4s_state *st, const struct model *m);
 /* The same for every service (attach: a state from before the index, or an older
  * binary's changes). */
 int svc_sync_index_all(struct l4s_state *st);
+/* Give back the backends of @id that a change killed part-way was removing
+ * (L4S_BE_F_REMOVING: not in its model), and forget their flows. */
+void svc_free_removing(struct l4s_state *st, __u32 id);
 /* Delete: *nbe backends and *flows flow entries went with it (either may be NULL). */
 int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows);
 

@@ -487,12 +487,10 @@ static int write_records(struct l4s_state *st, struct model *m)
 		int err;
 
 		if (b->fresh) {
-			struct l4s_backend cur = {};
-
-			bpf_map_lookup_elem(st->backends, &b->id, &cur);
-			/* A fresh id: its counters start at zero, its generation stays. */
+			/* A fresh id: its counters start at zero, its generation stays (the
+			 * snapshot follows every write: backend_alloc read it already). */
 			state_zero_backend_counters(st, b->id);
-			b->be.gen = cur.gen;
+			b->be.gen = st->be_snap[b->id].gen;
 			b->be.flags = L4S_BE_F_IN_USE;
 			b->be.svc_id = m->id;
 		} else if (b->removed) {
@@ -595,11 +593,6 @@ static int diff_spec(struct l4s_state *st, struct model *m, const struct svc_spe
 	return 0;
 }
 
-static int model_from_spec_frontends(struct model *m, const struct svc_spec *s)
-{
-	return model_set_frontends(m, s->fe, s->nfe);
-}
-
 /* A new service, up to its table: the record (pending: not found by name, deleted by the
  * next writer if this one dies before the end), backends and tracks. *m is its model. */
 static int create_prepare(struct l4s_state *st, const struct svc_spec *s,
@@ -632,7 +625,7 @@ static int create_prepare(struct l4s_state *st, const struct svc_spec *s,
  * complete. */
 static int create_finish(struct l4s_state *st, const struct svc_spec *s, struct model *m)
 {
-	int err = model_from_spec_frontends(m, s);
+	int err = model_set_frontends(m, s->fe, s->nfe);
 
 	if (!err)
 		err = svc_sync_index(st, m);
@@ -769,7 +762,7 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 	r->flows_dropped = finish_removals(st, &m);
 	m.svc.mode = s->mode;
 	if (r->fe_changed || r->mode_changed) {
-		err = model_from_spec_frontends(&m, s);
+		err = model_set_frontends(&m, s->fe, s->nfe);
 		if (!err)
 			err = write_frontends(st, id, s, &orig);
 		if (!err)
@@ -957,21 +950,10 @@ int service_delete(struct l4s_state *st, __u32 id, int *nbe, long *flows)
  * records, write the index, clean the record. */
 static int repair_dirty(struct l4s_state *st, __u32 id)
 {
-	const struct l4s_backend *all = state_backends(st);
 	struct model m;
 	int err;
 
-	if (!all)
-		return -EIO;
-	for (__u32 i = 0; i < st->be_max; i++) {
-		struct model_backend b = { .id = i, .be = all[i] };
-
-		if ((all[i].flags & L4S_BE_F_IN_USE) && (all[i].flags & L4S_BE_F_REMOVING) &&
-		    all[i].svc_id == id) {
-			free_backend(st, &b);
-			flows_flush_backend(st, i);
-		}
-	}
+	svc_free_removing(st, id);
 	err = model_load(st, id, &m);
 	if (err)
 		return err;
