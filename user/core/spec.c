@@ -283,12 +283,11 @@ out:
 
 void spec_shares(const struct svc_spec *s, double *track_share, double *be_share)
 {
-	/* Each track's sum of backend weights, then: a backend's share is its track's
-	 * weight x its weight / that sum, over the total of every backend's. The same
-	 * arithmetic as model_effective, which builds the table. */
-	unsigned __int128 *sum = calloc((size_t)s->ntr + 1, sizeof(*sum));
-	long double *eff = calloc((size_t)s->nbe + 1, sizeof(*eff));
-	long double total = 0;
+	/* The table's own arithmetic (model_effective): a backend's effective weight is
+	 * track weight x its weight x 2^20 / the sum of weights in its track, in integers,
+	 * so what a command prints is the share the table is built from. */
+	unsigned __int128 *sum = calloc((size_t)s->ntr + 1, sizeof(*sum)), total = 0;
+	__u64 *eff = calloc((size_t)s->nbe + 1, sizeof(*eff));
 
 	for (int t = 0; t < s->ntr; t++)
 		if (track_share)
@@ -307,17 +306,17 @@ void spec_shares(const struct svc_spec *s, double *track_share, double *be_share
 	for (int i = 0; i < s->nbe; i++) {
 		const struct spec_track *t = spec_track(s, s->be[i].track);
 
-		if (!t || !sum[t - s->tr])
+		if (!t || !sum[t - s->tr] || !t->weight || !s->be[i].weight)
 			continue;
-		eff[i] = (long double)t->weight * (long double)s->be[i].weight /
-			 (long double)sum[t - s->tr];
+		eff[i] = (__u64)(((unsigned __int128)t->weight * s->be[i].weight << 20) /
+				 sum[t - s->tr]);
 		total += eff[i];
 	}
-	if (total <= 0)
+	if (!total)
 		goto out;
 	for (int i = 0; i < s->nbe; i++) {
 		const struct spec_track *t = spec_track(s, s->be[i].track);
-		double share = (double)(eff[i] * 100 / total);
+		double share = (double)eff[i] * 100.0 / (double)total;
 
 		if (be_share)
 			be_share[i] = share;
