@@ -186,8 +186,9 @@ int svcf_frontends(json_t *svc, size_t port_idx, const struct nodeaddr *node,
 	itp = enum_field(spec, "internalTrafficPolicy", "spec.internalTrafficPolicy", policies, 0);
 	if (itp < 0)
 		return itp;
-	/* kube-proxy's ExternalPolicyLocal: only for a Service reachable from outside. */
-	elocal = etp == 1 && (type != T_CLUSTER_IP || json_array_size(eips));
+	/* Local applies to the external frontends only (kube-proxy's ExternalPolicyLocal):
+	 * a Service without any (ClusterIP, no externalIPs) gets no local-only group. */
+	elocal = etp == 1;
 	ilocal = itp == 1;
 	if (type == T_LOAD_BALANCER && elocal) {
 		x = json_object_get(spec, "healthCheckNodePort");
