@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The node's addresses for nodePort frontends: from Node objects (tests/fixtures/k8s/node)
  * and from interface lists filtered by --nodeport-addresses CIDRs. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +181,56 @@ static void test_local(void **state)
 		assert_int_not_equal(ntohl(na.a[i].addr[0]) >> 24, 127);
 }
 
+/* In a network namespace of its own (root only): a veth pair, one end with an IPv4 and an
+ * IPv6 address, lo up. The CIDRs pick them; 0.0.0.0/0 never loopback. The child exits
+ * 0 when every check held, the line it failed on otherwise. */
+static int netns_child(void)
+{
+	struct nodeaddr_filter f;
+	struct nodeaddr na;
+
+	if (unshare(CLONE_NEWNET))
+		return 200;
+	if (system("ip link set lo up && ip link add l4snadum type veth peer name l4snadu1 && "
+		   "ip addr add 10.9.8.7/24 dev l4snadum && "
+		   "ip -6 addr add fd00:9::7/64 dev l4snadum nodad && "
+		   "ip link set l4snadum up && ip link set l4snadu1 up"))
+		return 201;
+#define CHECK(cidrs, want) do { \
+		if (nodeaddr_filter_parse(cidrs, &f) || nodeaddr_local(&f, &na) || \
+		    strcmp(list(&na), want)) { \
+			fprintf(stderr, "# %s: got \"%s\", want \"%s\"\n", cidrs, list(&na), want); \
+			return __LINE__ % 200; \
+		} \
+	} while (0)
+	CHECK("10.0.0.0/8,fd00::/8", "10.9.8.7 fd00:9::7");
+	CHECK("0.0.0.0/0", "10.9.8.7");
+	CHECK("::/0", "fd00:9::7");
+	CHECK("127.0.0.0/8", "127.0.0.1");
+	CHECK("192.168.0.0/16", "");
+#undef CHECK
+	return 0;
+}
+
+static void test_local_netns(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("# skip: a network namespace needs root\n");
+		skip();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(netns_child());
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_filter_parse),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_local_netns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
