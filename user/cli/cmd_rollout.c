@@ -17,6 +17,7 @@
 #include "model.h"
 #include "parse.h"
 #include "sample.h"
+#include "verdict.h"
 #include "state.h"
 #include "writer.h"
 
@@ -370,21 +371,6 @@ static void weights_text(char *buf, size_t len, const struct start_weights *sw, 
 
 /* ---- judging ------------------------------------------------------------------ */
 
-/*
- * A group of backends (TRACK, or the other tracks) during a step. A reset is
- * final when it is counted; an unanswered flow only once it had --answer-timeout
- * to be answered, so that part is judged on the flows of a sample that old.
- */
-struct group {
-	struct health lag; /* flows and resets up to the lagged sample, answers up to now */
-	__u64 flows;       /* up to now */
-	__u64 resets;
-};
-
-struct verdict {
-	struct group track, others;
-};
-
 static void judge(const struct model *m, const char *track, const struct sample *s0,
 		  const struct sample *lagged, const struct sample *now, struct verdict *v)
 {
@@ -407,47 +393,15 @@ static void judge(const struct model *m, const char *track, const struct sample 
 	health_finish(&v->others.lag);
 }
 
-/* Failure ratio (ppm) from the parts with at least @min_flows flows behind them. */
-static __u32 group_ratio(const struct group *g, __u64 min_flows)
-{
-	__u32 r = 0;
-
-	if (min_flows < 1)
-		min_flows = 1;
-	if (g->lag.flows >= min_flows)
-		r = health_ratio_ppm(&g->lag);
-	if (g->flows >= min_flows) {
-		__u64 rr = (g->resets > g->flows ? g->flows : g->resets) * 1000000ull / g->flows;
-
-		if (rr > r)
-			r = (__u32)rr;
-	}
-	return r;
-}
-
-static __u64 group_failed(const struct group *g)
-{
-	return g->lag.failed > g->resets ? g->lag.failed : g->resets;
-}
-
 static int failing(const struct verdict *v, const struct rollout_opts *o)
 {
-	__u32 rt = group_ratio(&v->track, o->min_flows);
-
-	return rt > o->max_failure_ppm && rt > group_ratio(&v->others, 1);
-}
-
-static __u32 share_ppm(const struct verdict *v)
-{
-	__u64 all = v->track.flows + v->others.flows;
-
-	return all ? (__u32)(v->track.flows * 1000000ull / all) : 0;
+	return verdict_failing(v, o->max_failure_ppm, o->min_flows);
 }
 
 static void record(struct l4s_state *st, __u32 sid, struct l4s_rollout *r, const struct verdict *v)
 {
 	if (v) {
-		r->share_ppm = share_ppm(v);
+		r->share_ppm = verdict_share_ppm(v);
 		r->flows = v->track.flows;
 		r->others_flows = v->others.flows;
 		r->failure_ppm = group_ratio(&v->track, 1);
@@ -470,7 +424,7 @@ static void emit(const char *event, const struct l4s_rollout *r, const struct ve
 	json_object_set_new(j, "track", json_string(r->track));
 	json_object_set_new(j, "weight_percent", json_real(pct(r->steps[r->step])));
 	if (v) {
-		json_object_set_new(j, "observed_share_percent", json_real(pct(share_ppm(v))));
+		json_object_set_new(j, "observed_share_percent", json_real(pct(verdict_share_ppm(v))));
 		json_object_set_new(j, "flows", json_integer((json_int_t)v->track.flows));
 		json_object_set_new(j, "answered", json_integer((json_int_t)v->track.lag.answered));
 		json_object_set_new(j, "resets", json_integer((json_int_t)v->track.resets));
@@ -543,7 +497,7 @@ static void progress(const struct l4s_rollout *r, const struct verdict *v, __u64
 {
 	printf("\r\033[Kstep %u/%u  %s %g%%  share %.1f%%  flows %llu  failed %.1f%% (others "
 	       "%.1f%%)  %s",
-	       r->step + 1, r->nsteps, r->track, pct(r->steps[r->step]), pct(share_ppm(v)),
+	       r->step + 1, r->nsteps, r->track, pct(r->steps[r->step]), pct(verdict_share_ppm(v)),
 	       (unsigned long long)v->track.flows, pct(group_ratio(&v->track, 1)),
 	       pct(group_ratio(&v->others, 1)), waiting ? "waiting for flows" : "");
 	if (!waiting)
@@ -766,7 +720,7 @@ static int rollout_run(struct run *rn)
 		else
 			printf("step %d/%d passed: %s %g%%, observed share %.2f%% of %llu new flows, "
 			       "failed %.2f%% (other tracks %.2f%%)\n",
-			       i + 1, o->nsteps, o->track, pct(o->steps[i]), pct(share_ppm(&v)),
+			       i + 1, o->nsteps, o->track, pct(o->steps[i]), pct(verdict_share_ppm(&v)),
 			       (unsigned long long)(v.track.flows + v.others.flows),
 			       pct(group_ratio(&v.track, 1)), pct(group_ratio(&v.others, 1)));
 		fflush(stdout);

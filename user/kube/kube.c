@@ -498,6 +498,24 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
+/* The errno of an HTTP status the API server answered with (see kube.h). */
+static int http_errno(const char *method, long status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return EACCES;
+	case 404:
+		return ENOENT;
+	case 409: /* POST: AlreadyExists; PUT/PATCH: Conflict (a stale resourceVersion) */
+		return strcmp(method, "POST") ? ESTALE : EEXIST;
+	case 422:
+		return EINVAL;
+	default:
+		return EIO;
+	}
+}
+
 int kube_get(struct kube *k, const char *path, json_t **doc, long *status)
 {
 	struct xfer x = { .k = k };
@@ -519,8 +537,8 @@ int kube_get(struct kube *k, const char *path, json_t **doc, long *status)
 	if (rc != CURLE_OK)
 		err = l4s_err(-curl_errno(rc), "GET %s%s: %s", k->server, path, curl_easy_strerror(rc));
 	else if (*status != 200)
-		err = l4s_err(*status == 401 || *status == 403 ? EACCES : EIO,
-			      "GET %s%s: HTTP %ld: %.200s", k->server, path, *status,
+		err = l4s_err(http_errno("GET", *status), "GET %s%s: HTTP %ld: %.200s", k->server,
+			      path, *status,
 			      x.buf ? x.buf : "");
 	else if (!(*doc = json_loadb(x.buf ? x.buf : "", x.len, 0, &jerr)))
 		err = l4s_err(EBADMSG, "GET %s%s: the answer is not JSON: %s", k->server, path,
@@ -570,12 +588,14 @@ int kube_watch(struct kube *k, const char *path, int (*on_event)(json_t *ev, voi
 	return err;
 }
 
-int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, long *status)
+int kube_send(struct kube *k, const char *method, const char *path, const char *content_type,
+	      json_t *body, json_t **reply, long *status)
 {
 	struct xfer x = { .k = k };
 	struct curl_slist *hdrs = NULL;
 	CURL *c = easy(k, path, &hdrs, &x);
 	char *data = json_dumps(body, JSON_COMPACT);
+	char ct[128];
 	CURLcode rc;
 	json_error_t jerr;
 	int err = 0;
@@ -590,29 +610,39 @@ int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, lo
 		curl_slist_free_all(hdrs);
 		return l4s_err(ENOMEM, "cannot set up an HTTP request");
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+	hdrs = curl_slist_append(hdrs, ct);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	rc = curl_easy_perform(c);
+	rc = perform(k, c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (rc != CURLE_OK)
-		err = l4s_err(-curl_errno(rc), "POST %s%s: %s", k->server, path,
+		err = l4s_err(-curl_errno(rc), "%s %s%s: %s", method, k->server, path,
 			      curl_easy_strerror(rc));
 	else if (*status != 200 && *status != 201)
-		err = l4s_err(*status == 401 || *status == 403 ? EACCES :
-			      *status == 409 ? EEXIST : EIO,
-			      "POST %s%s: HTTP %ld: %.200s", k->server, path, *status,
-			      x.buf ? x.buf : "");
+		err = l4s_err(http_errno(method, *status), "%s %s%s: HTTP %ld: %.200s", method,
+			      k->server, path, *status, x.buf ? x.buf : "");
 	else if (reply && !(*reply = json_loadb(x.buf ? x.buf : "", x.len, 0, &jerr)))
-		err = l4s_err(EBADMSG, "POST %s%s: the answer is not JSON: %s", k->server, path,
-			      jerr.text);
+		err = l4s_err(EBADMSG, "%s %s%s: the answer is not JSON: %s", method, k->server,
+			      path, jerr.text);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	free(x.buf);
 	free(data);
 	return err;
+}
+
+int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, long *status)
+{
+	return kube_send(k, "POST", path, "application/json", body, reply, status);
+}
+
+int kube_put(struct kube *k, const char *path, json_t *body, json_t **reply, long *status)
+{
+	return kube_send(k, "PUT", path, "application/json", body, reply, status);
 }

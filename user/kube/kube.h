@@ -28,12 +28,23 @@ int kube_config_incluster(struct kube *k);
 int kube_config_file(struct kube *k, const char *path);
 void kube_free(struct kube *k);
 
-/* GET @path: 0 and *doc (a JSON object), or -errno; *status gets the HTTP status. */
+/* GET @path: 0 and *doc (a JSON object), or -errno (-ENOENT on 404, -EACCES on 401/403);
+ * *status gets the HTTP status. */
 int kube_get(struct kube *k, const char *path, json_t **doc, long *status);
 
-/* POST @body to @path (create): 0 and *reply (when @reply is not NULL) on 200/201, or
- * -errno (-EEXIST on 409, -EACCES on 401/403); *status gets the HTTP status. */
+/*
+ * Send @body to @path with @method (POST creates, PUT replaces, PATCH with a patch
+ * @content_type such as application/merge-patch+json): 0 and *reply (when @reply is
+ * not NULL) on 200/201, or -errno with a message: -EACCES on 401/403, -ENOENT on 404,
+ * -EEXIST on a POST's 409 (AlreadyExists), -ESTALE on a PUT's or PATCH's 409 (Conflict:
+ * the object changed since the resourceVersion sent), -EINVAL on 422 (Invalid).
+ * *status gets the HTTP status.
+ */
+int kube_send(struct kube *k, const char *method, const char *path, const char *content_type,
+	      json_t *body, json_t **reply, long *status);
+/* kube_send of a POST (create) and of a PUT (replace) of JSON. */
 int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, long *status);
+int kube_put(struct kube *k, const char *path, json_t *body, json_t **reply, long *status);
 
 /*
  * Watch @path (which carries ?watch=1...): @on_event gets each event object
