@@ -616,3 +616,51 @@ int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, lo
 	free(data);
 	return err;
 }
+
+int kube_patch(struct kube *k, const char *path, json_t *patch, json_t **reply, long *status)
+{
+	struct xfer x = { .k = k };
+	struct curl_slist *hdrs = NULL;
+	CURL *c = easy(k, path, &hdrs, &x);
+	char *data = json_dumps(patch, JSON_COMPACT);
+	CURLcode rc;
+	json_error_t jerr;
+	int err = 0;
+
+	if (reply)
+		*reply = NULL;
+	*status = 0;
+	if (!c || !data) {
+		free(data);
+		if (c)
+			curl_easy_cleanup(c);
+		curl_slist_free_all(hdrs);
+		return l4s_err(ENOMEM, "cannot set up an HTTP request");
+	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/merge-patch+json");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (rc != CURLE_OK)
+		err = l4s_err(-curl_errno(rc), "PATCH %s%s: %s", k->server, path,
+			      curl_easy_strerror(rc));
+	else if (*status != 200)
+		err = l4s_err(*status == 401 || *status == 403 ? EACCES :
+			      *status == 404 ? ENOENT : EIO,
+			      "PATCH %s%s: HTTP %ld: %.200s", k->server, path, *status,
+			      x.buf ? x.buf : "");
+	else if (reply && !(*reply = json_loadb(x.buf ? x.buf : "", x.len, 0, &jerr)))
+		err = l4s_err(EBADMSG, "PATCH %s%s: the answer is not JSON: %s", k->server, path,
+			      jerr.text);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	free(x.buf);
+	free(data);
+	return err;
+}
