@@ -299,25 +299,36 @@ void ev_applied(struct agent *a, json_t *svc, const char *l4name, const struct s
 	if (r->created)
 		add_part(what, sizeof(what), "created");
 	if (r->created || tracks_differ(before, after)) {
+		/* By name: a node that loaded the service from its maps lists its tracks in
+		 * another order than one that made it, and the message must be the same. */
+		const struct spec_track *ord[64];
 		char wl[512] = "";
+		int nt = 0;
 
-		for (int t = 0; t < after->ntr; t++) {
+		for (int t = 0; t < after->ntr && nt < 64; t++) {
+			int j = nt++;
+
+			while (j > 0 && strcmp(ord[j - 1]->name, after->tr[t].name) > 0) {
+				ord[j] = ord[j - 1];
+				j--;
+			}
+			ord[j] = &after->tr[t];
+		}
+		for (int t = 0; t < nt; t++) {
 			char wb[32];
 
 			snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), "%s%s=%s", t ? " " : "",
-				 after->tr[t].name, fmt_weight(wb, after->tr[t].weight));
+				 ord[t]->name, fmt_weight(wb, ord[t]->weight));
 		}
 		add_part(what, sizeof(what), "weights %s", wl[0] ? wl : "none");
 	}
-	if (added || removed || drained || restored) {
+	if (added || removed)
 		add_part(what, sizeof(what), "backends +%d -%d", added, removed);
-		if (drained)
-			snprintf(what + strlen(what), sizeof(what) - strlen(what), ", %d drained",
-				 drained);
-		if (restored)
-			snprintf(what + strlen(what), sizeof(what) - strlen(what), ", %d restored",
-				 restored);
-	}
+	if (drained)
+		add_part(what, sizeof(what), "%d backend%s drained", drained, drained > 1 ? "s" : "");
+	if (restored)
+		add_part(what, sizeof(what), "%d backend%s restored", restored,
+			 restored > 1 ? "s" : "");
 	if (!r->created && r->fe_changed)
 		add_part(what, sizeof(what), "frontends");
 	if (!r->created && (r->flags_changed || r->mode_changed))
@@ -335,9 +346,10 @@ void ev_applied(struct agent *a, json_t *svc, const char *l4name, const struct s
 			continue;
 		pod = pod_of(kr, b);
 		fmt_addr_port(addr, &b->addr, b->family, b->port);
-		snprintf(msg, sizeof(msg), "%s: backend %s%s%s%s (track %s) drained: no new flows, "
-			 "established ones go on", l4name, pod ? "pod " : "", pod ? pod : "",
-			 pod ? " " : "", addr, b->track);
+		/* @pod says what it is: "pod NAME" (the pod and EndpointSlice readers) */
+		snprintf(msg, sizeof(msg), "%s: backend %s%s%s (track %s) drained: no new flows, "
+			 "established ones go on", l4name, pod ? pod : "", pod ? " at " : "", addr,
+			 b->track);
 		ev_post(a, svc, "Normal", "L4splitBackendDrained", msg);
 	}
 }
