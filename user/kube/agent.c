@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include "agent.h"
 #include "err.h"
-#include "events.h"
 #include "k8s.h"
 #include "model.h"
 #include "parse.h"
@@ -425,7 +424,7 @@ static void svc_error(struct agent *a, json_t *svc, const char *key, const char 
 		return;
 	json_object_set_new(a->last_error, key, json_string(msg));
 	agent_log("service %s: %s; its last good configuration stays in force", key, msg);
-	ev_post(a, svc, "Warning", "L4splitConfigError", msg);
+	ev_post(&a->ev, svc, "Warning", "L4splitConfigError", msg);
 }
 
 static void svc_ok(struct agent *a, const char *key)
@@ -451,7 +450,7 @@ static void svc_warn(struct agent *a, json_t *svc, const char *key, const char *
 		return;
 	json_object_set_new(a->last_warning, key, json_string(why));
 	agent_log("service %s: %s", key, why);
-	ev_post(a, svc, "Warning", "L4splitNoTraffic", why);
+	ev_post(&a->ev, svc, "Warning", "L4splitNoTraffic", why);
 }
 
 /* Append a reason to @buf ("; " between them). */
@@ -656,7 +655,7 @@ static int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const 
 			agent_log("%s: %d backends with a weight above 0 get no slot of the %u-slot "
 				  "table", l4name, r.starved, s.table_size);
 		a->st.commits++;
-		ev_applied(a, svc, l4name, &before, &s, &r, kr);
+		ev_applied(&a->ev, svc, l4name, &before, &s, &r, kr);
 	}
 	spec_free(&s);
 	spec_free(&before);
@@ -876,6 +875,7 @@ int agent_run(struct agent *a)
 
 	a->last_error = json_object();
 	a->last_warning = json_object();
+	a->ev = (struct ev_recorder){ .k = &a->k, .node = a->node, .mu = &a->mu, .log = agent_log };
 	for (int r = 0; r < RES_MAX; r++)
 		a->cache[r] = json_object();
 	for (int r = 0; r < RES_MAX; r++) {
@@ -930,7 +930,7 @@ int agent_run(struct agent *a)
 		json_decref(a->cache[r]);
 	json_decref(a->last_error);
 	json_decref(a->last_warning);
-	events_free(a);
+	ev_recorder_free(&a->ev);
 	agent_names_free(a);
 	return started == RES_MAX ? 0 : -EAGAIN;
 }

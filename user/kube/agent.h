@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <jansson.h>
+#include "events.h"
 #include "kube.h"
 #include "l4split.h"
 
@@ -28,8 +29,6 @@ struct agent_stats {
 	unsigned long relists[RES_MAX], watch_restarts[RES_MAX], events[RES_MAX];
 	double reconcile_seconds_sum, last_reconcile_seconds, last_reconcile_at;
 	int managed; /* l4split services the agent keeps */
-	unsigned long events_posted, event_errors; /* Kubernetes Events about Services */
-	unsigned long events_limited; /* not posted: the object's token bucket was empty */
 };
 
 struct agent {
@@ -49,7 +48,7 @@ struct agent {
 	json_t *last_warning; /* "namespace/name" -> why it gets no traffic, logged once */
 	struct agent_stats st;
 	json_t *k8s_names; /* l4split name -> {namespace, service, port}: metric labels */
-	struct events *ev; /* the Event recorder's state (events.c; reconcile thread only) */
+	struct ev_recorder ev; /* Kubernetes Events about Services (events.h) */
 };
 
 /* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,

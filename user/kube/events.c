@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent.h"
 #include "err.h"
 #include "events.h"
 #include "k8s.h"
@@ -90,17 +89,13 @@ void ev_name(char *out, size_t len, const char *obj_name, const char *obj_uid, c
 	snprintf(out, len, "%.200s.%016llx", obj_name, (unsigned long long)h);
 }
 
-struct events {
-	struct ev_limiter lim;
-	struct ev_seen {
-		char ns[64], name[300];
-		long window;
-		long long count;
-	} *seen;
-	int nseen, capseen;
+struct ev_seen {
+	char ns[64], name[300];
+	long window;
+	long long count;
 };
 
-static struct ev_seen *seen_find(struct events *e, const char *ns, const char *name)
+static struct ev_seen *seen_find(struct ev_recorder *e, const char *ns, const char *name)
 {
 	for (int i = 0; i < e->nseen; i++)
 		if (!strcmp(e->seen[i].ns, ns) && !strcmp(e->seen[i].name, name))
@@ -108,7 +103,7 @@ static struct ev_seen *seen_find(struct events *e, const char *ns, const char *n
 	return NULL;
 }
 
-static void seen_add(struct events *e, const char *ns, const char *name, long window,
+static void seen_add(struct ev_recorder *e, const char *ns, const char *name, long window,
 		     long long count)
 {
 	/* Entries of past windows name Events this agent will not bump again. */
@@ -133,18 +128,21 @@ static void seen_add(struct events *e, const char *ns, const char *name, long wi
 	e->nseen++;
 }
 
-static void count_result(struct agent *a, int err)
+static void count_result(struct ev_recorder *e, int err)
 {
-	pthread_mutex_lock(&a->mu);
+	int first;
+
+	pthread_mutex_lock(e->mu);
 	if (!err)
-		a->st.events_posted++;
-	else if (!a->st.event_errors++)
-		agent_log("cannot post an Event (logged once; the agent goes on without): %s",
-			  l4s_errmsg());
-	pthread_mutex_unlock(&a->mu);
+		e->posted++;
+	first = err && !e->errors++;
+	pthread_mutex_unlock(e->mu);
+	if (first && e->log)
+		e->log("cannot post an Event (logged once; the agent goes on without): %s",
+		       l4s_errmsg());
 }
 
-void ev_post(struct agent *a, json_t *svc, const char *type, const char *reason,
+void ev_post(struct ev_recorder *e, json_t *svc, const char *type, const char *reason,
 	     const char *msg)
 {
 	json_t *md = json_object_get(svc, "metadata");
@@ -154,7 +152,6 @@ void ev_post(struct agent *a, json_t *svc, const char *type, const char *reason,
 	char ts[32], evname[300], path[600], text[1001], key[400];
 	struct timespec now, mono;
 	struct ev_seen *seen;
-	struct events *e;
 	struct tm tm;
 	long window, status;
 	json_t *ev;
@@ -162,17 +159,14 @@ void ev_post(struct agent *a, json_t *svc, const char *type, const char *reason,
 
 	if (!ns || !name)
 		return;
-	if (!a->ev && !(a->ev = calloc(1, sizeof(*a->ev))))
-		return;
-	e = a->ev;
 	clock_gettime(CLOCK_REALTIME, &now);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	/* The spam key of client-go: the source and the involved object. */
 	snprintf(key, sizeof(key), "l4split-agent/Service/%s/%s/%s", ns, name, uid ? uid : "");
 	if (!ev_limiter_allow(&e->lim, key, (double)mono.tv_sec + (double)mono.tv_nsec / 1e9)) {
-		pthread_mutex_lock(&a->mu);
-		a->st.events_limited++;
-		pthread_mutex_unlock(&a->mu);
+		pthread_mutex_lock(e->mu);
+		e->limited++;
+		pthread_mutex_unlock(e->mu);
 		return;
 	}
 	gmtime_r(&now.tv_sec, &tm);
@@ -189,19 +183,19 @@ void ev_post(struct agent *a, json_t *svc, const char *type, const char *reason,
 							 "lastTimestamp", ts);
 
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ns, evname);
-		err = patch ? kube_patch(&a->k, path, patch, &reply, &status) : -ENOMEM;
+		err = patch ? kube_patch(e->k, path, patch, &reply, &status) : -ENOMEM;
 		json_decref(patch);
 		if (!err) {
 			json_int_t c = json_integer_value(json_object_get(reply, "count"));
 
 			seen->count = c > seen->count + 1 ? c : seen->count + 1;
 			json_decref(reply);
-			count_result(a, 0);
+			count_result(e, 0);
 			return;
 		}
 		json_decref(reply);
 		if (err != -ENOENT) { /* 404: it expired or was deleted: make it again */
-			count_result(a, err);
+			count_result(e, err);
 			return;
 		}
 		seen->window = -1; /* dropped by seen_add below */
@@ -213,24 +207,24 @@ void ev_post(struct agent *a, json_t *svc, const char *type, const char *reason,
 		       "involvedObject", "apiVersion", "v1", "kind", "Service", "namespace", ns,
 		       "name", name, "uid", uid,
 		       "reason", reason, "message", text, "type", type,
-		       "source", "component", "l4split-agent", "host", a->node ? a->node : "",
+		       "source", "component", "l4split-agent", "host", e->node ? e->node : "",
 		       "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
 		       "reportingComponent", "l4split.io/agent",
-		       "reportingInstance", a->node ? a->node : "");
+		       "reportingInstance", e->node ? e->node : "");
 	if (!ev)
 		return;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-	err = kube_post(&a->k, path, ev, NULL, &status);
+	err = kube_post(e->k, path, ev, NULL, &status);
 	json_decref(ev);
 	if (!err || err == -EEXIST) {
 		/* 409: another node posted this very Event: it is there, nothing to write. */
 		seen_add(e, ns, evname, window, 1);
 		if (!err)
-			count_result(a, 0);
+			count_result(e, 0);
 		l4s_err_clear();
 		return;
 	}
-	count_result(a, err);
+	count_result(e, err);
 }
 
 /* ---- what a write changed ------------------------------------------------------------ */
@@ -274,7 +268,7 @@ static const char *pod_of(const struct k8s_result *kr, const struct spec_backend
 	return NULL;
 }
 
-void ev_applied(struct agent *a, json_t *svc, const char *l4name, const struct svc_spec *before,
+void ev_applied(struct ev_recorder *rec, json_t *svc, const char *l4name, const struct svc_spec *before,
 		const struct svc_spec *after, const struct write_result *r,
 		const struct k8s_result *kr)
 {
@@ -336,7 +330,7 @@ void ev_applied(struct agent *a, json_t *svc, const char *l4name, const struct s
 	if (!what[0])
 		add_part(what, sizeof(what), "backend weights");
 	snprintf(msg, sizeof(msg), "%s: %s", l4name, what);
-	ev_post(a, svc, "Normal", "L4splitApplied", msg);
+	ev_post(rec, svc, "Normal", "L4splitApplied", msg);
 	for (int i = 0; i < after->nbe; i++) {
 		const struct spec_backend *b = &after->be[i];
 		const struct spec_backend *o = spec_backend(before, &b->addr, b->family, b->port);
@@ -350,16 +344,14 @@ void ev_applied(struct agent *a, json_t *svc, const char *l4name, const struct s
 		snprintf(msg, sizeof(msg), "%s: backend %s%s%s (track %s) drained: no new flows, "
 			 "established ones go on", l4name, pod ? pod : "", pod ? " at " : "", addr,
 			 b->track);
-		ev_post(a, svc, "Normal", "L4splitBackendDrained", msg);
+		ev_post(rec, svc, "Normal", "L4splitBackendDrained", msg);
 	}
 }
 
-void events_free(struct agent *a)
+void ev_recorder_free(struct ev_recorder *e)
 {
-	if (!a->ev)
-		return;
-	ev_limiter_free(&a->ev->lim);
-	free(a->ev->seen);
-	free(a->ev);
-	a->ev = NULL;
+	ev_limiter_free(&e->lim);
+	free(e->seen);
+	e->seen = NULL;
+	e->nseen = e->capseen = 0;
 }

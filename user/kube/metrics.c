@@ -351,10 +351,14 @@ static void build_info(struct buf *b)
 static void agent_metrics(struct buf *b, struct agent *a)
 {
 	struct agent_stats s;
+	unsigned long ev_posted, ev_errors, ev_limited;
 	static const char *const res[RES_MAX] = { "services", "pods" };
 
 	pthread_mutex_lock(&a->mu);
 	s = a->st;
+	ev_posted = a->ev.posted;
+	ev_errors = a->ev.errors;
+	ev_limited = a->ev.limited;
 	pthread_mutex_unlock(&a->mu);
 	help(b, "l4split_agent_reconciles_total", "counter", "Reconcile passes.");
 	bprintf(b, "l4split_agent_reconciles_total %lu\n", s.reconciles);
@@ -373,13 +377,13 @@ static void agent_metrics(struct buf *b, struct agent *a)
 	bprintf(b, "l4split_agent_managed_services %d\n", s.managed);
 	help(b, "l4split_agent_events_posted_total", "counter",
 	     "Kubernetes Events about Services written (created, or count bumped).");
-	bprintf(b, "l4split_agent_events_posted_total %lu\n", s.events_posted);
+	bprintf(b, "l4split_agent_events_posted_total %lu\n", ev_posted);
 	help(b, "l4split_agent_event_errors_total", "counter",
 	     "Kubernetes Event writes that failed (refused: RBAC, quota; or unreachable).");
-	bprintf(b, "l4split_agent_event_errors_total %lu\n", s.event_errors);
+	bprintf(b, "l4split_agent_event_errors_total %lu\n", ev_errors);
 	help(b, "l4split_agent_events_limited_total", "counter",
 	     "Kubernetes Events not posted: the Service's token bucket was empty.");
-	bprintf(b, "l4split_agent_events_limited_total %lu\n", s.events_limited);
+	bprintf(b, "l4split_agent_events_limited_total %lu\n", ev_limited);
 	help(b, "l4split_agent_watch_events_total", "counter", "Watch events received.");
 	for (int r = 0; r < RES_MAX; r++)
 		bprintf(b, "l4split_agent_watch_events_total{resource=\"%s\"} %lu\n", res[r],
