@@ -715,6 +715,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 				 (long long)json_integer_value(json_object_get(port, "port")));
 			svc_k8s_name(l4name, ns, name, pn && *pn ? pn : pk);
 			desired_add(keep, l4name);
+			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
 		}
 		svc_error(a, svc, key, msg);
 		svc_config_free(&c);
