@@ -228,10 +228,10 @@ if missing:
 ' "$LAB_ROOT/metrics.txt"
 flows=$(l4s stats "$SVC" --json | jq '.services[0].flows')
 check "/metrics: service flows equal 'l4split stats'" \
-	eq "$(awk -v m="l4split_service_flows_total{service=\"$SVC\"}" '$1 == m { print $2 }' "$LAB_ROOT/metrics.txt")" "$flows"
+	eq "$(awk -v m="l4split_service_flows_total{namespace=\"default\",service=\"web\",port=\"http\",family=\"ipv4\",l4split_service=\"$SVC\"}" '$1 == m { print $2 }' "$LAB_ROOT/metrics.txt")" "$flows"
 check "/metrics: the service flows count every connection the clients made (7400)" test "$flows" -ge 7400
 check "/metrics: configured weight of new-web is 1" \
-	grep -q "^l4split_track_weight{service=\"$SVC\",track=\"new-web\"} 1.000000$" "$LAB_ROOT/metrics.txt"
+	grep -q "^l4split_track_weight{namespace=\"default\",service=\"web\",port=\"http\",family=\"ipv4\",l4split_service=\"$SVC\",track=\"new-web\"} 1.000000$" "$LAB_ROOT/metrics.txt"
 
 # --- Agent restart: adopts the state, rebuilds nothing ----------------------------------------------
 table0=$(l4s status "$SVC" --table --json | jq -c '.services[0].table' | md5sum)

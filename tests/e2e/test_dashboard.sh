@@ -5,9 +5,11 @@
 # (old-web=3, new-web=1; one new-web pod resets every connection) from the API-server
 # stand-in, clients make flows through the datapath, and a hand-made service without
 # backends drops its flows. Then every panel query of the dashboard, read from its JSON
-# with $service and $__rate_interval substituted, is run against Prometheus' HTTP API
-# (tests/tools/dashboard-check.py): one TAP line per query (at least one series, only
-# metrics that exist), and the observed share per track within 5 pp of the configured one.
+# with $namespace, $service, $port and $__rate_interval substituted, is run against
+# Prometheus' HTTP API (tests/tools/dashboard-check.py): one TAP line per query (at least
+# one series, only metrics that exist), and the observed share per track within 5 pp of the
+# configured one. The labels a canary tool queries (namespace, service = the Kubernetes
+# Service, port, track, backend) and the query of issue #16 are checked too.
 # L4S_RENDER_PNG=FILE also plots two panels' series into FILE (tests/tools/render-panels.py).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -20,7 +22,7 @@ FIX=tests/fixtures/k8s
 PY=/usr/bin/python3
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 RATE_INTERVAL=10s
-SVC=default.web.http
+SVC=default.web.http # the l4split name of Service default/web, port http
 
 if [ ! -x "$PROMETHEUS" ]; then
 	not_ok "Prometheus is installed ($PROMETHEUS; scripts/deps.sh installs Debian's prometheus)"
@@ -144,6 +146,20 @@ until [ $((SECONDS - t0)) -ge 15 ] || [ $SECONDS -ge $end ]; do
 done
 check "traffic still flowing while the panels are queried" kill -0 $traffic
 
+# --- The labels a canary tool queries ------------------------------------------------------------
+jqr() { jq -cS "$1" 2>/dev/null; }
+check "the query of issue #16 (sum by track of flows, namespace=default, service=web): both tracks, flows on each" \
+	eq "$(promq 'sum by (track) (rate(l4split_backend_flows_total{namespace="default",service="web"}[1m]))' |
+		jqr '[.data.result[] | {(.metric.track): ((.value[1] | tonumber) > 0)}] | add')" '{"new-web":true,"old-web":true}'
+check "a backend series of web: namespace, service, port, family, track, backend and the l4split name" \
+	eq "$(promq "l4split_backend_flows_total{service=\"web\",backend=\"$(lab_be_addr 1):80\"}" |
+		jqr '.data.result[0].metric | del(.__name__, .instance, .job)')" \
+	"{\"backend\":\"$(lab_be_addr 1):80\",\"family\":\"ipv4\",\"l4split_service\":\"$SVC\",\"namespace\":\"default\",\"port\":\"http\",\"service\":\"web\",\"track\":\"old-web\"}"
+# (Prometheus keeps no empty label: namespace="" selects a series without one.)
+check "a service made by hand: namespace \"\", service = its l4split name" \
+	eq "$(promq 'l4split_service_flows_total{namespace="",l4split_service="manual"}' |
+		jqr '.data.result[] | [.metric.namespace // "", .metric.service, .metric.port // ""]')" '["","manual",""]'
+
 # --- Every panel query of the dashboard -------------------------------------------------------------
 while IFS= read -r line; do
 	case $line in
@@ -152,11 +168,11 @@ while IFS= read -r line; do
 	*) echo "$line" ;;
 	esac
 done < <(node timeout 60 "$PY" tests/tools/dashboard-check.py "$DASH" --prom "$PROM" \
-	--service "$SVC" --rate-interval "$RATE_INTERVAL" --share-tolerance 0.05 2>&1)
+	--namespace default --service web --rate-interval "$RATE_INTERVAL" --share-tolerance 0.05 2>&1)
 
 if [ -n "${L4S_RENDER_PNG:-}" ]; then
 	rm -f "$L4S_RENDER_PNG"
-	node timeout 60 "$PY" tests/tools/render-panels.py "$DASH" --prom "$PROM" --service "$SVC" \
+	node timeout 60 "$PY" tests/tools/render-panels.py "$DASH" --prom "$PROM" --namespace default --service web \
 		--rate-interval "$RATE_INTERVAL" --seconds $((SECONDS - t0 + 5)) --out "$L4S_RENDER_PNG" \
 		--panel "Share per track: configured vs observed" --panel "Failure ratio per track"
 	check "two panels' series plotted into $L4S_RENDER_PNG (a PNG)" \

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """Run every panel query of a Grafana dashboard JSON against a Prometheus.
 
-  dashboard-check.py DASHBOARD.json --prom URL --service NAME [--rate-interval 10s]
-                     [--share-tolerance 0.05]
+  dashboard-check.py DASHBOARD.json --prom URL --namespace NS --service NAME
+                     [--port PORT] [--rate-interval 10s] [--share-tolerance 0.05]
 
 Prints TAP lines ("ok - ..." / "not ok - ...", comments "# ..."): one for the
 dashboard's model (what Grafana needs to import it), one per panel query (it returns
@@ -31,8 +31,10 @@ def panels_of(dash):
             yield q
 
 
-def substitute(expr, service, rate_interval):
-    for k, v in (("service", service), ("__rate_interval", rate_interval)):
+def substitute(expr, a):
+    """The dashboard's variables as Grafana gives them: a port of All is its allValue."""
+    for k, v in (("namespace", a.namespace), ("service", a.service), ("port", a.port),
+                 ("__rate_interval", a.rate_interval)):
         expr = expr.replace("${%s}" % k, v).replace("$" + k, v)
     return expr
 
@@ -58,9 +60,10 @@ def model_problems(dash):
     if tv.get("datasource", {}).get("type") != "datasource" or \
             tv.get("datasource", {}).get("query") != "prometheus":
         bad.append("no Prometheus datasource variable 'datasource'")
-    if tv.get("service", {}).get("type") != "query" or \
-            "label_values(" not in str(tv.get("service", {}).get("query")):
-        bad.append("no 'service' variable from label values")
+    for v in ("namespace", "service", "port"):
+        if tv.get(v, {}).get("type") != "query" or \
+                "label_values(" not in str(tv.get(v, {}).get("query")):
+            bad.append("no '%s' variable from label values" % v)
     ids = [p.get("id") for p in panels_of(dash)]
     if len(ids) != len(set(ids)) or None in ids:
         bad.append("panel ids missing or not unique: %s" % ids)
@@ -102,7 +105,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dashboard")
     ap.add_argument("--prom", required=True)
-    ap.add_argument("--service", required=True)
+    ap.add_argument("--namespace", required=True)
+    ap.add_argument("--service", required=True, help="the Kubernetes Service name")
+    ap.add_argument("--port", default=".*", help="a Service port name, or .* (All)")
     ap.add_argument("--rate-interval", default="10s")
     ap.add_argument("--share-tolerance", type=float, default=0.05)
     a = ap.parse_args()
@@ -117,14 +122,14 @@ def main():
     bad = model_problems(dash)
     for b in bad:
         print("#   " + b)
-    tap(not bad, "dashboard model: importable (datasource and service variables, ids, gridPos, refIds)")
+    tap(not bad, "dashboard model: importable (datasource, namespace, service and port variables, ids, gridPos, refIds)")
 
     known = set(get(a.prom, "/api/v1/label/__name__/values"))
     queries = []
     for p in panels_of(dash):
         for t in p.get("targets", []):
             if t.get("expr"):
-                queries.append((p, t, substitute(t["expr"], a.service, a.rate_interval)))
+                queries.append((p, t, substitute(t["expr"], a)))
     for p, t, expr in queries:
         left = re.findall(r"\$\{?\w+", expr)
         if left:
@@ -140,8 +145,8 @@ def main():
         byref = {t.get("refId"): t for t in p.get("targets", [])}
         if "configured" not in byref or "observed" not in byref:
             continue
-        conf = values_by_track(a.prom, substitute(byref["configured"]["expr"], a.service, a.rate_interval))
-        obs = values_by_track(a.prom, substitute(byref["observed"]["expr"], a.service, a.rate_interval))
+        conf = values_by_track(a.prom, substitute(byref["configured"]["expr"], a))
+        obs = values_by_track(a.prom, substitute(byref["observed"]["expr"], a))
         if len(conf) < 2:
             tap(False, "panel %r: configured shares of at least two tracks (got %s)" % (p["title"], conf))
         for track in sorted(conf):

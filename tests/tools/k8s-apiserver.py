@@ -12,6 +12,10 @@ Serves Services and Pods with the list and watch semantics a client meets:
   POST /api/v1/namespaces/NS/events              create an Event (201; 409 when the name
       exists; 400 when its namespace is not NS or it names no object), as a
       recorder's Warning about a Service; listed like the others.
+  PATCH /api/v1/namespaces/NS/events/NAME        a JSON merge patch (RFC 7386) of an
+      Event (200 and the Event; 404 when there is none; 415 for another patch type),
+      as a recorder bumps count and lastTimestamp. --forbid-events: every Event
+      write gets 403 (an RBAC without create/patch on events).
   Bearer token (--token), optional TLS (--cert/--key).
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
@@ -129,8 +133,16 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         return json.loads(self.rfile.read(n) or b"{}")
 
+    def forbid_events(self):
+        if self.server.forbid_events:
+            self.status(403, "Forbidden", 'events is forbidden: User "system:serviceaccount:'
+                        'kube-system:l4split" cannot create or patch resource "events"')
+        return self.server.forbid_events
+
     def create_event(self, ns):
         st = self.server.store
+        if self.forbid_events():
+            return
         obj = self.body()
         md = obj.setdefault("metadata", {})
         if obj.get("kind", "Event") != "Event" or obj.get("apiVersion", "v1") != "v1":
@@ -181,6 +193,41 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError) as e:
             return self.status(400, "BadRequest", str(e))
         self.send_json(200, {"resourceVersion": str(st.rv)})
+
+    def do_PATCH(self):
+        st = self.server.store
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if not self.authorized():
+            return
+        if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
+                and parts[4] == "events"):
+            return self.status(405, "MethodNotAllowed", "PATCH is served for events only")
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/merge-patch+json":
+            return self.status(415, "UnsupportedMediaType", "the body of the request was in an "
+                               "unknown format - accepted media types include: "
+                               "application/merge-patch+json")
+        if self.forbid_events():
+            return
+        patch = self.body()
+
+        def merge(target, p):
+            if not isinstance(p, dict):
+                return p
+            target = dict(target) if isinstance(target, dict) else {}
+            for k, v in p.items():
+                if v is None:
+                    target.pop(k, None)
+                else:
+                    target[k] = merge(target.get(k), v)
+            return target
+        key = parts[3] + "/" + parts[5]
+        with st.cv:
+            obj = st.objs["events"].get(key)
+        if obj is None:
+            return self.status(404, "NotFound", 'events "%s" not found' % parts[5])
+        obj = merge(json.loads(json.dumps(obj)), patch)
+        st.apply(obj)
+        self.send_json(200, obj)
 
     def do_GET(self):
         st = self.server.store
@@ -278,12 +325,14 @@ def main():
     ap.add_argument("--bookmark-every", type=float, default=1.0)
     ap.add_argument("--timeout", type=float, default=1800, help="exit after this many seconds")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--forbid-events", action="store_true")
     a = ap.parse_args()
     srv = Server((a.listen, a.port), Handler)
     srv.store = Store(a.state)
     srv.token = a.token
     srv.bookmark_every = a.bookmark_every
     srv.verbose = a.verbose
+    srv.forbid_events = a.forbid_events
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

@@ -24,8 +24,9 @@ def panels_of(dash):
         yield from p.get("panels", [])
 
 
-def substitute(expr, service, rate_interval):
-    for k, v in (("service", service), ("__rate_interval", rate_interval)):
+def substitute(expr, a):
+    for k, v in (("namespace", a.namespace), ("service", a.service), ("port", a.port),
+                 ("__rate_interval", a.rate_interval)):
         expr = expr.replace("${%s}" % k, v).replace("$" + k, v)
     return expr
 
@@ -48,7 +49,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dashboard")
     ap.add_argument("--prom", required=True)
+    ap.add_argument("--namespace", required=True)
     ap.add_argument("--service", required=True)
+    ap.add_argument("--port", default=".*")
     ap.add_argument("--out", required=True)
     ap.add_argument("--panel", action="append", default=[])
     ap.add_argument("--seconds", type=int, default=60)
@@ -76,7 +79,7 @@ def main():
     for ax, p in zip(axes[:, 0], chosen):
         n = 0
         for t in p["targets"]:
-            for s in query_range(a.prom, substitute(t["expr"], a.service, a.rate_interval),
+            for s in query_range(a.prom, substitute(t["expr"], a),
                                  start, end, a.step):
                 xs = [float(v[0]) - end for v in s["values"]]
                 ys = [float(v[1]) for v in s["values"]]
@@ -86,7 +89,7 @@ def main():
                         linestyle="--" if t["refId"] in ("configured", "unanswered") else "-")
                 n += 1
         unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit", "")
-        ax.set_title("%s (%s)" % (p["title"], a.service))
+        ax.set_title("%s (%s/%s)" % (p["title"], a.namespace, a.service))
         ax.set_xlabel("seconds before %s" % time.strftime("%H:%M:%S", time.localtime(end)))
         ax.set_ylabel({"percentunit": "share (0 to 1)", "cps": "per second"}.get(unit, unit))
         ax.grid(True, alpha=0.3)

@@ -413,54 +413,6 @@ static int desired_has(const struct desired *d, const char *name)
 	return 0;
 }
 
-/*
- * Post a Kubernetes Event on the Service @svc (kubectl describe service shows it), as
- * client-go's recorder does: a Warning from component l4split-agent on this node. A
- * failure is logged once and counted; the reconcile goes on.
- */
-static void svc_event(struct agent *a, json_t *svc, const char *reason, const char *msg)
-{
-	json_t *md = json_object_get(svc, "metadata");
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	const char *name = json_string_value(json_object_get(md, "name"));
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	char ts[32], evname[300], path[400], text[1001];
-	struct timespec now;
-	struct tm tm;
-	json_t *ev;
-	long status;
-
-	if (!ns || !name)
-		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(evname, sizeof(evname), "%.200s.%llx", name,
-		 (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
-	snprintf(text, sizeof(text), "%s", msg); /* an Event message holds 1024 bytes */
-	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s?}, s:s, s:s, s:s,"
-		       " s:{s:s, s:s}, s:s, s:s, s:i, s:s, s:s}",
-		       "apiVersion", "v1", "kind", "Event",
-		       "metadata", "name", evname, "namespace", ns,
-		       "involvedObject", "apiVersion", "v1", "kind", "Service", "namespace", ns,
-		       "name", name, "uid", uid,
-		       "reason", reason, "message", text, "type", "Warning",
-		       "source", "component", "l4split-agent", "host", a->node ? a->node : "",
-		       "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
-		       "reportingComponent", "l4split.io/agent",
-		       "reportingInstance", a->node ? a->node : "");
-	if (!ev)
-		return;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-	if (kube_post(&a->k, path, ev, NULL, &status)) {
-		if (!a->st.event_errors++)
-			agent_log("cannot post an Event (logged once): %s", l4s_errmsg());
-	} else {
-		a->st.events_posted++;
-	}
-	json_decref(ev);
-}
-
 /* Log an error for a Service once per distinct message (and post it as an Event); count
  * it every time. */
 static void svc_error(struct agent *a, json_t *svc, const char *key, const char *msg)
@@ -472,7 +424,7 @@ static void svc_error(struct agent *a, json_t *svc, const char *key, const char 
 		return;
 	json_object_set_new(a->last_error, key, json_string(msg));
 	agent_log("service %s: %s; its last good configuration stays in force", key, msg);
-	svc_event(a, svc, "L4splitConfigError", msg);
+	ev_post(&a->ev, svc, "Warning", "L4splitConfigError", msg);
 }
 
 static void svc_ok(struct agent *a, const char *key)
@@ -498,7 +450,7 @@ static void svc_warn(struct agent *a, json_t *svc, const char *key, const char *
 		return;
 	json_object_set_new(a->last_warning, key, json_string(why));
 	agent_log("service %s: %s", key, why);
-	svc_event(a, svc, "L4splitNoTraffic", why);
+	ev_post(&a->ev, svc, "Warning", "L4splitNoTraffic", why);
 }
 
 /* Append a reason to @buf ("; " between them). */
@@ -651,7 +603,7 @@ static int agent_track_weights(struct svc_spec *s, const struct svc_config *c,
 }
 
 /* Make one l4split service match one Service port. 1 when something was written. */
-static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
+static int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
 		      const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
 		      const struct k8s_result *kr)
 {
@@ -703,6 +655,7 @@ static int apply_port(struct agent *a, struct l4s_state *st, const char *l4name,
 			agent_log("%s: %d backends with a weight above 0 get no slot of the %u-slot "
 				  "table", l4name, r.starved, s.table_size);
 		a->st.commits++;
+		ev_applied(&a->ev, svc, l4name, &before, &s, &r, kr);
 	}
 	spec_free(&s);
 	spec_free(&before);
@@ -762,6 +715,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 				 (long long)json_integer_value(json_object_get(port, "port")));
 			svc_k8s_name(l4name, ns, name, pn && *pn ? pn : pk);
 			desired_add(keep, l4name);
+			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
 		}
 		svc_error(a, svc, key, msg);
 		svc_config_free(&c);
@@ -854,7 +808,8 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		if (!err)
 			port_why(why, sizeof(why), pn && *pn ? pn : pk, &c, &kr, family);
 		if (!err)
-			err = apply_port(a, st, l4name, fe, nvip, &c, &kr);
+			err = apply_port(a, st, svc, l4name, fe, nvip, &c, &kr);
+		agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
 		if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
 			agent_log("%s: %s", l4name, kr.note);
 		k8s_result_free(&kr);
@@ -907,6 +862,7 @@ static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
 		free(ids);
 	}
 	a->st.managed = keep.n;
+	agent_names_keep(a, (const char (*)[L4S_NAME_LEN])keep.names, keep.n);
 	free(keep.names);
 	state_close(&st);
 	return 0;
@@ -920,6 +876,7 @@ int agent_run(struct agent *a)
 
 	a->last_error = json_object();
 	a->last_warning = json_object();
+	a->ev = (struct ev_recorder){ .k = &a->k, .node = a->node, .mu = &a->mu, .log = agent_log };
 	for (int r = 0; r < RES_MAX; r++)
 		a->cache[r] = json_object();
 	for (int r = 0; r < RES_MAX; r++) {
@@ -974,5 +931,7 @@ int agent_run(struct agent *a)
 		json_decref(a->cache[r]);
 	json_decref(a->last_error);
 	json_decref(a->last_warning);
+	ev_recorder_free(&a->ev);
+	agent_names_free(a);
 	return started == RES_MAX ? 0 : -EAGAIN;
 }

@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <jansson.h>
+#include "events.h"
 #include "kube.h"
+#include "l4split.h"
 
 #define ANN_PREFIX      "l4split.io/"
 #define ANN_WEIGHTS     ANN_PREFIX "weights"
@@ -27,7 +29,6 @@ struct agent_stats {
 	unsigned long relists[RES_MAX], watch_restarts[RES_MAX], events[RES_MAX];
 	double reconcile_seconds_sum, last_reconcile_seconds, last_reconcile_at;
 	int managed; /* l4split services the agent keeps */
-	unsigned long events_posted, event_errors; /* Kubernetes Events about Services */
 };
 
 struct agent {
@@ -46,6 +47,8 @@ struct agent {
 	json_t *last_error; /* "namespace/name" -> message, so a bad annotation is logged once */
 	json_t *last_warning; /* "namespace/name" -> why it gets no traffic, logged once */
 	struct agent_stats st;
+	json_t *k8s_names; /* l4split name -> {namespace, service, port}: metric labels */
+	struct ev_recorder ev; /* Kubernetes Events about Services (events.h) */
 };
 
 /* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,
@@ -88,5 +91,12 @@ struct metrics *metrics_start(struct agent *a, const char *addr);
 /* Is @addr one metrics_start takes? 0, or -EINVAL with a message. */
 int metrics_addr_check(const char *addr);
 void metrics_stop(struct metrics *m);
+/* The Kubernetes Service port an l4split service serves (its metric labels namespace,
+ * service, port), recorded when the agent applies it; keep: forget every name but the
+ * @n of @names; free: at the agent's end. */
+void agent_names_set(struct agent *a, const char *l4name, const char *ns, const char *name,
+		     const char *port);
+void agent_names_keep(struct agent *a, const char (*names)[L4S_NAME_LEN], int n);
+void agent_names_free(struct agent *a);
 
 #endif

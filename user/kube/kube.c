@@ -646,3 +646,8 @@ int kube_put(struct kube *k, const char *path, json_t *body, json_t **reply, lon
 {
 	return kube_send(k, "PUT", path, "application/json", body, reply, status);
 }
+
+int kube_patch(struct kube *k, const char *path, json_t *patch, json_t **reply, long *status)
+{
+	return kube_send(k, "PATCH", path, "application/merge-patch+json", patch, reply, status);
+}

@@ -46,6 +46,10 @@ int kube_send(struct kube *k, const char *method, const char *path, const char *
 int kube_post(struct kube *k, const char *path, json_t *body, json_t **reply, long *status);
 int kube_put(struct kube *k, const char *path, json_t *body, json_t **reply, long *status);
 
+/* PATCH @path with the JSON merge patch @patch (RFC 7386): 0 and *reply (when @reply is
+ * not NULL) on 200, or -errno (-ENOENT on 404, -EACCES on 401/403); *status gets it. */
+int kube_patch(struct kube *k, const char *path, json_t *patch, json_t **reply, long *status);
+
 /*
  * Watch @path (which carries ?watch=1...): @on_event gets each event object
  * ({"type": ..., "object": ...}) and returns 0 to go on, non-zero to stop.

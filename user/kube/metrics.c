@@ -119,27 +119,122 @@ struct svc_snapshot {
 /* Counter @word of a counters struct (they are arrays of __u64, as the tables above index). */
 #define WORD(c, w) (((const __u64 *)&(c))[w])
 
-static void datapath_metrics(struct buf *b, const char *pin_dir)
+/* @in as a label value: backslash, double quote and newline escaped (the text format). */
+static const char *label_esc(char *out, size_t len, const char *in)
 {
+	size_t o = 0;
+
+	for (; in && *in && o + 3 < len; in++) {
+		if (*in == '\\' || *in == '"' || *in == '\n') {
+			out[o++] = '\\';
+			out[o++] = *in == '\n' ? 'n' : *in;
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+/*
+ * The labels of every series of one service: namespace, service (the Kubernetes
+ * Service), port (its port's name, or number), family (ipv4, ipv6) and l4split_service
+ * (the l4split name). A service made by hand has no Service: namespace "" and service
+ * its l4split name. @names: the agent's l4split name -> {namespace, service, port}.
+ */
+static void svc_labels(char *out, size_t len, const struct model *m, json_t *names)
+{
+	json_t *k = json_object_get(names, m->svc.name);
+	const char *ns = json_string_value(json_object_get(k, "namespace"));
+	const char *svc = json_string_value(json_object_get(k, "service"));
+	const char *port = json_string_value(json_object_get(k, "port"));
+	char e[4][3 * L4S_NAME_LEN + 256];
+
+	snprintf(out, len,
+		 "namespace=\"%s\",service=\"%s\",port=\"%s\",family=\"%s\",l4split_service=\"%s\"",
+		 label_esc(e[0], sizeof(e[0]), ns ? ns : ""),
+		 label_esc(e[1], sizeof(e[1]), svc ? svc : m->svc.name),
+		 label_esc(e[2], sizeof(e[2]), port ? port : ""),
+		 m->svc.family == L4S_AF_INET6 ? "ipv6" : m->svc.family == L4S_AF_INET ? "ipv4" : "",
+		 label_esc(e[3], sizeof(e[3]), m->svc.name));
+}
+
+/* Those of one backend: the service's, then track and backend (ADDR:PORT). */
+static void be_labels(char *out, size_t len, const char *svc, const struct model_backend *mb)
+{
+	char addr[L4S_ADDRSTRLEN], t[3 * L4S_NAME_LEN];
+
+	snprintf(out, len, "%s,track=\"%s\",backend=\"%s\"", svc,
+		 label_esc(t, sizeof(t), mb->be.track),
+		 fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)));
+}
+
+void agent_names_set(struct agent *a, const char *l4name, const char *ns, const char *name,
+		     const char *port)
+{
+	json_t *v = json_pack("{s:s, s:s, s:s}", "namespace", ns, "service", name, "port", port);
+
+	if (!v)
+		return;
+	pthread_mutex_lock(&a->mu);
+	if (!a->k8s_names)
+		a->k8s_names = json_object();
+	json_object_set_new(a->k8s_names, l4name, v);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void agent_names_keep(struct agent *a, const char (*names)[L4S_NAME_LEN], int n)
+{
+	json_t *keep = json_object(), *v;
+
+	pthread_mutex_lock(&a->mu);
+	for (int i = 0; keep && i < n; i++)
+		if ((v = json_object_get(a->k8s_names, names[i])))
+			json_object_set(keep, names[i], v);
+	if (keep) {
+		json_decref(a->k8s_names);
+		a->k8s_names = keep;
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+void agent_names_free(struct agent *a)
+{
+	pthread_mutex_lock(&a->mu);
+	json_decref(a->k8s_names);
+	a->k8s_names = NULL;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void datapath_metrics(struct buf *b, struct agent *a)
+{
+	const char *pin_dir = a->pin_dir;
 	struct l4s_state st;
+	json_t *names;
+	char (*lbl)[1024] = NULL, bl[1536];
 	struct svc_snapshot *s = NULL;
 	__u32 *ids = NULL;
 	int n = 0;
-	char addr[L4S_ADDRSTRLEN];
 
 	if (state_open(&st, pin_dir, 0))
 		return;
-	if (svc_list(&st, &ids, &n) || !(s = calloc((size_t)n + 1, sizeof(*s)))) {
+	if (svc_list(&st, &ids, &n) || !(s = calloc((size_t)n + 1, sizeof(*s))) ||
+	    !(lbl = calloc((size_t)n + 1, sizeof(*lbl)))) {
+		free(s);
 		free(ids);
 		state_close(&st);
 		return;
 	}
+	pthread_mutex_lock(&a->mu);
+	names = json_deep_copy(a->k8s_names);
+	pthread_mutex_unlock(&a->mu);
 	for (int i = 0; i < n; i++) {
 		if (model_load(&st, ids[i], &s[i].m)) {
 			s[i].m.nbe = -1;
 			continue;
 		}
 		model_effective(&s[i].m);
+		svc_labels(lbl[i], sizeof(lbl[i]), &s[i].m, names);
 		model_count_flows(&st, &s[i].m);
 		state_service_stats(&st, ids[i], &s[i].sstats);
 		s[i].bstats = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].bstats));
@@ -156,15 +251,14 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		help(b, svc_counters[f].name, "counter", svc_counters[f].help);
 		for (int i = 0; i < n; i++)
 			if (s[i].m.nbe >= 0)
-				bprintf(b, "%s{service=\"%s\"} %llu\n", svc_counters[f].name,
-					s[i].m.svc.name,
+				bprintf(b, "%s{%s} %llu\n", svc_counters[f].name, lbl[i],
 					(unsigned long long)WORD(s[i].sstats, svc_counters[f].word));
 	}
 	help(b, "l4split_track_weight", "gauge", "Configured weight of a track.");
 	for (int i = 0; i < n; i++)
 		for (int t = 0; s[i].m.nbe >= 0 && t < s[i].m.ntr; t++)
-			bprintf(b, "l4split_track_weight{service=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name, s[i].m.tr[t].name,
+			bprintf(b, "l4split_track_weight{%s,track=\"%s\"} %.6f\n", lbl[i],
+				label_esc(bl, sizeof(bl), s[i].m.tr[t].name),
 				(double)s[i].m.tr[t].weight / L4S_WEIGHT_ONE);
 	for (size_t f = 0; f < sizeof(be_counters) / sizeof(be_counters[0]); f++) {
 		help(b, be_counters[f].name, "counter", be_counters[f].help);
@@ -172,11 +266,9 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 			for (int j = 0; s[i].bstats && s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 				struct model_backend *mb = &s[i].m.be[j];
 
-				bprintf(b, "%s{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
-					be_counters[f].name, s[i].m.svc.name,
-					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
-						      ntohs(mb->be.port)),
-					mb->be.track, (unsigned long long)WORD(s[i].bstats[j], be_counters[f].word));
+				be_labels(bl, sizeof(bl), lbl[i], mb);
+				bprintf(b, "%s{%s} %llu\n", be_counters[f].name, bl,
+					(unsigned long long)WORD(s[i].bstats[j], be_counters[f].word));
 			}
 	}
 	for (size_t f = 0; f < sizeof(sock_counters) / sizeof(sock_counters[0]); f++) {
@@ -185,11 +277,9 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 			for (int j = 0; s[i].sock && s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 				struct model_backend *mb = &s[i].m.be[j];
 
-				bprintf(b, "%s{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
-					sock_counters[f].name, s[i].m.svc.name,
-					fmt_addr_port(addr, &mb->be.addr, mb->be.family,
-						      ntohs(mb->be.port)),
-					mb->be.track, (unsigned long long)WORD(s[i].sock[j], sock_counters[f].word));
+				be_labels(bl, sizeof(bl), lbl[i], mb);
+				bprintf(b, "%s{%s} %llu\n", sock_counters[f].name, bl,
+					(unsigned long long)WORD(s[i].sock[j], sock_counters[f].word));
 			}
 	}
 	help(b, "l4split_backend_active_flows", "gauge", "Flow table entries pointing at the backend.");
@@ -197,10 +287,8 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 			struct model_backend *mb = &s[i].m.be[j];
 
-			bprintf(b, "l4split_backend_active_flows{service=\"%s\",backend=\"%s\",track=\"%s\"} %llu\n",
-				s[i].m.svc.name,
-				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
-				mb->be.track, (unsigned long long)mb->flows);
+			be_labels(bl, sizeof(bl), lbl[i], mb);
+			bprintf(b, "l4split_backend_active_flows{%s} %llu\n", bl, (unsigned long long)mb->flows);
 		}
 	/* One family after the other: all samples of a family follow its HELP and TYPE
 	 * (the text format; strict parsers make interleaved samples "unknown"). */
@@ -209,10 +297,8 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 			struct model_backend *mb = &s[i].m.be[j];
 
-			bprintf(b, "l4split_backend_weight{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name,
-				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
-				mb->be.track, (double)mb->weight / L4S_WEIGHT_ONE);
+			be_labels(bl, sizeof(bl), lbl[i], mb);
+			bprintf(b, "l4split_backend_weight{%s} %.6f\n", bl, (double)mb->weight / L4S_WEIGHT_ONE);
 		}
 	help(b, "l4split_backend_share_ratio", "gauge",
 	     "Effective share of the service's new flows the weights give the backend (0 to 1).");
@@ -224,10 +310,8 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
 			struct model_backend *mb = &s[i].m.be[j];
 
-			bprintf(b, "l4split_backend_share_ratio{service=\"%s\",backend=\"%s\",track=\"%s\"} %.6f\n",
-				s[i].m.svc.name,
-				fmt_addr_port(addr, &mb->be.addr, mb->be.family, ntohs(mb->be.port)),
-				mb->be.track, total ? (double)mb->effective / (double)total : 0.0);
+			be_labels(bl, sizeof(bl), lbl[i], mb);
+			bprintf(b, "l4split_backend_share_ratio{%s} %.6f\n", bl, total ? (double)mb->effective / (double)total : 0.0);
 		}
 	}
 	help(b, "l4split_datapath_verdicts_total", "counter",
@@ -247,6 +331,8 @@ static void datapath_metrics(struct buf *b, const char *pin_dir)
 			model_free(&s[i].m);
 	}
 	free(s);
+	free(lbl);
+	json_decref(names);
 	free(ids);
 	state_close(&st);
 }
@@ -265,10 +351,14 @@ static void build_info(struct buf *b)
 static void agent_metrics(struct buf *b, struct agent *a)
 {
 	struct agent_stats s;
+	unsigned long ev_posted, ev_errors, ev_limited;
 	static const char *const res[RES_MAX] = { "services", "pods" };
 
 	pthread_mutex_lock(&a->mu);
 	s = a->st;
+	ev_posted = a->ev.posted;
+	ev_errors = a->ev.errors;
+	ev_limited = a->ev.limited;
 	pthread_mutex_unlock(&a->mu);
 	help(b, "l4split_agent_reconciles_total", "counter", "Reconcile passes.");
 	bprintf(b, "l4split_agent_reconciles_total %lu\n", s.reconciles);
@@ -285,6 +375,15 @@ static void agent_metrics(struct buf *b, struct agent *a)
 	bprintf(b, "l4split_agent_last_reconcile_timestamp_seconds %.0f\n", s.last_reconcile_at);
 	help(b, "l4split_agent_managed_services", "gauge", "l4split services kept from Services.");
 	bprintf(b, "l4split_agent_managed_services %d\n", s.managed);
+	help(b, "l4split_agent_events_posted_total", "counter",
+	     "Kubernetes Events about Services written (created, or count bumped).");
+	bprintf(b, "l4split_agent_events_posted_total %lu\n", ev_posted);
+	help(b, "l4split_agent_event_errors_total", "counter",
+	     "Kubernetes Event writes that failed (refused: RBAC, quota; or unreachable).");
+	bprintf(b, "l4split_agent_event_errors_total %lu\n", ev_errors);
+	help(b, "l4split_agent_events_limited_total", "counter",
+	     "Kubernetes Events not posted: the Service's token bucket was empty.");
+	bprintf(b, "l4split_agent_events_limited_total %lu\n", ev_limited);
 	help(b, "l4split_agent_watch_events_total", "counter", "Watch events received.");
 	for (int r = 0; r < RES_MAX; r++)
 		bprintf(b, "l4split_agent_watch_events_total{resource=\"%s\"} %lu\n", res[r],
@@ -327,7 +426,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
 	if (!strcmp(url, "/metrics")) {
 		build_info(&b);
-		datapath_metrics(&b, m->a->pin_dir);
+		datapath_metrics(&b, m->a);
 		agent_metrics(&b, m->a);
 		if (!b.p)
 			return reply(c, 500, "text/plain", strdup("out of memory\n"), 14);
