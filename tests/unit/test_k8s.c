@@ -559,7 +559,7 @@ static void test_stream_agrees(void **state)
 		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"p\",\"managedFields\":"
 		"[{\"a\":1,\"a\":2}]}}]}", /* duplicate in what the stream drops: refused too */
 		"{\"kind\":\"PodList\",\"x\":\"a\\u0000b\"}", "{\"kind\":\"PodList\"} x", "5", "\"s\"",
-		"", "  ", "{\"a\":1e999}", "{\"a\":99999999999999999999}", "{\"a\":[1,]}",
+		"", "  ", "{\f}", "{\"a\":\v1}", "\xef\xbb\xbf{}", "{\"a\":1e999}", "{\"a\":99999999999999999999}", "{\"a\":[1,]}",
 	};
 	glob_t g;
 

@@ -395,6 +395,17 @@ static void set_error(json_error_t *e, yajl_handle h, struct rs *s, const unsign
 	e->source[0] = 0;
 }
 
+/* The bytes before the first \v or \f: yajl takes them for white space; JSON does not,
+ * and in a string they are control characters, refused either way. */
+static size_t json_prefix(const unsigned char *p, size_t n)
+{
+	const unsigned char *v = memchr(p, '\v', n), *ff = memchr(p, '\f', n);
+
+	if (v && ff)
+		return (size_t)((v < ff ? v : ff) - p);
+	return v ? (size_t)(v - p) : ff ? (size_t)(ff - p) : n;
+}
+
 static void rs_free(struct rs *s)
 {
 	for (int i = 0; i < s->cap; i++) {
@@ -420,10 +431,20 @@ json_t *k8s_read_stream(FILE *f, json_error_t *err)
 		return NULL;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		st = yajl_parse(h, buf, n);
-		if (st != yajl_status_ok)
+		size_t good = json_prefix(buf, n);
+
+		st = yajl_parse(h, buf, good);
+		if (st != yajl_status_ok) {
+			n = good;
 			break;
-		advance(err, buf, n);
+		}
+		advance(err, buf, good);
+		if (good < n) { /* a \v or \f: white space to yajl, not to JSON (or jansson) */
+			rs_fail(&s, "invalid token");
+			st = yajl_status_error;
+			n = 0;
+			break;
+		}
 	}
 	if (st == yajl_status_ok && ferror(f)) {
 		int e = errno ? errno : EIO;
