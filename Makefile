@@ -22,7 +22,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-stringop-truncation \
 	-Iinclude -Iuser/core -Iuser/kube -Iuser/cli -I$(BUILD) -DL4S_VERSION=\"$(VERSION)\"
-LDLIBS   := -lbpf -lelf -lz -ljansson -lyaml -ldl -lpthread -lm
+LDLIBS   := -lbpf -lelf -lz -ljansson -lyajl -lyaml -ldl -lpthread -lm
 
 # libFuzzer build (make fuzz): clang, the library instrumented for coverage.
 ifeq ($(SANITIZE),fuzz)

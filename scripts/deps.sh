@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="clang libclang-rt-dev llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
-libjansson-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev \
+libjansson-dev libyajl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev \
 python3 python3-yaml python3-prometheus-client openssl ca-certificates \
 iproute2 ethtool jq socat util-linux procps help2man man-db groff-base prometheus"
 # prometheus: test_dashboard runs the Grafana dashboard's queries against it.

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* libFuzzer target: Kubernetes documents (PodList, Pod, EndpointSlice[List]) from the
  * API or kubectl, as the agent and `sync` read them. Checks the parser's promises: a
- * result or an error with a message, never both, and every endpoint well formed. */
+ * result or an error with a message, never both, and every endpoint well formed; and
+ * that sync's stream reader (k8s_stream.h) reads every input as the whole document. */
 #include <assert.h>
 #include <string.h>
 #include "err.h"
 #include "k8s.h"
+#include "../lib/k8s_same.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -18,6 +20,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	};
 	json_t *doc = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
 
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		assert(!k8s_same(data, size, &opts[i]));
 	if (!doc)
 		return 0;
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include <glob.h>
 #include "err.h"
 #include "k8s.h"
 #include "parse.h"
+#include "../lib/k8s_same.h"
 
 #define FIX "tests/fixtures/k8s/"
 
@@ -502,6 +504,101 @@ static void test_all_fields_and_garbage(void **state)
 	json_decref(doc);
 }
 
+static const struct k8s_opts same_opts[] = {
+	{ .family = L4S_AF_INET, .track_label = "run", .default_port = 80 },
+	{ .family = L4S_AF_INET, .track_label = "app", .port = "http", .default_port = 80 },
+	{ .family = L4S_AF_INET6, .track = "old", .port = "8080", .default_port = 80 },
+	{ .family = L4S_AF_INET, .track = "t", .port = "dns", .proto = IPPROTO_UDP,
+	  .default_port = 53 },
+	{ .family = L4S_AF_INET, .track_label = "version", .default_port = 80 },
+};
+
+static void assert_same(const char *what, const char *doc, size_t len)
+{
+	for (size_t i = 0; i < sizeof(same_opts) / sizeof(same_opts[0]); i++) {
+		const char *why = k8s_same(doc, len, &same_opts[i]);
+
+		if (why)
+			print_message("# %s, options %zu: %s\n", what, i, why);
+		assert_null(why);
+	}
+}
+
+/* sync reads a list as a stream and keeps what k8s_parse reads; the agent hands it whole
+ * objects. Every fixture and every odd document reads the same both ways. */
+static void test_stream_agrees(void **state)
+{
+	static const char *const docs[] = {
+		"[]", "{}", "[1]", "{\"kind\":\"Service\",\"items\":[]}", "{\"kind\":\"PodList\"}",
+		"{\"kind\":\"PodList\",\"items\":[1]}", "{\"kind\":\"PodList\",\"items\":{}}",
+		"{\"kind\":\"PodList\",\"items\":[[]]}", "{\"kind\":\"PodList\",\"items\":[{}]}",
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":[]}]}",
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":\"x\"}]}",
+		"{\"kind\":\"EndpointSliceList\",\"items\":[{\"metadata\":{}}]}",
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"labels\":{\"run\":\"a\"}},\"status\":"
+		"{\"podIP\":\"10.0.0.1\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+		/* what a projection could lose: fields beside the kept ones, types that differ */
+		"{\"items\":[{\"metadata\":{\"name\":\"p\",\"labels\":{\"run\":\"a\"},"
+		"\"managedFields\":[{\"x\":{\"y\":[1,2,{\"z\":null}]}}],\"deletionTimestamp\":null},"
+		"\"spec\":{\"containers\":[{\"name\":\"c\",\"env\":[],\"ports\":[{\"name\":\"http\","
+		"\"containerPort\":8080}]},{\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\","
+		"\"containerPort\":53.0}]}],\"volumes\":[]},\"status\":{\"podIP\":\"10.0.0.2\","
+		"\"podIPs\":[{\"ip\":\"10.0.0.2\"},{\"ip\":\"fd00::2\"}],\"conditions\":[{\"type\":"
+		"\"Ready\",\"status\":\"True\",\"lastProbeTime\":null}],\"containerStatuses\":[{}]}}],"
+		"\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"}}",
+		"{\"kind\":\"List\",\"items\":[{\"kind\":\"EndpointSlice\",\"addressType\":\"IPv4\","
+		"\"metadata\":{\"name\":\"s\",\"labels\":{\"run\":\"b\"}},\"ports\":[{\"port\":80}],"
+		"\"endpoints\":[{\"addresses\":[\"10.0.0.3\"],\"conditions\":{\"ready\":true},"
+		"\"targetRef\":{\"name\":\"p3\"}}]},{\"metadata\":{\"name\":\"q\",\"deletionTimestamp\":"
+		"\"2024-01-01T00:00:00Z\",\"labels\":{\"run\":\"a\"}},\"status\":{\"podIP\":"
+		"\"10.0.0.3\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]}",
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"p\"},\"spec\":"
+		"{\"containers\":{\"ports\":[]}},\"status\":{\"podIP\":5,\"conditions\":{}}}]}",
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"p\"},\"status\":"
+		"{\"podIP\":\"10.0.0.1\"},\"status\":{}}]}", /* duplicate key: both refuse */
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"p\",\"managedFields\":"
+		"[{\"a\":1,\"a\":2}]}}]}", /* duplicate in what the stream drops: refused too */
+		"{\"kind\":\"PodList\",\"x\":\"a\\u0000b\"}", "{\"kind\":\"PodList\"} x", "5", "\"s\"",
+		"", "  ", "{\f}", "{\"a\":\v1}", "\xef\xbb\xbf{}", "{\"a\":1e999}", "{\"a\":99999999999999999999}", "{\"a\":[1,]}",
+	};
+	glob_t g;
+
+	(void)state;
+	assert_int_equal(glob(FIX "*/*.json", 0, NULL, &g), 0);
+	assert_true(g.gl_pathc >= 10);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+		static char buf[1 << 20];
+		size_t n;
+
+		assert_non_null(f);
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		assert_same(g.gl_pathv[i], buf, n);
+	}
+	globfree(&g);
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		assert_same(docs[i], docs[i], strlen(docs[i]));
+}
+
+/* Where a broken document breaks, in its lines, as jansson said it. */
+static void test_stream_errors(void **state)
+{
+	static const char doc[] = "{\"kind\": \"PodList\",\n \"items\": [\n  {\"a\": tru}\n]}";
+	FILE *f = fmemopen((void *)doc, sizeof(doc) - 1, "r");
+	json_error_t e;
+
+	(void)state;
+	assert_null(k8s_read_stream(f, &e));
+	fclose(f);
+	assert_int_equal(e.line, 3);
+	assert_true(e.text[0]);
+	f = fmemopen((void *)"{\"a\":{\"b\":1,\"b\":2}}", 19, "r");
+	assert_null(k8s_read_stream(f, &e));
+	fclose(f);
+	assert_string_equal(e.text, "duplicate object key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +612,8 @@ int main(void)
 		cmocka_unit_test(test_same_address),
 		cmocka_unit_test(test_long_track),
 		cmocka_unit_test(test_unusable_addresses),
+		cmocka_unit_test(test_stream_agrees),
+		cmocka_unit_test(test_stream_errors),
 	};
 
 	return cmocka_run_group_tests_name("k8s", tests, NULL, NULL);

@@ -475,6 +475,74 @@ static int setup(void **state)
 	return 0;
 }
 
+/* What a command reads of one service after a fresh open (the first service asked for
+ * is read alone, its weights a window at a time) is what was written, and a second
+ * service asked for then reads whole: a service of 1,100 backends (ids across windows of
+ * weights), each with a weight of its own, another service beside it, and a change to
+ * the other one while only the first is read. */
+static void test_read_one_service(void **state)
+{
+	struct write_opts wo = { .how = WRITE_UPSERT };
+	struct write_result r;
+	struct svc_spec a, b, b2;
+	struct l4s_frontend_key k;
+	struct model m;
+	__u32 ida, idb;
+
+	(void)state;
+	clear_services();
+	mk(&a, "one-a", "10.96.5.1:80/tcp", 2, 0);
+	assert_int_equal(service_apply(&st, &a, &wo, &r), 0);
+	mk(&b, "one-b", "10.96.5.2:80/tcp", 1100, 5000);
+	for (int i = 0; i < b.nbe; i++)
+		b.be[i].weight = (__u64)(i % 7 + 1) * L4S_WEIGHT_ONE;
+	assert_int_equal(service_apply(&st, &b, &wo, &r), 0);
+	assert_int_equal(svc_lookup(&st, "one-a", &ida), 0);
+	assert_int_equal(svc_lookup(&st, "one-b", &idb), 0);
+	for (int round = 0; round < 2; round++) {
+		state_forget(&st); /* as a new command finds the state */
+		assert_int_equal(model_load(&st, round ? ida : idb, &m), 0);
+		model_free(&m);
+		assert_int_equal(model_load(&st, idb, &m), 0);
+		assert_int_equal(m.nbe, 1100);
+		assert_int_equal(m.nfe, 1);
+		assert_int_equal(m.ntr, 1);
+		for (int i = 0; i < m.nbe; i++) {
+			struct spec_backend *sb = spec_backend(&b, &m.be[i].be.addr, L4S_AF_INET,
+							       ntohs(m.be[i].be.port));
+
+			assert_non_null(sb);
+			if (m.be[i].weight != sb->weight)
+				fail_msg("backend id %u: weight %llu read, %llu written", m.be[i].id,
+					 (unsigned long long)m.be[i].weight,
+					 (unsigned long long)sb->weight);
+		}
+		model_free(&m);
+		assert_int_equal(model_load(&st, ida, &m), 0);
+		assert_int_equal(m.nbe, 2);
+		assert_int_equal(m.nfe, 1);
+		model_free(&m);
+	}
+	/* Only one-a read; one-b gains a frontend and a track: read after, it has them. */
+	state_forget(&st);
+	assert_int_equal(model_load(&st, ida, &m), 0);
+	model_free(&m);
+	mk(&b2, "one-b", "10.96.5.2:80/tcp", 3, 5000);
+	assert_int_equal(parse_frontend("10.96.5.3:81/tcp", &k), 0);
+	assert_int_equal(spec_add_frontend(&b2, &k), 0);
+	assert_non_null(spec_track_add(&b2, "z", 0));
+	assert_int_equal(service_apply(&st, &b2, &(struct write_opts){ .how = WRITE_UPDATE }, &r),
+			 0);
+	assert_int_equal(model_load(&st, idb, &m), 0);
+	assert_int_equal(m.nbe, 3);
+	assert_int_equal(m.nfe, 2);
+	assert_int_equal(m.ntr, 2);
+	model_free(&m);
+	spec_free(&a);
+	spec_free(&b);
+	spec_free(&b2);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -515,6 +583,7 @@ int main(void)
 	qsort(files, (size_t)nf, sizeof(*files), cmp_str);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_ready_wins);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_apply_many);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_one_service);
 	for (int i = 0; i < nf; i++)
 		tests[n++] = (struct CMUnitTest){ .name = files[i] + sizeof(FIXTURES),
 						  .test_func = run_case,

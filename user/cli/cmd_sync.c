@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "err.h"
 #include "k8s.h"
+#include "k8s_stream.h"
 #include "parse.h"
 #include "state.h"
 #include "writer.h"
@@ -202,6 +203,28 @@ static void sync_print(const struct sync_args *x, const struct svc_spec *spec,
 	}
 }
 
+/* The document in FILE ('-': stdin), read as a stream: only what k8s_parse reads is kept
+ * (k8s_stream.h). NULL and @jerr as k8s_read_stream's; when the file cannot be read,
+ * @jerr->line is -1 and the message is said (l4s_err). */
+static json_t *sync_load(const char *file, json_error_t *jerr)
+{
+	const char *shown = strcmp(file, "-") ? file : "stdin";
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	json_t *doc;
+
+	if (!f) {
+		jerr->line = -1;
+		l4s_err(errno, "%s: %s", file, strerror(errno));
+		return NULL;
+	}
+	doc = k8s_read_stream(f, jerr);
+	if (!doc && jerr->line < 0)
+		l4s_err(errno, "%s: %s", shown, jerr->text);
+	if (f != stdin)
+		fclose(f);
+	return doc;
+}
+
 int do_sync(int argc, char **argv)
 {
 	struct write_opts wo = { .how = WRITE_UPDATE };
@@ -219,8 +242,8 @@ int do_sync(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	wo.dry_run = x.dry;
 	doc_arena_begin(); /* ended below, after the last JSON value is released */
-	doc = json_load_arg(x.file, &jerr);
-	if (!doc && jerr.line < 0) { /* could not be read: exit 1, said by json_load_arg */
+	doc = sync_load(x.file, &jerr);
+	if (!doc && jerr.line < 0) { /* could not be read: exit 1, said by sync_load */
 		doc_arena_end();
 		return cmd_fail(1);
 	}

@@ -762,16 +762,52 @@ int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *
 	return 0;
 }
 
+#define W_WINDOW 1024 /* weights read at once around an id (state_weight's @many) */
+
+/* Read window @win of the weights into w_snap (one batched lookup). 0 or -errno. */
+static int weights_window(struct l4s_state *st, __u32 win)
+{
+	__u32 nwin = (st->be_max + W_WINDOW - 1) / W_WINDOW, start = win * W_WINDOW, out, prev;
+	__u32 count = st->be_max - start < W_WINDOW ? st->be_max - start : W_WINDOW;
+	__u32 *keys;
+	int rc;
+
+	if (!st->w_snap) {
+		st->w_snap = calloc(st->be_max, sizeof(*st->w_snap));
+		st->w_read = calloc(nwin, 1);
+		if (!st->w_snap || !st->w_read) {
+			free(st->w_snap);
+			free(st->w_read);
+			st->w_snap = NULL;
+			st->w_read = NULL;
+			return -ENOMEM;
+		}
+	}
+	keys = malloc(sizeof(*keys) * W_WINDOW);
+	if (!keys)
+		return -ENOMEM;
+	/* A batch starts after its in_batch key: the id before the window (none for 0). */
+	prev = start - 1;
+	rc = bpf_map_lookup_batch(st->weights, start ? &prev : NULL, &out, keys,
+				  &st->w_snap[start], &count, NULL);
+	free(keys);
+	if (rc && errno != ENOENT)
+		return -errno; /* no batches (an old kernel): one lookup per id */
+	st->w_read[win] = 1;
+	return 0;
+}
+
 int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many)
 {
 	struct l4s_weight v;
 
 	if (id >= st->be_max)
 		return -EINVAL;
-	if (!st->w_snap && many)
-		st->w_snap = snapshot(st->weights, sizeof(struct l4s_weight), st->be_max,
-				      "l4s_weights");
-	if (st->w_snap) {
+	/* A window, not the whole array: a service's backends are mostly near each other,
+	 * and 65,536 weights were most of a weight change of 100 backends. */
+	if (many && (!st->w_read || !st->w_read[id / W_WINDOW]))
+		weights_window(st, id / W_WINDOW);
+	if (st->w_read && st->w_read[id / W_WINDOW]) {
 		*w = st->w_snap[id].weight;
 		return 0;
 	}
@@ -878,7 +914,7 @@ int state_put_weight(struct l4s_state *st, __u32 id, __u64 w)
 	if (bpf_map_update_elem(st->weights, &id, &v, BPF_ANY))
 		return -errno;
 	if (st->w_snap && id < st->be_max)
-		st->w_snap[id] = v;
+		st->w_snap[id] = v; /* read or not: a window read later overwrites it */
 	return 0;
 }
 
@@ -1095,12 +1131,19 @@ static void index_del_tr(struct state_svc_index *x, const char *name)
 		}
 }
 
+/* Is service @id's entry one the index being read keeps? */
+static int index_wants(const struct l4s_state *st, __u32 id)
+{
+	return id < L4S_MAX_SERVICES &&
+	       (st->index_only == L4S_MAX_SERVICES || st->index_only == id);
+}
+
 static int index_fe_put(const void *k, const void *v, void *ctx)
 {
 	const struct l4s_frontend *f = v;
 	struct l4s_state *st = ctx;
 
-	return f->svc_id < L4S_MAX_SERVICES ?
+	return index_wants(st, f->svc_id) ?
 		       index_add_fe(index_bucket(st, f->svc_id), k, f->order) : 0;
 }
 
@@ -1111,7 +1154,7 @@ static int index_tr_put(const void *k, const void *v, void *ctx)
 	struct l4s_state *st = ctx;
 	char name[L4S_NAME_LEN];
 
-	if (tk->svc_id >= L4S_MAX_SERVICES)
+	if (!index_wants(st, tk->svc_id))
 		return 0;
 	memcpy(name, tk->name, L4S_NAME_LEN);
 	name[L4S_NAME_LEN - 1] = 0;
@@ -1144,16 +1187,21 @@ static void index_del_be(struct state_svc_index *x, __u32 id)
 
 const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 {
+	__u32 only;
 	int err;
 
 	if (svc_id >= L4S_MAX_SERVICES) {
 		l4s_err(EINVAL, "service id %u out of range", svc_id);
 		return NULL;
 	}
-	if (st->index)
+	if (st->index && (st->index_only == L4S_MAX_SERVICES || st->index_only == svc_id))
 		return &st->index[svc_id];
+	/* The first service asked for: only its entries. A second one: every service's. */
+	only = st->index ? L4S_MAX_SERVICES : svc_id;
+	index_free(st);
 	st->index = calloc(L4S_MAX_SERVICES, sizeof(*st->index));
 	st->index_head = L4S_MAX_SERVICES;
+	st->index_only = only;
 	if (!st->index) {
 		l4s_err(ENOMEM, "out of memory");
 		return NULL;
@@ -1168,7 +1216,7 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 	for (__u32 i = 0; !err && i < st->be_max; i++) {
 		const struct l4s_backend *b = &st->be_snap[i];
 
-		if ((b->flags & L4S_BE_F_IN_USE) && b->svc_id < L4S_MAX_SERVICES)
+		if ((b->flags & L4S_BE_F_IN_USE) && index_wants(st, b->svc_id))
 			err = index_add_be(index_bucket(st, b->svc_id), i);
 	}
 	if (err) {
@@ -1238,7 +1286,9 @@ void state_forget(struct l4s_state *st)
 	else
 		free(st->svc_snap);
 	free(st->w_snap);
+	free(st->w_read);
 	st->w_snap = NULL;
+	st->w_read = NULL;
 	names_free(st);
 	st->be_snap = NULL;
 	st->svc_snap = NULL;

@@ -34,6 +34,9 @@ struct l4s_state {
 	int be_mapped, svc_mapped;    /* the snapshot is the map itself (mmap), live */
 	struct state_svc_index *index; /* see state_index() */
 	__u32 index_head;              /* first bucket with memory, or L4S_MAX_SERVICES */
+	__u32 index_only;              /* the index holds this service only (scans filtered
+					* to it), or L4S_MAX_SERVICES: every service */
+	__u8 *w_read;                  /* per window of weights: read into w_snap */
 	__u32 be_hint;                /* where backend_alloc looks first */
 	int tables_plain;             /* l4s_tables takes tables without BPF_F_MMAPABLE */
 	int tables_known;             /* a table_install succeeded: tables_plain is right */
@@ -86,16 +89,18 @@ int state_reasons(struct l4s_state *st, __u64 *out);
 const struct l4s_backend *state_backends(struct l4s_state *st);
 const struct l4s_service *state_services(struct l4s_state *st);
 int state_put_backend(struct l4s_state *st, __u32 id, const struct l4s_backend *be);
-/* The weight of backend @id (inside its track). With @many, all weights are read at
- * once (one batched scan) and kept in step by state_put_weight: for a caller about to
- * ask for hundreds. 0 or -errno. */
+/* The weight of backend @id (inside its track). With @many, the weights around @id are
+ * read in one batch (a window of ids; every window, at most, once) and kept in step by
+ * state_put_weight: for a caller about to ask for hundreds. 0 or -errno. */
 int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many);
 int state_put_weight(struct l4s_state *st, __u32 id, __u64 w);
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
 /*
- * Frontends, tracks and backend ids of one service, from one scan of each map (grouped
- * by service) kept in step by the writers below (state_put_backend too): loading the models of thousands of services
- * costs two scans, not two per service. NULL on error (with a message).
+ * Frontends, tracks and backend ids of one service, from one scan of each map kept in
+ * step by the writers below (state_put_backend too). The first service asked for is read
+ * alone (the scans keep only its entries: a weight change builds nothing for the 10,000
+ * others); a second one reads every service, grouped, so loading the models of thousands
+ * of services costs two scans, not two per service. NULL on error (with a message).
  */
 struct state_track {
 	char name[L4S_NAME_LEN];
