@@ -535,7 +535,7 @@ static int labels_match(json_t *labels, json_t *sel)
 static int listener_admits(struct ctx *x, const struct gateway *g, const struct listener *l,
 			   const struct route *rt, char *why)
 {
-	if (!l->allows_kind) {
+	if (!l->allows_kind || rt->proto != l->proto) { /* TCPRoute on TCP, UDPRoute on UDP */
 		snprintf(why, MSG_LEN, "listener %.60s does not take %s", l->name, rt->kind);
 		return 0;
 	}
