@@ -1079,15 +1079,18 @@ static int gateways_status(struct ctx *x, struct gw_result *r)
 		const struct obj *m = &g->m;
 		json_t *old = json_object_get(m->o, "status");
 		json_t *oldl = json_object_get(old, "listeners");
-		json_t *conds = json_array(), *addrs = json_array(), *ls = json_array(), *st;
+		json_t *conds, *addrs, *ls, *st;
 		int usable = 0, invalid = 0;
 		char buf[L4S_ADDRSTRLEN], msg[MSG_LEN];
 
 		if (!g->l)
 			continue; /* not ours */
+		conds = json_array();
+		addrs = json_array();
+		ls = json_array();
 		for (int j = 0; j < g->nl; j++) {
 			struct listener *l = &g->l[j];
-			json_t *lc = json_array(), *le;
+			json_t *lc, *le;
 			size_t k;
 			int prog = listener_usable(g, l) && g->nvip;
 
@@ -1097,6 +1100,7 @@ static int gateways_status(struct ctx *x, struct gw_result *r)
 				invalid++;
 			if (!l->name)
 				continue; /* no name: no status entry can name it */
+			lc = json_array();
 			json_array_append_new(lc, cond("Accepted", l->accepted, l->acc_reason, l->acc_msg,
 						       m, x->in->now));
 			json_array_append_new(lc, l->conflicted
