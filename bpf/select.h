@@ -28,6 +28,8 @@ struct l4s_choice {
 	__u32 backend_id;
 	__u32 flags;            /* L4S_FLOW_F_SNAT: rewrite the source too */
 	__u32 reason;           /* counted by the caller */
+	__u32 reject;           /* L4S_V_DROP of a new flow with no backend: answer it
+				 * (a TCP SYN, or a UDP datagram without a flow entry) */
 };
 
 static __always_inline int tcp_is_syn(const struct l4s_pkt *p)
@@ -311,8 +313,13 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 
 		be = table_pick(hash, svc, svc_id, &bid, &c->reason);
 		if (!be) {
-			if (ss && c->reason == L4S_R_DROP_NO_BACKEND)
-				ss->no_backend++;
+			if (c->reason == L4S_R_DROP_NO_BACKEND) {
+				if (ss)
+					ss->no_backend++;
+				/* Only a new flow: an established one's packets keep their path. */
+				c->reject = tcp_is_syn(p) ||
+					    (p->key.proto == IPPROTO_UDP_ && fresh == 1);
+			}
 			return L4S_V_DROP;
 		}
 		nf.backend_id = bid;

@@ -179,6 +179,11 @@ static json_t *explain_json(const char *name, const struct explain_query *q,
 			!r->has_table ? "the service has no lookup table yet" :
 			r->slot_id == L4S_NO_BACKEND ? "no backend has weight: the slot is empty" :
 			"the slot's backend is gone"));
+		/* What the datapath answers a new flow with when no backend has weight
+		 * (bpf/reject.h); a packet of a flow past its start is dropped. */
+		if (r->has_table && r->slot_id == L4S_NO_BACKEND)
+			json_object_set_new(j, "reply", json_string(
+				q->fe.proto == IPPROTO_TCP ? "tcp-rst" : "icmp-port-unreachable"));
 		return j;
 	}
 	json_object_set_new(j, "backend", be_json(&r->be));
@@ -272,6 +277,11 @@ static void print_explain(json_t *j)
 	}
 	if (!strcmp(src, "none")) {
 		printf("  backend  none: dropped (%s)\n", jstr(j, "why"));
+		if (json_is_string(json_object_get(j, "reply")))
+			printf("  reply    a new flow is answered: %s\n",
+			       !strcmp(jstr(j, "reply"), "tcp-rst") ?
+			       "TCP RST (the client's connect fails at once)" :
+			       "ICMP port unreachable (the client's socket gets ECONNREFUSED)");
 		return;
 	}
 	printf("  backend  %s (id %lld), track %s, from the %s\n", jstr(j, "backend"),
