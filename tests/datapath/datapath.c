@@ -120,6 +120,11 @@ static int setup_state(void)
 			return -1;
 	if (cli("backend add zero 10.3.0.1:80") || cli("weight zero default=0"))
 		return -1;
+	/* Client-IP affinity with a timeout: two backends, one per track. */
+	if (cli("service add afft 10.96.0.15:80/tcp --affinity client-ip --affinity-timeout 100") ||
+	    cli("backend add afft 10.7.0.1:80 --track a") ||
+	    cli("backend add afft 10.7.0.2:80 --track b") || cli("weight afft a=1 b=1"))
+		return -1;
 	/* Reject: one service per family and protocol, none with a backend of weight > 0. */
 	if (cli("service add zero6 [fd00:96::12]:80/tcp") ||
 	    cli("service add zerou 10.96.0.12:53/udp") ||
@@ -941,6 +946,93 @@ static uint16_t get16_(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* Client-IP affinity with a timeout: 64 clients' first flows spread over both backends;
+ * the weights then move 99:1 away from most of them, and every client's new flows (other
+ * source ports) stay where they were, while clients never seen follow the weights. Once
+ * their entries are older than the timeout (written back in time), and for the backends
+ * of a drained track at once, new flows follow the table again. */
+static const char *const afft_be[] = { "10.7.0.1", "10.7.0.2" };
+
+static int afft_send(int client, uint16_t sport)
+{
+	struct pkt_spec s = { TCP4("", sport, "10.96.0.15", 80) };
+	uint8_t in[256], out[2048];
+	char src[32];
+	size_t len, olen;
+
+	snprintf(src, sizeof(src), "10.8.%d.%d", client / 200, 1 + client % 200);
+	s.src = src;
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	return which(out, olen, afft_be, 2);
+}
+
+/* Move every affinity entry @secs seconds into the past. */
+static void afft_age(int secs)
+{
+	struct l4s_aff_key k, next;
+	struct l4s_aff a;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.affinity, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(st.affinity, &k, &a))
+			continue;
+		a.last_ns -= (__u64)secs * 1000000000ull;
+		assert_int_equal(bpf_map_update_elem(st.affinity, &k, &a, BPF_EXIST), 0);
+		n++;
+	}
+	assert_true(n > 0);
+}
+
+static void test_affinity_timeout(void **state)
+{
+	int first[64], on_a = 0, kept = 0, fresh_b = 0, moved = 0;
+
+	(void)state;
+	assert_true(st.affinity >= 0);
+	for (int c = 0; c < 64; c++) {
+		first[c] = afft_send(c, 1000);
+		assert_true(first[c] >= 0);
+		on_a += first[c] == 0;
+	}
+	print_message("# 64 clients at 1:1: %d on a\n", on_a);
+	assert_true(on_a > 10 && on_a < 54);
+	/* Weights move: a=1 b=99. Within the timeout, everyone stays. */
+	run_cmd("weight afft a=1 b=99");
+	for (int c = 0; c < 64; c++)
+		kept += afft_send(c, 2000) == first[c];
+	assert_int_equal(kept, 64);
+	/* Clients never seen follow the weights. */
+	for (int c = 100; c < 164; c++)
+		fresh_b += afft_send(c, 1000) == 1;
+	print_message("# 64 new clients at 1:99: %d on b\n", fresh_b);
+	assert_true(fresh_b >= 58);
+	/* 99 s later (the timeout is 100): still kept, and refreshed by these flows. */
+	afft_age(99);
+	kept = 0;
+	for (int c = 0; c < 64; c++)
+		kept += afft_send(c, 3000) == first[c];
+	assert_int_equal(kept, 64);
+	/* 101 s after their last new flow: the table chooses, most of a's clients move. */
+	afft_age(101);
+	for (int c = 0; c < 64; c++) {
+		int b = afft_send(c, 4000);
+
+		moved += first[c] == 0 && b == 1;
+		first[c] = b; /* remembered anew */
+	}
+	print_message("# after the timeout: %d of %d clients of a moved to b\n", moved, on_a);
+	assert_true(moved >= on_a - 3 && moved > 0);
+	/* A drained backend is not kept, timeout or not: a=1 b=0 sends everyone to a. */
+	run_cmd("weight afft a=1 b=0");
+	for (int c = 0; c < 64; c++)
+		assert_int_equal(afft_send(c, 5000), 0);
+	run_cmd("weight afft a=1 b=1");
+}
+
 /* Reject: a new flow to a service without a backend of weight > 0 is answered, out of
  * the device it came in on. */
 struct reject_case {
@@ -1238,6 +1330,7 @@ int main(void)
 	static const struct CMUnitTest funcs[] = {
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_affinity_timeout),
 		cmocka_unit_test(test_reject_only_new),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),
