@@ -12,6 +12,7 @@
 #include "select.h"
 #include "snat.h"
 #include "icmp.h"
+#include "reject.h"
 
 /* A SNAT reply: back to VIP -> client, for the kernel to route to the client. */
 static __always_inline int ingress_snat_back(void *ctx, int hook, struct l4s_pkt *p,
@@ -53,6 +54,12 @@ static __always_inline int ingress_forward(void *ctx, int hook)
 		return hook_pass(hook);
 	case L4S_V_DROP:
 		count_reason(c.reason);
+		if (c.reject) {
+			int v = reject_send(ctx, hook, &p);
+
+			if (v >= 0)
+				return v;
+		}
 		return hook_drop(hook);
 	}
 	count_reason(c.reason);

@@ -243,6 +243,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_bindex SEC(".maps");
 
+/* Client-IP affinity timeouts by service id (struct l4s_svc_aff): written by the
+ * writer, read by the forward and socket paths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct l4s_svc_aff);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_svcaff SEC(".maps");
+
+/* (service, client) -> the backend it was last given and when (struct l4s_aff):
+ * written and read by the forward and socket paths, forgotten by LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_AFFINITY_MAX);
+	__type(key, struct l4s_aff_key);
+	__type(value, struct l4s_aff);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_affinity SEC(".maps");
+
+/* Scratch space for a key too big for the stack where it is needed (affinity_pick's
+ * track key), per CPU; not pinned, not state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l4s_track_key);
+} l4s_scratch SEC(".maps");
+
 /* Layout version and global settings, one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -28,6 +28,8 @@ struct l4s_choice {
 	__u32 backend_id;
 	__u32 flags;            /* L4S_FLOW_F_SNAT: rewrite the source too */
 	__u32 reason;           /* counted by the caller */
+	__u32 reject;           /* L4S_V_DROP of a new flow with no backend: answer it
+				 * (a TCP SYN, or a UDP datagram without a flow entry) */
 };
 
 static __always_inline int tcp_is_syn(const struct l4s_pkt *p)
@@ -95,9 +97,12 @@ static __always_inline void rflow_put(const struct l4s_pkt *p, const struct l4s_
 	bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
 }
 
-/* Pick a backend for a new flow (of hash @hash) from the service's lookup table. */
+/* Pick a backend for a new flow (of hash @hash) from the service's lookup table, or
+ * backend @remembered when it is not L4S_NO_BACKEND (affinity_pick: one path on, so the
+ * verifier follows one path, not one per source of the id). */
 static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l4s_service *svc,
-						      __u32 svc_id, __u32 *bid, __u32 *reason)
+						      __u32 svc_id, __u32 remembered, __u32 *bid,
+						      __u32 *reason)
 {
 	struct l4s_backend *be;
 	__u32 slot, *idp;
@@ -114,7 +119,7 @@ static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l
 		*reason = L4S_R_DROP_NO_TABLE;
 		return 0;
 	}
-	*bid = *idp;
+	*bid = remembered != L4S_NO_BACKEND ? remembered : *idp;
 	if (*bid == L4S_NO_BACKEND) {
 		*reason = L4S_R_DROP_NO_BACKEND;
 		return 0;
@@ -125,6 +130,78 @@ static __always_inline struct l4s_backend *table_pick(__u32 hash, const struct l
 		return 0;
 	}
 	return be;
+}
+
+/*
+ * Client-IP affinity with a timeout (l4s_svcaff, l4s_affinity; see l4split.h). The
+ * functions are not inlined and take the service id and family in one word (@who, as
+ * AFF_WHO makes it): their keys and clock stay off the forward path's stack (512 bytes
+ * for the program and what it calls), and BPF functions take 5 arguments at most.
+ */
+#define AFF_WHO(svc_id, family) ((svc_id) | (__u32)(family) << 24)
+
+/* The service's timeout in ns, 0 when it has none. */
+static __always_inline __u64 affinity_timeout_ns(__u32 svc_id)
+{
+	struct l4s_svc_aff *a = bpf_map_lookup_elem(&l4s_svcaff, &svc_id);
+
+	return a ? (__u64)a->timeout_s * 1000000000ull : 0;
+}
+
+/* The id of the backend @client was given by a new flow less than the service's timeout
+ * ago, when it is still there and still takes new flows (backend and track weight above
+ * 0); else L4S_NO_BACKEND (no timeout, nothing remembered, expired, gone or drained: the
+ * table chooses). */
+static __noinline __u32 affinity_pick(__u32 who, const struct l4s_addr *client)
+{
+	__u32 svc_id = who & 0xffffff;
+	struct l4s_aff_key k = { .svc_id = svc_id, .family = (__u8)(who >> 24), .client = *client };
+	__u64 tmo = affinity_timeout_ns(svc_id);
+	struct l4s_track_key *tk;
+	struct l4s_backend *be;
+	struct l4s_weight *w;
+	struct l4s_track *t;
+	struct l4s_aff *a;
+	__u32 id;
+
+	if (!tmo)
+		return L4S_NO_BACKEND;
+	a = bpf_map_lookup_elem(&l4s_affinity, &k);
+	if (!a || bpf_ktime_get_ns() - a->last_ns > tmo)
+		return L4S_NO_BACKEND;
+	id = a->backend_id;
+	be = bpf_map_lookup_elem(&l4s_backends, &id);
+	if (!be || !(be->flags & L4S_BE_F_IN_USE) || be->gen != a->backend_gen ||
+	    be->svc_id != svc_id)
+		return L4S_NO_BACKEND;
+	w = bpf_map_lookup_elem(&l4s_weights, &id);
+	if (!w || !w->weight)
+		return L4S_NO_BACKEND;
+	id = 0;
+	tk = bpf_map_lookup_elem(&l4s_scratch, &id); /* 36 bytes this frame has no room for */
+	if (!tk)
+		return L4S_NO_BACKEND;
+	tk->svc_id = svc_id;
+	__builtin_memcpy(tk->name, be->track, L4S_NAME_LEN);
+	t = bpf_map_lookup_elem(&l4s_tracks, tk);
+	if (!t || !t->weight)
+		return L4S_NO_BACKEND;
+	return a->backend_id;
+}
+
+/* With a timeout: remember (or refresh) that @client was given backend @bid (of
+ * generation @gen) now. */
+static __noinline void affinity_put(__u32 who, const struct l4s_addr *client, __u32 bid,
+				    __u32 gen)
+{
+	struct l4s_aff_key k = { .svc_id = who & 0xffffff, .family = (__u8)(who >> 24),
+				 .client = *client };
+	struct l4s_aff a = { .backend_id = bid, .backend_gen = gen };
+
+	if (!affinity_timeout_ns(k.svc_id))
+		return;
+	a.last_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&l4s_affinity, &k, &a, BPF_ANY);
 }
 
 /*
@@ -304,15 +381,23 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 
 	if (fresh) {
 		struct l4s_flow nf = {};
+		__u32 remembered = L4S_NO_BACKEND;
 
 		__u32 hash = svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
 				     l4s_hash_addr(&p->key.src, L4S_HASH_SEED) :
 				     l4s_hash_flow(&p->key, L4S_HASH_SEED);
 
-		be = table_pick(hash, svc, svc_id, &bid, &c->reason);
+		if (svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+			remembered = affinity_pick(AFF_WHO(svc_id, p->key.family), &p->key.src);
+		be = table_pick(hash, svc, svc_id, remembered, &bid, &c->reason);
 		if (!be) {
-			if (ss && c->reason == L4S_R_DROP_NO_BACKEND)
-				ss->no_backend++;
+			if (c->reason == L4S_R_DROP_NO_BACKEND) {
+				if (ss)
+					ss->no_backend++;
+				/* Only a new flow: an established one's packets keep their path. */
+				c->reject = tcp_is_syn(p) ||
+					    (p->key.proto == IPPROTO_UDP_ && fresh == 1);
+			}
 			return L4S_V_DROP;
 		}
 		nf.backend_id = bid;
@@ -329,6 +414,8 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
 			nf.rcheck_s = (__u16)coarse_s();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
+		/* Without a timeout (most services) it returns at its first lookup. */
+		affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
 		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)))

@@ -83,13 +83,24 @@ static __always_inline struct l4s_backend *sock_pick(struct bpf_sock_addr *ctx,
 {
 	int affinity = !!(svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP);
 	__u64 c = affinity ? bpf_get_netns_cookie(ctx) : bpf_get_socket_cookie(ctx);
+	struct l4s_addr client = {};
+	__u32 remembered = L4S_NO_BACKEND;
+	struct l4s_backend *be;
 	struct l4s_addr h = {};
 
 	h.addr[0] = (__u32)c;
 	h.addr[1] = (__u32)(c >> 32);
 	h.addr[2] = svc_id;
 	h.addr[3] = (__u32)affinity;
-	return table_pick(l4s_hash_addr(&h, L4S_HASH_SEED), svc, svc_id, bid, reason);
+	/* With a timeout, the client (its network namespace) is remembered as at the node. */
+	client.addr[0] = h.addr[0];
+	client.addr[1] = h.addr[1];
+	if (affinity)
+		remembered = affinity_pick(AFF_WHO(svc_id, L4S_AFF_F_NETNS), &client);
+	be = table_pick(l4s_hash_addr(&h, L4S_HASH_SEED), svc, svc_id, remembered, bid, reason);
+	if (be && affinity)
+		affinity_put(AFF_WHO(svc_id, L4S_AFF_F_NETNS), &client, *bid, be->gen);
+	return be;
 }
 
 static __always_inline void sock_count_flow(__u32 bid, __u8 proto)

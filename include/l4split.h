@@ -43,6 +43,9 @@
  *   flows that use it carry L4S_FLOW_F_SNAT_DEV; their rcheck_s, unused by SNAT flows,
  *   holds the egress device.
  */
+/*   l4s_svcaff, l4s_affinity (client-IP affinity with a timeout): a state without them
+ *   has no timeouts (hash-only affinity) until 'attach' creates them.
+ */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
 /* Sizes of the pinned maps. */
@@ -108,6 +111,38 @@ struct l4s_frontend {
 						* next writer deletes it if its writer died */
 #define L4S_SVC_F_DIRTY              (1u << 4) /* being changed: the next writer finishes
 						* it from its records if its writer died */
+
+/*
+ * Client-IP affinity with a timeout (Kubernetes sessionAffinity: ClientIP, with
+ * timeoutSeconds): l4s_svcaff, by service id, holds the timeout (0: hash-only affinity,
+ * clients move when weights change). With one, l4s_affinity remembers the backend each
+ * client address (the socket path: each network namespace) was last given, and a new
+ * flow of that client within timeout_s seconds of its last new flow goes to it again,
+ * unless it is gone or drained (backend or track weight 0). Refreshed on every new
+ * flow (as kube-proxy's `recent` match), not per packet.
+ */
+#define L4S_AFFINITY_TIMEOUT_MAX     86400
+#define L4S_AFFINITY_TIMEOUT_DEFAULT 10800 /* Kubernetes' default timeoutSeconds */
+#define L4S_AFFINITY_MAX             131072 /* clients remembered (LRU) */
+#define L4S_AFF_F_NETNS 0 /* l4s_aff_key.family of the socket path: client = netns cookie */
+
+struct l4s_svc_aff {
+	__u32 timeout_s; /* 0: none */
+	__u32 pad;
+};
+
+struct l4s_aff_key {
+	__u32 svc_id;
+	__u8 family; /* enum l4s_family, or L4S_AFF_F_NETNS */
+	__u8 pad[3];
+	struct l4s_addr client;
+};
+
+struct l4s_aff {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u64 last_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the client's last new flow */
+};
 
 /* l4s_services value, indexed by service id. */
 /* How a service reaches its backends (l4s_service.mode). */
@@ -528,5 +563,8 @@ _Static_assert(sizeof(struct l4s_snat) == 56, "snat layout");
 _Static_assert(sizeof(struct l4s_node) == 32, "node layout");
 _Static_assert(sizeof(struct l4s_bindex) == 24, "backend index layout");
 _Static_assert(sizeof(struct l4s_devaddr) == 24, "device address layout");
+_Static_assert(sizeof(struct l4s_svc_aff) == 8, "service affinity layout");
+_Static_assert(sizeof(struct l4s_aff_key) == 24, "affinity key layout");
+_Static_assert(sizeof(struct l4s_aff) == 16, "affinity layout");
 
 #endif /* L4SPLIT_H */

@@ -29,6 +29,8 @@
 
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
+#define XDP_TX_   3
+#define TC_REDIRECT_ 7
 #define TC_OK_    0
 #define TC_SHOT_  2
 
@@ -118,6 +120,18 @@ static int setup_state(void)
 			return -1;
 	if (cli("backend add zero 10.3.0.1:80") || cli("weight zero default=0"))
 		return -1;
+	/* Client-IP affinity with a timeout: two backends, one per track. */
+	if (cli("service add afft 10.96.0.15:80/tcp --affinity client-ip --affinity-timeout 100") ||
+	    cli("backend add afft 10.7.0.1:80 --track a") ||
+	    cli("backend add afft 10.7.0.2:80 --track b") || cli("weight afft a=1 b=1"))
+		return -1;
+	/* Reject: one service per family and protocol, none with a backend of weight > 0. */
+	if (cli("service add zero6 [fd00:96::12]:80/tcp") ||
+	    cli("service add zerou 10.96.0.12:53/udp") ||
+	    cli("service add zerou6 [fd00:96::12]:53/udp") ||
+	    cli("backend add zero6 [fd00:3::1]:80") || cli("weight zero6 default=0") ||
+	    cli("backend add zerou 10.3.0.1:53") || cli("weight zerou default=0"))
+		return -1; /* zerou6: no backend at all */
 	/* SNAT: a range of 4 ports, to see it run out. */
 	if (cli("service add sn4 10.96.0.30:80/tcp --mode snat") ||
 	    cli("backend add sn4 10.6.0.1:8080") ||
@@ -725,8 +739,14 @@ static const struct dp_case cases[] = {
 	  .verdict = XDP_PASS_, .out = OUT_SAME, .count = { COUNT(L4S_R_PASS_FRAGMENT, 1) } },
 
 	/* Ours but unusable: dropped, with a counted reason. */
-	{ "a service whose only backend has weight 0: dropped", .prog = P_XDP,
-	  .in = { TCP4("10.9.0.11", 1234, "10.96.0.12", 80) },
+	{ "a service whose only backend has weight 0: a SYN is answered (test_reject)",
+	  .prog = P_XDP, .in = { TCP4("10.9.0.11", 1234, "10.96.0.12", 80) },
+	  .verdict = XDP_TX_, .out = OUT_NONE, .count = { COUNT(L4S_R_DROP_NO_BACKEND, 1) } },
+	{ "a service whose only backend has weight 0: a mid-stream segment is dropped",
+	  .prog = P_XDP, .in = { TCP4("10.9.0.11", 1235, "10.96.0.12", 80), .tcp_flags = TCP_F_ACK },
+	  .verdict = XDP_DROP_, .out = OUT_NONE, .count = { COUNT(L4S_R_DROP_NO_BACKEND, 1) } },
+	{ "a service whose only backend has weight 0: a RST is never answered",
+	  .prog = P_XDP, .in = { TCP4("10.9.0.11", 1236, "10.96.0.12", 80), .tcp_flags = TCP_F_RST },
 	  .verdict = XDP_DROP_, .out = OUT_NONE, .count = { COUNT(L4S_R_DROP_NO_BACKEND, 1) } },
 	{ "a service frame cut inside its TCP header: dropped as truncated", .prog = P_XDP,
 	  .in = { TCP4("10.9.0.12", 1234, "10.96.0.10", 80), .payload = 10, .ip_opts = 8 },
@@ -916,6 +936,241 @@ static void run_case(void **state)
  * What does not fit one row: sweeps and statistics over many packets.
  */
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t get16_(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Client-IP affinity with a timeout: 64 clients' first flows spread over both backends;
+ * the weights then move 99:1 away from most of them, and every client's new flows (other
+ * source ports) stay where they were, while clients never seen follow the weights. Once
+ * their entries are older than the timeout (written back in time), and for the backends
+ * of a drained track at once, new flows follow the table again. */
+static const char *const afft_be[] = { "10.7.0.1", "10.7.0.2" };
+
+static int afft_send(int client, uint16_t sport)
+{
+	struct pkt_spec s = { TCP4("", sport, "10.96.0.15", 80) };
+	uint8_t in[256], out[2048];
+	char src[32];
+	size_t len, olen;
+
+	snprintf(src, sizeof(src), "10.8.%d.%d", client / 200, 1 + client % 200);
+	s.src = src;
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	return which(out, olen, afft_be, 2);
+}
+
+/* Move every affinity entry @secs seconds into the past. */
+static void afft_age(int secs)
+{
+	struct l4s_aff_key k, next;
+	struct l4s_aff a;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.affinity, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(st.affinity, &k, &a))
+			continue;
+		a.last_ns -= (__u64)secs * 1000000000ull;
+		assert_int_equal(bpf_map_update_elem(st.affinity, &k, &a, BPF_EXIST), 0);
+		n++;
+	}
+	assert_true(n > 0);
+}
+
+static void test_affinity_timeout(void **state)
+{
+	int first[64], on_a = 0, kept = 0, fresh_b = 0, moved = 0;
+
+	(void)state;
+	assert_true(st.affinity >= 0);
+	for (int c = 0; c < 64; c++) {
+		first[c] = afft_send(c, 1000);
+		assert_true(first[c] >= 0);
+		on_a += first[c] == 0;
+	}
+	print_message("# 64 clients at 1:1: %d on a\n", on_a);
+	assert_true(on_a > 10 && on_a < 54);
+	/* Weights move: a=1 b=99. Within the timeout, everyone stays. */
+	run_cmd("weight afft a=1 b=99");
+	for (int c = 0; c < 64; c++)
+		kept += afft_send(c, 2000) == first[c];
+	assert_int_equal(kept, 64);
+	/* Clients never seen follow the weights. */
+	for (int c = 100; c < 164; c++)
+		fresh_b += afft_send(c, 1000) == 1;
+	print_message("# 64 new clients at 1:99: %d on b\n", fresh_b);
+	assert_true(fresh_b >= 58);
+	/* 99 s later (the timeout is 100): still kept, and refreshed by these flows. */
+	afft_age(99);
+	kept = 0;
+	for (int c = 0; c < 64; c++)
+		kept += afft_send(c, 3000) == first[c];
+	assert_int_equal(kept, 64);
+	/* 101 s after their last new flow: the table chooses, most of a's clients move. */
+	afft_age(101);
+	for (int c = 0; c < 64; c++) {
+		int b = afft_send(c, 4000);
+
+		moved += first[c] == 0 && b == 1;
+		first[c] = b; /* remembered anew */
+	}
+	print_message("# after the timeout: %d of %d clients of a moved to b\n", moved, on_a);
+	assert_true(moved >= on_a - 3 && moved > 0);
+	/* A drained backend is not kept, timeout or not: a=1 b=0 sends everyone to a. */
+	run_cmd("weight afft a=1 b=0");
+	for (int c = 0; c < 64; c++)
+		assert_int_equal(afft_send(c, 5000), 0);
+	run_cmd("weight afft a=1 b=1");
+}
+
+/* Reject: a new flow to a service without a backend of weight > 0 is answered, out of
+ * the device it came in on. */
+struct reject_case {
+	const char *what;
+	int prog;
+	struct pkt_spec in;
+	size_t want_quote; /* UDP: bytes of the datagram quoted (0: TCP, a RST) */
+};
+
+static const struct reject_case reject_cases[] = {
+	{ "XDP, IPv4 TCP SYN", P_XDP, { TCP4("10.9.1.1", 41000, "10.96.0.12", 80) }, 0 },
+	{ "XDP, IPv4 TCP SYN with payload, options and a VLAN tag", P_XDP,
+	  { TCP4("10.9.1.1", 41001, "10.96.0.12", 80), .payload = 13, .ip_opts = 8, .vlan = 1,
+	    .seq = 0xfffffff0 }, 0 },
+	{ "XDP, IPv6 TCP SYN", P_XDP, { TCP6("fd00:9::1", 41002, "fd00:96::12", 80) }, 0 },
+	{ "XDP, IPv6 TCP SYN with an extension header and payload", P_XDP,
+	  { TCP6("fd00:9::1", 41003, "fd00:96::12", 80), .v6_exthdr = 1, .payload = 5 }, 0 },
+	{ "tc, IPv4 TCP SYN", P_TC_FWD, { TCP4("10.9.1.1", 41004, "10.96.0.12", 80) }, 0 },
+	{ "tc, IPv6 TCP SYN", P_TC_FWD, { TCP6("fd00:9::1", 41005, "fd00:96::12", 80) }, 0 },
+	{ "XDP, IPv4 UDP", P_XDP, { UDP4("10.9.1.1", 41006, "10.96.0.12", 53), .payload = 12 },
+	  20 + 8 + 12 },
+	{ "XDP, IPv4 UDP of 600 bytes: quoted up to 576 bytes out", P_XDP,
+	  { UDP4("10.9.1.1", 41007, "10.96.0.12", 53), .payload = 572 }, 576 - 28 },
+	{ "XDP, IPv4 UDP, odd length: quote cut to 4-byte words", P_XDP,
+	  { UDP4("10.9.1.1", 41008, "10.96.0.12", 53), .payload = 3, .vlan = 1 }, 28 + 0 },
+	{ "XDP, IPv6 UDP (a service with no backend at all)", P_XDP,
+	  { UDP6("fd00:9::1", 41009, "fd00:96::12", 53), .payload = 100 }, 40 + 8 + 100 },
+	{ "XDP, IPv6 UDP of 1400 bytes: quoted up to 1280 bytes out", P_XDP,
+	  { UDP6("fd00:9::1", 41010, "fd00:96::12", 53), .payload = 1352 }, 1280 - 48 },
+	{ "tc, IPv4 UDP", P_TC_FWD, { UDP4("10.9.1.1", 41011, "10.96.0.12", 53), .payload = 40 },
+	  20 + 8 + 40 },
+	{ "tc, IPv6 UDP", P_TC_FWD, { UDP6("fd00:9::1", 41012, "fd00:96::12", 53), .payload = 400 },
+	  40 + 8 + 400 },
+	{ "tc, IPv6 UDP of 1400 bytes", P_TC_FWD,
+	  { UDP6("fd00:9::1", 41013, "fd00:96::12", 53), .payload = 1352 }, 1280 - 48 },
+};
+
+/* The IP header of a reply built by the datapath: fresh, from the VIP to the client. */
+static void check_reject_ip(const struct reject_case *c, const uint8_t *in, const uint8_t *ip,
+			    int v6, uint8_t proto, size_t l4len)
+{
+	struct pkt_info pi = pkt_info(in, 2048);
+
+	if (v6) {
+		assert_int_equal(ip[0] >> 4, 6);
+		assert_int_equal(get16_(ip + 4), l4len);
+		assert_int_equal(ip[6], proto);
+		assert_int_equal(ip[7], 64);
+		assert_memory_equal(ip + 8, pi.dst, 16);
+		assert_memory_equal(ip + 24, pi.src, 16);
+	} else {
+		assert_int_equal(ip[0], 0x45);
+		assert_int_equal(get16_(ip + 2), 20 + l4len);
+		assert_int_equal(ip[8], 64);
+		assert_int_equal(ip[9], proto);
+		assert_int_equal(get16_(ip + 6) & 0x3fff, 0); /* not a fragment */
+		assert_memory_equal(ip + 12, pi.dst, 4);
+		assert_memory_equal(ip + 16, pi.src, 4);
+		assert_int_equal(inet_sum(ip, 20), 0xffff);
+	}
+	(void)c;
+}
+
+static void test_reject(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < sizeof(reject_cases) / sizeof(reject_cases[0]); k++) {
+		const struct reject_case *c = &reject_cases[k];
+		uint8_t in[2048], out[2048];
+		size_t len = pkt_build(&c->in, in, sizeof(in)), olen;
+		struct pkt_info pi = pkt_info(in, len);
+		size_t l2 = c->in.vlan ? 18 : 14, iph = c->in.v6 ? 40 : 20;
+		__u64 nb = reason(L4S_R_DROP_NO_BACKEND);
+		int r = run_prog(prog_fd(c->prog), in, len, out, &olen);
+		const uint8_t *ip = out + l2, *l4 = ip + iph;
+
+		print_message("# reject: %s\n", c->what);
+		assert_int_equal(r, c->prog == P_XDP ? XDP_TX_ : TC_REDIRECT_);
+		assert_int_equal(reason(L4S_R_DROP_NO_BACKEND), nb + 1); /* counted as before */
+		/* L2: the MACs swapped, the VLAN tag and the ethertype kept. */
+		assert_memory_equal(out, in + 6, 6);
+		assert_memory_equal(out + 6, in, 6);
+		assert_memory_equal(out + 12, in + 12, l2 - 12);
+		if (!c->want_quote) {
+			size_t tcplen = len - pi.l4 - 20; /* payload */
+			uint32_t want_ack = (c->in.seq ? c->in.seq : 0x01020304) + 1 + (uint32_t)tcplen;
+
+			assert_int_equal(olen, l2 + iph + 20);
+			check_reject_ip(c, in, ip, c->in.v6, IPPROTO_TCP, 20);
+			assert_int_equal(get16_(l4), c->in.dport);
+			assert_int_equal(get16_(l4 + 2), c->in.sport);
+			assert_int_equal(get32(l4 + 4), 0);
+			assert_int_equal(get32(l4 + 8), want_ack);
+			assert_int_equal(l4[12], 5 << 4);
+			assert_int_equal(l4[13], TCP_F_RST | TCP_F_ACK);
+			assert_true(pkt_csums_ok(out, olen)); /* recomputed from scratch */
+		} else {
+			size_t q = c->want_quote;
+
+			assert_int_equal(olen, l2 + iph + 8 + q);
+			check_reject_ip(c, in, ip, c->in.v6, c->in.v6 ? 58 : 1, 8 + q);
+			assert_int_equal(l4[0], c->in.v6 ? 1 : 3);
+			assert_int_equal(l4[1], c->in.v6 ? 4 : 3);
+			assert_int_equal(get32(l4 + 4), 0);
+			/* The datagram from its IP header on, as it came in. */
+			assert_memory_equal(l4 + 8, in + l2, q);
+			assert_int_equal(icmp_sum(c->in.v6, ip, l4, 8 + q), 0xffff);
+		}
+	}
+}
+
+/* The same service: an established UDP flow keeps its path (no reply to it), and a
+ * packet that is not for a frontend is not answered either. */
+static void test_reject_only_new(void **state)
+{
+	struct pkt_spec s = { UDP4("10.9.1.2", 42000, "10.96.0.12", 53), .payload = 8 };
+	struct l4s_flow_key k = { 0 };
+	struct l4s_flow f = { 0 };
+	uint8_t in[256], out[2048];
+	size_t len = pkt_build(&s, in, sizeof(in)), olen;
+
+	(void)state;
+	inet_pton(AF_INET, "10.9.1.2", &k.src.addr[0]);
+	inet_pton(AF_INET, "10.96.0.12", &k.dst.addr[0]);
+	k.sport = htons(42000);
+	k.dport = htons(53);
+	k.proto = IPPROTO_UDP;
+	k.family = L4S_AF_INET;
+	f.backend_id = 0xfffe; /* a backend that went away */
+	assert_int_equal(bpf_map_update_elem(st.flows, &k, &f, BPF_ANY), 0);
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_DROP_);
+	bpf_map_delete_elem(st.flows, &k);
+	s.dst = "10.96.0.99";
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	assert_memory_equal(out, in, len);
+}
+
 static int which4(const uint8_t *out, size_t len)
 {
 	return which(out, len, aff_be, 2) >= 0 ? which(out, len, aff_be, 2) :
@@ -1074,6 +1329,9 @@ int main(void)
 {
 	static const struct CMUnitTest funcs[] = {
 		cmocka_unit_test(test_affinity),
+		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_affinity_timeout),
+		cmocka_unit_test(test_reject_only_new),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),
 		cmocka_unit_test(test_distribution_1_1_1_1),

@@ -146,6 +146,26 @@ static int not_ip(const uint8_t *b, size_t len)
 	return et != 0x0800 && et != 0x86dd;
 }
 
+/* The ICMP(v6) checksum of a frame holds (ICMPv6: with its pseudo header). */
+static int icmp_ok(const struct pkt_info *pi, const uint8_t *b, size_t len)
+{
+	uint64_t sum = 0;
+
+	if (pi->l4 >= len)
+		return 0;
+	if (pi->v6) {
+		for (int i = 0; i < 16; i += 2)
+			sum += (uint32_t)(pi->src[i] << 8 | pi->src[i + 1]) +
+			       (uint32_t)(pi->dst[i] << 8 | pi->dst[i + 1]);
+		sum += len - pi->l4 + 58;
+	}
+	for (size_t i = pi->l4; i < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | (i + 1 < len ? b[i + 1] : 0));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static void hexdump(const char *what, const uint8_t *b, size_t n)
 {
 	fprintf(stderr, "#   %s (%zu bytes):", what, n);
@@ -189,7 +209,7 @@ static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, st
 	static uint64_t drops_before, not_ip_before;
 	uint8_t out[2048], mask[2048];
 	size_t olen;
-	int verdict, err, dropped, reply = prog == P_TCREPLY, f, b;
+	int verdict, err, dropped, rejected, reply = prog == P_TCREPLY, f, b;
 	struct pkt_info pin = pkt_info(in, len), pout;
 	uint64_t drops_now;
 
@@ -202,6 +222,10 @@ static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, st
 	t->by_prog[prog]++;
 	drops_now = drops_counted();
 	dropped = prog == P_XDP ? verdict == 1 : verdict == 2;
+	/* A new flow to a service without a backend is answered (bpf/reject.h): XDP_TX, or
+	 * a redirect at tc; counted as a drop. */
+	rejected = !reply && verdict == (prog == P_XDP ? 3 : 7);
+	dropped |= rejected;
 	if (drops_now - drops_before != (uint64_t)dropped)
 		violation(iter, prog, dropped ? "dropped without a drop reason counted"
 					      : "drop reason counted for a frame not dropped",
@@ -218,6 +242,20 @@ static void check_one(uint64_t iter, int prog, const uint8_t *in, size_t len, st
 	}
 	f = pin.ok && !pin.frag ? ep_of(&pin, 0, pin.proto, fe, NSVC) : -1;
 	b = pin.ok && !pin.frag ? ep_of(&pin, 1, pin.proto, be, nbe) : -1;
+	if (rejected) {
+		pout = pkt_info(out, olen);
+		if (f < 0)
+			violation(iter, prog, "answered a frame not addressed to a service", in, len,
+				  out, olen);
+		else if (olen > len + 48 || memcmp(pout.src, pin.dst, 16) ||
+			 memcmp(pout.dst, pin.src, 16) ||
+			 pout.proto != (pin.proto == IPPROTO_UDP ? (pin.v6 ? 58 : 1) : pin.proto) ||
+			 !(pin.proto == IPPROTO_TCP ? pout.ok && pkt_csums_ok(out, olen) :
+						      icmp_ok(&pout, out, olen)))
+			violation(iter, prog, "the answer is not a RST or ICMP error from the VIP to "
+					      "the client, or is too long, or its checksums are wrong",
+				  in, len, out, olen);
+	}
 	if (dropped) {
 		t->dropped++;
 		if (reply ? b < 0 : f < 0)

@@ -31,6 +31,7 @@
 
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
+#define XDP_TX_   3
 #define NCLIENTS  1000
 
 static char pin_dir[] = "/run/l4s-explain-XXXXXX";
@@ -427,7 +428,8 @@ static void test_closed(void **state)
 	assert_true(moved > 0);
 }
 
-/* No backend with weight: explain says drop, the program drops. */
+/* No backend with weight: explain says drop (and that a new flow is answered with a RST),
+ * the program answers the SYN (XDP_TX) and drops the rest of a flow. */
 static void test_drop(void **state)
 {
 	struct explain_result r;
@@ -438,10 +440,12 @@ static void test_drop(void **state)
 	(void)state;
 	explain(&zero, "10.60.0.1", 4000, &r);
 	assert_int_equal(r.source, EXPLAIN_NONE);
-	assert_int_equal(send_pkt(&zero, "10.60.0.1", 4000, 0, 0, &pi), XDP_DROP_);
+	assert_int_equal(send_pkt(&zero, "10.60.0.1", 4000, 0, 0, &pi), XDP_TX_);
+	assert_int_equal(send_pkt(&zero, "10.60.0.1", 4000, 0x10, 0, &pi), XDP_DROP_);
 	j = explain_cmd(&rc, "zero 10.60.0.1:4000");
 	assert_int_equal(rc, 0);
 	assert_string_equal(json_string_value(json_object_get(j, "verdict")), "drop");
+	assert_string_equal(json_string_value(json_object_get(j, "reply")), "tcp-rst");
 	assert_true(json_is_null(json_object_get(j, "backend")));
 	json_decref(j);
 }

@@ -52,7 +52,7 @@ check "commands after 'l4split service '" eq "$(comp "l4split service ")" "add d
 check "commands after 'l4split node '" eq "$(comp "l4split node ")" "set show unset "
 check "options after 'l4split service add web 10.96.0.10:80/tcp --'" \
 	eq "$(comp "l4split service add web 10.96.0.10:80/tcp --")" \
-	"--affinity --debug --help --json --mode --pin-dir --pretty --table-size --version "
+	"--affinity --affinity-timeout --debug --help --json --mode --pin-dir --pretty --table-size --version "
 check "values after 'service add web 10.96.0.10:80/tcp --mode '" \
 	eq "$(comp "l4split service add web 10.96.0.10:80/tcp --mode ")" "auto dsr nat snat "
 check "values after 'attach lo --xdp-mode '" eq "$(comp "l4split attach lo --xdp-mode ")" "generic native "

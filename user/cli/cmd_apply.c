@@ -27,6 +27,7 @@ int help_apply(void)
 	       "  track weights, backends and their weights):\n"
 	       "    {\"services\": [{\"name\": \"web\", \"vip\": \"10.96.0.10:80/tcp\",\n"
 	       "                   \"affinity\": \"none\", \"mode\": \"auto\",\n"
+	       "                   (\"affinity\": \"client-ip\", \"affinity_timeout\": 10800,)\n"
 	       "                   \"tracks\": {\"old\": 99, \"new\": 1},\n"
 	       "                   \"backends\": [{\"addr\": \"10.1.0.11:80\", \"track\": \"old\"},\n"
 	       "                                {\"addr\": \"10.1.0.12:80\", \"track\": \"new\",\n"
@@ -145,6 +146,17 @@ static int parse_options(json_t *js, const char *p, struct svc_spec *s)
 		return l4s_err(EINVAL, "%s.affinity: expected \"none\" or \"client-ip\"", p);
 	if (str && !strcmp(str, "client-ip"))
 		s->flags |= L4S_SVC_F_AFFINITY_CLIENT_IP;
+	if ((v = json_object_get(js, "affinity_timeout"))) {
+		json_int_t t = json_integer_value(v);
+
+		if (!json_is_integer(v) || t < 0 || t > L4S_AFFINITY_TIMEOUT_MAX)
+			return l4s_err(EINVAL, "%s.affinity_timeout: expected seconds from 0 to %d",
+				       p, L4S_AFFINITY_TIMEOUT_MAX);
+		if (t && !(s->flags & L4S_SVC_F_AFFINITY_CLIENT_IP))
+			return l4s_err(EINVAL, "%s.affinity_timeout: needs \"affinity\": "
+				       "\"client-ip\"", p);
+		s->affinity_timeout = (__u32)t;
+	}
 	s->mode = L4S_MODE_AUTO;
 	if (json_object_get(js, "mode")) {
 		str = json_string_value(json_object_get(js, "mode"));
@@ -249,7 +261,8 @@ static int parse_backend(json_t *v, const char *path, json_t *tracks, const char
 /* Parse and check one service; @p is its path ("services[3]"). */
 static int parse_svc(json_t *js, const char *p, struct svc_spec *s)
 {
-	static const char *const svc_keys[] = { "name", "vip", "frontends", "affinity", "mode",
+	static const char *const svc_keys[] = { "name", "vip", "frontends", "affinity",
+						"affinity_timeout", "mode",
 						"table_size", "owner", "tracks", "backends",
 						"track_shares", NULL };
 	json_t *tracks, *bes, *v;

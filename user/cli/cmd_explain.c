@@ -164,6 +164,8 @@ static json_t *explain_json(const char *name, const struct explain_query *q,
 								    q->cport)));
 	json_object_set_new(j, "frontend", json_string(fmt_frontend(buf, &q->fe)));
 	json_object_set_new(j, "hash_over", json_string(r->affinity ? "client-ip" : "5-tuple"));
+	if (r->affinity_timeout)
+		json_object_set_new(j, "affinity_timeout", json_integer(r->affinity_timeout));
 	json_object_set_new(j, "hash", json_integer(r->hash));
 	json_object_set_new(j, "table_size", json_integer(r->svc.table_size));
 	json_object_set_new(j, "slot", r->has_table ? json_integer(r->slot) : json_null());
@@ -179,6 +181,11 @@ static json_t *explain_json(const char *name, const struct explain_query *q,
 			!r->has_table ? "the service has no lookup table yet" :
 			r->slot_id == L4S_NO_BACKEND ? "no backend has weight: the slot is empty" :
 			"the slot's backend is gone"));
+		/* What the datapath answers a new flow with when no backend has weight
+		 * (bpf/reject.h); a packet of a flow past its start is dropped. */
+		if (r->has_table && r->slot_id == L4S_NO_BACKEND)
+			json_object_set_new(j, "reply", json_string(
+				q->fe.proto == IPPROTO_TCP ? "tcp-rst" : "icmp-port-unreachable"));
 		return j;
 	}
 	json_object_set_new(j, "backend", be_json(&r->be));
@@ -234,6 +241,10 @@ static void print_explain(json_t *j)
 
 	printf("flow %s -> %s, service %s\n", jstr(j, "client"), jstr(j, "frontend"),
 	       jstr(j, "service"));
+	if (json_object_get(j, "affinity_timeout"))
+		printf("  affinity a new flow goes to the backend this client got within the last "
+		       "%lld s, if it still takes flows; else by the slot\n",
+		       (long long)jnum(j, "affinity_timeout"));
 	printf("  hash     0x%08llx over the %s", (unsigned long long)jnum(j, "hash"),
 	       jstr(j, "hash_over"));
 	if (json_is_integer(slot))
@@ -272,6 +283,11 @@ static void print_explain(json_t *j)
 	}
 	if (!strcmp(src, "none")) {
 		printf("  backend  none: dropped (%s)\n", jstr(j, "why"));
+		if (json_is_string(json_object_get(j, "reply")))
+			printf("  reply    a new flow is answered: %s\n",
+			       !strcmp(jstr(j, "reply"), "tcp-rst") ?
+			       "TCP RST (the client's connect fails at once)" :
+			       "ICMP port unreachable (the client's socket gets ECONNREFUSED)");
 		return;
 	}
 	printf("  backend  %s (id %lld), track %s, from the %s\n", jstr(j, "backend"),

@@ -14,11 +14,18 @@
 int help_service(void)
 {
 	printf("Usage: l4split service add NAME FRONTEND [FRONTEND...] [--affinity client-ip|none]\n"
-	       "                          [--table-size M] [--mode auto|nat|snat|dsr]\n"
-	       "       l4split service mode NAME auto|nat|snat|dsr\n"
+	       "                          [--affinity-timeout SECONDS] [--table-size M]\n"
+	       "                          [--mode auto|nat|snat|dsr]\n"
+	       "       l4split service mode NAME [auto|nat|snat|dsr] [--affinity client-ip|none]\n"
+	       "                          [--affinity-timeout SECONDS]\n"
 	       "       l4split service del NAME\n"
 	       "  FRONTEND := VIP:PORT/{tcp|udp}   e.g. 10.96.0.10:80/tcp, [fd00::10]:53/udp\n"
 	       "  --affinity client-ip  every flow of a client address goes to the same backend\n"
+	       "                        (a hash of the address: clients move when weights change)\n"
+	       "  --affinity-timeout S  with client-ip: a client that opened a flow in the last S\n"
+	       "                        seconds (1 to %d; Kubernetes' default is %d) gets the\n"
+	       "                        same backend for its new flows, whatever the weights do,\n"
+	       "                        until that backend is removed or drained (weight 0)\n"
 	       "  --table-size M        lookup table slots, a prime up to %d (default %d)\n"
 	       "  --mode                how flows reach backends (new flows; default auto):\n"
 	       "     nat   rewrite the destination only: the backend sees the client address;\n"
@@ -28,7 +35,19 @@ int help_service(void)
 	       "     auto  nat for backends on this node, snat for backends behind a gateway\n"
 	       "     dsr   nat for backends on this node; remote backends answer the client\n"
 	       "           directly, their node (running l4split) rewriting the source\n",
-	       L4S_TABLE_MAX, L4S_TABLE_DEFAULT);
+	       L4S_AFFINITY_TIMEOUT_MAX, L4S_AFFINITY_TIMEOUT_DEFAULT, L4S_TABLE_MAX,
+	       L4S_TABLE_DEFAULT);
+	return 0;
+}
+
+/* --affinity-timeout's seconds. 0 or -EINVAL with a message. */
+static int affinity_timeout_arg(const char *arg, __u32 *out)
+{
+	__u64 t;
+
+	if (parse_u64("affinity timeout", arg, 1, L4S_AFFINITY_TIMEOUT_MAX, &t))
+		return -EINVAL;
+	*out = (__u32)t;
 	return 0;
 }
 
@@ -58,17 +77,18 @@ static int table_size_arg(const char *arg, __u32 *out)
 /* service add's words as a spec. 0, or the exit code of a usage error (printed). */
 static int svc_add_args(int argc, char **argv, struct svc_spec *s)
 {
-	const char *seen[3] = {}; /* --affinity, --mode, --table-size: once each */
-	static const char *const opts[3] = { "--affinity", "--mode", "--table-size" };
-	static const char *const needs[3] = { "client-ip or none", "auto, nat, snat or dsr",
-					      "a prime number" };
+	const char *seen[4] = {}; /* each option once */
+	static const char *const opts[4] = { "--affinity", "--mode", "--table-size",
+					     "--affinity-timeout" };
+	static const char *const needs[4] = { "client-ip or none", "auto, nat, snat or dsr",
+					      "a prime number", "seconds" };
 
 	for (int i = 0; i < argc; i++) {
 		int o;
 
-		for (o = 0; o < 3 && strcmp(argv[i], opts[o]); o++)
+		for (o = 0; o < 4 && strcmp(argv[i], opts[o]); o++)
 			;
-		if (o < 3) {
+		if (o < 4) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs %s", opts[o], needs[o]);
 			if (seen[o])
@@ -87,6 +107,9 @@ static int svc_add_args(int argc, char **argv, struct svc_spec *s)
 				return cmd_fail(EXIT_USAGE);
 		} else if (o == 2) {
 			if (table_size_arg(argv[i], &s->table_size))
+				return cmd_fail(EXIT_USAGE);
+		} else if (o == 3) {
+			if (affinity_timeout_arg(argv[i], &s->affinity_timeout))
 				return cmd_fail(EXIT_USAGE);
 		} else if (argv[i][0] == '-') {
 			return usage_error("unknown option \"%s\" for service add", argv[i]);
@@ -113,6 +136,8 @@ static int svc_add_args(int argc, char **argv, struct svc_spec *s)
 		usage_help(help_service);
 		return usage_error("service add needs NAME and at least one VIP:PORT/proto");
 	}
+	if (s->affinity_timeout && !(s->flags & L4S_SVC_F_AFFINITY_CLIENT_IP))
+		return usage_error("--affinity-timeout needs --affinity client-ip");
 	return 0;
 }
 
@@ -145,16 +170,18 @@ static int svc_add(int argc, char **argv)
 
 		for (int j = 0; j < s.nfe; j++)
 			json_array_append_new(fes, json_string(fmt_frontend(buf, &s.fe[j])));
-		json_print(json_pack("{s:s, s:i, s:o, s:i, s:s}", "service", s.name, "id", res.id,
-				     "frontends", fes, "table_size", (int)s.table_size, "mode",
-				     mode_name(s.mode)));
+		json_print(json_pack("{s:s, s:i, s:o, s:i, s:s, s:i}", "service", s.name, "id",
+				     res.id, "frontends", fes, "table_size", (int)s.table_size, "mode",
+				     mode_name(s.mode), "affinity_timeout", (int)s.affinity_timeout));
 	} else if (!rc) {
 		printf("service %s added:", s.name);
 		for (int j = 0; j < s.nfe; j++)
 			printf(" %s", fmt_frontend(buf, &s.fe[j]));
-		printf(" (table %u slots%s, mode %s)\n", s.table_size,
-		       s.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ? ", client-ip affinity" : "",
-		       mode_name(s.mode));
+		printf(" (table %u slots%s", s.table_size,
+		       s.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ? ", client-ip affinity" : "");
+		if (s.affinity_timeout)
+			printf(" for %u s", s.affinity_timeout);
+		printf(", mode %s)\n", mode_name(s.mode));
 	}
 	spec_free(&s);
 	return rc;
@@ -188,34 +215,97 @@ static int svc_del(int argc, char **argv)
 	return 0;
 }
 
+/* What 'service mode' changes: the mode, the affinity, its timeout (-1: kept). */
+struct svc_mode_change {
+	int mode, affinity;
+	long timeout;
+};
+
 static int svc_mode_edit(struct svc_spec *s, void *ctx)
 {
-	s->mode = *(const __u8 *)ctx;
+	const struct svc_mode_change *c = ctx;
+
+	if (c->mode >= 0)
+		s->mode = (__u8)c->mode;
+	if (c->affinity == 0) {
+		s->flags &= ~L4S_SVC_F_AFFINITY_CLIENT_IP;
+		s->affinity_timeout = 0; /* no timeout without the affinity */
+	} else if (c->affinity == 1) {
+		s->flags |= L4S_SVC_F_AFFINITY_CLIENT_IP;
+	}
+	if (c->timeout >= 0)
+		s->affinity_timeout = (__u32)c->timeout;
+	if (s->affinity_timeout && !(s->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)) {
+		l4s_err(EINVAL, "service \"%s\" has no client-ip affinity: a timeout needs it",
+			s->name);
+		l4s_hint("add --affinity client-ip");
+		return -EINVAL;
+	}
 	return 0;
 }
 
 static int svc_mode(int argc, char **argv)
 {
+	struct svc_mode_change c = { -1, -1, -1 };
 	struct write_result res;
 	struct svc_spec s;
-	__u8 mode;
 	int rc;
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_service();
-	if (argc != 2)
-		return usage_error("service mode takes a NAME and auto, nat, snat or dsr");
-	if (parse_name("service", argv[0]) || parse_mode(argv[1], &mode))
+	if (argc < 2)
+		return usage_error("service mode takes a NAME and auto, nat, snat or dsr, "
+				   "--affinity or --affinity-timeout");
+	if (parse_name("service", argv[0]))
 		return cmd_fail(EXIT_USAGE);
-	rc = edit_service(argv[0], svc_mode_edit, &mode, &s, &res);
-	spec_free(&s);
-	if (rc)
+	for (int i = 1; i < argc; i++) {
+		int aff = !strcmp(argv[i], "--affinity"), tmo = !strcmp(argv[i], "--affinity-timeout");
+		__u32 t;
+
+		if ((aff || tmo) && i + 1 >= argc)
+			return usage_error("%s needs %s", argv[i], aff ? "client-ip or none" : "seconds");
+		if (aff) {
+			i++;
+			if (strcmp(argv[i], "client-ip") && strcmp(argv[i], "none"))
+				return usage_error("argument \"%s\" is wrong: --affinity is client-ip "
+						   "or none", argv[i]);
+			c.affinity = !strcmp(argv[i], "client-ip");
+		} else if (tmo) {
+			if (affinity_timeout_arg(argv[++i], &t))
+				return cmd_fail(EXIT_USAGE);
+			c.timeout = t;
+		} else if (argv[i][0] == '-') {
+			return usage_error("unknown option \"%s\" for service mode", argv[i]);
+		} else {
+			__u8 mode;
+
+			if (c.mode >= 0)
+				return usage_error("service mode takes one mode (%s and %s)",
+						   mode_name((__u8)c.mode), argv[i]);
+			if (parse_mode(argv[i], &mode))
+				return cmd_fail(EXIT_USAGE);
+			c.mode = mode;
+		}
+	}
+	rc = edit_service(argv[0], svc_mode_edit, &c, &s, &res);
+	if (rc) {
+		spec_free(&s);
 		return rc;
-	if (l4s_json)
-		json_print(json_pack("{s:s, s:s}", "service", argv[0], "mode", mode_name(mode)));
-	else
-		printf("service %s: mode %s (new flows; established ones keep their path)\n",
-		       argv[0], mode_name(mode));
+	}
+	if (l4s_json) {
+		json_print(json_pack("{s:s, s:s, s:s, s:i}", "service", argv[0], "mode",
+				     mode_name(s.mode), "affinity",
+				     s.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ? "client-ip" : "none",
+				     "affinity_timeout", (int)s.affinity_timeout));
+	} else {
+		printf("service %s: mode %s", argv[0], mode_name(s.mode));
+		if (s.flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+			printf(", client-ip affinity");
+		if (s.affinity_timeout)
+			printf(" for %u s", s.affinity_timeout);
+		printf(" (new flows; established ones keep their path)\n");
+	}
+	spec_free(&s);
 	return 0;
 }
 

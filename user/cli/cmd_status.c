@@ -90,6 +90,9 @@ static json_t *svc_json(struct l4s_state *st, __u32 id, int with_stats, int with
 		json_object_set_new(s, "affinity",
 				    json_string(m.svc.flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
 							"client-ip" : "none"));
+		/* Only when set: a document without it is one of hash-only affinity. */
+		if (m.aff_timeout)
+			json_object_set_new(s, "affinity_timeout", json_integer(m.aff_timeout));
 		json_object_set_new(s, "table_size", json_integer(m.svc.table_size));
 		json_object_set_new(s, "mode", json_string(mode_name(m.svc.mode)));
 		/* Who keeps it: apply reads this back, so a restore keeps the agent's. */
@@ -219,8 +222,11 @@ static void print_status(json_t *doc)
 		printf("service %s", json_string_value(json_object_get(s, "name")));
 		json_array_foreach(fes, j, fe)
 			printf(" %s", json_string_value(fe));
-		printf("\n  affinity %s, table %d slots, mode %s, owner %s\n",
-		       json_string_value(json_object_get(s, "affinity")),
+		printf("\n  affinity %s", json_string_value(json_object_get(s, "affinity")));
+		if (json_object_get(s, "affinity_timeout"))
+			printf(" (a client keeps its backend %d s after its last new flow)",
+			       (int)jnum(s, "affinity_timeout"));
+		printf(", table %d slots, mode %s, owner %s\n",
 		       (int)jnum(s, "table_size"), json_string_value(json_object_get(s, "mode")),
 		       json_string_value(json_object_get(s, "owner")));
 		printf("  %-16s %10s %8s\n", "TRACK", "WEIGHT", "SHARE");

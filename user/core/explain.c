@@ -135,6 +135,8 @@ int explain_flow(struct l4s_state *st, __u32 svc_id, const struct explain_query 
 		return l4s_err(-err, "cannot read service %u: %s", svc_id, strerror(-err));
 	explain_key(q, &r->key);
 	r->affinity = !!(r->svc.flags & L4S_SVC_F_AFFINITY_CLIENT_IP);
+	if (r->affinity)
+		state_affinity_timeout(st, svc_id, &r->affinity_timeout);
 	r->hash = explain_hash(&r->key, r->affinity);
 	r->node_known = !state_node_get(st, &r->node);
 

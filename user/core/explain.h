@@ -41,6 +41,9 @@ struct explain_result {
 	struct l4s_service svc;
 	struct l4s_flow_key key;      /* the 5-tuple, as the datapath parses it */
 	int affinity;                 /* hashed over the client address only */
+	__u32 affinity_timeout;       /* seconds a client keeps its backend (0: none): a
+				       * new flow may go to the one it was last given
+				       * instead of the slot's (l4s_affinity) */
 	__u32 hash;
 	__u32 slot;                   /* hash % table_size */
 	int has_table;

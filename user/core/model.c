@@ -100,6 +100,7 @@ int model_load(struct l4s_state *st, __u32 id, struct model *m)
 	m->id = id;
 	if (bpf_map_lookup_elem(st->services, &id, &m->svc))
 		return l4s_err(errno, "cannot read service %u: %s", id, strerror(errno));
+	state_affinity_timeout(st, id, &m->aff_timeout);
 	x = state_index(st, id);
 	if (!x)
 		return -EIO;

@@ -33,6 +33,7 @@ struct model_track {
 struct model {
 	__u32 id;
 	struct l4s_service svc;
+	__u32 aff_timeout; /* l4s_svcaff: client-IP affinity timeout, seconds (0: none) */
 	struct model_backend *be;
 	int nbe;
 	struct model_track *tr;

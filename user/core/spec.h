@@ -44,6 +44,8 @@ struct svc_spec {
 	__u32 flags;      /* L4S_SVC_F_AFFINITY_CLIENT_IP, L4S_SVC_F_AGENT */
 	__u8 mode;        /* enum l4s_mode */
 	__u32 table_size; /* a prime; fixed once the service exists */
+	__u32 affinity_timeout; /* seconds a client keeps its backend (client-IP affinity
+				 * only; 1..L4S_AFFINITY_TIMEOUT_MAX); 0: hash-only affinity */
 	struct spec_track *tr; /* every track, with or without backends */
 	int ntr;
 	struct spec_backend *be;

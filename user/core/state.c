@@ -57,6 +57,9 @@ static const struct {
 	{ "l4s_devaddr", offsetof(struct l4s_state, devaddr), 1 },
 	/* Layout 4: the per-flow half of the per-backend counters (upgrade creates it). */
 	{ "l4s_bcounts", offsetof(struct l4s_state, bcounts), 1 },
+	/* Client-IP affinity with a timeout: added without a layout change. */
+	{ "l4s_svcaff", offsetof(struct l4s_state, svcaff), 1 },
+	{ "l4s_affinity", offsetof(struct l4s_state, affinity), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -876,6 +879,35 @@ int state_node_put(struct l4s_state *st, const struct l4s_node *n)
 	if (st->node < 0)
 		return -EOPNOTSUPP;
 	return bpf_map_update_elem(st->node, &zero, n, BPF_ANY) ? -errno : 0;
+}
+
+int state_affinity_timeout(struct l4s_state *st, __u32 svc_id, __u32 *timeout_s)
+{
+	struct l4s_svc_aff a = {};
+
+	*timeout_s = 0;
+	if (st->svcaff < 0)
+		return 0;
+	if (bpf_map_lookup_elem(st->svcaff, &svc_id, &a))
+		return -errno;
+	*timeout_s = a.timeout_s;
+	return 0;
+}
+
+int state_put_affinity_timeout(struct l4s_state *st, __u32 svc_id, __u32 timeout_s)
+{
+	struct l4s_svc_aff a = { .timeout_s = timeout_s };
+
+	if (st->svcaff < 0)
+		return timeout_s ? -EOPNOTSUPP : 0;
+	return bpf_map_update_elem(st->svcaff, &svc_id, &a, BPF_ANY) ? -errno : 0;
+}
+
+int state_affinity_entry(struct l4s_state *st, const struct l4s_aff_key *k, struct l4s_aff *a)
+{
+	if (st->affinity < 0)
+		return -EOPNOTSUPP;
+	return bpf_map_lookup_elem(st->affinity, k, a) ? -errno : 0;
 }
 
 int state_rollout_get(struct l4s_state *st, __u32 svc_id, struct l4s_rollout *r)

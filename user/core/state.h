@@ -25,6 +25,7 @@ struct l4s_state {
 	int snat, node, bindex;
 	int devaddr; /* the default SNAT source per device; -1 until attach */
 	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
+	int svcaff, affinity; /* client-IP affinity timeouts; -1 until attach */
 	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
 	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
@@ -141,6 +142,12 @@ int state_frontend_svc(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_node_get(struct l4s_state *st, struct l4s_node *n);
 int state_node_put(struct l4s_state *st, const struct l4s_node *n);
 int state_rollout_get(struct l4s_state *st, __u32 svc_id, struct l4s_rollout *r);
+/* A service's client-IP affinity timeout in seconds (0: none; a state from before the
+ * map reads 0, and takes only 0: -EOPNOTSUPP else). */
+int state_affinity_timeout(struct l4s_state *st, __u32 svc_id, __u32 *timeout_s);
+int state_put_affinity_timeout(struct l4s_state *st, __u32 svc_id, __u32 timeout_s);
+/* The backend a client (struct l4s_aff_key) was last given: 0, -ENOENT, -EOPNOTSUPP. */
+int state_affinity_entry(struct l4s_state *st, const struct l4s_aff_key *k, struct l4s_aff *a);
 int state_rollout_put(struct l4s_state *st, __u32 svc_id, const struct l4s_rollout *r);
 /* Walk the SNAT entries (key struct l4s_flow_key, value struct l4s_snat) or the
  * attachment records (key struct l4s_attach_key, value struct l4s_attach); @fn returns

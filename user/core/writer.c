@@ -26,6 +26,7 @@ static int spec_of_model(const struct model *m, struct svc_spec *s)
 	s->flags = m->svc.flags & USER_FLAGS;
 	s->mode = m->svc.mode;
 	s->table_size = m->svc.table_size;
+	s->affinity_timeout = m->aff_timeout;
 	for (int i = 0; i < m->nfe; i++)
 		if (spec_add_frontend(s, &m->fe[i]))
 			goto nomem;
@@ -207,6 +208,12 @@ int spec_validate(const struct svc_spec *s)
 	if (!err && (s->flags & ~USER_FLAGS))
 		err = l4s_err(EINVAL, "service \"%s\": flags 0x%x are not for a spec", s->name,
 			      s->flags & ~USER_FLAGS);
+	if (!err && s->affinity_timeout > L4S_AFFINITY_TIMEOUT_MAX)
+		err = l4s_err(EINVAL, "service \"%s\": affinity timeout %u is wrong: 1 to %d "
+			      "seconds", s->name, s->affinity_timeout, L4S_AFFINITY_TIMEOUT_MAX);
+	if (!err && s->affinity_timeout && !(s->flags & L4S_SVC_F_AFFINITY_CLIENT_IP))
+		err = l4s_err(EINVAL, "service \"%s\": an affinity timeout needs client-ip "
+			      "affinity", s->name);
 	if (!err)
 		err = validate_tracks(s, tsorted);
 	if (!err)
@@ -285,6 +292,18 @@ static void note_starved(const struct model *m, struct write_result *r)
 
 static int write_record(struct l4s_state *st, struct model *m)
 {
+	/* The timeout first: the programs read it once the record says client-ip. */
+	int err = state_put_affinity_timeout(st, m->id, m->aff_timeout);
+
+	if (err == -EOPNOTSUPP) {
+		l4s_err(err, "service \"%s\": this state has no affinity timeouts yet",
+			m->svc.name);
+		l4s_hint("run 'l4split attach DEV' once: it adds the maps (nothing else changes)");
+		return err;
+	}
+	if (err)
+		return l4s_err(err, "cannot write the affinity timeout of \"%s\": %s", m->svc.name,
+			       strerror(-err));
 	if (state_put_service(st, m->id, &m->svc))
 		return l4s_err(errno, "cannot write service \"%s\": %s", m->svc.name,
 			       strerror(errno));
@@ -609,6 +628,7 @@ static int create_prepare(struct l4s_state *st, const struct svc_spec *s,
 		return err;
 	m->id = id;
 	m->svc.table_size = s->table_size;
+	m->aff_timeout = s->affinity_timeout;
 	err = diff_spec(st, m, s, r);
 	if (err)
 		return err;
@@ -731,7 +751,8 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 	for (int i = 0; i < nold; i++)
 		old_eff[i] = m.be[i].effective;
 	r->fe_changed = !frontends_same(&m, s);
-	r->flags_changed = (m.svc.flags & USER_FLAGS) != s->flags;
+	r->flags_changed = (m.svc.flags & USER_FLAGS) != s->flags ||
+			   m.aff_timeout != s->affinity_timeout;
 	r->mode_changed = m.svc.mode != s->mode;
 	err = diff_spec(st, &m, s, r);
 	if (err)
@@ -774,6 +795,7 @@ static int service_update(struct l4s_state *st, __u32 id, const struct svc_spec 
 		goto out;
 	/* 5. Clean, with the flags and mode the spec gives. */
 	m.svc.flags = L4S_SVC_F_IN_USE | s->flags;
+	m.aff_timeout = s->affinity_timeout;
 	if (r->table_changed)
 		m.svc.gen++;
 	err = write_record(st, &m);
