@@ -37,4 +37,55 @@ static __always_inline struct l4s_service_stats *service_stats(__u32 id)
 	return bpf_map_lookup_elem(&l4s_sstats, &id);
 }
 
+/* A new flow's first packet (SYN, first UDP datagram): its connect time starts now. */
+static __always_inline void connect_start(const struct l4s_flow_key *fk)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&l4s_cstart, fk, &now, BPF_ANY);
+}
+
+/* The bucket of a connect time of @ns nanoseconds (see L4S_CONNECT_BOUNDS_US). */
+static __always_inline __u32 connect_bucket(__u64 ns)
+{
+	const __u64 bounds[L4S_CONNECT_BUCKETS - 1] = L4S_CONNECT_BOUNDS_US;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < L4S_CONNECT_BUCKETS - 1; i++)
+		if (ns <= bounds[i] * 1000)
+			return i;
+	return L4S_CONNECT_BUCKETS - 1;
+}
+
+/*
+ * The first answer of the flow @fk (forward 5-tuple) from backend @bid: its connect
+ * time goes into the backend's histogram, once (the start is taken out). With
+ * @answered 0 (a reset), the start is only forgotten.
+ */
+static __always_inline void connect_answered(const struct l4s_flow_key *fk, __u32 bid,
+					     int answered)
+{
+	struct l4s_connect_hist *h;
+	__u64 *start, dt, now;
+	__u32 b;
+
+	start = bpf_map_lookup_elem(&l4s_cstart, fk);
+	if (!start)
+		return;
+	now = bpf_ktime_get_ns();
+	dt = now > *start ? now - *start : 0;
+	bpf_map_delete_elem(&l4s_cstart, fk);
+	if (!answered)
+		return;
+	h = bpf_map_lookup_elem(&l4s_bconnect, &bid);
+	if (!h)
+		return;
+	b = connect_bucket(dt);
+	if (b >= L4S_CONNECT_BUCKETS)
+		return;
+	__sync_fetch_and_add(&h->count[b], 1);
+	__sync_fetch_and_add(&h->sum_ns, dt);
+}
+
 #endif

@@ -263,6 +263,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_affinity SEC(".maps");
 
+/* Start of each flow not answered yet (the forward 5-tuple -> bpf_ktime_get_ns() of its
+ * first packet): written by the forward path on a new flow, taken out by the reply path
+ * at the first answer; unanswered ones are forgotten by LRU. Sized by attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, L4S_CSTART_MIN);
+	__type(key, struct l4s_flow_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_cstart SEC(".maps");
+
+/* Connect-time histogram per backend id (struct l4s_connect_hist): added to by the
+ * reply paths (atomic), read by /metrics, stats and rollout. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct l4s_connect_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_bconnect SEC(".maps");
+
 /* Scratch space for a key too big for the stack where it is needed (affinity_pick's
  * track key), per CPU; not pinned, not state. */
 struct {

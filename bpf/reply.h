@@ -3,7 +3,8 @@
  * The reply path at tc egress: backend -> client becomes VIP -> client, through the
  * reverse entry the forward path wrote (l4s_rflows), or without one through the
  * backend index (DSR replies, reverse entries the LRU evicted). It also feeds the
- * health counters (answered, resets) and marks forward entries answered or closed.
+ * health counters (answered, resets, the connect time) and marks forward entries
+ * answered or closed.
  */
 #ifndef L4S_REPLY_H
 #define L4S_REPLY_H
@@ -58,6 +59,23 @@ static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l
 
 	if (f)
 		f->flags |= flag;
+}
+
+/* The first reply of a flow: with @answered, the forward entry is marked answered and
+ * the connect time counted; a reset (@answered 0) only ends the timing. */
+static __always_inline void first_reply(const struct l4s_pkt *p, const struct l4s_rflow *rf,
+					int answered)
+{
+	struct l4s_flow_key fk = {};
+	struct l4s_flow *f;
+
+	forward_key(p, &rf->vip, rf->vport, &fk);
+	if (answered) {
+		f = bpf_map_lookup_elem(&l4s_flows, &fk);
+		if (f)
+			f->flags |= L4S_FLOW_F_ANSWERED;
+	}
+	connect_answered(&fk, rf->backend_id, answered);
 }
 
 /*
@@ -174,9 +192,11 @@ static __always_inline int reply_translate(struct __sk_buff *skb)
 	COUNT_ADD(bs, rx_bytes, skb->len);
 	if (p.key.proto == IPPROTO_TCP_ && (p.tcp_flags & TCP_FLAG_RST)) {
 		COUNT_ADD(bs, resets, 1);
+		if (!(rf->flags & L4S_FLOW_F_ANSWERED))
+			first_reply(&p, rf, 0);
 	} else if (!(rf->flags & L4S_FLOW_F_ANSWERED)) {
 		rf->flags |= L4S_FLOW_F_ANSWERED;
-		mark_forward(&p, rf, L4S_FLOW_F_ANSWERED);
+		first_reply(&p, rf, 1);
 		COUNT_ADD(bs, answered, 1);
 	}
 	if (tcp_is_closing(&p) && !(rf->flags & L4S_FLOW_F_CLOSED)) {

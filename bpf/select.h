@@ -414,6 +414,10 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
 			nf.rcheck_s = (__u16)coarse_s();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
+		/* Its connect time starts (DSR replies do not come back through here). */
+		if (!(nf.flags & L4S_FLOW_F_DSR) &&
+		    (tcp_is_syn(p) || p->key.proto == IPPROTO_UDP_))
+			connect_start(&p->key);
 		/* Without a timeout (most services) it returns at its first lookup. */
 		affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 

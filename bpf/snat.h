@@ -320,7 +320,7 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 	struct l4s_snat *s;
 	struct l4s_flow *f;
 	__u32 port = bpf_ntohs(p->key.dport), lo, hi;
-	__u32 bid, mark = 0;
+	__u32 bid, mark = 0, first = 0;
 
 	/* Addressed to a port of the range: the exact entry (backend:port -> this node's
 	 * address:port) says whether it is ours, whichever address the flow was given
@@ -340,6 +340,7 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 	} else if (!(s->flags & L4S_FLOW_F_ANSWERED)) {
 		s->flags |= L4S_FLOW_F_ANSWERED;
 		mark |= L4S_FLOW_F_ANSWERED;
+		first = 1;
 		COUNT_ADD(bs, answered, 1);
 	}
 	if (p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
@@ -361,6 +362,8 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 		f = bpf_map_lookup_elem(&l4s_flows, &fk);
 		if (f)
 			f->flags |= mark;
+		if (first) /* its connect time */
+			connect_answered(&fk, bid, 1);
 	}
 	return 1;
 }

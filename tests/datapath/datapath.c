@@ -1033,6 +1033,159 @@ static void test_affinity_timeout(void **state)
 	run_cmd("weight afft a=1 b=1");
 }
 
+/*
+ * Connect time: a flow's first packet (SYN, first UDP datagram) starts it, the backend's
+ * first answer through the reply path ends it, and the time lands in that backend's
+ * histogram (l4s_bconnect), in the bucket of its length, once per flow. The start is
+ * written back in time by a known amount, so the bucket is known.
+ */
+static __u32 ct_backend_id(const char *addr, uint16_t port)
+{
+	const struct l4s_backend *bes = state_backends(&st);
+	uint8_t a[16] = { 0 };
+
+	assert_non_null(bes);
+	assert_int_equal(inet_pton(AF_INET, addr, a), 1);
+	for (__u32 id = 0; id < st.be_max; id++)
+		if ((bes[id].flags & L4S_BE_F_IN_USE) && bes[id].port == htons(port) &&
+		    !memcmp(&bes[id].addr.addr[0], a, 4))
+			return id;
+	fail_msg("no backend %s:%u", addr, port);
+	return 0;
+}
+
+/* Move the start of every flow waiting for its first answer @us microseconds back. */
+static int ct_age(__u64 us)
+{
+	struct l4s_flow_key k, next;
+	void *prev = NULL;
+	__u64 t;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(st.cstart, &k, &t))
+			continue;
+		t -= us * 1000;
+		assert_int_equal(bpf_map_update_elem(st.cstart, &k, &t, BPF_EXIST), 0);
+		n++;
+	}
+	return n;
+}
+
+static int ct_pending(void)
+{
+	struct l4s_flow_key k, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static void ct_clear(void)
+{
+	struct l4s_flow_key k;
+
+	while (bpf_map_get_next_key(st.cstart, NULL, &k) == 0)
+		bpf_map_delete_elem(st.cstart, &k);
+}
+
+/* Send the first packet of a flow from @client:@sport to @vip:@vport, age it by @us,
+ * answer it from its backend with @flags (TCP) and return the backend's index in @bes. */
+static int ct_flow(int udp, const char *client, uint16_t sport, const char *vip, uint16_t vport,
+		   const char *const *bes, uint16_t bport, __u64 us, uint8_t flags)
+{
+	struct pkt_spec s = { .proto = udp ? IPPROTO_UDP : IPPROTO_TCP, .src = client,
+			      .sport = sport, .dst = vip, .dport = vport };
+	uint8_t in[256], out[2048];
+	size_t len, olen;
+	int b;
+
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	b = which(out, olen, bes, 2);
+	assert_true(b >= 0);
+	assert_int_equal(ct_age(us), 1);
+	s = (struct pkt_spec){ .proto = udp ? IPPROTO_UDP : IPPROTO_TCP, .src = bes[b],
+			       .sport = bport, .dst = client, .dport = sport, .tcp_flags = flags };
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	return b;
+}
+
+static void test_connect_time(void **state)
+{
+	struct l4s_connect_hist h0[2], h1[2];
+	__u32 web[2], dns[2];
+	int b;
+
+	(void)state;
+	assert_true(st.cstart >= 0 && st.bconnect >= 0);
+	ct_clear();
+	for (int i = 0; i < 2; i++) {
+		web[i] = ct_backend_id(be4[i], 8080);
+		dns[i] = ct_backend_id(be4[i], 5353);
+		assert_int_equal(state_connect_hist(&st, web[i], &h0[i]), 0);
+	}
+	/* SYN, then 3 ms later the SYN-ACK: bucket (2.5 ms, 5 ms] of that backend only. */
+	b = ct_flow(0, "10.9.7.1", 41000, "10.96.0.10", 80, be4, 8080, 3000,
+		    TCP_F_SYN | TCP_F_ACK);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(state_connect_hist(&st, web[i], &h1[i]), 0);
+	for (int k = 0; k < L4S_CONNECT_BUCKETS; k++) {
+		assert_int_equal(h1[b].count[k] - h0[b].count[k], k == 6);
+		assert_int_equal(h1[!b].count[k], h0[!b].count[k]);
+	}
+	assert_true(h1[b].sum_ns - h0[b].sum_ns >= 3000000ull &&
+		    h1[b].sum_ns - h0[b].sum_ns < 5000000ull);
+	assert_int_equal(ct_pending(), 0); /* taken out: counted once */
+	/* Its next replies count nothing more. */
+	{
+		struct pkt_spec s = { TCP4(be4[b], 8080, "10.9.7.1", 41000),
+				      .tcp_flags = TCP_F_ACK | TCP_F_PSH, .payload = 10 };
+		uint8_t in[256], out[2048];
+		size_t len = pkt_build(&s, in, sizeof(in)), olen;
+
+		assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+		assert_int_equal(state_connect_hist(&st, web[b], &h0[b]), 0);
+		assert_memory_equal(&h0[b], &h1[b], sizeof(h1[b]));
+	}
+	/* A reset is no answer: not counted, and forgotten. */
+	b = ct_flow(0, "10.9.7.2", 41000, "10.96.0.10", 80, be4, 8080, 100, TCP_F_RST | TCP_F_ACK);
+	assert_int_equal(state_connect_hist(&st, web[b], &h0[b]), 0);
+	assert_memory_equal(&h0[b], &h1[b], sizeof(h1[b]));
+	assert_int_equal(ct_pending(), 0);
+
+	/* UDP: first datagram, its first reply 700 ms later: bucket (500 ms, 1 s]. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(state_connect_hist(&st, dns[i], &h0[i]), 0);
+	b = ct_flow(1, "10.9.7.3", 41000, "10.96.0.10", 53, be4, 5353, 700000, 0);
+	assert_int_equal(state_connect_hist(&st, dns[b], &h1[b]), 0);
+	for (int k = 0; k < L4S_CONNECT_BUCKETS; k++)
+		assert_int_equal(h1[b].count[k] - h0[b].count[k], k == 13);
+	/* 3 s is past the last bound: +Inf. */
+	assert_int_equal(state_connect_hist(&st, web[0], &h0[0]), 0);
+	assert_int_equal(state_connect_hist(&st, web[1], &h0[1]), 0);
+	b = ct_flow(0, "10.9.7.4", 41000, "10.96.0.10", 80, be4, 8080, 3000000,
+		    TCP_F_SYN | TCP_F_ACK);
+	assert_int_equal(state_connect_hist(&st, web[b], &h1[b]), 0);
+	assert_int_equal(h1[b].count[L4S_CONNECT_BUCKETS - 1] - h0[b].count[L4S_CONNECT_BUCKETS - 1],
+			 1);
+	/* The counters of a backend id start from zero when the id is given again. */
+	assert_int_equal(state_zero_backend_counters(&st, web[b]), 0);
+	assert_int_equal(state_connect_hist(&st, web[b], &h1[b]), 0);
+	memset(&h0[b], 0, sizeof(h0[b]));
+	assert_memory_equal(&h1[b], &h0[b], sizeof(h1[b]));
+	flows_clear();
+	rflows_clear();
+}
+
 /* Reject: a new flow to a service without a backend of weight > 0 is answered, out of
  * the device it came in on. */
 struct reject_case {
@@ -1331,6 +1484,7 @@ int main(void)
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_affinity_timeout),
+		cmocka_unit_test(test_connect_time),
 		cmocka_unit_test(test_reject_only_new),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),

@@ -60,6 +60,9 @@ static const struct {
 	/* Client-IP affinity with a timeout: added without a layout change. */
 	{ "l4s_svcaff", offsetof(struct l4s_state, svcaff), 1 },
 	{ "l4s_affinity", offsetof(struct l4s_state, affinity), 1 },
+	/* The connect-time histogram: added the same way. */
+	{ "l4s_cstart", offsetof(struct l4s_state, cstart), 1 },
+	{ "l4s_bconnect", offsetof(struct l4s_state, bconnect), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -389,12 +392,17 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 		 * table (the map is preallocated, ~150 bytes an entry). */
 		bpf_map__set_max_entries(skel->maps.l4s_snat, (__u32)(st->flow_max / 4 > 16384 ?
 								       st->flow_max / 4 : 16384));
+		/* Flows waiting for their first answer: a quarter of the table too. */
+		bpf_map__set_max_entries(skel->maps.l4s_cstart,
+					 (__u32)(st->flow_max / 4 > L4S_CSTART_MIN ? st->flow_max / 4 :
+										L4S_CSTART_MIN));
 	}
 	/* Every map indexed by backend id holds the state's capacity. */
 	if (st->be_max) {
 		struct bpf_map *by_id[] = { skel->maps.l4s_backends, skel->maps.l4s_weights,
 					    skel->maps.l4s_bstats, skel->maps.l4s_bcounts,
-					    skel->maps.l4s_sock_stats, skel->maps.l4s_bindex };
+					    skel->maps.l4s_sock_stats, skel->maps.l4s_bindex,
+					    skel->maps.l4s_bconnect };
 
 		for (size_t i = 0; i < sizeof(by_id) / sizeof(by_id[0]); i++)
 			bpf_map__set_max_entries(by_id[i], st->be_max);
@@ -1419,7 +1427,22 @@ int state_zero_backend_counters(struct l4s_state *st, __u32 id)
 		err = -errno;
 	if (st->sock_stats >= 0 && bpf_map_update_elem(st->sock_stats, &id, &k, BPF_ANY))
 		err = -errno;
+	if (st->bconnect >= 0) {
+		struct l4s_connect_hist h = {};
+
+		if (bpf_map_update_elem(st->bconnect, &id, &h, BPF_ANY))
+			err = -errno;
+	}
 	return err;
+}
+
+int state_connect_hist(struct l4s_state *st, __u32 id, struct l4s_connect_hist *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st->bconnect < 0)
+		return -EOPNOTSUPP;
+	/* One shared copy (atomic adds), not per CPU. */
+	return bpf_map_lookup_elem(st->bconnect, &id, out) ? -errno : 0;
 }
 
 int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out)

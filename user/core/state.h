@@ -26,6 +26,7 @@ struct l4s_state {
 	int devaddr; /* the default SNAT source per device; -1 until attach */
 	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
 	int svcaff, affinity; /* client-IP affinity timeouts; -1 until attach */
+	int cstart, bconnect; /* the connect-time histogram; -1 until attach */
 	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
 	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
@@ -74,6 +75,8 @@ int bpffs_prepare(const char *dir);
  */
 int state_backend_stats(struct l4s_state *st, __u32 id, struct l4s_backend_stats *out);
 int state_sock_stats(struct l4s_state *st, __u32 id, struct l4s_sock_stats *out);
+/* Backend @id's connect-time histogram (zeros and -EOPNOTSUPP in a state from before it). */
+int state_connect_hist(struct l4s_state *st, __u32 id, struct l4s_connect_hist *out);
 int state_service_stats(struct l4s_state *st, __u32 id, struct l4s_service_stats *out);
 /* A fresh backend id's counters start at zero (every map that counts per backend). */
 int state_zero_backend_counters(struct l4s_state *st, __u32 id);
