@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <bpf/libbpf.h>
 #include "build-info.h"
+#include "connect.h"
 #include "lazylib.h"
 #include "agent.h"
 #include "err.h"
@@ -114,6 +115,7 @@ struct svc_snapshot {
 	struct l4s_service_stats sstats;
 	struct l4s_backend_stats *bstats;
 	struct l4s_sock_stats *sock;
+	struct l4s_connect_hist *conn; /* NULL in a state from before the histogram */
 };
 
 /* Counter @word of a counters struct (they are arrays of __u64, as the tables above index). */
@@ -206,6 +208,38 @@ void agent_names_free(struct agent *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* The connect-time histogram of every backend: cumulative le buckets, _sum (seconds) and
+ * _count, with the labels of the other backend series. */
+static void connect_metrics(struct buf *b, const struct svc_snapshot *s, int n,
+			    const char (*lbl)[1024])
+{
+	char bl[1536];
+
+	help(b, "l4split_backend_connect_seconds", "histogram",
+	     "Time from a flow's first packet (SYN, first UDP datagram) to the backend's first "
+	     "answer (SYN-ACK, first reply) through this node.");
+	for (int i = 0; i < n; i++)
+		for (int j = 0; s[i].conn && s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
+			const struct l4s_connect_hist *h = &s[i].conn[j];
+			__u64 cum = 0;
+
+			be_labels(bl, sizeof(bl), lbl[i], &s[i].m.be[j]);
+			for (int k = 0; k < L4S_CONNECT_BUCKETS; k++) {
+				cum += h->count[k];
+				if (k < L4S_CONNECT_BUCKETS - 1)
+					bprintf(b, "l4split_backend_connect_seconds_bucket{%s,le=\"%g\"} %llu\n",
+						bl, connect_bound_s(k), (unsigned long long)cum);
+				else
+					bprintf(b, "l4split_backend_connect_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
+						bl, (unsigned long long)cum);
+			}
+			bprintf(b, "l4split_backend_connect_seconds_sum{%s} %.9f\n", bl,
+				(double)h->sum_ns / 1e9);
+			bprintf(b, "l4split_backend_connect_seconds_count{%s} %llu\n", bl,
+				(unsigned long long)cum);
+		}
+}
+
 static void datapath_metrics(struct buf *b, struct agent *a)
 {
 	const char *pin_dir = a->pin_dir;
@@ -246,6 +280,12 @@ static void datapath_metrics(struct buf *b, struct agent *a)
 				free(s[i].sock); /* a state from before the socket path */
 				s[i].sock = NULL;
 			}
+		s[i].conn = calloc((size_t)s[i].m.nbe + 1, sizeof(*s[i].conn));
+		for (int j = 0; s[i].conn && j < s[i].m.nbe; j++)
+			if (state_connect_hist(&st, s[i].m.be[j].id, &s[i].conn[j]) == -EOPNOTSUPP) {
+				free(s[i].conn); /* until attach adds l4s_bconnect */
+				s[i].conn = NULL;
+			}
 	}
 	for (size_t f = 0; f < sizeof(svc_counters) / sizeof(svc_counters[0]); f++) {
 		help(b, svc_counters[f].name, "counter", svc_counters[f].help);
@@ -282,6 +322,7 @@ static void datapath_metrics(struct buf *b, struct agent *a)
 					(unsigned long long)WORD(s[i].sock[j], sock_counters[f].word));
 			}
 	}
+	connect_metrics(b, s, n, lbl);
 	help(b, "l4split_backend_active_flows", "gauge", "Flow table entries pointing at the backend.");
 	for (int i = 0; i < n; i++)
 		for (int j = 0; s[i].m.nbe >= 0 && j < s[i].m.nbe; j++) {
@@ -327,6 +368,7 @@ static void datapath_metrics(struct buf *b, struct agent *a)
 	for (int i = 0; i < n; i++) {
 		free(s[i].bstats);
 		free(s[i].sock);
+		free(s[i].conn);
 		if (s[i].m.nbe >= 0)
 			model_free(&s[i].m);
 	}
