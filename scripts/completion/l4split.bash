@@ -106,7 +106,7 @@ _l4split() {
 		esac
 	fi
 	if [[ $cur == -* ]]; then
-		opts=$(grep -o -- '--[a-z][a-z-]*' <<<"$form" | awk '!s[$0]++')
+		opts=$(grep -o -- '--[a-z][a-z0-9-]*' <<<"$form" | awk '!s[$0]++')
 		mapfile -t COMPREPLY < <(compgen -W "$opts $globals" -- "$cur")
 		return
 	fi

@@ -57,7 +57,7 @@ check "values after 'service add web 10.96.0.10:80/tcp --mode '" \
 	eq "$(comp "l4split service add web 10.96.0.10:80/tcp --mode ")" "auto dsr nat snat "
 check "values after 'attach lo --xdp-mode '" eq "$(comp "l4split attach lo --xdp-mode ")" "generic native "
 check "options of rollout after 'l4split rollout web --m'" eq "$(comp "l4split rollout web --m")" \
-	"--max-failure-ratio --min-flows "
+	"--max-connect-p99-ratio --max-failure-ratio --min-flows "
 check "devices after 'l4split attach l'" eq "$(comp "l4split attach l")" "lo "
 
 # Service names from a real state.

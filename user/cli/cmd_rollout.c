@@ -5,6 +5,7 @@
  * restore the starting weights by itself when the track fails.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cmd.h"
+#include "connect.h"
 #include "err.h"
 #include "model.h"
 #include "parse.h"
@@ -29,6 +31,7 @@ int help_rollout(void)
 	printf("Usage: l4split rollout NAME --to TRACK [--steps P1,P2,...] [--interval DUR]\n"
 	       "                       [--max-failure-ratio R] [--min-flows N]\n"
 	       "                       [--answer-timeout DUR] [--rollback-on-abort]\n"
+	       "                       [--max-connect-p99-ratio R]\n"
 	       "       l4split rollout NAME --status\n"
 	       "  Moves TRACK's share of new flows through the steps (percent; default\n"
 	       "  1,5,25,50,100); the other tracks share the rest in their current proportions.\n"
@@ -37,6 +40,9 @@ int help_rollout(void)
 	       "  does not answer within --answer-timeout (default 1s). When TRACK's failure\n"
 	       "  ratio is above --max-failure-ratio (default 0.05) and above the other tracks'\n"
 	       "  ratio, the starting weights are restored at once and the exit code is 3.\n"
+	       "  With --max-connect-p99-ratio R, so are they when TRACK's connect time p99 (first\n"
+	       "  packet to the backend's first answer, this step) is above R times the other\n"
+	       "  tracks' p99, once TRACK and the others each have --min-flows answered flows.\n"
 	       "  Ctrl-C / SIGTERM leaves the weights of the last completed step (the starting\n"
 	       "  weights with --rollback-on-abort). Exit: 0 done, 1 error, 2 usage, 3 rolled\n"
 	       "  back, 128+signal interrupted.\n"
@@ -55,6 +61,7 @@ struct rollout_opts {
 	__u64 min_flows;
 	int rollback_on_abort;
 	int status;
+	double max_p99_ratio; /* 0: connect time not judged */
 };
 
 /* Starting weights: restored on rollback, proportions kept for the other tracks. */
@@ -119,6 +126,22 @@ static const char *state_name(__u32 s)
 	return "unknown";
 }
 
+/* --max-connect-p99-ratio: a decimal number above 0 (1.5: 50% slower at most). */
+static int parse_p99_ratio(const char *s, double *r)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || !isfinite(v) || v <= 0 || v > 1e6 ||
+	    strspn(s, "0123456789.") != strlen(s))
+		return l4s_err(EINVAL, "max connect p99 ratio \"%s\" is wrong: expected a number "
+			       "above 0 (2: TRACK's p99 at most twice the other tracks')", s);
+	*r = v;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct rollout_opts *o)
 {
 	__u64 mf;
@@ -148,7 +171,7 @@ static int parse_opts(int argc, char **argv, struct rollout_opts *o)
 		}
 		if (strcmp(a, "--to") && strcmp(a, "--steps") && strcmp(a, "--interval") &&
 		    strcmp(a, "--max-failure-ratio") && strcmp(a, "--min-flows") &&
-		    strcmp(a, "--answer-timeout"))
+		    strcmp(a, "--answer-timeout") && strcmp(a, "--max-connect-p99-ratio"))
 			return usage_error("unknown rollout option \"%s\"", a);
 		if (!v)
 			return usage_error("%s needs a value", a);
@@ -164,6 +187,8 @@ static int parse_opts(int argc, char **argv, struct rollout_opts *o)
 			err = parse_duration_ms("answer timeout", v, &o->answer_ms);
 		else if (!strcmp(a, "--max-failure-ratio"))
 			err = parse_ratio_ppm("max failure ratio", v, &o->max_failure_ppm);
+		else if (!strcmp(a, "--max-connect-p99-ratio"))
+			err = parse_p99_ratio(v, &o->max_p99_ratio);
 		else {
 			err = parse_u64("min flows", v, 0, 1000000000, &mf);
 			o->min_flows = mf;
@@ -413,8 +438,17 @@ static void record(struct l4s_state *st, __u32 sid, struct l4s_rollout *r, const
 	state_rollout_put(st, sid, r);
 }
 
+/* The connect-time histograms of one step: TRACK's and the other tracks' (node path). */
+struct connect_window {
+	struct l4s_connect_hist track, others;
+	double p99_track, p99_others; /* seconds, -1 when not judged */
+};
+
 static void emit(const char *event, const struct l4s_rollout *r, const struct verdict *v,
-		 const char *weights)
+		 const char *weights, const struct connect_window *p99);
+
+static void emit(const char *event, const struct l4s_rollout *r, const struct verdict *v,
+		 const char *weights, const struct connect_window *p99)
 {
 	json_t *j = json_object();
 
@@ -439,6 +473,10 @@ static void emit(const char *event, const struct l4s_rollout *r, const struct ve
 		json_object_set_new(j, "other_failure_ratio",
 				    json_real(group_ratio(&v->others, 1) / 1e6));
 	}
+	if (p99 && p99->p99_track >= 0)
+		json_object_set_new(j, "connect_p99_seconds", json_real(p99->p99_track));
+	if (p99 && p99->p99_others >= 0)
+		json_object_set_new(j, "other_connect_p99_seconds", json_real(p99->p99_others));
 	json_object_set_new(j, "elapsed_ms",
 			    json_integer((json_int_t)(realtime_ms() - r->started_at)));
 	if (weights)
@@ -505,7 +543,58 @@ static void progress(const struct l4s_rollout *r, const struct verdict *v, __u64
 	fflush(stdout);
 }
 
+struct conn_base {
+	__u32 id, gen;
+	struct l4s_connect_hist h;
+};
+
+/* The histograms of every backend of @m now (@base: NULL on error or without the map). */
+static struct conn_base *connect_take(struct l4s_state *st, const struct model *m)
+{
+	struct conn_base *b = calloc((size_t)m->nbe + 1, sizeof(*b));
+
+	for (int i = 0; b && i < m->nbe; i++) {
+		b[i].id = m->be[i].id;
+		b[i].gen = m->be[i].be.gen;
+		if (state_connect_hist(st, b[i].id, &b[i].h)) {
+			free(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+/* What the step counted so far: now minus @base (of @nbase backends), by track. */
+static void connect_judge(struct l4s_state *st, const struct model *m, const char *track,
+			  const struct conn_base *base, int nbase, struct connect_window *w)
+{
+	memset(w, 0, sizeof(*w));
+	for (int i = 0; i < m->nbe; i++) {
+		struct l4s_connect_hist now, then = {}, d;
+
+		if (state_connect_hist(st, m->be[i].id, &now))
+			continue;
+		for (int k = 0; k < nbase; k++)
+			if (base[k].id == m->be[i].id && base[k].gen == m->be[i].be.gen)
+				then = base[k].h;
+		connect_delta(&d, &now, &then);
+		connect_add(strcmp(m->be[i].be.track, track) ? &w->others : &w->track, &d);
+	}
+	w->p99_track = connect_quantile(&w->track, 0.99);
+	w->p99_others = connect_quantile(&w->others, 0.99);
+}
+
+/* TRACK's connect p99 above R times the others', both with enough answered flows. */
+static int connect_failing(const struct connect_window *w, const struct rollout_opts *o)
+{
+	if (o->max_p99_ratio <= 0 || connect_count(&w->track) < o->min_flows ||
+	    connect_count(&w->others) < (o->min_flows ? o->min_flows : 1) || w->p99_others <= 0)
+		return 0;
+	return w->p99_track > o->max_p99_ratio * w->p99_others;
+}
+
 struct run {
+#define CW(rn) ((rn)->o->max_p99_ratio > 0 ? &(rn)->cw : NULL)
 	const struct rollout_opts *o;
 	const char *pin_dir;
 	struct l4s_state *st;
@@ -513,6 +602,8 @@ struct run {
 	struct start_weights sw;
 	struct l4s_rollout r;
 	int tty;
+	struct connect_window cw; /* the step's connect times (with --max-connect-p99-ratio) */
+	int slow;                 /* the step failed on connect time */
 };
 
 /* Run one step: 0 passed, EXIT_ROLLED_BACK failed, -signal interrupted, <0 error. */
@@ -523,11 +614,19 @@ static int run_step(struct run *rn, struct verdict *v)
 	int nring = 0, cap = 0, rc = 0;
 	__u64 t0 = sample_clock_ms(), last_print = 0, nwait = 0;
 	struct model m = {};
+	struct conn_base *cbase = NULL;
+	int ncbase = 0;
 
 	memset(v, 0, sizeof(*v));
+	rn->slow = 0;
+	rn->cw.p99_track = rn->cw.p99_others = -1;
 	if (model_load(rn->st, rn->sid, &m) || sample_take(rn->st, &m, &s0)) {
 		model_free(&m);
 		return -EIO;
+	}
+	if (o->max_p99_ratio > 0) {
+		cbase = connect_take(rn->st, &m);
+		ncbase = cbase ? m.nbe : 0;
 	}
 	for (;;) {
 		struct sample now = {};
@@ -578,6 +677,14 @@ static int run_step(struct run *rn, struct verdict *v)
 			rc = EXIT_ROLLED_BACK;
 			break;
 		}
+		if (o->max_p99_ratio > 0) {
+			connect_judge(rn->st, &m, o->track, cbase, ncbase, &rn->cw);
+			if (connect_failing(&rn->cw, o)) {
+				rn->slow = 1;
+				rc = EXIT_ROLLED_BACK;
+				break;
+			}
+		}
 		waiting = v->track.lag.flows < o->min_flows;
 		if (t - t0 >= o->interval_ms && !waiting)
 			break;
@@ -585,7 +692,7 @@ static int run_step(struct run *rn, struct verdict *v)
 		if (waiting && t - t0 >= o->interval_ms * (nwait + 1)) {
 			nwait++;
 			if (l4s_json)
-				emit("waiting", &rn->r, v, NULL);
+				emit("waiting", &rn->r, v, NULL, CW(rn));
 			else if (!rn->tty)
 				printf("  %s has had %llu of the %llu new flows a step needs; waiting\n",
 				       o->track, (unsigned long long)v->track.lag.flows,
@@ -603,6 +710,7 @@ static int run_step(struct run *rn, struct verdict *v)
 	for (int i = 0; i < nring; i++)
 		sample_free(&ring[i]);
 	free(ring);
+	free(cbase);
 	sample_free(&s0);
 	model_free(&m);
 	return rc;
@@ -627,7 +735,7 @@ static int finish(struct run *rn, __u32 state, const char *event, const struct v
 	}
 	record(rn->st, rn->sid, &rn->r, NULL);
 	if (l4s_json)
-		emit(event, &rn->r, v, weights);
+		emit(event, &rn->r, v, weights, CW(rn));
 	else
 		printf("%s\n  weights now: %s\n", rn->r.reason, err ? "unchanged" : weights);
 	return err;
@@ -680,6 +788,15 @@ static int rollout_run(struct run *rn)
 			       pct(o->steps[i]), weights);
 		fflush(stdout);
 		rc = run_step(rn, &v);
+		if (rc == EXIT_ROLLED_BACK && rn->slow) {
+			set_reason(&rn->r, "rolled back at step %d (%g%%): %s connect p99 %.3f ms, "
+				   "%.1fx the other tracks' %.3f ms, above %gx",
+				   i + 1, pct(o->steps[i]), o->track, rn->cw.p99_track * 1e3,
+				   rn->cw.p99_track / rn->cw.p99_others, rn->cw.p99_others * 1e3,
+				   o->max_p99_ratio);
+			finish(rn, L4S_RO_ROLLED_BACK, "rollback", &v, 1, 0);
+			return EXIT_ROLLED_BACK;
+		}
 		if (rc == EXIT_ROLLED_BACK) {
 			set_reason(&rn->r, "rolled back at step %d (%g%%): %s failed %.1f%% of %llu flows "
 				 "(other tracks %.1f%%), above %g%%",
@@ -716,13 +833,16 @@ static int rollout_run(struct run *rn)
 		}
 		last_done = i;
 		if (l4s_json)
-			emit("step", &rn->r, &v, weights);
+			emit("step", &rn->r, &v, weights, CW(rn));
 		else
 			printf("step %d/%d passed: %s %g%%, observed share %.2f%% of %llu new flows, "
 			       "failed %.2f%% (other tracks %.2f%%)\n",
 			       i + 1, o->nsteps, o->track, pct(o->steps[i]), pct(verdict_share_ppm(&v)),
 			       (unsigned long long)(v.track.flows + v.others.flows),
 			       pct(group_ratio(&v.track, 1)), pct(group_ratio(&v.others, 1)));
+		if (!l4s_json && o->max_p99_ratio > 0 && rn->cw.p99_track >= 0)
+			printf("  connect p99 %.3f ms (other tracks %.3f ms)\n", rn->cw.p99_track * 1e3,
+			       rn->cw.p99_others * 1e3);
 		fflush(stdout);
 	}
 	rn->r.state = L4S_RO_DONE;
@@ -730,7 +850,7 @@ static int rollout_run(struct run *rn)
 		 pct(o->steps[o->nsteps - 1]), o->nsteps);
 	record(rn->st, rn->sid, &rn->r, NULL);
 	if (l4s_json)
-		emit("done", &rn->r, NULL, NULL);
+		emit("done", &rn->r, NULL, NULL, NULL);
 	else
 		printf("%s\n", rn->r.reason);
 	return 0;

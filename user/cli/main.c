@@ -37,6 +37,7 @@ static int do_help(void)
 		"       l4split rollout NAME --to TRACK [--steps P1,P2,...] [--interval DUR]\n"
 		"                            [--max-failure-ratio R] [--min-flows N]\n"
 		"                            [--answer-timeout DUR] [--rollback-on-abort]\n"
+		"                            [--max-connect-p99-ratio R]\n"
 		"       l4split rollout NAME --status\n"
 		"       l4split apply FILE|- [--prune] [--dry-run]\n"
 		"       l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
