@@ -201,6 +201,39 @@ struct l4s_track {
 };
 
 /*
+ * l4s_svcidx (userspace only: no program reads it), keyed by {service id, slot}: where
+ * one service's frontends and tracks are, so that reading or changing one service
+ * looks them up instead of walking l4s_frontends and l4s_tracks (~2 ms each at 10,000
+ * services). Slot L4S_SVCIDX_HEAD holds the bitmap of the slots in use; slots 0 ..
+ * L4S_SVCIDX_FE - 1 hold a frontend key, the L4S_SVCIDX_TR after them a track name.
+ * It lists at least what the maps hold: a key is listed before its map entry is
+ * written and unlisted after it is deleted, so a killed writer leaves extra entries
+ * (readers check each against its map; the next writer's repair drops them), never a
+ * missing one. A hash map without preallocation, created by userspace ('attach', or a
+ * new state) from a scan of the maps; a state without it is read by scans.
+ * Added without a layout change.
+ */
+#define L4S_SVCIDX_FE   64  /* frontends of one service, at most */
+#define L4S_SVCIDX_TR   256 /* tracks of one service, at most */
+#define L4S_SVCIDX_HEAD 0xffffffffu
+/* Room for every service's head, frontend and track, twice (extras a killed writer
+ * left): entries cost memory only when they exist. */
+#define L4S_SVCIDX_MAX  (2 * (L4S_MAX_SERVICES + L4S_MAX_FRONTENDS + L4S_MAX_TRACKS))
+
+struct l4s_svcidx_key {
+	__u32 svc_id;
+	__u32 slot; /* L4S_SVCIDX_HEAD, or a slot */
+};
+
+struct l4s_svcidx {
+	union {
+		__u64 used[(L4S_SVCIDX_FE + L4S_SVCIDX_TR) / 64]; /* the head: slots in use */
+		struct l4s_frontend_key fe;                        /* slot < L4S_SVCIDX_FE */
+		char track[L4S_NAME_LEN];                          /* the others */
+	};
+};
+
+/*
  * l4s_flows: forward flow table, client -> VIP, as seen at the frontend.
  * The reverse key (backend -> client) lives in l4s_rflows so the reply path
  * finds the VIP to restore.
@@ -544,6 +577,7 @@ _Static_assert(sizeof(struct l4s_frontend_key) == 20, "frontend key layout");
 _Static_assert(L4S_R_MAX <= L4S_REASON_SLOTS, "l4s_reasons has a slot per reason");
 _Static_assert(sizeof(struct l4s_service) == 48, "service layout");
 _Static_assert(sizeof(struct l4s_backend) == 64, "backend layout");
+_Static_assert(sizeof(struct l4s_svcidx) == 40, "service index layout");
 _Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct l4s_flow) == 24, "flow layout");
 _Static_assert(sizeof(struct l4s_rflow) == 24, "rflow layout");
