@@ -106,22 +106,61 @@ static int turn_before(const struct turn *x, const struct turn *y, const __u32 *
 	return x->b < y->b;
 }
 
+/*
+ * The buckets of backend b's turns, floor((2k+1) m / 2q) for k = 0 .. q-1, one step at
+ * a time: the numerator grows by 2m, so quotient and remainder do by fixed amounts (a
+ * division per turn was a third of table_build).
+ */
+struct bucket_walk {
+	__u64 q, r, dq, dr, d;
+};
+
+static void bucket_walk_init(struct bucket_walk *w, __u32 quota, __u32 m)
+{
+	w->d = 2ull * quota;
+	w->q = m / w->d;
+	w->r = m % w->d;
+	w->dq = 2ull * m / w->d;
+	w->dr = 2ull * m % w->d;
+}
+
+static __u32 bucket_walk_next(struct bucket_walk *w)
+{
+	__u32 at = (__u32)w->q;
+
+	w->q += w->dq;
+	w->r += w->dr;
+	if (w->r >= w->d) {
+		w->r -= w->d;
+		w->q++;
+	}
+	return at;
+}
+
 /* The turns in order into @out (@start: m + 1 counters, scratch). */
 static void turns_order(const __u32 *quota, int n, __u32 m, struct turn *out, __u32 *start)
 {
+	struct bucket_walk w;
 	__u32 lo = 0;
 
 	memset(start, 0, sizeof(*start) * ((size_t)m + 1));
-	for (int b = 0; b < n; b++)
+	for (int b = 0; b < n; b++) {
+		if (!quota[b])
+			continue;
+		bucket_walk_init(&w, quota[b], m);
 		for (__u32 k = 0; k < quota[b]; k++)
-			start[(__u32)((2ull * k + 1) * m / (2ull * quota[b])) + 1]++;
+			start[bucket_walk_next(&w) + 1]++;
+	}
 	for (__u32 i = 0; i < m; i++)
 		start[i + 1] += start[i];
 	/* Into the buckets (after this, bucket i ends where start[i] points). */
-	for (int b = 0; b < n; b++)
+	for (int b = 0; b < n; b++) {
+		if (!quota[b])
+			continue;
+		bucket_walk_init(&w, quota[b], m);
 		for (__u32 k = 0; k < quota[b]; k++)
-			out[start[(__u32)((2ull * k + 1) * m / (2ull * quota[b]))]++] =
-				(struct turn){ (__u32)b, k };
+			out[start[bucket_walk_next(&w)]++] = (struct turn){ (__u32)b, k };
+	}
 	/* Each bucket's few turns in order. */
 	for (__u32 i = 0; i < m; i++) {
 		for (__u32 j = lo + 1; j < start[i]; j++) {
