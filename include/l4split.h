@@ -45,6 +45,8 @@
  */
 /*   l4s_svcaff, l4s_affinity (client-IP affinity with a timeout): a state without them
  *   has no timeouts (hash-only affinity) until 'attach' creates them.
+ *   l4s_svcidx (userspace only, see below): a state without it is read by scans until
+ *   'attach' creates it.
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -216,9 +218,11 @@ struct l4s_track {
 #define L4S_SVCIDX_FE   64  /* frontends of one service, at most */
 #define L4S_SVCIDX_TR   256 /* tracks of one service, at most */
 #define L4S_SVCIDX_HEAD 0xffffffffu
-/* Room for every service's head, frontend and track, twice (extras a killed writer
- * left): entries cost memory only when they exist. */
-#define L4S_SVCIDX_MAX  (2 * (L4S_MAX_SERVICES + L4S_MAX_FRONTENDS + L4S_MAX_TRACKS))
+/* Room for every service's head, frontend and track, and a service's worth more per
+ * service for extras a killed writer left (until the next writer's repair). Entries
+ * cost memory only when they exist (~100 bytes); the buckets (16 bytes each, for the
+ * next power of two: 4 MiB) always. */
+#define L4S_SVCIDX_MAX  (2 * L4S_MAX_SERVICES + L4S_MAX_FRONTENDS + L4S_MAX_TRACKS)
 
 struct l4s_svcidx_key {
 	__u32 svc_id;

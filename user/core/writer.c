@@ -14,8 +14,8 @@
 #include "table.h"
 #include "writer.h"
 
-#define SPEC_MAX_FRONTENDS 64
-#define SPEC_MAX_TRACKS    256
+#define SPEC_MAX_FRONTENDS L4S_SVCIDX_FE /* what l4s_svcidx has slots for */
+#define SPEC_MAX_TRACKS    L4S_SVCIDX_TR
 #define USER_FLAGS         (L4S_SVC_F_AFFINITY_CLIENT_IP | L4S_SVC_F_AGENT)
 
 /* ---- reading ---------------------------------------------------------------------------- */
