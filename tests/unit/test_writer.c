@@ -502,6 +502,88 @@ static void test_merge_ready_wins(void **state)
 	spec_free(&s);
 }
 
+/* spec_merge_endpoints at the per-service limit: 5,000 backends (tracks a and b), a list
+ * of 5,000 endpoints that keeps the odd ones of track a (every third drained), moves
+ * some to b, and adds 2,500 new: counts, weights, tracks and the survivors' order. */
+static void test_merge_large(void **state)
+{
+	int n = L4S_MAX_BACKENDS_PER_SVC, ne = 0;
+	struct spec_endpoint *ep = calloc((size_t)n, sizeof(*ep));
+	struct merge_counts c = {};
+	struct svc_spec s;
+
+	(void)state;
+	assert_non_null(ep);
+	spec_init(&s, "big");
+	/* Backend i: 10.2.(i / 250).(i % 250 + 1):80, listed in a scrambled order. */
+	for (int k = 0; k < n; k++) {
+		int i = (int)(((long)k * 2711) % n);
+		struct l4s_addr a = { .addr = { htonl(0x0a020000u | (__u32)(i / 250) << 8 |
+						      (__u32)(i % 250 + 1)) } };
+
+		assert_non_null(spec_backend_add(&s, &a, L4S_AF_INET, 80, i % 2 ? "a" : "b",
+						 L4S_WEIGHT_ONE));
+	}
+	for (int i = 1; i < n; i += 2) { /* the odd ones: track a */
+		struct spec_endpoint *e = &ep[ne++];
+
+		e->addr.addr[0] = htonl(0x0a020000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		e->family = L4S_AF_INET;
+		e->port = 80;
+		e->state = i % 3 == 0 ? EP_DRAIN : EP_READY;
+		strcpy(e->track, i % 7 == 0 ? "b" : "a");
+	}
+	for (int i = 0; i < n / 2; i++) { /* new ones */
+		struct spec_endpoint *e = &ep[ne++];
+
+		e->addr.addr[0] = htonl(0x0a030000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		e->family = L4S_AF_INET;
+		e->port = 80;
+		strcpy(e->track, "a");
+	}
+	assert_int_equal(spec_merge_endpoints(&s, ep, ne, "a", L4S_WEIGHT_ONE, &c), 0);
+	/* Scope a: the even ones are track b, out of scope: kept. Nothing of a removed
+	 * (every odd one is listed). */
+	assert_int_equal(c.removed, 0);
+	assert_int_equal(c.added, n / 2);
+	assert_int_equal(s.nbe, n + n / 2);
+	{
+		int drained = 0, moved = 0;
+
+		for (int i = 1; i < n; i += 2) {
+			drained += i % 3 == 0;
+			moved += i % 7 == 0;
+		}
+		assert_int_equal(c.drained, drained);
+		assert_int_equal(c.moved, moved);
+	}
+	for (int k = 0; k < n; k++) { /* survivors keep their places */
+		int i = (int)(((long)k * 2711) % n);
+		const struct spec_backend *b = &s.be[k];
+
+		assert_int_equal(ntohl(b->addr.addr[0]),
+				 0x0a020000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		assert_int_equal(b->weight, i % 2 && i % 3 == 0 ? 0 : L4S_WEIGHT_ONE);
+		assert_string_equal(b->track, i % 2 && i % 7 != 0 ? "a" : "b");
+	}
+	/* Now a list with only the new ones: every old backend of track a goes, in order. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spec_merge_endpoints(&s, ep + n / 2, n / 2, "a", L4S_WEIGHT_ONE, &c), 0);
+	{
+		int left = 0;
+
+		for (int i = 0; i < s.nbe; i++)
+			left += !strcmp(s.be[i].track, "a") &&
+				(ntohl(s.be[i].addr.addr[0]) >> 16) == 0x0a02;
+		assert_int_equal(left, 0);
+		for (int i = 1; i < s.nbe; i++) /* the b ones still before the new ones */
+			if ((ntohl(s.be[i].addr.addr[0]) >> 16) == 0x0a02)
+				assert_int_equal(ntohl(s.be[i - 1].addr.addr[0]) >> 16, 0x0a02);
+	}
+	spec_free(&s);
+	free(ep);
+}
+
 /* Many specs at once (apply): new services created together, their tables in one
  * batched update; an existing one updated in order; a failure in the middle leaves the
  * ones before it complete and none after it. */
@@ -719,6 +801,7 @@ int main(void)
 	closedir(d);
 	qsort(files, (size_t)nf, sizeof(*files), cmp_str);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_ready_wins);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_large);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_apply_many);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_one_service);
 	for (int i = 0; i < nf; i++)
