@@ -47,6 +47,8 @@
  *   has no timeouts (hash-only affinity) until 'attach' creates them.
  *   l4s_cstart, l4s_bconnect (the connect-time histogram per backend): a state without
  *   them measures nothing (empty histograms) until 'attach' creates them.
+ *   l4s_svcidx (userspace only, see below): a state without it is read by scans until
+ *   'attach' creates it.
  */
 #define L4S_LAYOUT_UPGRADABLE 1 /* oldest layout attach can upgrade from */
 
@@ -200,6 +202,41 @@ struct l4s_track_key {
 
 struct l4s_track {
 	__u64 weight; /* fixed point */
+};
+
+/*
+ * l4s_svcidx (userspace only: no program reads it), keyed by {service id, slot}: where
+ * one service's frontends and tracks are, so that reading or changing one service
+ * looks them up instead of walking l4s_frontends and l4s_tracks (~2 ms each at 10,000
+ * services). Slot L4S_SVCIDX_HEAD holds the bitmap of the slots in use; slots 0 ..
+ * L4S_SVCIDX_FE - 1 hold a frontend key, the L4S_SVCIDX_TR after them a track name.
+ * It lists at least what the maps hold: a key is listed before its map entry is
+ * written and unlisted after it is deleted, so a killed writer leaves extra entries
+ * (readers check each against its map; the next writer's repair drops them), never a
+ * missing one. A hash map without preallocation, created by userspace ('attach', or a
+ * new state) from a scan of the maps; a state without it is read by scans.
+ * Added without a layout change.
+ */
+#define L4S_SVCIDX_FE   64  /* frontends of one service, at most */
+#define L4S_SVCIDX_TR   256 /* tracks of one service, at most */
+#define L4S_SVCIDX_HEAD 0xffffffffu
+/* Room for every service's head, frontend and track, and a service's worth more per
+ * service for extras a killed writer left (until the next writer's repair). Entries
+ * cost memory only when they exist (~100 bytes); the buckets (16 bytes each, for the
+ * next power of two: 4 MiB) always. */
+#define L4S_SVCIDX_MAX  (2 * L4S_MAX_SERVICES + L4S_MAX_FRONTENDS + L4S_MAX_TRACKS)
+
+struct l4s_svcidx_key {
+	__u32 svc_id;
+	__u32 slot; /* L4S_SVCIDX_HEAD, or a slot */
+};
+
+struct l4s_svcidx {
+	union {
+		__u64 used[(L4S_SVCIDX_FE + L4S_SVCIDX_TR) / 64]; /* the head: slots in use */
+		struct l4s_frontend_key fe;                        /* slot < L4S_SVCIDX_FE */
+		char track[L4S_NAME_LEN];                          /* the others */
+	};
 };
 
 /*
@@ -568,6 +605,7 @@ _Static_assert(sizeof(struct l4s_frontend_key) == 20, "frontend key layout");
 _Static_assert(L4S_R_MAX <= L4S_REASON_SLOTS, "l4s_reasons has a slot per reason");
 _Static_assert(sizeof(struct l4s_service) == 48, "service layout");
 _Static_assert(sizeof(struct l4s_backend) == 64, "backend layout");
+_Static_assert(sizeof(struct l4s_svcidx) == 40, "service index layout");
 _Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct l4s_flow) == 24, "flow layout");
 _Static_assert(sizeof(struct l4s_rflow) == 24, "rflow layout");

@@ -209,11 +209,18 @@ jq -n '{services: ([{name: "w", vip: "10.96.2.1:80/tcp", tracks: {old: 1, new: 1
 	[range(10000) as $i | {name: "x\($i)", table_size: 1021,
 	  vip: "10.\(64 + ($i / 62500 | floor)).\($i / 250 % 250 | floor).\($i % 250 + 1):80/tcp",
 	  backends: [{addr: "10.3.0.1:80"}]}])}' | node cpx apply - >/dev/null
-t=$(for i in 1 2 3 4 5; do
-	s=$(date +%s%N)
-	node cpx weight w old=$((i + 1)) new=1 >/dev/null
-	ms_since "$s"
-done | median)
+# Interleaved with the same change on the 1-service state (cp16381, same service), 11
+# of each, in microseconds: a load that comes and goes hits both alike.
+us_since() { echo $((($(date +%s%N) - $1) / 1000)); }
+for i in $(seq 1 11); do
+	for d in cp16381 cpx; do
+		s=$(date +%s%N)
+		node "$d" weight w old=$((i + 1)) new=1 >/dev/null
+		echo "$d $(us_since "$s")"
+	done
+done >"$ROOT/wpair.txt"
+t_one_16381=$(awk '$1 == "cp16381" { print $2 / 1000 }' "$ROOT/wpair.txt" | median)
+t=$(awk '$1 == "cpx" { print $2 / 1000 }' "$ROOT/wpair.txt" | median)
 IPTNS=l4bipt$$
 ip netns add "$IPTNS"
 ipt_chain() { # P: KUBE-SVC-W with 100 endpoints, kube-proxy's probability ladder

@@ -75,6 +75,13 @@ check "... no failed connection" eq "$(tv "$out" failed)" 0
 check "the new counters count (flow_new > 0)" test "$(l4s --json stats web | jq '.reasons.flow_new')" -gt 0
 check "the socket path's maps exist after the upgrade" \
 	test -e "$LAB_PIN/l4s_sock_rev" -a -e "$LAB_PIN/l4s_sock_stats" -a -e "$LAB_PIN/l4s_cgroups"
+# l4s_svcidx (each service's frontends and tracks by id) came with attach, filled from the
+# maps: a head per service, an entry per frontend and per track.
+nidx=$(( $(bpftool -j map dump pinned "$LAB_PIN/l4s_frontends" | jq length) +
+	$(bpftool -j map dump pinned "$LAB_PIN/l4s_tracks" | jq length) +
+	$(l4s --json status | jq '.services | length') ))
+check "the upgraded state gained l4s_svcidx, listing every frontend and track" \
+	eq "$(bpftool -j map dump pinned "$LAB_PIN/l4s_svcidx" 2>/dev/null | jq length)" "$nidx"
 CG2=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
 if [ -n "$CG2" ] && mkdir "$CG2/$LAB"; then
 	trap 'rmdir "$CG2/$LAB"; lab_down' EXIT

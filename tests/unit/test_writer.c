@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include "err.h"
+#include "mapscan.h"
 #include "model.h"
 #include "parse.h"
 #include "spec.h"
@@ -120,10 +121,125 @@ static void raw_step(json_t *j)
 			assert_int_equal(state_put_backend(&st, b->id, &b->be), 0);
 		}
 		model_free(&m);
+	} else if (!strcmp(what, "index-extra")) {
+		/* A change killed after it deleted a track and a frontend from their maps,
+		 * before it unlisted them from l4s_svcidx; and one killed after it wrote an
+		 * entry, before the head listed it. */
+		const char *tr = json_string_value(json_object_get(j, "track"));
+		struct l4s_track_key tk = { 0 };
+		struct l4s_frontend_key fk;
+		struct l4s_svcidx_key k = { 0 };
+		struct l4s_svcidx v = { 0 };
+		struct l4s_service rec;
+
+		assert_int_equal(svc_lookup(&st, name, &id), 0);
+		assert_int_equal(state_service(&st, id, &rec), 0);
+		rec.flags |= L4S_SVC_F_DIRTY;
+		assert_int_equal(state_put_service(&st, id, &rec), 0);
+		tk.svc_id = id;
+		strncpy(tk.name, tr, L4S_NAME_LEN - 1);
+		assert_int_equal(bpf_map_delete_elem(st.tracks, &tk), 0);
+		assert_int_equal(parse_frontend(json_string_value(json_object_get(j, "fe")), &fk), 0);
+		assert_int_equal(bpf_map_delete_elem(st.frontends, &fk), 0);
+		k.svc_id = id;
+		k.slot = L4S_SVCIDX_FE + L4S_SVCIDX_TR - 1; /* not listed by the head */
+		strcpy(v.track, "orphan");
+		assert_int_equal(bpf_map_update_elem(st.svcidx, &k, &v, BPF_ANY), 0);
+		/* Readers meanwhile: what the maps hold, not what the index lists. */
+		state_forget(&st);
+		{
+			const struct state_svc_index *x = state_index(&st, id);
+
+			assert_non_null(x);
+			for (int i = 0; i < x->ntr; i++)
+				assert_string_not_equal(x->tr[i].name, tr);
+			for (int i = 0; i < x->nfe; i++)
+				assert_memory_not_equal(&x->fe[i], &fk, sizeof(fk));
+		}
 	} else {
 		fail_msg("unknown raw step \"%s\"", what);
 	}
 	st.repaired = 0; /* the next writer is another process: it looks again */
+}
+
+static int svcidx_entries; /* entries of l4s_svcidx the dumped services account for */
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* l4s_svcidx as stored: what the head of service @id lists, by kind, sorted. */
+static json_t *dump_svcidx(__u32 id)
+{
+	struct l4s_svcidx_key k = { .svc_id = id, .slot = L4S_SVCIDX_HEAD };
+	struct l4s_svcidx head, v;
+	json_t *fes = json_array(), *trs = json_array();
+	char *fe[L4S_SVCIDX_FE], *tr[L4S_SVCIDX_TR], buf[96];
+	int nfe = 0, ntr = 0;
+
+	assert_true(st.svcidx >= 0);
+	if (!bpf_map_lookup_elem(st.svcidx, &k, &head)) {
+		svcidx_entries++;
+		for (k.slot = 0; k.slot < L4S_SVCIDX_FE + L4S_SVCIDX_TR; k.slot++) {
+			if (!((head.used[k.slot / 64] >> (k.slot % 64)) & 1))
+				continue;
+			if (bpf_map_lookup_elem(st.svcidx, &k, &v))
+				fail_msg("service %u: slot %u listed, no entry", id, k.slot);
+			svcidx_entries++;
+			if (k.slot < L4S_SVCIDX_FE)
+				fe[nfe++] = strdup(fmt_frontend(buf, &v.fe));
+			else
+				tr[ntr++] = strndup(v.track, L4S_NAME_LEN);
+		}
+	}
+	qsort(fe, (size_t)nfe, sizeof(*fe), cmp_cstr);
+	qsort(tr, (size_t)ntr, sizeof(*tr), cmp_cstr);
+	for (int i = 0; i < nfe; i++) {
+		json_array_append_new(fes, json_string(fe[i]));
+		free(fe[i]);
+	}
+	for (int i = 0; i < ntr; i++) {
+		json_array_append_new(trs, json_string(tr[i]));
+		free(tr[i]);
+	}
+	return json_pack("{s:o, s:o}", "frontends", fes, "tracks", trs);
+}
+
+static int count_entry(const void *k, const void *v, void *ctx)
+{
+	(void)k;
+	(void)v;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+struct owners {
+	unsigned char seen[L4S_MAX_SERVICES];
+	int entries, heads;
+};
+
+static void owner(struct owners *o, __u32 id)
+{
+	o->entries++;
+	if (id < L4S_MAX_SERVICES && !o->seen[id]) {
+		o->seen[id] = 1;
+		o->heads++;
+	}
+}
+
+static int fe_owner(const void *k, const void *v, void *ctx)
+{
+	(void)k;
+	owner(ctx, ((const struct l4s_frontend *)v)->svc_id);
+	return 0;
+}
+
+static int tr_owner(const void *k, const void *v, void *ctx)
+{
+	(void)v;
+	owner(ctx, ((const struct l4s_track_key *)k)->svc_id);
+	return 0;
 }
 
 static json_t *dump_service(const char *name)
@@ -173,6 +289,7 @@ static json_t *dump_service(const char *name)
 	json_object_set_new(s, "frontends", fes);
 	json_object_set_new(s, "tracks", tr);
 	json_object_set_new(s, "backends", bes);
+	json_object_set_new(s, "index", dump_svcidx(id));
 	model_free(&m);
 	return s;
 }
@@ -311,6 +428,7 @@ static void run_case(void **state)
 			fail_msg("%s: %d services exist, expected %zu", file, n,
 				 json_object_size(json_object_get(expect, "services")));
 	}
+	svcidx_entries = 0;
 	json_object_foreach(json_object_get(expect, "services"), k, want) {
 		got = dump_service(k);
 		if (!json_same(want, got)) {
@@ -323,6 +441,25 @@ static void run_case(void **state)
 			fail_msg("%s: service \"%s\" differs", file, k);
 		}
 		json_decref(got);
+	}
+	/* Nothing else in l4s_svcidx: as many entries as l4s_frontends and l4s_tracks hold,
+	 * and a head per service they name (none of a deleted service, none unlisted). */
+	{
+		struct owners o = { 0 };
+		int all = 0;
+
+		assert_int_equal(map_scan(st.svcidx, sizeof(struct l4s_svcidx_key),
+					  sizeof(struct l4s_svcidx), count_entry, &all), 0);
+		assert_int_equal(map_scan(st.frontends, sizeof(struct l4s_frontend_key),
+					  sizeof(struct l4s_frontend), fe_owner, &o), 0);
+		assert_int_equal(map_scan(st.tracks, sizeof(struct l4s_track_key),
+					  sizeof(struct l4s_track), tr_owner, &o), 0);
+		if (all != o.entries + o.heads)
+			fail_msg("%s: l4s_svcidx holds %d entries; the maps hold %d frontends and "
+				 "tracks of %d services", file, all, o.entries, o.heads);
+		if (all < svcidx_entries)
+			fail_msg("%s: l4s_svcidx holds %d entries, the services listed %d", file,
+				 all, svcidx_entries);
 	}
 	json_decref(doc);
 }
@@ -363,6 +500,88 @@ static void test_merge_ready_wins(void **state)
 	assert_non_null(strstr(l4s_errmsg(), "pod-b"));
 	assert_int_equal(s.nbe, 0);
 	spec_free(&s);
+}
+
+/* spec_merge_endpoints at the per-service limit: 5,000 backends (tracks a and b), a list
+ * of 5,000 endpoints that keeps the odd ones of track a (every third drained), moves
+ * some to b, and adds 2,500 new: counts, weights, tracks and the survivors' order. */
+static void test_merge_large(void **state)
+{
+	int n = L4S_MAX_BACKENDS_PER_SVC, ne = 0;
+	struct spec_endpoint *ep = calloc((size_t)n, sizeof(*ep));
+	struct merge_counts c = {};
+	struct svc_spec s;
+
+	(void)state;
+	assert_non_null(ep);
+	spec_init(&s, "big");
+	/* Backend i: 10.2.(i / 250).(i % 250 + 1):80, listed in a scrambled order. */
+	for (int k = 0; k < n; k++) {
+		int i = (int)(((long)k * 2711) % n);
+		struct l4s_addr a = { .addr = { htonl(0x0a020000u | (__u32)(i / 250) << 8 |
+						      (__u32)(i % 250 + 1)) } };
+
+		assert_non_null(spec_backend_add(&s, &a, L4S_AF_INET, 80, i % 2 ? "a" : "b",
+						 L4S_WEIGHT_ONE));
+	}
+	for (int i = 1; i < n; i += 2) { /* the odd ones: track a */
+		struct spec_endpoint *e = &ep[ne++];
+
+		e->addr.addr[0] = htonl(0x0a020000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		e->family = L4S_AF_INET;
+		e->port = 80;
+		e->state = i % 3 == 0 ? EP_DRAIN : EP_READY;
+		strcpy(e->track, i % 7 == 0 ? "b" : "a");
+	}
+	for (int i = 0; i < n / 2; i++) { /* new ones */
+		struct spec_endpoint *e = &ep[ne++];
+
+		e->addr.addr[0] = htonl(0x0a030000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		e->family = L4S_AF_INET;
+		e->port = 80;
+		strcpy(e->track, "a");
+	}
+	assert_int_equal(spec_merge_endpoints(&s, ep, ne, "a", L4S_WEIGHT_ONE, &c), 0);
+	/* Scope a: the even ones are track b, out of scope: kept. Nothing of a removed
+	 * (every odd one is listed). */
+	assert_int_equal(c.removed, 0);
+	assert_int_equal(c.added, n / 2);
+	assert_int_equal(s.nbe, n + n / 2);
+	{
+		int drained = 0, moved = 0;
+
+		for (int i = 1; i < n; i += 2) {
+			drained += i % 3 == 0;
+			moved += i % 7 == 0;
+		}
+		assert_int_equal(c.drained, drained);
+		assert_int_equal(c.moved, moved);
+	}
+	for (int k = 0; k < n; k++) { /* survivors keep their places */
+		int i = (int)(((long)k * 2711) % n);
+		const struct spec_backend *b = &s.be[k];
+
+		assert_int_equal(ntohl(b->addr.addr[0]),
+				 0x0a020000u | (__u32)(i / 250) << 8 | (__u32)(i % 250 + 1));
+		assert_int_equal(b->weight, i % 2 && i % 3 == 0 ? 0 : L4S_WEIGHT_ONE);
+		assert_string_equal(b->track, i % 2 && i % 7 != 0 ? "a" : "b");
+	}
+	/* Now a list with only the new ones: every old backend of track a goes, in order. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spec_merge_endpoints(&s, ep + n / 2, n / 2, "a", L4S_WEIGHT_ONE, &c), 0);
+	{
+		int left = 0;
+
+		for (int i = 0; i < s.nbe; i++)
+			left += !strcmp(s.be[i].track, "a") &&
+				(ntohl(s.be[i].addr.addr[0]) >> 16) == 0x0a02;
+		assert_int_equal(left, 0);
+		for (int i = 1; i < s.nbe; i++) /* the b ones still before the new ones */
+			if ((ntohl(s.be[i].addr.addr[0]) >> 16) == 0x0a02)
+				assert_int_equal(ntohl(s.be[i - 1].addr.addr[0]) >> 16, 0x0a02);
+	}
+	spec_free(&s);
+	free(ep);
 }
 
 /* Many specs at once (apply): new services created together, their tables in one
@@ -582,6 +801,7 @@ int main(void)
 	closedir(d);
 	qsort(files, (size_t)nf, sizeof(*files), cmp_str);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_ready_wins);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_merge_large);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_apply_many);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_one_service);
 	for (int i = 0; i < nf; i++)

@@ -21,6 +21,9 @@
 #include "state.h"
 #include "l4split.skel.h"
 
+static void svcidx_create(struct l4s_state *st);
+static int index_scan(struct l4s_state *st);
+
 static __u64 flow_max_opt;
 static __u32 backend_max_opt;
 
@@ -63,6 +66,8 @@ static const struct {
 	/* The connect-time histogram: added the same way. */
 	{ "l4s_cstart", offsetof(struct l4s_state, cstart), 1 },
 	{ "l4s_bconnect", offsetof(struct l4s_state, bconnect), 1 },
+	/* Userspace only, created by state_load_object (not in the object). */
+	{ "l4s_svcidx", offsetof(struct l4s_state, svcidx), 1 },
 };
 #define N_STATE_MAPS (sizeof(state_maps) / sizeof(state_maps[0]))
 
@@ -469,6 +474,12 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 			continue;
 		*map_fd(st, i) = bpf_obj_get(path);
 	}
+	/* l4s_svcidx: made here when missing; else made to agree with the maps (an older
+	 * l4split may have changed them since). */
+	if (st->svcidx < 0)
+		svcidx_create(st);
+	else if (state_svcidx_sync(st))
+		l4s_note("Warning: %s; services are read by scans\n", l4s_errmsg());
 	return skel;
 }
 
@@ -1225,6 +1236,459 @@ static void index_del_be(struct state_svc_index *x, __u32 id)
 		}
 }
 
+/* ---- l4s_svcidx: each service's frontends and tracks, found by its id -------------------- */
+
+#define IDX_SLOTS (L4S_SVCIDX_FE + L4S_SVCIDX_TR)
+
+/* One service's l4s_svcidx entries as they are in the map (extras included). */
+struct state_idx {
+	__u64 used[IDX_SLOTS / 64];
+	__u32 *slot;
+	struct l4s_svcidx *v;
+	int n, cap;
+};
+
+static int idx_is_fe(__u32 slot)
+{
+	return slot < L4S_SVCIDX_FE;
+}
+
+static int idx_bit(const struct state_idx *c, __u32 slot)
+{
+	return (int)((c->used[slot / 64] >> (slot % 64)) & 1);
+}
+
+static void idx_set(struct state_idx *c, __u32 slot, int on)
+{
+	if (on)
+		c->used[slot / 64] |= 1ull << (slot % 64);
+	else
+		c->used[slot / 64] &= ~(1ull << (slot % 64));
+}
+
+static void idx_cache_free(struct l4s_state *st)
+{
+	if (!st->idxc)
+		return;
+	for (__u32 i = 0; i < L4S_MAX_SERVICES; i++)
+		if (st->idxc[i]) {
+			free(st->idxc[i]->slot);
+			free(st->idxc[i]->v);
+			free(st->idxc[i]);
+		}
+	free(st->idxc);
+	st->idxc = NULL;
+}
+
+static int idx_push(struct state_idx *c, __u32 slot, const struct l4s_svcidx *v)
+{
+	if (c->n == c->cap) {
+		int cap = c->cap ? 2 * c->cap : 4;
+		__u32 *s = realloc(c->slot, sizeof(*s) * (size_t)cap);
+		struct l4s_svcidx *nv;
+
+		if (!s)
+			return -ENOMEM;
+		c->slot = s;
+		nv = realloc(c->v, sizeof(*nv) * (size_t)cap);
+		if (!nv)
+			return -ENOMEM;
+		c->v = nv;
+		c->cap = cap;
+	}
+	c->slot[c->n] = slot;
+	c->v[c->n++] = *v;
+	return 0;
+}
+
+static void idx_pop(struct state_idx *c, int i)
+{
+	c->slot[i] = c->slot[c->n - 1];
+	c->v[i] = c->v[--c->n];
+}
+
+/* An empty cache for service @id (none there yet), or NULL. */
+static struct state_idx *idx_new(struct l4s_state *st, __u32 id)
+{
+	if (!st->idxc && !(st->idxc = calloc(L4S_MAX_SERVICES, sizeof(*st->idxc))))
+		return NULL;
+	if (!st->idxc[id])
+		st->idxc[id] = calloc(1, sizeof(**st->idxc));
+	return st->idxc[id];
+}
+
+/* Service @id's entries: the head, then each slot it lists (1 + n lookups, once). */
+static struct state_idx *idx_get(struct l4s_state *st, __u32 id, int *err)
+{
+	struct l4s_svcidx_key k = { .svc_id = id, .slot = L4S_SVCIDX_HEAD };
+	struct l4s_svcidx head, v;
+	struct state_idx *c;
+
+	if (st->idxc && st->idxc[id])
+		return st->idxc[id];
+	if (!(c = idx_new(st, id))) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (bpf_map_lookup_elem(st->svcidx, &k, &head)) {
+		if (errno == ENOENT)
+			return c; /* nothing listed */
+		*err = -errno;
+		goto fail;
+	}
+	memcpy(c->used, head.used, sizeof(c->used));
+	for (k.slot = 0; k.slot < IDX_SLOTS; k.slot++) {
+		if (!idx_bit(c, k.slot))
+			continue;
+		memset(&v, 0, sizeof(v)); /* listed, not there (cannot happen): matches nothing */
+		if (bpf_map_lookup_elem(st->svcidx, &k, &v) && errno != ENOENT) {
+			*err = -errno;
+			goto fail;
+		}
+		if ((*err = idx_push(c, k.slot, &v)))
+			goto fail;
+	}
+	return c;
+fail:
+	free(c->slot);
+	free(c->v);
+	free(c);
+	st->idxc[id] = NULL;
+	return NULL;
+}
+
+static int idx_head_put(struct l4s_state *st, __u32 id, const struct state_idx *c)
+{
+	struct l4s_svcidx_key k = { .svc_id = id, .slot = L4S_SVCIDX_HEAD };
+	struct l4s_svcidx head = {};
+	int any = 0;
+
+	for (size_t i = 0; i < IDX_SLOTS / 64; i++)
+		any |= c->used[i] != 0;
+	if (!any)
+		return bpf_map_delete_elem(st->svcidx, &k) && errno != ENOENT ? -errno : 0;
+	memcpy(head.used, c->used, sizeof(head.used));
+	return bpf_map_update_elem(st->svcidx, &k, &head, BPF_ANY) ? -errno : 0;
+}
+
+static int idx_same(__u32 slot, const struct l4s_svcidx *a, const struct l4s_svcidx *b)
+{
+	return idx_is_fe(slot) ? !memcmp(&a->fe, &b->fe, sizeof(a->fe)) :
+				 !strncmp(a->track, b->track, L4S_NAME_LEN);
+}
+
+/* Is entry @i of service @id's cache what its map holds? */
+static int idx_valid(struct l4s_state *st, __u32 id, const struct state_idx *c, int i,
+		     __u32 *order, __u64 *weight)
+{
+	if (idx_is_fe(c->slot[i])) {
+		struct l4s_frontend f;
+
+		if (bpf_map_lookup_elem(st->frontends, &c->v[i].fe, &f) || f.svc_id != id)
+			return 0;
+		*order = f.order;
+	} else {
+		struct l4s_track_key tk = { .svc_id = id };
+		struct l4s_track t;
+
+		memcpy(tk.name, c->v[i].track, L4S_NAME_LEN);
+		tk.name[L4S_NAME_LEN - 1] = 0;
+		if (!tk.name[0] || bpf_map_lookup_elem(st->tracks, &tk, &t))
+			return 0;
+		*weight = t.weight;
+	}
+	return 1;
+}
+
+/* Unlist entry @i (head first, then the entry): the map entry it named is gone. */
+static int idx_drop(struct l4s_state *st, __u32 id, struct state_idx *c, int i)
+{
+	struct l4s_svcidx_key k = { .svc_id = id, .slot = c->slot[i] };
+	int err;
+
+	idx_set(c, c->slot[i], 0);
+	err = idx_head_put(st, id, c);
+	if (err) {
+		idx_set(c, c->slot[i], 1);
+		return err;
+	}
+	bpf_map_delete_elem(st->svcidx, &k);
+	idx_pop(c, i);
+	return 0;
+}
+
+/* Drop the entries whose map entry is not there (what a killed writer left). */
+static int idx_prune(struct l4s_state *st, __u32 id, struct state_idx *c)
+{
+	__u32 order;
+	__u64 weight;
+
+	for (int i = 0; i < c->n;) {
+		int err;
+
+		if (idx_valid(st, id, c, i, &order, &weight)) {
+			i++;
+			continue;
+		}
+		if ((err = idx_drop(st, id, c, i)))
+			return err;
+	}
+	return 0;
+}
+
+/* List @v (a frontend key or a track name) for service @id before its map entry is
+ * written: the entry, then the head. 0 or -errno. */
+static int idx_add(struct l4s_state *st, __u32 id, int fe, const struct l4s_svcidx *v)
+{
+	__u32 lo = fe ? 0 : L4S_SVCIDX_FE, hi = fe ? L4S_SVCIDX_FE : IDX_SLOTS, slot;
+	struct l4s_svcidx_key k = { .svc_id = id };
+	struct state_idx *c;
+	int err = 0, pruned = 0;
+
+	if (st->svcidx < 0 || id >= L4S_MAX_SERVICES)
+		return 0;
+	if (!(c = idx_get(st, id, &err)))
+		return err;
+	for (int i = 0; i < c->n; i++)
+		if (idx_is_fe(c->slot[i]) == fe && idx_same(c->slot[i], &c->v[i], v))
+			return 0;
+again:
+	for (slot = lo; slot < hi && idx_bit(c, slot); slot++)
+		;
+	if (slot == hi) {
+		if (pruned++ || (err = idx_prune(st, id, c)))
+			return err ? err : -ENOSPC;
+		goto again;
+	}
+	k.slot = slot;
+	if (bpf_map_update_elem(st->svcidx, &k, v, BPF_ANY))
+		return -errno;
+	idx_set(c, slot, 1);
+	if ((err = idx_head_put(st, id, c)) || (err = idx_push(c, slot, v))) {
+		idx_set(c, slot, 0);
+		return err;
+	}
+	return 0;
+}
+
+/* Unlist @v for service @id once its map entry is deleted. */
+static void idx_del(struct l4s_state *st, __u32 id, int fe, const struct l4s_svcidx *v)
+{
+	struct state_idx *c;
+	int err = 0;
+
+	if (st->svcidx < 0 || id >= L4S_MAX_SERVICES || !(c = idx_get(st, id, &err)))
+		return;
+	for (int i = 0; i < c->n;)
+		if (idx_is_fe(c->slot[i]) == fe && idx_same(c->slot[i], &c->v[i], v)) {
+			if (idx_drop(st, id, c, i))
+				return; /* listed still: an extra, dropped by the next sync */
+		} else {
+			i++;
+		}
+}
+
+static struct l4s_svcidx idx_of_fe(const struct l4s_frontend_key *k)
+{
+	struct l4s_svcidx v;
+
+	memset(&v, 0, sizeof(v));
+	v.fe = *k;
+	return v;
+}
+
+static struct l4s_svcidx idx_of_track(const char *name)
+{
+	struct l4s_svcidx v;
+
+	memset(&v, 0, sizeof(v));
+	strncpy(v.track, name, L4S_NAME_LEN - 1);
+	return v;
+}
+
+/* Read service @id's frontends and tracks into its bucket through l4s_svcidx. */
+static int index_read_one(struct l4s_state *st, __u32 id)
+{
+	struct state_idx *c;
+	int err = 0;
+
+	if (!(c = idx_get(st, id, &err)))
+		return err;
+	for (int i = 0; i < c->n && !err; i++) {
+		__u32 order = 0;
+		__u64 weight = 0;
+
+		if (!idx_valid(st, id, c, i, &order, &weight))
+			continue; /* an extra a killed writer left */
+		if (idx_is_fe(c->slot[i]))
+			err = index_add_fe(index_bucket(st, id), &c->v[i].fe, order);
+		else
+			err = index_put_tr(index_bucket(st, id), c->v[i].track, weight);
+	}
+	return err;
+}
+
+static int idx_scan_put(const void *kp, const void *vp, void *ctx)
+{
+	const struct l4s_svcidx_key *k = kp;
+	const struct l4s_svcidx *v = vp;
+	struct l4s_state *st = ctx;
+	struct state_idx *c;
+
+	if (k->svc_id >= L4S_MAX_SERVICES || (k->slot >= IDX_SLOTS && k->slot != L4S_SVCIDX_HEAD)) {
+		bpf_map_delete_elem(st->svcidx, k); /* nothing this binary wrote */
+		return 0;
+	}
+	if (!(c = idx_new(st, k->svc_id)))
+		return -ENOMEM;
+	if (k->slot == L4S_SVCIDX_HEAD) {
+		memcpy(c->used, v->used, sizeof(c->used));
+		return 0;
+	}
+	return idx_push(c, k->slot, v);
+}
+
+int state_svcidx_sync(struct l4s_state *st)
+{
+	int err;
+
+	if (st->svcidx < 0)
+		return 0;
+	/* Every service's frontends and tracks, by scans; the index as it is, by a scan. */
+	index_free(st);
+	st->index = calloc(L4S_MAX_SERVICES, sizeof(*st->index));
+	if (!st->index)
+		return l4s_err(ENOMEM, "out of memory");
+	st->index_head = L4S_MAX_SERVICES;
+	st->index_only = L4S_MAX_SERVICES;
+	err = index_scan(st);
+	idx_cache_free(st);
+	if (!err && !(st->idxc = calloc(L4S_MAX_SERVICES, sizeof(*st->idxc))))
+		err = -ENOMEM;
+	if (!err)
+		err = map_scan(st->svcidx, sizeof(struct l4s_svcidx_key), sizeof(struct l4s_svcidx),
+			       idx_scan_put, st);
+	for (__u32 id = 0; !err && id < L4S_MAX_SERVICES; id++) {
+		struct state_idx *c = st->idxc[id];
+		const struct state_svc_index *x = &st->index[id];
+
+		if (c) {
+			/* Entries the head does not list (a writer killed between the two
+			 * writes): not there as far as readers know. */
+			for (int i = 0; i < c->n;) {
+				struct l4s_svcidx_key k = { .svc_id = id, .slot = c->slot[i] };
+
+				if (idx_bit(c, c->slot[i])) {
+					i++;
+					continue;
+				}
+				bpf_map_delete_elem(st->svcidx, &k);
+				idx_pop(c, i);
+			}
+			/* Listed slots with no entry (cannot happen): listed as nothing. */
+			for (__u32 s = 0; s < IDX_SLOTS && !err; s++) {
+				int found = 0;
+				struct l4s_svcidx none = {};
+
+				if (!idx_bit(c, s))
+					continue;
+				for (int i = 0; i < c->n && !found; i++)
+					found = c->slot[i] == s;
+				if (!found)
+					err = idx_push(c, s, &none);
+			}
+		}
+		/* What the maps hold is listed (first), what they do not is not (then). */
+		for (int i = 0; !err && i < x->nfe; i++) {
+			struct l4s_svcidx v = idx_of_fe(&x->fe[i]);
+
+			err = idx_add(st, id, 1, &v);
+		}
+		for (int i = 0; !err && i < x->ntr; i++) {
+			struct l4s_svcidx v = idx_of_track(x->tr[i].name);
+
+			err = idx_add(st, id, 0, &v);
+		}
+		for (int i = 0; !err && (c = st->idxc[id]) && i < c->n;) {
+			int keep = 0;
+
+			for (int j = 0; !keep && idx_is_fe(c->slot[i]) && j < x->nfe; j++)
+				keep = !memcmp(&c->v[i].fe, &x->fe[j], sizeof(x->fe[j]));
+			for (int j = 0; !keep && !idx_is_fe(c->slot[i]) && j < x->ntr; j++)
+				keep = !strncmp(c->v[i].track, x->tr[j].name, L4S_NAME_LEN);
+			if (keep)
+				i++;
+			else
+				err = idx_drop(st, id, c, i);
+		}
+	}
+	if (err) {
+		idx_cache_free(st);
+		return l4s_err(-err, "cannot rebuild l4s_svcidx: %s", strerror(-err));
+	}
+	return 0;
+}
+
+/* l4s_svcidx for a state that lacks it (a new one, or one made before it): created,
+ * filled from the maps, then pinned, so no reader ever sees it half-filled. */
+static void svcidx_create(struct l4s_state *st)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	char path[PATH_MAX];
+	int fd;
+
+	if (st->svcidx >= 0 || pin_path(path, sizeof(path), st->pin_dir, "l4s_svcidx"))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		st->svcidx = fd;
+		return;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "l4s_svcidx", sizeof(struct l4s_svcidx_key),
+			    sizeof(struct l4s_svcidx), L4S_SVCIDX_MAX, &o);
+	if (fd < 0) {
+		l4s_note("Warning: cannot create l4s_svcidx: %s; services are read by scans\n",
+			 strerror(errno));
+		return;
+	}
+	st->svcidx = fd;
+	if ((st->frontends >= 0 && st->tracks >= 0 && state_svcidx_sync(st)) ||
+	    bpf_obj_pin(fd, path)) {
+		l4s_note("Warning: cannot make l4s_svcidx: %s; services are read by scans\n",
+			 strerror(errno));
+		close(fd);
+		st->svcidx = -1;
+	}
+	idx_cache_free(st);
+	index_free(st);
+}
+
+/* Read the frontends, tracks and backends of the services index_wants() into st->index. */
+static int index_scan(struct l4s_state *st)
+{
+	int err;
+
+	if (st->index_only < L4S_MAX_SERVICES && st->svcidx >= 0) {
+		/* One service: its frontends and tracks are looked up, not walked for. */
+		err = index_read_one(st, st->index_only);
+	} else {
+		err = map_scan(st->frontends, sizeof(struct l4s_frontend_key),
+			       sizeof(struct l4s_frontend), index_fe_put, st);
+		if (!err)
+			err = map_scan(st->tracks, sizeof(struct l4s_track_key),
+				       sizeof(struct l4s_track), index_tr_put, st);
+	}
+	if (!err && !state_backends(st))
+		err = -EIO;
+	for (__u32 i = 0; !err && i < st->be_max; i++) {
+		const struct l4s_backend *b = &st->be_snap[i];
+
+		if ((b->flags & L4S_BE_F_IN_USE) && index_wants(st, b->svc_id))
+			err = index_add_be(index_bucket(st, b->svc_id), i);
+	}
+	return err;
+}
+
 const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 {
 	__u32 only;
@@ -1246,19 +1710,7 @@ const struct state_svc_index *state_index(struct l4s_state *st, __u32 svc_id)
 		l4s_err(ENOMEM, "out of memory");
 		return NULL;
 	}
-	err = map_scan(st->frontends, sizeof(struct l4s_frontend_key), sizeof(struct l4s_frontend),
-		       index_fe_put, st);
-	if (!err)
-		err = map_scan(st->tracks, sizeof(struct l4s_track_key), sizeof(struct l4s_track),
-			       index_tr_put, st);
-	if (!err && !state_backends(st))
-		err = -EIO;
-	for (__u32 i = 0; !err && i < st->be_max; i++) {
-		const struct l4s_backend *b = &st->be_snap[i];
-
-		if ((b->flags & L4S_BE_F_IN_USE) && index_wants(st, b->svc_id))
-			err = index_add_be(index_bucket(st, b->svc_id), i);
-	}
+	err = index_scan(st);
 	if (err) {
 		index_free(st);
 		l4s_err(err, "cannot read the frontends, tracks and backends: %s", strerror(-err));
@@ -1271,7 +1723,11 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 		       __u32 order, __u64 flags)
 {
 	struct l4s_frontend f = { .svc_id = svc_id, .order = order };
+	struct l4s_svcidx v = idx_of_fe(k);
+	int err = idx_add(st, svc_id, 1, &v); /* listed before it is there */
 
+	if (err)
+		return err;
 	if (bpf_map_update_elem(st->frontends, k, &f, flags))
 		return -errno;
 	if (st->index && svc_id < L4S_MAX_SERVICES &&
@@ -1283,7 +1739,10 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id)
 {
 	int err = bpf_map_delete_elem(st->frontends, k) ? -errno : 0;
+	struct l4s_svcidx v = idx_of_fe(k);
 
+	if (!err || err == -ENOENT)
+		idx_del(st, svc_id, 1, &v); /* unlisted once it is gone */
 	if (st->index && svc_id < L4S_MAX_SERVICES)
 		index_del_fe(&st->index[svc_id], k);
 	return err;
@@ -1293,7 +1752,11 @@ int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 
 {
 	struct l4s_track_key tk = { .svc_id = svc_id };
 	struct l4s_track t = { .weight = weight };
+	struct l4s_svcidx v = idx_of_track(name);
+	int err = idx_add(st, svc_id, 0, &v); /* listed before it is there (once) */
 
+	if (err)
+		return err;
 	strncpy(tk.name, name, L4S_NAME_LEN - 1);
 	if (bpf_map_update_elem(st->tracks, &tk, &t, BPF_ANY))
 		return -errno;
@@ -1310,6 +1773,11 @@ int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name)
 
 	strncpy(tk.name, name, L4S_NAME_LEN - 1);
 	err = bpf_map_delete_elem(st->tracks, &tk) ? -errno : 0;
+	if (!err || err == -ENOENT) {
+		struct l4s_svcidx v = idx_of_track(name);
+
+		idx_del(st, svc_id, 0, &v);
+	}
 	if (st->index && svc_id < L4S_MAX_SERVICES)
 		index_del_tr(&st->index[svc_id], tk.name);
 	return err;
@@ -1334,6 +1802,7 @@ void state_forget(struct l4s_state *st)
 	st->svc_snap = NULL;
 	st->be_mapped = st->svc_mapped = 0;
 	index_free(st);
+	idx_cache_free(st);
 }
 
 void state_close(struct l4s_state *st)

@@ -27,6 +27,8 @@ struct l4s_state {
 	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
 	int svcaff, affinity; /* client-IP affinity timeouts; -1 until attach */
 	int cstart, bconnect; /* the connect-time histogram; -1 until attach */
+	int svcidx; /* each service's frontends and tracks (l4s_svcidx); -1 until attach */
+	struct state_idx **idxc; /* l4s_svcidx as written, per service id (state.c) */
 	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
 	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
@@ -100,11 +102,12 @@ int state_weight(struct l4s_state *st, __u32 id, __u64 *w, int many);
 int state_put_weight(struct l4s_state *st, __u32 id, __u64 w);
 int state_put_service(struct l4s_state *st, __u32 id, const struct l4s_service *svc);
 /*
- * Frontends, tracks and backend ids of one service, from one scan of each map kept in
- * step by the writers below (state_put_backend too). The first service asked for is read
- * alone (the scans keep only its entries: a weight change builds nothing for the 10,000
- * others); a second one reads every service, grouped, so loading the models of thousands
- * of services costs two scans, not two per service. NULL on error (with a message).
+ * Frontends, tracks and backend ids of one service, kept in step by the writers below
+ * (state_put_backend too). The first service asked for is read alone: its frontends and
+ * tracks looked up from l4s_svcidx (a state without it: one scan of each map keeping
+ * only its entries), so a weight change reads nothing of the 10,000 others; a second one
+ * reads every service, grouped, so loading the models of thousands of services costs
+ * two scans, not two per service. NULL on error (with a message).
  */
 struct state_track {
 	char name[L4S_NAME_LEN];
@@ -128,6 +131,11 @@ int state_put_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, _
 int state_del_frontend(struct l4s_state *st, const struct l4s_frontend_key *k, __u32 svc_id);
 int state_put_track(struct l4s_state *st, __u32 svc_id, const char *name, __u64 weight);
 int state_del_track(struct l4s_state *st, __u32 svc_id, const char *name);
+/* Make l4s_svcidx list exactly what l4s_frontends and l4s_tracks hold (a scan of
+ * each; writes only where they differ): after a writer was killed (service_repair),
+ * and on 'attach' (a new index, or one an older l4split's changes went past). No-op
+ * without the map. 0 or -errno with a message. */
+int state_svcidx_sync(struct l4s_state *st);
 /* Maps a state written by an older l4split may lack (until 'attach' adds them): 0 when
  * the state has what @what needs, else -EOPNOTSUPP with a message and a hint. */
 enum state_feature { STATE_HAS_ROLLOUTS, STATE_HAS_SNAT, STATE_HAS_SOCKET };

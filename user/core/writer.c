@@ -14,8 +14,8 @@
 #include "table.h"
 #include "writer.h"
 
-#define SPEC_MAX_FRONTENDS 64
-#define SPEC_MAX_TRACKS    256
+#define SPEC_MAX_FRONTENDS L4S_SVCIDX_FE /* what l4s_svcidx has slots for */
+#define SPEC_MAX_TRACKS    L4S_SVCIDX_TR
 #define USER_FLAGS         (L4S_SVC_F_AFFINITY_CLIENT_IP | L4S_SVC_F_AGENT)
 
 /* ---- reading ---------------------------------------------------------------------------- */
@@ -994,6 +994,7 @@ static int repair_dirty(struct l4s_state *st, __u32 id)
 int service_repair(struct l4s_state *st)
 {
 	const struct l4s_service *all;
+	int fixed = 0;
 
 	if (st->repaired)
 		return 0;
@@ -1027,6 +1028,16 @@ int service_repair(struct l4s_state *st)
 			st->repaired = 0;
 			return l4s_err(err, "cannot repair service \"%s\": %s", s.name, why);
 		}
+		fixed++;
+	}
+	/* A killed writer may have left l4s_svcidx listing what it had deleted (never
+	 * missing what it wrote): make it list exactly what the maps hold. */
+	if (fixed) {
+		int err = state_svcidx_sync(st);
+
+		if (err)
+			st->repaired = 0;
+		return err;
 	}
 	return 0;
 }
