@@ -10,7 +10,9 @@
 #   - convergence: CHANGES endpoint readiness flips, each timed from the write to the API
 #     server until `l4split status` shows the backend's new weight; p50/p99.
 # Output: one line per figure, "NAME VALUE UNIT [BASELINE_NAME BASELINE_VALUE] [TARGET]"
-# (scripts/bench.sh records them). Runs in its own netns and pin directory.
+# (scripts/bench.sh records them). Runs in its own netns and pin directory. The generated
+# Pod is the 3 KB fixture: real Pods (10-20 KB with managedFields) make the old figures
+# larger still.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -74,7 +76,7 @@ for s in range(svcs):
                   "endpoints": eps[s]})
 json.dump({"kind": "List", "items": items}, sys.stdout)
 EOF
-in_ns python3 tests/tools/k8s-apiserver.py --port 0 --port-file "$ROOT/api.port" --timeout 1800 &
+nsenter --net="/run/netns/$NS" python3 tests/tools/k8s-apiserver.py --port 0 --port-file "$ROOT/api.port" --timeout 1800 &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$ROOT/api.port" ] && break; sleep 0.1; done
 API=http://127.0.0.1:$(cat "$ROOT/api.port")
@@ -83,7 +85,7 @@ in_ns curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$ROOT
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: %s\nusers:\n- name: a\n  user: {}\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: a\ncurrent-context: b\n' "$API" >"$ROOT/kubeconfig"
 
 # --- initial sync ---------------------------------------------------------------------------
-L4SPLIT_PIN_DIR=$ROOT/pin in_ns "$L4SPLIT" agent --kubeconfig "$ROOT/kubeconfig" --node-name bench \
+L4SPLIT_PIN_DIR=$ROOT/pin nsenter --net="/run/netns/$NS" "$L4SPLIT" agent --kubeconfig "$ROOT/kubeconfig" --node-name bench \
 	--metrics-addr 127.0.0.1:9481 2>"$ROOT/agent.log" &
 PIDS+=($!)
 metric() { in_ns curl -sf http://127.0.0.1:9481/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -96,11 +98,17 @@ echo "initial_sync_bytes_endpointslices $((svc_b + eps_b + pod_b)) B initial_syn
 echo "initial_sync_bytes_full_pods $((svc_b + old_pods)) B"
 
 # --- one endpoint change: the slice event vs the Pod event the old agent got ------------------
-in_ns curl -sfN "$API/api/v1/pods?watch=1&resourceVersion=$(in_ns curl -sf "$API/api/v1/pods?limit=1" | jq -r .metadata.resourceVersion)" >"$ROOT/podwatch" &
+nsenter --net="/run/netns/$NS" curl -sfN "$API/api/v1/pods?watch=1&resourceVersion=$(in_ns curl -sf "$API/api/v1/pods?limit=1" | jq -r .metadata.resourceVersion)" >"$ROOT/podwatch" &
 PIDS+=($!)
 sleep 0.5
-slice_of() { in_ns curl -sf "$API/_ctl/state" | jq -c --arg k "default/svc-$1-abcde" '.objs.endpointslices[$k]'; }
-pod_of() { in_ns curl -sf "$API/_ctl/state" | jq -c --arg k "default/svc-$1-pod-$1" '.objs.pods[$k]'; }
+slice_of() {
+	in_ns curl -sf "$API/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?fieldSelector=metadata.name%3Dsvc-$1-abcde" |
+		jq -c '.items[0] + {kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1"}'
+}
+pod_of() {
+	in_ns curl -sf "$API/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dsvc-$1-pod-$1" |
+		jq -c '.items[0] + {kind: "Pod", apiVersion: "v1"}'
+}
 e0=$(metric 'l4split_agent_api_bytes_total{resource="endpointslices"}')
 # Pod svc-0-pod-0 turns unready: its Pod changes (status), and so does its slice.
 pod_of 0 | jq -c '.status.conditions = [.status.conditions[]? | if .type == "Ready" then .status = "False" else . end]' |
