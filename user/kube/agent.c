@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Watchers (one thread per resource) keep caches of Services and Pods; the
- * reconciler (the calling thread) turns annotated Services into l4split
- * services whenever a cache changes, through the same transactions as the CLI.
+ * Informers (informer.c, one thread each) keep caches of Services, EndpointSlices and,
+ * while a Service uses l4split.io/track-label, pod metadata; the reconciler (the calling
+ * thread) turns annotated Services into l4split services whenever a cache changes,
+ * through the same transactions as the CLI.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1038,6 +1039,7 @@ static void informer_setup(struct agent *a, struct informer *in, int res)
 	in->watch_restarts = &a->st.watch_restarts[res];
 	in->events = &a->st.events[res];
 	in->rx_bytes = &a->st.api_bytes[res];
+	in->log = agent_log;
 }
 
 /* A label key as a labelSelector query value ("has this label"): %-encoded. */

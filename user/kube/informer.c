@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "agent.h"
 #include "err.h"
 #include "informer.h"
 
@@ -136,7 +135,7 @@ static int list(struct informer *in)
 /* Say what failed, wait, and double the next wait (at most BACKOFF_MAX_MS). */
 static void backoff_wait(struct informer *in, long *backoff, const char *what)
 {
-	agent_log("%s %s failed: %s; again in %.1f s", what, in->name, l4s_errmsg(),
+	in->log("%s %s failed: %s; again in %.1f s", what, in->name, l4s_errmsg(),
 		  *backoff / 1000.0);
 	nap(in, *backoff);
 	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
@@ -173,7 +172,7 @@ static void *informer_thread(void *arg)
 			(*in->watch_restarts)++;
 			pthread_mutex_unlock(in->mu);
 			if (err == -ESTALE) {
-				agent_log("watch of %s: resource version %s is too old (410); listing "
+				in->log("watch of %s: resource version %s is too old (410); listing "
 					  "again", in->name, in->rv);
 				break;
 			}
@@ -227,7 +226,7 @@ void informer_stop(struct informer *in)
 	in->stop = 1;
 	/* The pipe stays readable (nobody reads it): every poll() on it returns at once. */
 	if (write(in->stop_wr, "", 1) < 0 && errno != EAGAIN)
-		agent_log("cannot wake the %s informer: %s", in->name, strerror(errno));
+		in->log("cannot wake the %s informer: %s", in->name, strerror(errno));
 	pthread_join(in->th, NULL);
 	close(in->stop_rd);
 	close(in->stop_wr);

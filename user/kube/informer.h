@@ -25,6 +25,7 @@ struct informer {
 	int *dirty;
 	unsigned long *relists, *watch_restarts, *events; /* counters (under *mu) */
 	unsigned long long *rx_bytes; /* bytes received (atomic) */
+	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* failures */
 
 	json_t *cache; /* under *mu */
 	int synced;    /* under *mu: a list arrived */
