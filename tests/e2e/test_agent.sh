@@ -337,6 +337,8 @@ for n in nosel ghost hl xn; do echo "{\"kind\":\"Service\",\"namespace\":\"defau
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
 check "annotations removed: the agent deletes what it made (${ms} ms)" test "$ms" != timeout
+check "... and stops watching pod metadata: no Service uses a track label" \
+	wait_for "$LAB_ROOT/agent2.log" "no Service uses track label run any more: pod metadata watch stopped" 5
 l4s service add manual 10.96.0.20:80/tcp >/dev/null
 # Make the agent reconcile once more (any Service event), and wait for that pass.
 n0=$(metric l4split_agent_reconciles_total)

@@ -166,6 +166,8 @@ slice solo IPv4 1:t 3 | ctl apply
 check "fallback: a ready pod again: the terminating one drains" \
 	until_ok 5 eval '[ "$(l4s status default.solo.http --json | jq -c "[.services[0].backends[] | select(.weight > 0) | .addr]")" = "[\"$(lab_be_addr 3):80\"]" ]'
 
+check "API load: tracks from Services need no pods: no pod list or watch at all" \
+	eq "$(node curl -sf "$API/_ctl/requests" | jq '[.requests[] | select(.path | test("/pods"))] | length')" 0
 check "API load: bytes received per resource on /metrics" \
 	eval "[ \"\$(node curl -sf http://127.0.0.1:9479/metrics | awk '\$1 == \"l4split_agent_api_bytes_total{resource=\\\"endpointslices\\\"}\" { print (\$2 > 0) }')\" = 1 ]"
 finish
