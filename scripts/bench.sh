@@ -633,6 +633,14 @@ result memory "lookup table per service (M = 16381)" "$tbl" bytes
 result memory "all maps, 1M flows, 10,000 services (M = 16381): fixed maps + 10,000 tables" \
 	"$(awk -v t="$total" -v b="$tbl" 'BEGIN { printf "%.1f", (t + 10000 * b) / 1048576 }')" MiB
 
+# --- 6. The agent's API load and convergence (issue 16) ---------------------------------------------
+echo "agent API load (10,000 pods, 1,000 Services; EndpointSlices vs the old full-Pod watch) and convergence:"
+while read -r name value unit bname bvalue target; do
+	[ "$bname" = - ] && bname=
+	[ "$bvalue" = - ] && bvalue=
+	result agent "$name" "$value" "$unit" "${bname:-}" "${bvalue:-}" "${target:-}"
+done < <(BUILD=$BUILD L4SPLIT=$L4SPLIT tests/bench/agent_api.sh)
+
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%MZ)" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" \
 	'{date: $date, kernel: $kernel, cpus: ($cpus | tonumber), results: .}' \
 	< <(printf '%s\n' "${RESULTS[@]}") >"$OUT"

@@ -37,7 +37,7 @@ l4s attach n0 --flows 262144 >/dev/null
 node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
 api_start() {
 	rm -f "$LAB_ROOT/api.port"
-	nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port "${1:-0}" --port-file "$LAB_ROOT/api.port" \
+	nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --slice-controller --port "${1:-0}" --port-file "$LAB_ROOT/api.port" \
 		--state "$LAB_ROOT/api.state" --token "$TOKEN" --timeout 900 \
 		--cert "$LAB_ROOT/tls/srv.crt" --key "$LAB_ROOT/tls/srv.key" &
 	API_PID=$!
@@ -139,6 +139,14 @@ out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 1000)
 check "add: 1:1 by annotation over 1000 connections is 50% +- 7" share_within "$out" new 50 7
 out=$(lab_client "$TRAFFIC" tcp 10.96.0.11 80 --count 200)
 check "add: the LoadBalancer IP answers too" eq "$(total_answers "$out")" 200
+# The agent reads EndpointSlices, and pods only as metadata, only those with the track label.
+reqs() { node curl -sf --cacert "$LAB_ROOT/tls/ca.crt" "https://127.0.0.1:$APIPORT/_ctl/requests"; }
+check "API load: EndpointSlices listed and watched" \
+	eq "$(reqs | jq '[.requests[] | select(.path | startswith("/apis/discovery.k8s.io/v1/endpointslices"))] | length >= 2')" true
+check "API load: pods listed and watched as PartialObjectMetadata, selected on the label run" \
+	eq "$(reqs | jq -c '[.requests[] | select(.path | startswith("/api/v1/pods")) | [(.path | test("labelSelector=run(&|$)")), (.accept | test("as=PartialObjectMetadata(List)?;g=meta.k8s.io;v=v1"))]] | unique')" '[[true,true]]'
+check "API load: no full Pod list or watch" \
+	eq "$(reqs | jq '[.requests[] | select((.path | test("/pods")) and (.accept | test("PartialObjectMetadata") | not))] | length')" 0
 check "TLS: an agent that does not trust the server's CA says why" \
 	wait_for "$LAB_ROOT/agent-other.log" "listing services failed: .*(certificate|SSL)" 20
 check "TLS: ... and writes nothing" eq "$(L4SPLIT_PIN_DIR=$LAB_ROOT/pin-other "$L4SPLIT" status --json | jq '.services | length')" 0
@@ -292,7 +300,7 @@ ms=$(until_ms 5 grep -q 'service default/badport: spec.ports\[0\].port: 70000 is
 check "Service port 70000: logged, naming the field (${ms} ms)" test "$ms" != timeout
 check "... and no l4split service for it" eval '! l4s status default.badport.http >/dev/null 2>&1'
 service "old-web=1" '| .metadata.name = "badname" | .spec.ports = [{name: "http", port: 8080, protocol: "TCP", targetPort: "htpp"}]' | ctl apply
-ms=$(until_ms 5 grep -q 'service default/badname: port http: port "htpp": none of the .* pods listed has a TCP container port of that name' "$LAB_ROOT/agent2.log")
+ms=$(until_ms 5 grep -q 'service default/badname: port http: port "http": none of the 1 EndpointSlices with endpoints has a TCP port of that name' "$LAB_ROOT/agent2.log")
 check "targetPort htpp (the pods have http): logged (${ms} ms)" test "$ms" != timeout
 check "... and no l4split service without backends for it" eval '! l4s status default.badname.http >/dev/null 2>&1'
 for n in badport badname; do echo "{\"kind\":\"Service\",\"namespace\":\"default\",\"name\":\"$n\"}" | ctl delete; done
@@ -329,6 +337,8 @@ for n in nosel ghost hl xn; do echo "{\"kind\":\"Service\",\"namespace\":\"defau
 service "" '| .metadata.annotations = {}' | ctl apply
 ms=$(until_ms 5 eval '! l4s status "$SVC" >/dev/null 2>&1')
 check "annotations removed: the agent deletes what it made (${ms} ms)" test "$ms" != timeout
+check "... and stops watching pod metadata: no Service uses a track label" \
+	wait_for "$LAB_ROOT/agent2.log" "no Service uses track label run any more: pod metadata watch stopped" 5
 l4s service add manual 10.96.0.20:80/tcp >/dev/null
 # Make the agent reconcile once more (any Service event), and wait for that pass.
 n0=$(metric l4split_agent_reconciles_total)

@@ -68,7 +68,7 @@ for bad in "--metrics-addr bad" "--metrics-addr :70000" "--metrics-addr 127.0.0.
 done
 
 # --- The API stand-in, quiet watches (no bookmarks) -----------------------------------------
-nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port 0 --port-file "$LAB_ROOT/api.port" --token t0ken \
+nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --slice-controller --port 0 --port-file "$LAB_ROOT/api.port" --token t0ken \
 	--bookmark-every 600 --timeout 900 &
 LAB_PIDS+=($!)
 wait_for "$LAB_ROOT/api.port" . 10 >/dev/null

@@ -43,7 +43,7 @@ l4s attach n0 >/dev/null || { not_ok "attach"; finish; exit 1; }
 # --- The API-server stand-in and the agent -------------------------------------------------------
 APIPORT=$(free_port)
 # nsenter execs each server below: $! is the server's own PID, killed by the lab's trap.
-nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
+nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 127.0.0.1 --port "$APIPORT" \
 	--state "$LAB_ROOT/api.state" --timeout 600 &
 LAB_PIDS+=($!)
 cat >"$LAB_ROOT/kubeconfig" <<EOF

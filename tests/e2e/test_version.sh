@@ -49,7 +49,7 @@ kubeconfig() { # SERVER
 	printf 'users:\n- name: agent\n  user:\n    token: t0ken\ncontexts:\n- name: lab\n'
 	printf '  context:\n    cluster: lab\n    user: agent\ncurrent-context: lab\n'
 }
-nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port 0 --port-file "$LAB_ROOT/api.port" \
+nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --slice-controller --port 0 --port-file "$LAB_ROOT/api.port" \
 	--token t0ken --timeout 120 &
 LAB_PIDS+=($!)
 wait_for "$LAB_ROOT/api.port" . 10 >/dev/null

@@ -5,6 +5,14 @@
 Serves Services and Pods with the list and watch semantics a client meets:
   GET /api/v1/{services,pods}                   list, metadata.resourceVersion
   GET /api/v1/namespaces/NS/{services,pods}      the same, one namespace
+  GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices   EndpointSlices, the same way
+  ...?labelSelector=SEL&fieldSelector=SEL       on lists and watches: equality (k=v, k==v,
+      k!=v), existence (k, !k), set-based (k in (a,b), k notin (a,b)) as the API server
+      parses them; fields metadata.name and metadata.namespace. A watch sends ADDED when a
+      change brings an object into the selection and DELETED when it leaves it.
+  Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 (list) and
+      ...;as=PartialObjectMetadata;... (watch): only the objects' metadata, as kind
+      PartialObjectMetadata(List), apiVersion meta.k8s.io/v1.
   ...?watch=1&resourceVersion=RV                 chunked stream of events after RV:
       ADDED / MODIFIED / DELETED, BOOKMARK (allowWatchBookmarks=true), and an
       ERROR event with a 410 Status when RV is older than the compaction point;
@@ -19,7 +27,8 @@ Serves Services and Pods with the list and watch semantics a client meets:
   Bearer token (--token), optional TLS (--cert/--key).
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
-every watch), state (GET). State is saved to --state and reloaded at start, so a
+every watch), state (GET), requests (GET: every API request, method, path and Accept, so a
+test can assert what the client asked for), bytes (GET: body bytes sent per resource). State is saved to --state and reloaded at start, so a
 restarted server continues where it stopped, as etcd would.
 """
 import argparse
@@ -28,10 +37,76 @@ import os
 import ssl
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-KINDS = {"services": "Service", "pods": "Pod", "events": "Event"}
+KINDS = {"services": "Service", "pods": "Pod", "events": "Event",
+         "endpointslices": "EndpointSlice"}
+GROUP = {"endpointslices": "discovery.k8s.io/v1"}  # apiVersion when not "v1"
+META_LIST = "as=PartialObjectMetadataList"
+META = "as=PartialObjectMetadata"
+
+
+def parse_selector(sel):
+    """A labelSelector as the API server reads it: a list of (key, op, values)."""
+    reqs, i, n = [], 0, len(sel or "")
+    while i < n:
+        while i < n and sel[i] in " ,":
+            i += 1
+        if i >= n:
+            break
+        j = i
+        depth = 0
+        while j < n and (sel[j] != "," or depth):
+            depth += sel[j] == "("
+            depth -= sel[j] == ")"
+            j += 1
+        part = sel[i:j].strip()
+        i = j
+        if part.startswith("!"):
+            reqs.append((part[1:].strip(), "!", None))
+        elif " notin " in part or " in " in part:
+            op = "notin" if " notin " in part else "in"
+            k, v = part.split(" %s " % op, 1)
+            v = v.strip()
+            if not (v.startswith("(") and v.endswith(")")):
+                raise ValueError("unable to parse requirement: %r" % part)
+            reqs.append((k.strip(), op, {x.strip() for x in v[1:-1].split(",")}))
+        elif "!=" in part:
+            k, v = part.split("!=", 1)
+            reqs.append((k.strip(), "!=", {v.strip()}))
+        elif "==" in part or "=" in part:
+            k, v = part.split("==" if "==" in part else "=", 1)
+            reqs.append((k.strip(), "=", {v.strip()}))
+        else:
+            reqs.append((part, "exists", None))
+    return reqs
+
+
+def selector_ok(reqs, values):
+    for k, op, vs in reqs:
+        have = k in values
+        v = values.get(k)
+        if op == "exists" and not have:
+            return False
+        if op == "!" and have:
+            return False
+        if op in ("=", "in") and (not have or v not in vs):
+            return False
+        if op in ("!=", "notin") and have and v in vs:
+            return False
+    return True
+
+
+def fields_of(obj):
+    md = obj.get("metadata", {})
+    return {"metadata.name": md.get("name"), "metadata.namespace": md.get("namespace")}
+
+
+def meta_only(obj):
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata", {})}
 
 
 class Store:
@@ -43,6 +118,7 @@ class Store:
         self.objs = {r: {} for r in KINDS}
         self.events = []  # (rv, resource, type, obj)
         self.epoch = 0  # bumped to end every open watch
+        self.controller = False  # --slice-controller
         if path and os.path.exists(path):
             with open(path) as f:
                 s = json.load(f)
@@ -57,8 +133,14 @@ class Store:
                 json.dump({"rv": self.rv, "objs": self.objs}, f)
             os.replace(tmp, self.path)
 
-    def apply(self, obj):
+    def apply(self, obj, save=True):
         kind = obj.get("kind")
+        if kind == "List":  # many objects, one save (fixtures of thousands of objects)
+            for o in obj.get("items", []):
+                self.apply(o, save=False)
+            with self.cv:
+                self.save()
+            return
         res = next((r for r, k in KINDS.items() if k == kind), None)
         if res is None:
             raise ValueError("kind %r is not served" % kind)
@@ -71,7 +153,10 @@ class Store:
             typ = "MODIFIED" if key in self.objs[res] else "ADDED"
             self.objs[res][key] = obj
             self.events.append((self.rv, res, typ, obj))
-            self.save()
+            if res in ("pods", "services"):
+                self.slice_controller(md["namespace"])
+            if save:
+                self.save()
             self.cv.notify_all()
 
     def delete(self, kind, ns, name):
@@ -83,8 +168,95 @@ class Store:
             obj = json.loads(json.dumps(obj))
             obj["metadata"]["resourceVersion"] = str(self.rv)
             self.events.append((self.rv, res, "DELETED", obj))
+            if res in ("pods", "services"):
+                self.slice_controller(ns)
             self.save()
             self.cv.notify_all()
+
+    # --slice-controller: EndpointSlices kept from Pods and Services of one namespace, as
+    # kube-controller-manager's endpointslice controller does: per Service with a selector,
+    # the pods it selects that have an IP, one slice per address type and port set (a pod
+    # without a named targetPort goes in a slice without that port), conditions ready
+    # (Ready and not terminating), serving (Ready), terminating (deletionTimestamp).
+    def desired_slices(self, svc, pods):
+        name = svc["metadata"]["name"]
+        ns = svc["metadata"]["namespace"]
+        sel = (svc.get("spec") or {}).get("selector") or {}
+        out = {}
+        if not sel:
+            return out
+        for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+            labels = pod["metadata"].get("labels") or {}
+            if any(labels.get(k) != v for k, v in sel.items()):
+                continue
+            st = pod.get("status") or {}
+            ips = [x["ip"] for x in st.get("podIPs") or []] or ([st["podIP"]] if st.get("podIP") else [])
+            if not ips:
+                continue
+            ports = []
+            for sp in svc["spec"].get("ports") or []:
+                tp, proto = sp.get("targetPort", sp.get("port")), sp.get("protocol", "TCP")
+                if isinstance(tp, str):
+                    num = next((cp["containerPort"] for c in pod["spec"].get("containers", [])
+                                for cp in c.get("ports") or []
+                                if cp.get("name") == tp and cp.get("protocol", "TCP") == proto),
+                               None)
+                    if num is None:
+                        continue
+                    tp = num
+                ports.append({"name": sp.get("name", ""), "port": tp, "protocol": proto})
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in st.get("conditions") or [])
+            term = bool(pod["metadata"].get("deletionTimestamp"))
+            for ip in ips:
+                at = "IPv6" if ":" in ip else "IPv4"
+                pk = json.dumps(ports, sort_keys=True)
+                sname = "%s-%s-%08x" % (name, at.lower(), zlib.crc32(pk.encode()))
+                sl = out.setdefault(sname, {
+                    "kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+                    "metadata": {"name": sname, "namespace": ns, "labels": {
+                        "kubernetes.io/service-name": name,
+                        "endpointslice.kubernetes.io/managed-by":
+                            "endpointslice-controller.k8s.io"}},
+                    "addressType": at, "ports": ports, "endpoints": []})
+                sl["endpoints"].append({
+                    "addresses": [ip],
+                    "conditions": {"ready": ready and not term, "serving": ready,
+                                   "terminating": term},
+                    "targetRef": {"kind": "Pod", "namespace": ns,
+                                  "name": pod["metadata"]["name"]},
+                    "nodeName": (pod.get("spec") or {}).get("nodeName")})
+        return out
+
+    def slice_controller(self, ns):
+        if not self.controller:
+            return
+        pods = [p for k, p in self.objs["pods"].items() if k.startswith(ns + "/")]
+        want = {}
+        for k, svc in self.objs["services"].items():
+            if k.startswith(ns + "/"):
+                want.update(self.desired_slices(svc, pods))
+        mine = {k: o for k, o in self.objs["endpointslices"].items() if k.startswith(ns + "/")
+                and (o["metadata"].get("labels") or {}).get(
+                    "endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io"}
+        for k, o in mine.items():
+            if o["metadata"]["name"] not in want:
+                self.objs["endpointslices"].pop(k)
+                self.rv += 1
+                o = json.loads(json.dumps(o))
+                o["metadata"]["resourceVersion"] = str(self.rv)
+                self.events.append((self.rv, "endpointslices", "DELETED", o))
+        for sname, sl in want.items():
+            old = mine.get(ns + "/" + sname)
+            if old:
+                cmp = json.loads(json.dumps(old))
+                cmp["metadata"].pop("resourceVersion", None)
+                if cmp == sl:
+                    continue
+            self.rv += 1
+            sl["metadata"]["resourceVersion"] = str(self.rv)
+            self.objs["endpointslices"][ns + "/" + sname] = sl
+            self.events.append((self.rv, "endpointslices", "MODIFIED" if old else "ADDED", sl))
 
     def compact(self):
         # As if writes happened and etcd compacted them: every RV a client holds is
@@ -109,8 +281,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(fmt, *args)
 
-    def send_json(self, code, doc):
+    def send_json(self, code, doc, res=None):
         body = json.dumps(doc).encode()
+        if res:
+            self.server.count(res, len(body))
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -235,35 +409,67 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(u.query)
         if u.path == "/_ctl/state":
             return self.send_json(200, {"rv": st.rv, "objs": st.objs})
+        if u.path == "/_ctl/requests":
+            with self.server.lock:
+                return self.send_json(200, {"requests": list(self.server.requests)})
+        if u.path == "/_ctl/bytes":
+            with self.server.lock:
+                return self.send_json(200, dict(self.server.bytes))
         if not self.authorized():
             return
         parts = u.path.strip("/").split("/")
+        accept = self.headers.get("Accept", "")
+        with self.server.lock:
+            self.server.requests.append({"method": "GET", "path": self.path, "accept": accept})
         ns = None
         if parts[:2] == ["api", "v1"] and len(parts) == 3:
             res = parts[2]
         elif parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5:
             ns, res = parts[3], parts[4]
+        elif parts[:3] == ["apis", "discovery.k8s.io", "v1"] and len(parts) == 4:
+            res = parts[3]
+        elif parts[:4] == ["apis", "discovery.k8s.io", "v1", "namespaces"] and len(parts) == 6:
+            ns, res = parts[4], parts[5]
         else:
             return self.status(404, "NotFound", "the server could not find the requested resource")
-        if res not in KINDS:
+        if res not in KINDS or (parts[0] == "apis") != (res in GROUP):
             return self.status(404, "NotFound", "resource %s is not served" % res)
+        try:
+            sel = parse_selector(q.get("labelSelector", [""])[0])
+            fsel = parse_selector(q.get("fieldSelector", [""])[0])
+        except ValueError as e:
+            return self.status(400, "BadRequest", str(e))
+        for k, _, _ in fsel:
+            if k not in ("metadata.name", "metadata.namespace"):
+                return self.status(400, "BadRequest",
+                                   '"%s" is not a known field selector: only '
+                                   '"metadata.name", "metadata.namespace"' % k)
+        match = lambda o: (selector_ok(sel, o.get("metadata", {}).get("labels") or {}) and
+                           selector_ok(fsel, fields_of(o)))
         if q.get("watch", ["0"])[0] in ("1", "true"):
-            return self.watch(res, ns, q)
+            return self.watch(res, ns, q, match, META in accept)
         with st.cv:
             items = [o for k, o in sorted(st.objs[res].items())
-                     if ns is None or k.startswith(ns + "/")]
-            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
-                     for o in items]
-            doc = {"kind": KINDS[res] + "List", "apiVersion": "v1",
-                   "metadata": {"resourceVersion": str(st.rv)}, "items": items}
-        self.send_json(200, doc)
+                     if (ns is None or k.startswith(ns + "/")) and match(o)]
+            if META_LIST in accept:
+                doc = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                       "metadata": {"resourceVersion": str(st.rv)},
+                       "items": [meta_only(o) for o in items]}
+            else:
+                items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+                         for o in items]
+                doc = {"kind": KINDS[res] + "List", "apiVersion": GROUP.get(res, "v1"),
+                       "metadata": {"resourceVersion": str(st.rv)}, "items": items}
+        self.send_json(200, doc, res)
 
-    def chunk(self, line):
+    def chunk(self, line, res=None):
         data = (json.dumps(line) + "\n").encode()
+        if res:
+            self.server.count(res, len(data))
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def watch(self, res, ns, q):
+    def watch(self, res, ns, q, match=lambda o: True, meta=False):
         st = self.server.store
         rv = int(q.get("resourceVersion", ["0"])[0] or 0)
         timeout = float(q.get("timeoutSeconds", ["300"])[0])
@@ -286,16 +492,35 @@ class Handler(BaseHTTPRequestHandler):
                     return self.wfile.write(b"0\r\n\r\n")
                 if not rv:
                     rv = st.rv
+                # What the client holds: the selected objects (a change that moves one
+                # in or out of the selection is ADDED or DELETED for it).
+                held = {k for k, o in st.objs[res].items() if match(o)}
                 while time.monotonic() < end and st.epoch == epoch:
                     for erv, eres, typ, obj in st.events:
                         if erv > rv and eres == res and (
                                 ns is None or obj["metadata"]["namespace"] == ns):
-                            self.chunk({"type": typ, "object": obj})
+                            key = obj["metadata"]["namespace"] + "/" + obj["metadata"]["name"]
+                            if typ == "DELETED":
+                                if key not in held and not match(obj):
+                                    continue
+                                held.discard(key)
+                            elif match(obj):
+                                if typ == "MODIFIED" and key not in held:
+                                    typ = "ADDED"
+                                held.add(key)
+                            elif key in held:
+                                held.discard(key)
+                                typ = "DELETED"
+                            else:
+                                continue
+                            self.chunk({"type": typ, "object": meta_only(obj) if meta else obj},
+                                       res)
                     rv = max([rv] + [e[0] for e in st.events])
                     if bookmarks and time.monotonic() >= next_bm:
                         self.chunk({"type": "BOOKMARK", "object": {
-                            "kind": KINDS[res], "apiVersion": "v1",
-                            "metadata": {"resourceVersion": str(st.rv)}}})
+                            "kind": "PartialObjectMetadata" if meta else KINDS[res],
+                            "apiVersion": "meta.k8s.io/v1" if meta else GROUP.get(res, "v1"),
+                            "metadata": {"resourceVersion": str(st.rv)}}}, res)
                         next_bm = time.monotonic() + self.server.bookmark_every
                     st.cv.wait(timeout=0.2)
             self.wfile.write(b"0\r\n\r\n")
@@ -306,6 +531,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def count(self, res, n):
+        with self.lock:
+            self.bytes[res] = self.bytes.get(res, 0) + n
 
     def handle_error(self, request, client_address):
         import sys
@@ -326,13 +555,19 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800, help="exit after this many seconds")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--forbid-events", action="store_true")
+    ap.add_argument("--slice-controller", action="store_true",
+                    help="keep EndpointSlices from Pods and Services (as the controller does)")
     a = ap.parse_args()
     srv = Server((a.listen, a.port), Handler)
     srv.store = Store(a.state)
+    srv.store.controller = a.slice_controller
     srv.token = a.token
     srv.bookmark_every = a.bookmark_every
     srv.verbose = a.verbose
     srv.forbid_events = a.forbid_events
+    srv.lock = threading.Lock()
+    srv.requests = []
+    srv.bytes = {}
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

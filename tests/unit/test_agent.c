@@ -22,6 +22,46 @@ static json_t *ann(const char *json)
 	return j;
 }
 
+/* l4split.io/tracks: TRACK=SERVICE,...; what is wrong is a config error naming it. */
+static void test_tracks_annotation(void **state)
+{
+	static const struct {
+		const char *json, *err;
+	} bad[] = {
+		{ "{\"l4split.io/tracks\": \"old=web-v1,old=web-v2\"}", "track \"old\" is given twice" },
+		{ "{\"l4split.io/tracks\": \"old=web-v1,new=web-v1\"}", "named by two tracks" },
+		{ "{\"l4split.io/tracks\": \"old=web-v1,new\"}", "expected TRACK=SERVICE" },
+		{ "{\"l4split.io/tracks\": \"old=Web_V1\"}", "is not a Service name" },
+		{ "{\"l4split.io/tracks\": \"=web\"}", "expected TRACK=SERVICE" },
+		{ "{\"l4split.io/tracks\": \"\"}", "expected TRACK=SERVICE" },
+		{ "{\"l4split.io/tracks\": \"old=web-v1\", \"l4split.io/track-label\": \"run\"}",
+		  "are both set" },
+	};
+	struct svc_config c;
+	json_t *a = ann("{\"l4split.io/tracks\": \" old=nginx-v1 , new=nginx-v2\","
+			" \"l4split.io/weights\": \"old=9,new=1\"}");
+
+	(void)state;
+	assert_int_equal(svc_config_parse(a, &c), 0);
+	assert_true(c.managed);
+	assert_int_equal(c.ntr, 2);
+	assert_string_equal(c.tr[0].track, "old");
+	assert_string_equal(c.tr[0].service, "nginx-v1");
+	assert_string_equal(c.tr[1].track, "new");
+	assert_string_equal(c.tr[1].service, "nginx-v2");
+	svc_config_free(&c);
+	json_decref(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = ann(bad[i].json);
+		assert_int_not_equal(svc_config_parse(a, &c), 0);
+		if (!strstr(l4s_errmsg(), bad[i].err))
+			fail_msg("%s: \"%s\" does not say \"%s\"", bad[i].json, l4s_errmsg(),
+				 bad[i].err);
+		svc_config_free(&c);
+		json_decref(a);
+	}
+}
+
 static void test_annotations_ok(void **state)
 {
 	struct svc_config c;
@@ -205,7 +245,8 @@ static void test_kubeconfig(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_annotations_ok), cmocka_unit_test(test_annotations_bad),
+		cmocka_unit_test(test_annotations_ok),
+		cmocka_unit_test(test_tracks_annotation), cmocka_unit_test(test_annotations_bad),
 		cmocka_unit_test(test_names),	       cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_kubeconfig),
 		cmocka_unit_test(test_annotations_long_track),

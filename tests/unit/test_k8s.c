@@ -467,6 +467,89 @@ static void test_endpointslices(void **state)
 	json_decref(doc);
 }
 
+/* discovery.k8s.io/v1 conditions: ready nil = ready, serving nil = ready's value,
+ * terminating nil = false; a serving terminating endpoint is ready only in fallback. */
+static void test_slice_conditions(void **state)
+{
+	static const struct {
+		const char *conds;
+		enum ep_state st, fb;
+		int serving_term;
+	} t[] = {
+		{ "{}", EP_READY, EP_READY, 0 },
+		{ "{\"ready\": null}", EP_READY, EP_READY, 0 },
+		{ "{\"ready\": false}", EP_DRAIN, EP_DRAIN, 0 },
+		{ "{\"ready\": true, \"terminating\": true}", EP_DRAIN, EP_READY, 1 },
+		{ "{\"ready\": false, \"serving\": true, \"terminating\": true}", EP_DRAIN,
+		  EP_READY, 1 },
+		{ "{\"ready\": false, \"terminating\": true}", EP_DRAIN, EP_DRAIN, 0 },
+		{ "{\"ready\": false, \"serving\": false, \"terminating\": true}", EP_DRAIN,
+		  EP_DRAIN, 0 },
+		{ "{\"terminating\": true}", EP_DRAIN, EP_READY, 1 }, /* serving = ready = nil */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		json_t *c = json_loads(t[i].conds, 0, NULL);
+		int st;
+
+		assert_non_null(c);
+		assert_int_equal(k8s_slice_state(c, 0, &st), t[i].st);
+		assert_int_equal(st, t[i].serving_term);
+		assert_int_equal(k8s_slice_state(c, 1, &st), t[i].fb);
+		json_decref(c);
+	}
+}
+
+/* The agent's reading: an endpoint's track is its targetRef pod's label; a slice without
+ * the port adds nothing; no slice with the port is an error. */
+static void test_slice_agent(void **state)
+{
+	json_t *doc = json_loads(
+		"{\"kind\": \"EndpointSliceList\", \"items\": ["
+		" {\"metadata\": {\"name\": \"web-a\", \"namespace\": \"default\"},"
+		"  \"addressType\": \"IPv4\", \"ports\": [{\"name\": \"http\", \"port\": 8080}],"
+		"  \"endpoints\": ["
+		"   {\"addresses\": [\"10.0.0.1\"], \"targetRef\": {\"kind\": \"Pod\", \"name\": \"p1\"}},"
+		"   {\"addresses\": [\"10.0.0.2\"], \"targetRef\": {\"kind\": \"Pod\", \"name\": \"p2\"},"
+		"    \"conditions\": {\"ready\": false, \"serving\": true, \"terminating\": true}},"
+		"   {\"addresses\": [\"10.0.0.3\"], \"targetRef\": {\"kind\": \"Pod\", \"name\": \"p3\"}}]},"
+		" {\"metadata\": {\"name\": \"web-b\", \"namespace\": \"default\"},"
+		"  \"addressType\": \"IPv4\", \"ports\": [],"
+		"  \"endpoints\": [{\"addresses\": [\"10.0.0.9\"]}]}]}", 0, NULL);
+	json_t *pods = json_loads(
+		"{\"default/p1\": {\"kind\": \"PartialObjectMetadata\", \"metadata\": {\"labels\": {\"run\": \"old\"}}},"
+		" \"default/p2\": {\"kind\": \"PartialObjectMetadata\", \"metadata\": {\"labels\": {\"run\": \"new\"}}}}",
+		0, NULL);
+	struct k8s_opts o = { .family = L4S_AF_INET, .track_label = "run", .port = "http",
+			      .pods = pods, .slice_skip_port = 1 };
+	struct k8s_result r;
+
+	(void)state;
+	assert_non_null(doc);
+	assert_non_null(pods);
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(r.n, 2); /* p3 has no track label; web-b has no port http */
+	assert_string_equal(find(&r, "10.0.0.1")->track, "old");
+	assert_int_equal(find(&r, "10.0.0.1")->port, 8080);
+	assert_int_equal(find(&r, "10.0.0.1")->state, EP_READY);
+	assert_string_equal(find(&r, "10.0.0.2")->track, "new");
+	assert_int_equal(find(&r, "10.0.0.2")->state, EP_DRAIN);
+	assert_int_equal(r.skipped_no_track, 1);
+	assert_int_equal(r.serving_terminating, 1);
+	k8s_result_free(&r);
+	o.fallback = 1;
+	assert_int_equal(k8s_parse(doc, &o, &r), 0);
+	assert_int_equal(find(&r, "10.0.0.2")->state, EP_READY);
+	k8s_result_free(&r);
+	o.port = "grpc";
+	assert_int_not_equal(k8s_parse(doc, &o, &r), 0);
+	assert_non_null(strstr(l4s_errmsg(), "none of the 2 EndpointSlices with endpoints has a "
+				"TCP port of that name"));
+	json_decref(doc);
+	json_decref(pods);
+}
+
 static void test_all_fields_and_garbage(void **state)
 {
 	json_t *doc = load(FIX "endpointslice/endpointslice-all-fields-api-testdata.json");
@@ -606,6 +689,8 @@ int main(void)
 		cmocka_unit_test(test_named_port),
 		cmocka_unit_test(test_single_pod_and_old_apiserver),
 		cmocka_unit_test(test_endpointslices),
+		cmocka_unit_test(test_slice_conditions),
+		cmocka_unit_test(test_slice_agent),
 		cmocka_unit_test(test_all_fields_and_garbage),
 		cmocka_unit_test(test_document_ports),
 		cmocka_unit_test(test_protocol),

@@ -53,7 +53,8 @@ int help_agent(void)
 {
 	printf("Usage: l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 	       "                     [--metrics-addr [HOST]:PORT|off]\n"
-	       "  Lists and watches Services and Pods, and keeps the maps equal to what the\n"
+	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
+	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
 	       "  Services annotated l4split.io/* ask for (see README). In a pod it uses the\n"
 	       "  service account; elsewhere --kubeconfig (or $KUBECONFIG). Serves Prometheus\n"
 	       "  metrics on /metrics and readiness on /healthz (default :9477). Runs until\n"

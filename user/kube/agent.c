@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Watchers (one thread per resource) keep caches of Services and Pods; the
- * reconciler (the calling thread) turns annotated Services into l4split
- * services whenever a cache changes, through the same transactions as the CLI.
+ * Informers (informer.c, one thread each) keep caches of Services, EndpointSlices and,
+ * while a Service uses l4split.io/track-label, pod metadata; the reconciler (the calling
+ * thread) turns annotated Services into l4split services whenever a cache changes,
+ * through the same transactions as the CLI.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,8 +23,16 @@
 #include "state.h"
 #include "writer.h"
 
-static const char *const res_name[RES_MAX] = { "services", "pods" };
-static const char *const res_path[RES_MAX] = { "/api/v1/services", "/api/v1/pods" };
+const char *const agent_res_name[RES_MAX] = { "services", "endpointslices", "pods" };
+/* Collection paths: all namespaces, or (a->namespace) GROUP/namespaces/NS/RESOURCE. */
+static const char *const res_path[RES_MAX] = { "/api/v1/services",
+	"/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods" };
+static const char *const res_group[RES_MAX] = { "/api/v1", "/apis/discovery.k8s.io/v1",
+	"/api/v1" };
+/* Pods as metadata only: labels without specs and statuses (what kube-state-metrics and
+ * controller-runtime's metadata informers ask for). */
+#define ACCEPT_META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+#define ACCEPT_META "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 void agent_vlog(const char *fmt, va_list ap)
 {
@@ -102,9 +111,75 @@ static void nap(struct agent *a, long ms)
 
 /* ---- annotations ------------------------------------------------------------------- */
 
+/* A Service name: a DNS-1035 label (lower case letters, digits, '-'; a letter first). */
+static int dns1035(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > 63 || n[0] < 'a' || n[0] > 'z' || n[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* l4split.io/tracks: "TRACK=SERVICE,..." (spaces around items allowed). */
+int svc_tracks_parse(const char *v, struct svc_config *c)
+{
+	const char *p = v;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char item[160], *eq, *name, *svc, tname[L4S_NAME_LEN];
+		struct svc_track *nt;
+
+		snprintf(item, sizeof(item), "%.*s", (int)(len < sizeof(item) ? len : 0), p);
+		name = item + strspn(item, " ");
+		while (*name && name[strlen(name) - 1] == ' ')
+			name[strlen(name) - 1] = 0;
+		eq = strchr(name, '=');
+		if (!*name || !eq || eq == name || !eq[1])
+			return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: expected TRACK=SERVICE,"
+				       "... such as \"old=nginx-v1,new=nginx-v2\"", ANN_TRACKS, v);
+		*eq = 0;
+		svc = eq + 1;
+		if (track_name(tname, name) != 0)
+			return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: \"%s\" is not a track "
+				       "name (at most %d characters: letters, digits, '-', '_', "
+				       "'.')", ANN_TRACKS, v, name, L4S_NAME_LEN - 1);
+		if (!dns1035(svc))
+			return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: \"%s\" is not a "
+				       "Service name", ANN_TRACKS, v, svc);
+		for (int i = 0; i < c->ntr; i++) {
+			if (!strcmp(c->tr[i].track, tname))
+				return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: track \"%s\" "
+					       "is given twice", ANN_TRACKS, v, tname);
+			if (!strcmp(c->tr[i].service, svc))
+				return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: Service "
+					       "\"%s\" is named by two tracks", ANN_TRACKS, v, svc);
+		}
+		nt = realloc(c->tr, sizeof(*nt) * (size_t)(c->ntr + 1));
+		if (!nt)
+			return l4s_err(ENOMEM, "out of memory");
+		c->tr = nt;
+		snprintf(c->tr[c->ntr].track, sizeof(c->tr[c->ntr].track), "%s", tname);
+		snprintf(c->tr[c->ntr].service, sizeof(c->tr[c->ntr].service), "%s", svc);
+		c->ntr++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!c->ntr)
+		return l4s_err(EINVAL, "annotation %s \"%s\" is wrong: expected TRACK=SERVICE,... "
+			       "such as \"old=nginx-v1,new=nginx-v2\"", ANN_TRACKS, v);
+	return 0;
+}
+
 void svc_config_free(struct svc_config *c)
 {
 	free(c->w);
+	free(c->tr);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -116,11 +191,18 @@ int svc_config_parse(json_t *ann, struct svc_config *c)
 	const char *en = json_string_value(json_object_get(ann, ANN_ENABLED));
 	const char *vips = json_string_value(json_object_get(ann, ANN_VIPS));
 	const char *mode = json_string_value(json_object_get(ann, ANN_MODE));
+	const char *trs = json_string_value(json_object_get(ann, ANN_TRACKS));
 
 	memset(c, 0, sizeof(*c));
-	c->managed = w || tl || (en && !strcmp(en, "true"));
+	c->managed = w || tl || trs || (en && !strcmp(en, "true"));
 	if (!c->managed)
 		return 0;
+	if (trs && tl)
+		return l4s_err(EINVAL, "annotations %s and %s are both set: a track comes from a "
+			       "backend Service or from a pod label, not both", ANN_TRACKS,
+			       ANN_TRACK_LABEL);
+	if (trs && svc_tracks_parse(trs, c))
+		return -EINVAL;
 	c->vip_lb = c->vip_external = c->vip_cluster = 1;
 	if (tl) {
 		if (!*tl || strlen(tl) > 316)
@@ -225,165 +307,6 @@ void svc_k8s_name(char *out, const char *ns, const char *name, const char *port)
 	snprintf(out, L4S_NAME_LEN, "%.22s-%08x", full, h);
 }
 
-/* ---- watchers ------------------------------------------------------------------------ */
-
-struct watcher {
-	struct agent *a;
-	int res;
-	char rv[64];
-};
-
-static int obj_key(json_t *obj, char *key, size_t len)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	const char *name = json_string_value(json_object_get(md, "name"));
-
-	if (!name)
-		return -1;
-	snprintf(key, len, "%s/%s", ns ? ns : "", name);
-	return 0;
-}
-
-static void set_rv(struct watcher *w, json_t *obj)
-{
-	const char *rv = json_string_value(
-		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-
-	if (rv && *rv)
-		snprintf(w->rv, sizeof(w->rv), "%s", rv);
-}
-
-static int on_event(json_t *ev, void *ctx)
-{
-	struct watcher *w = ctx;
-	struct agent *a = w->a;
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	json_t *obj = json_object_get(ev, "object");
-	char key[512];
-
-	if (!type || !json_is_object(obj))
-		return 0;
-	set_rv(w, obj);
-	if (!strcmp(type, "BOOKMARK"))
-		return a->stop;
-	if (obj_key(obj, key, sizeof(key)))
-		return a->stop;
-	pthread_mutex_lock(&a->mu);
-	if (!strcmp(type, "DELETED"))
-		json_object_del(a->cache[w->res], key);
-	else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
-		json_object_set(a->cache[w->res], key, obj);
-	a->st.events[w->res]++;
-	a->dirty = 1;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	return a->stop;
-}
-
-static int list(struct watcher *w)
-{
-	struct agent *a = w->a;
-	char path[512];
-	json_t *doc, *items, *it, *fresh;
-	long status;
-	size_t i;
-	int err;
-
-	if (a->namespace)
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s", a->namespace,
-			 res_name[w->res]);
-	else
-		snprintf(path, sizeof(path), "%s", res_path[w->res]);
-	err = kube_get(&a->k, path, &doc, &status);
-	if (err)
-		return err;
-	items = json_object_get(doc, "items");
-	if (!json_is_array(items)) {
-		json_decref(doc);
-		return l4s_err(EBADMSG, "GET %s: no items in the answer", path);
-	}
-	fresh = json_object();
-	json_array_foreach(items, i, it) {
-		char key[512];
-
-		if (!obj_key(it, key, sizeof(key)))
-			json_object_set(fresh, key, it);
-	}
-	w->rv[0] = 0;
-	set_rv(w, doc);
-	pthread_mutex_lock(&a->mu);
-	json_decref(a->cache[w->res]);
-	a->cache[w->res] = fresh;
-	a->synced[w->res] = 1;
-	a->st.relists[w->res]++;
-	a->dirty = 1;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	json_decref(doc);
-	return 0;
-}
-
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
-
-/* Say what failed, wait, and double the next wait (at most BACKOFF_MAX_MS). */
-static void backoff_wait(struct agent *a, long *backoff, const char *what, const char *res)
-{
-	agent_log("%s %s failed: %s; again in %.1f s", what, res, l4s_errmsg(), *backoff / 1000.0);
-	nap(a, *backoff);
-	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
-}
-
-static void *watch_thread(void *arg)
-{
-	struct watcher *w = arg;
-	struct agent *a = w->a;
-	long backoff = BACKOFF_MIN_MS;
-
-	while (!a->stop) {
-		int err = list(w);
-
-		if (err && a->stop) /* the transfer ended because the agent stops */
-			break;
-		if (err) {
-			backoff_wait(a, &backoff, "listing", res_name[w->res]);
-			continue;
-		}
-		backoff = BACKOFF_MIN_MS;
-		while (!a->stop) {
-			char path[768];
-			long status;
-
-			snprintf(path, sizeof(path),
-				 "%s%s%s%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=290"
-				 "&resourceVersion=%s",
-				 a->namespace ? "/api/v1/namespaces/" : res_path[w->res],
-				 a->namespace ? a->namespace : "", a->namespace ? "/" : "",
-				 a->namespace ? res_name[w->res] : "", w->rv);
-			err = kube_watch(&a->k, path, on_event, w, &status);
-			if (a->stop)
-				break;
-			pthread_mutex_lock(&a->mu);
-			a->st.watch_restarts[w->res]++;
-			pthread_mutex_unlock(&a->mu);
-			if (err == -ESTALE) {
-				agent_log("watch of %s: resource version %s is too old (410); listing "
-					  "again", res_name[w->res], w->rv);
-				break;
-			}
-			if (err && a->stop)
-				break;
-			if (err) {
-				backoff_wait(a, &backoff, "watching", res_name[w->res]);
-				continue;
-			}
-			backoff = BACKOFF_MIN_MS;
-		}
-	}
-	return NULL;
-}
-
 /* ---- reconcile ------------------------------------------------------------------------- */
 
 struct desired {
@@ -470,7 +393,39 @@ static void why_add(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The reasons one port of a Service can get no traffic, from what the pod reader saw. */
+
+/* Keep every l4split service a Service made, as it is (its configuration is wrong, or
+ * what it needs is not there yet). */
+static void svc_keep_all(struct agent *a, json_t *svc, struct desired *keep)
+{
+	json_t *md = json_object_get(svc, "metadata"), *port;
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ports"), i, port) {
+		char pk[48], l4name[L4S_NAME_LEN];
+		const char *pn = json_string_value(json_object_get(port, "name"));
+
+		for (int f = 0; f < 3; f++) {
+			snprintf(pk, sizeof(pk), "%s%s", pn && *pn ? pn : "",
+				 f == 1 ? ".v6" : f == 2 ? ".v4" : "");
+			if (!(pn && *pn))
+				snprintf(pk, sizeof(pk), "%lld%s",
+					 (long long)json_integer_value(json_object_get(port, "port")),
+					 f == 1 ? ".v6" : f == 2 ? ".v4" : "");
+			svc_k8s_name(l4name, ns, name, pk);
+			desired_add(keep, l4name);
+			/* its metrics keep their labels (the port's name or number, no family) */
+			snprintf(pk, sizeof(pk), "%lld",
+				 (long long)json_integer_value(json_object_get(port, "port")));
+			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
+		}
+	}
+}
+
+/* The reasons one l4split service (a port of one family) can get no traffic, from what
+ * the EndpointSlice reader saw. */
 static void port_why(char *why, size_t len, const char *port, const struct svc_config *c,
 		     const struct k8s_result *kr, __u8 family)
 {
@@ -479,9 +434,9 @@ static void port_why(char *why, size_t len, const char *port, const struct svc_c
 	for (int i = 0; i < kr->n; i++)
 		ready += kr->ep[i].state == EP_READY;
 	if (!ready && kr->skipped_family)
-		why_add(why, len, "port %s: its pods have no IPv%d address, the family of its first "
-			"VIP (l4split serves one family per Service: order spec.ipFamilies or use "
-			"l4split.io/vips)", port, family);
+		why_add(why, len, "port %s: its endpoints have no IPv%d address, the family of its "
+			"VIPs (l4split serves each family of a Service's VIPs with its own service)",
+			port, family);
 	if (!ready && kr->skipped_no_track && c->track_label)
 		why_add(why, len, "port %s: no pod has the track label %s (l4split.io/track-label)",
 			port, c->track_label);
@@ -499,32 +454,17 @@ static void port_why(char *why, size_t len, const char *port, const struct svc_c
 	}
 }
 
-static int selector_matches(json_t *sel, json_t *labels)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_object_size(sel))
-		return 0; /* no selector: endpoints are managed by hand, not by pods */
-	json_object_foreach(sel, k, v) {
-		json_t *l = json_object_get(labels, k);
-
-		if (!l || !json_equal(l, v))
-			return 0;
-	}
-	return 1;
-}
-
-/* VIPs of a Service, of one family (the first one found). */
-static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr *vip, int max,
-			__u8 *family)
+/* VIPs of a Service by family: vip[0] those of the family seen first (it keeps the name
+ * NS.NAME.PORT), vip[1] those of the other one. Returns how many families (0 to 2). */
+static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr vip[2][16],
+			int nvip[2], __u8 family[2])
 {
 	json_t *spec = json_object_get(svc, "spec"), *x;
 	json_t *lbs = json_object_get(json_object_get(json_object_get(svc, "status"),
 						      "loadBalancer"),
 				      "ingress");
 	const char *cands[64];
-	int nc = 0, n = 0;
+	int nc = 0, nf = 0;
 	size_t i;
 
 	if (c->vip_lb)
@@ -546,27 +486,31 @@ static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr
 			cands[nc++] = json_string_value(json_object_get(spec, "clusterIP"));
 		}
 	}
-	*family = 0;
-	for (int j = 0; j < nc && n < max; j++) {
+	nvip[0] = nvip[1] = 0;
+	family[0] = family[1] = 0;
+	for (int j = 0; j < nc; j++) {
 		struct l4s_addr a;
 		__u8 fam;
-		int dup = 0;
+		int f, dup = 0;
 
 		/* "None", a placeholder, 0.0.0.0 or multicast (addr_check): not a VIP */
 		if (parse_addr(cands[j], &a, &fam) || addr_check(&a, fam))
 			continue;
-		if (!*family)
-			*family = fam;
-		if (fam != *family)
-			continue;
-		for (int k = 0; k < n; k++)
-			if (!memcmp(&vip[k], &a, sizeof(a)))
+		for (f = 0; f < nf && family[f] != fam; f++)
+			;
+		if (f == nf) {
+			if (nf == 2)
+				continue;
+			family[nf++] = fam;
+		}
+		for (int k = 0; k < nvip[f]; k++)
+			if (!memcmp(&vip[f][k], &a, sizeof(a)))
 				dup = 1;
-		if (!dup)
-			vip[n++] = a;
+		if (!dup && nvip[f] < 16)
+			vip[f][nvip[f]++] = a;
 	}
 	l4s_err_clear();
-	return n;
+	return nf;
 }
 
 /* The track weights the Service asks for: those of l4split.io/weights (tracks it names
@@ -683,18 +627,153 @@ static int service_port_check(json_t *port, size_t i)
 	return 0;
 }
 
-static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc, json_t *pods,
-			      struct desired *keep)
+/* What one reconcile pass reads: copies of the informers' caches. */
+struct reconcile_in {
+	json_t *svcs;   /* "ns/name" -> Service */
+	json_t *slices; /* "ns/service-name" -> [EndpointSlice] (kubernetes.io/service-name) */
+	json_t *pods;   /* track-label key -> ("ns/name" -> PartialObjectMetadata), synced only */
+};
+
+/* The port of backend Service @b that the front Service's @port means: the one of the
+ * same name, else the one of the same number (and protocol). Its name into @out ("" for
+ * the one unnamed port). 0, or -ENOENT. */
+static int backend_port(json_t *b, json_t *port, const char *proto, char *out, size_t len)
+{
+	const char *pn = json_string_value(json_object_get(port, "name"));
+	json_int_t num = json_integer_value(json_object_get(port, "port"));
+	json_t *bp, *by_num = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(b, "spec"), "ports"), i, bp) {
+		const char *bn = json_string_value(json_object_get(bp, "name"));
+		const char *bpr = json_string_value(json_object_get(bp, "protocol"));
+
+		if (strcmp(bpr ? bpr : "TCP", proto))
+			continue;
+		if (pn && *pn && bn && !strcmp(bn, pn)) {
+			snprintf(out, len, "%s", bn);
+			return 0;
+		}
+		if (!by_num && json_integer_value(json_object_get(bp, "port")) == num)
+			by_num = bp;
+	}
+	if (!by_num)
+		return -ENOENT;
+	snprintf(out, len, "%s", json_string_value(json_object_get(by_num, "name")) ?: "");
+	return 0;
+}
+
+static int result_append(struct k8s_result *out, const struct k8s_result *kr)
+{
+	struct spec_endpoint *ep;
+
+	if (kr->n) {
+		ep = realloc(out->ep, sizeof(*ep) * (size_t)(out->n + kr->n));
+		if (!ep)
+			return l4s_err(ENOMEM, "out of memory");
+		out->ep = ep;
+		memcpy(out->ep + out->n, kr->ep, sizeof(*ep) * (size_t)kr->n);
+		out->n += kr->n;
+	}
+	out->skipped_no_ip += kr->skipped_no_ip;
+	out->skipped_family += kr->skipped_family;
+	out->skipped_no_track += kr->skipped_no_track;
+	out->skipped_bad_addr += kr->skipped_bad_addr;
+	out->tracks_shortened += kr->tracks_shortened;
+	out->serving_terminating += kr->serving_terminating;
+	if (!out->warning[0])
+		memcpy(out->warning, kr->warning, sizeof(out->warning));
+	if (!out->note[0])
+		memcpy(out->note, kr->note, sizeof(out->note));
+	return 0;
+}
+
+/*
+ * The endpoints of one Service port, of one family, over its tracks: each track's are
+ * those of its backend Service's EndpointSlices (l4split.io/tracks), or, without that
+ * annotation, the Service's own slices on track "default" or by pod label. @why gets
+ * what keeps a track without backends (when @why is not NULL). 0 or -errno with a message.
+ */
+static int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
+			  json_t *port, __u8 family, __u8 ipproto, json_t *pods, int fallback,
+			  struct k8s_result *out, char *why, size_t wlen)
+{
+	json_t *md = json_object_get(svc, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *proto = ipproto == IPPROTO_UDP ? "UDP" : "TCP";
+	int ntr = c->ntr ? c->ntr : 1;
+
+	memset(out, 0, sizeof(*out));
+	for (int t = 0; t < ntr; t++) {
+		const char *bname = c->ntr ? c->tr[t].service : name;
+		struct k8s_opts ko = {
+			.family = family, .proto = ipproto,
+			.track_label = c->ntr ? NULL : c->track_label,
+			.track = c->ntr ? c->tr[t].track : c->track_label ? NULL : "default",
+			.default_port = (__u16)json_integer_value(json_object_get(port, "port")),
+			.pods = c->ntr ? NULL : pods, .slice_skip_port = 1, .fallback = fallback,
+		};
+		struct k8s_result kr = {};
+		char key[512], pname[64];
+		json_t *b, *list, *sl;
+		int err;
+
+		snprintf(key, sizeof(key), "%s/%s", ns, bname);
+		b = c->ntr ? json_object_get(in->svcs, key) : svc;
+		if (!b) {
+			if (why)
+				why_add(why, wlen, "track %s: Service %s/%s (l4split.io/tracks) does "
+					"not exist: the track gets no backends", c->tr[t].track, ns,
+					bname);
+			continue;
+		}
+		if (c->ntr) {
+			if (backend_port(b, port, proto, pname, sizeof(pname))) {
+				if (why)
+					why_add(why, wlen, "track %s: Service %s/%s has no %s port "
+						"named %s or numbered %d: the track gets no backends",
+						c->tr[t].track, ns, bname, proto,
+						json_string_value(json_object_get(port, "name")) ?: "\"\"",
+						ko.default_port);
+				continue;
+			}
+		} else {
+			snprintf(pname, sizeof(pname), "%s",
+				 json_string_value(json_object_get(port, "name")) ?: "");
+		}
+		ko.port = pname[0] ? pname : NULL;
+		sl = json_object_get(in->slices, key);
+		list = json_pack("{s:s, s:O}", "kind", "EndpointSliceList", "items",
+				 sl ? sl : json_array());
+		if (!sl)
+			json_decref(json_object_get(list, "items")); /* O took a reference */
+		err = list ? k8s_parse(list, &ko, &kr) : l4s_err(ENOMEM, "out of memory");
+		json_decref(list);
+		if (!err)
+			err = result_append(out, &kr);
+		k8s_result_free(&kr);
+		if (err) {
+			k8s_result_free(out);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void reconcile_service(struct agent *a, struct l4s_state *st, const struct reconcile_in *in,
+			      json_t *svc, struct desired *keep)
 {
 	json_t *md = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
-	json_t *sel = json_object_get(spec, "selector"), *port;
+	json_t *sel = json_object_get(spec, "selector"), *port, *pods = NULL;
 	struct svc_config c;
-	struct l4s_addr vips[16];
+	struct l4s_addr vips[2][16];
+	int nvip[2];
 	char key[512], why[1024] = "";
-	__u8 family;
-	int nvip, bad = 0;
+	__u8 family[2];
+	int nfam, bad = 0;
 	size_t i;
 
 	if (!ns || !name)
@@ -707,24 +786,23 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
 		bad = 1;
 		/* Keep every l4split service this one made, as it is. */
-		json_array_foreach(json_object_get(spec, "ports"), i, port) {
-			char pk[32], l4name[L4S_NAME_LEN];
-			const char *pn = json_string_value(json_object_get(port, "name"));
-
-			snprintf(pk, sizeof(pk), "%lld",
-				 (long long)json_integer_value(json_object_get(port, "port")));
-			svc_k8s_name(l4name, ns, name, pn && *pn ? pn : pk);
-			desired_add(keep, l4name);
-			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
-		}
+		svc_keep_all(a, svc, keep);
 		svc_error(a, svc, key, msg);
 		svc_config_free(&c);
 		return;
 	}
 	if (!c.managed)
 		return;
-	nvip = service_vips(svc, &c, vips, 16, &family);
-	if (!nvip) {
+	if (c.track_label) {
+		pods = json_object_get(in->pods, c.track_label);
+		if (!pods) { /* its pod metadata informer has not listed yet: later */
+			svc_keep_all(a, svc, keep);
+			svc_config_free(&c);
+			return;
+		}
+	}
+	nfam = service_vips(svc, &c, vips, nvip, family);
+	if (!nfam) {
 		const char *type = json_string_value(json_object_get(spec, "type"));
 		const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
 
@@ -740,86 +818,78 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 		svc_config_free(&c);
 		return;
 	}
-	if (!json_object_size(sel))
-		why_add(why, sizeof(why), "spec.selector is empty: l4split takes backends from the "
-			"pods a selector picks, so it gets none (Endpoints made by hand are not read)");
+	if (!c.ntr && !json_object_size(sel) && !json_object_get(in->slices, key))
+		why_add(why, sizeof(why), "spec.selector is empty and no EndpointSlice is labelled "
+			"kubernetes.io/service-name=%s: it gets no backends", name);
 	json_array_foreach(json_object_get(spec, "ports"), i, port) {
 		const char *proto = json_string_value(json_object_get(port, "protocol"));
 		const char *pn = json_string_value(json_object_get(port, "name"));
-		json_t *tp = json_object_get(port, "targetPort");
 		json_int_t pnum = json_integer_value(json_object_get(port, "port"));
-		struct l4s_frontend_key fe[16];
-		struct k8s_result kr = {};
-		char pk[32], tps[64], l4name[L4S_NAME_LEN];
-		struct k8s_opts ko = { .family = family, .track_label = c.track_label,
-				       .track = c.track_label ? NULL : "default",
-				       .default_port = (__u16)pnum };
-		json_t *list = json_object(), *items = json_array(), *pod;
-		const char *pkey;
 		__u8 ipproto;
-		int err;
 
-		snprintf(pk, sizeof(pk), "%lld", (long long)pnum);
-		svc_k8s_name(l4name, ns, name, pn && *pn ? pn : pk);
 		if (!proto || !strcmp(proto, "TCP"))
 			ipproto = IPPROTO_TCP;
 		else if (!strcmp(proto, "UDP"))
 			ipproto = IPPROTO_UDP;
-		else {
-			json_decref(list);
-			json_decref(items);
+		else
 			continue; /* SCTP: not for l4split */
-		}
-		if (service_port_check(port, i)) {
-			json_decref(list);
-			json_decref(items);
-			desired_add(keep, l4name); /* what it made stays as it is */
-			svc_error(a, svc, key, l4s_errmsg());
-			bad = 1;
-			continue;
-		}
-		ko.proto = ipproto;
-		for (int v = 0; v < nvip; v++) {
-			memset(&fe[v], 0, sizeof(fe[v]));
-			fe[v].vip = vips[v];
-			fe[v].port = htons((__u16)pnum);
-			fe[v].proto = ipproto;
-			fe[v].family = family;
-		}
-		if (json_is_integer(tp)) {
-			snprintf(tps, sizeof(tps), "%lld", (long long)json_integer_value(tp));
-			ko.port = tps;
-		} else if (json_string_value(tp)) {
-			snprintf(tps, sizeof(tps), "%s", json_string_value(tp));
-			ko.port = tps;
-		}
-		json_object_foreach(pods, pkey, pod) {
-			json_t *pmd = json_object_get(pod, "metadata");
-			const char *pns = json_string_value(json_object_get(pmd, "namespace"));
+		for (int f = 0; f < nfam; f++) {
+			struct l4s_frontend_key fe[16];
+			struct k8s_result kr = {};
+			char pk[32], pk0[32], plabel[48], l4name[L4S_NAME_LEN];
+			int err, ready = 0;
 
-			if (pns && !strcmp(pns, ns) &&
-			    selector_matches(sel, json_object_get(pmd, "labels")))
-				json_array_append(items, pod);
-		}
-		json_object_set_new(list, "kind", json_string("PodList"));
-		json_object_set_new(list, "items", items);
-		err = k8s_parse(list, &ko, &kr);
-		json_decref(list);
-		if (!err)
-			port_why(why, sizeof(why), pn && *pn ? pn : pk, &c, &kr, family);
-		if (!err)
-			err = apply_port(a, st, svc, l4name, fe, nvip, &c, &kr);
-		agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
-		if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
-			agent_log("%s: %s", l4name, kr.note);
-		k8s_result_free(&kr);
-		desired_add(keep, l4name);
-		if (err < 0) {
-			char msg[600];
+			/* The first family keeps NS.NAME.PORT; the other one is NS.NAME.PORT.v6
+			 * (or .v4): no Service, namespace or port name has a dot. */
+			snprintf(pk, sizeof(pk), "%s%s", pn && *pn ? pn : "",
+				 f ? (family[f] == L4S_AF_INET6 ? ".v6" : ".v4") : "");
+			if (!(pn && *pn))
+				snprintf(pk, sizeof(pk), "%lld%s", (long long)pnum,
+					 f ? (family[f] == L4S_AF_INET6 ? ".v6" : ".v4") : "");
+			snprintf(plabel, sizeof(plabel), "%s", pk);
+			snprintf(pk0, sizeof(pk0), "%lld", (long long)pnum);
+			svc_k8s_name(l4name, ns, name, pk);
+			desired_add(keep, l4name);
+			if (service_port_check(port, i)) {
+				/* what it made stays as it is */
+				if (!f)
+					svc_error(a, svc, key, l4s_errmsg());
+				bad = 1;
+				continue;
+			}
+			for (int v = 0; v < nvip[f]; v++) {
+				memset(&fe[v], 0, sizeof(fe[v]));
+				fe[v].vip = vips[f][v];
+				fe[v].port = htons((__u16)pnum);
+				fe[v].proto = ipproto;
+				fe[v].family = family[f];
+			}
+			err = port_endpoints(in, svc, &c, port, family[f], ipproto, pods, 0, &kr,
+					     f ? NULL : why, sizeof(why));
+			for (int e = 0; !err && e < kr.n; e++)
+				ready += kr.ep[e].state == EP_READY;
+			/* KEP-1669: no ready endpoint in this service: serving terminating ones
+			 * take the new flows, as kube-proxy does. */
+			if (!err && !ready && kr.serving_terminating) {
+				k8s_result_free(&kr);
+				err = port_endpoints(in, svc, &c, port, family[f], ipproto, pods, 1,
+						     &kr, NULL, 0);
+			}
+			if (!err)
+				port_why(why, sizeof(why), plabel, &c, &kr, family[f]);
+			if (!err)
+				err = apply_port(a, st, svc, l4name, fe, nvip[f], &c, &kr);
+			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk0);
+			if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
+				agent_log("%s: %s", l4name, kr.note);
+			k8s_result_free(&kr);
+			if (err < 0) {
+				char msg[600];
 
-			snprintf(msg, sizeof(msg), "port %s: %s", pn && *pn ? pn : pk, l4s_errmsg());
-			svc_error(a, svc, key, msg);
-			bad = 1;
+				snprintf(msg, sizeof(msg), "port %s: %s", plabel, l4s_errmsg());
+				svc_error(a, svc, key, msg);
+				bad = 1;
+			}
 		}
 	}
 	if (!bad)
@@ -828,7 +898,7 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, json_t *svc
 	svc_config_free(&c);
 }
 
-static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
+static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 {
 	struct l4s_state st;
 	struct desired keep = {};
@@ -843,8 +913,8 @@ static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
 		a->st.reconcile_errors++;
 		return err;
 	}
-	json_object_foreach(svcs, k, svc)
-		reconcile_service(a, &st, svc, pods, &keep);
+	json_object_foreach(in->svcs, k, svc)
+		reconcile_service(a, &st, in, svc, &keep);
 	/* What the agent made and no Service asks for any more goes. */
 	if (!svc_list(&st, &ids, &n)) {
 		for (int i = 0; i < n; i++) {
@@ -868,28 +938,169 @@ static int reconcile_all(struct agent *a, json_t *svcs, json_t *pods)
 	return 0;
 }
 
+/* EndpointSlices by the Service they belong to: "ns/service-name" -> [slices]. */
+static json_t *slices_by_service(json_t *slices)
+{
+	json_t *by = json_object(), *sl;
+	const char *k;
+
+	json_object_foreach(slices, k, sl) {
+		json_t *md = json_object_get(sl, "metadata");
+		const char *ns = json_string_value(json_object_get(md, "namespace"));
+		const char *svc = json_string_value(json_object_get(json_object_get(md, "labels"),
+								    "kubernetes.io/service-name"));
+		char key[512];
+		json_t *arr;
+
+		if (!ns || !svc)
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", ns, svc);
+		arr = json_object_get(by, key);
+		if (!arr) {
+			arr = json_array();
+			json_object_set_new(by, key, arr);
+		}
+		json_array_append(arr, sl);
+	}
+	/* The same order whatever the informer's: slices sorted by name. */
+	json_object_foreach(by, k, sl) {
+		size_t n = json_array_size(sl);
+
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = i; j > 0; j--) {
+				const char *x = json_string_value(json_object_get(json_object_get(
+					json_array_get(sl, j - 1), "metadata"), "name")) ?: "";
+				const char *y = json_string_value(json_object_get(json_object_get(
+					json_array_get(sl, j), "metadata"), "name")) ?: "";
+				json_t *t;
+
+				if (strcmp(x, y) <= 0)
+					break;
+				t = json_incref(json_array_get(sl, j - 1));
+				json_array_set(sl, j - 1, json_array_get(sl, j));
+				json_array_set_new(sl, j, t);
+			}
+	}
+	return by;
+}
+
+static void informer_setup(struct agent *a, struct informer *in, int res)
+{
+	in->name = agent_res_name[res];
+	if (a->namespace)
+		snprintf(in->path, sizeof(in->path), "%s/namespaces/%s/%s", res_group[res],
+			 a->namespace, agent_res_name[res]);
+	else
+		snprintf(in->path, sizeof(in->path), "%s", res_path[res]);
+	in->mu = &a->mu;
+	in->cv = &a->cv;
+	in->dirty = &a->dirty;
+	in->relists = &a->st.relists[res];
+	in->watch_restarts = &a->st.watch_restarts[res];
+	in->events = &a->st.events[res];
+	in->rx_bytes = &a->st.api_bytes[res];
+	in->log = agent_log;
+}
+
+/* A label key as a labelSelector query value ("has this label"): %-encoded. */
+static void selector_has(char *out, size_t len, const char *key)
+{
+	size_t o = (size_t)snprintf(out, len, "labelSelector=");
+
+	for (const char *p = key; *p && o + 4 < len; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
+	}
+	out[o] = 0;
+}
+
+/*
+ * Pod metadata informers, one per l4split.io/track-label key some managed Service uses
+ * (a labelSelector ANDs its requirements, so "has key a or key b" is two watches). Each
+ * lists and watches only pods that carry the key, as PartialObjectMetadata: labels, no
+ * spec or status. Started when a Service starts using a key, stopped when none does.
+ */
+static void pod_informers_update(struct agent *a, json_t *svcs)
+{
+	json_t *want = json_object(), *svc;
+	const char *k;
+
+	json_object_foreach(svcs, k, svc) {
+		struct svc_config c;
+
+		if (!svc_config_parse(json_object_get(json_object_get(svc, "metadata"),
+						      "annotations"), &c) && c.managed && c.track_label)
+			json_object_set_new(want, c.track_label, json_true());
+		svc_config_free(&c);
+	}
+	l4s_err_clear();
+	for (int i = 0; i < AGENT_TRACK_KEYS; i++)
+		if (a->pod_key[i][0] && !json_object_get(want, a->pod_key[i])) {
+			agent_log("no Service uses track label %s any more: pod metadata watch "
+				  "stopped", a->pod_key[i]);
+			informer_stop(&a->pods[i]);
+			a->pod_key[i][0] = 0;
+		}
+	json_object_foreach(want, k, svc) {
+		int i, free_slot = -1;
+
+		for (i = 0; i < AGENT_TRACK_KEYS; i++) {
+			if (!strcmp(a->pod_key[i], k))
+				break;
+			if (!a->pod_key[i][0] && free_slot < 0)
+				free_slot = i;
+		}
+		if (i < AGENT_TRACK_KEYS)
+			continue;
+		if (free_slot < 0) {
+			agent_log("track label %s: more than %d track-label keys in use; its Services "
+				  "wait for one to go", k, AGENT_TRACK_KEYS);
+			continue;
+		}
+		i = free_slot;
+		memset(&a->pods[i], 0, sizeof(a->pods[i]));
+		informer_setup(a, &a->pods[i], RES_PODS);
+		a->pods[i].name = "pods (metadata)";
+		selector_has(a->pods[i].selector, sizeof(a->pods[i].selector), k);
+		a->pods[i].accept_list = ACCEPT_META_LIST;
+		a->pods[i].accept_watch = ACCEPT_META;
+		snprintf(a->pod_key[i], sizeof(a->pod_key[i]), "%s", k);
+		if (informer_start(&a->pods[i], &a->k)) {
+			agent_log("track label %s: %s", k, l4s_errmsg());
+			a->pod_key[i][0] = 0;
+			continue;
+		}
+		agent_log("track label %s: watching the metadata of pods that have it", k);
+	}
+	json_decref(want);
+}
+
 int agent_run(struct agent *a)
 {
-	struct watcher w[RES_MAX];
-	pthread_t th[RES_MAX];
 	int started = 0;
 
 	a->last_error = json_object();
 	a->last_warning = json_object();
 	a->ev = (struct ev_recorder){ .k = &a->k, .node = a->node, .mu = &a->mu, .log = agent_log };
-	for (int r = 0; r < RES_MAX; r++)
-		a->cache[r] = json_object();
-	for (int r = 0; r < RES_MAX; r++) {
-		w[r] = (struct watcher){ .a = a, .res = r };
-		if (pthread_create(&th[r], NULL, watch_thread, &w[r]))
+	for (int r = 0; r < RES_PODS; r++) {
+		informer_setup(a, &a->inf[r], r);
+		if (informer_start(&a->inf[r], &a->k)) {
+			agent_log("%s", l4s_errmsg());
 			break;
+		}
 		started++;
 	}
-	agent_log("watching services and pods at %s%s%s (node %s)", a->k.server,
+	agent_log("watching services and endpointslices at %s%s%s (node %s)", a->k.server,
 		  a->namespace ? ", namespace " : "", a->namespace ? a->namespace : "",
 		  a->node ? a->node : "?");
-	while (!a->stop && started == RES_MAX) {
-		json_t *svcs, *pods;
+	while (!a->stop && started == RES_PODS) {
+		struct reconcile_in in;
+		json_t *slices;
 		struct timespec dl;
 		double t0;
 
@@ -904,34 +1115,48 @@ int agent_run(struct agent *a)
 			break;
 		nap(a, 50); /* a burst of events is one reconcile */
 		pthread_mutex_lock(&a->mu);
-		if (!a->synced[RES_SERVICES] || !a->synced[RES_PODS]) {
+		if (!a->inf[RES_SERVICES].synced || !a->inf[RES_SLICES].synced) {
 			pthread_mutex_unlock(&a->mu);
 			continue;
 		}
 		a->dirty = 0;
-		/* Copies: the watchers go on while the maps are written. */
-		svcs = json_copy(a->cache[RES_SERVICES]);
-		pods = json_copy(a->cache[RES_PODS]);
+		/* Copies: the informers go on while the maps are written. */
+		in.svcs = json_copy(a->inf[RES_SERVICES].cache);
+		slices = json_copy(a->inf[RES_SLICES].cache);
 		pthread_mutex_unlock(&a->mu);
+		pod_informers_update(a, in.svcs);
+		in.pods = json_object();
+		pthread_mutex_lock(&a->mu);
+		for (int i = 0; i < AGENT_TRACK_KEYS; i++)
+			if (a->pod_key[i][0] && a->pods[i].synced)
+				json_object_set_new(in.pods, a->pod_key[i],
+						    json_copy(a->pods[i].cache));
+		pthread_mutex_unlock(&a->mu);
+		in.slices = slices_by_service(slices);
+		json_decref(slices);
 		t0 = now_s();
-		reconcile_all(a, svcs, pods);
+		reconcile_all(a, &in);
 		pthread_mutex_lock(&a->mu);
 		a->st.reconciles++;
 		a->st.last_reconcile_seconds = now_s() - t0;
 		a->st.reconcile_seconds_sum += a->st.last_reconcile_seconds;
 		a->st.last_reconcile_at = (double)time(NULL);
 		pthread_mutex_unlock(&a->mu);
-		json_decref(svcs);
-		json_decref(pods);
+		json_decref(in.svcs);
+		json_decref(in.slices);
+		json_decref(in.pods);
 	}
-	agent_stop(a); /* the watchers end their transfers at once */
+	agent_stop(a); /* the informers end their transfers at once */
 	for (int r = 0; r < started; r++)
-		pthread_join(th[r], NULL);
-	for (int r = 0; r < RES_MAX; r++)
-		json_decref(a->cache[r]);
+		informer_stop(&a->inf[r]);
+	for (int i = 0; i < AGENT_TRACK_KEYS; i++)
+		if (a->pod_key[i][0]) {
+			informer_stop(&a->pods[i]);
+			a->pod_key[i][0] = 0;
+		}
 	json_decref(a->last_error);
 	json_decref(a->last_warning);
 	ev_recorder_free(&a->ev);
 	agent_names_free(a);
-	return started == RES_MAX ? 0 : -EAGAIN;
+	return started == RES_PODS ? 0 : -EAGAIN;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The node agent: list + watch Services and Pods from the API server, and keep
- * the pinned maps equal to what annotated Services ask for. Every node runs the
- * same agent on the same API state, so every node builds the same tables.
+ * The node agent: list + watch Services and EndpointSlices from the API server (and
+ * pod metadata, label-selected, only while a Service takes tracks from a pod label),
+ * and keep the pinned maps equal to what annotated Services ask for. Every node runs
+ * the same agent on the same API state, so every node builds the same tables.
  */
 #ifndef L4S_AGENT_H
 #define L4S_AGENT_H
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include "events.h"
+#include "informer.h"
 #include "kube.h"
 #include "l4split.h"
 
@@ -21,14 +23,19 @@
 #define ANN_ENABLED     ANN_PREFIX "enabled"
 #define ANN_VIPS        ANN_PREFIX "vips"
 #define ANN_MODE        ANN_PREFIX "mode"
+#define ANN_TRACKS      ANN_PREFIX "tracks"
 
-enum { RES_SERVICES, RES_PODS, RES_MAX };
+/* What the agent reads: RES_PODS is pod metadata only (PartialObjectMetadata). */
+enum { RES_SERVICES, RES_SLICES, RES_PODS, RES_MAX };
+extern const char *const agent_res_name[RES_MAX];
+#define AGENT_TRACK_KEYS 8 /* distinct l4split.io/track-label keys watched at once */
 
 struct agent_stats {
 	unsigned long reconciles, reconcile_errors, commits;
 	unsigned long relists[RES_MAX], watch_restarts[RES_MAX], events[RES_MAX];
 	double reconcile_seconds_sum, last_reconcile_seconds, last_reconcile_at;
 	int managed; /* l4split services the agent keeps */
+	unsigned long long api_bytes[RES_MAX]; /* bytes received (atomic: the informers add) */
 };
 
 struct agent {
@@ -41,8 +48,9 @@ struct agent {
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
-	json_t *cache[RES_MAX]; /* "namespace/name" -> object */
-	int synced[RES_MAX];
+	struct informer inf[RES_PODS];           /* Services, EndpointSlices */
+	struct informer pods[AGENT_TRACK_KEYS];   /* pod metadata, one per track-label key */
+	char pod_key[AGENT_TRACK_KEYS][320];      /* ... its key ("" : slot free) */
 	int dirty;
 	json_t *last_error; /* "namespace/name" -> message, so a bad annotation is logged once */
 	json_t *last_warning; /* "namespace/name" -> why it gets no traffic, logged once */
@@ -67,9 +75,16 @@ struct track_weight {
 	unsigned long long weight; /* fixed point, L4S_WEIGHT_ONE */
 };
 
+struct svc_track {
+	char track[32];
+	char service[64]; /* the backend Service (same namespace) */
+};
+
 struct svc_config {
 	int managed;
 	const char *track_label;
+	struct svc_track *tr; /* l4split.io/tracks */
+	int ntr;
 	int affinity;
 	unsigned char mode; /* enum l4s_mode, from l4split.io/mode (default auto) */
 	int has_weights;
@@ -80,6 +95,8 @@ struct svc_config {
 
 /* 0, or -errno with a message naming the annotation and what is wrong with it. */
 int svc_config_parse(json_t *annotations, struct svc_config *c);
+/* l4split.io/tracks "TRACK=SERVICE,..." into c->tr: 0, or -errno with a message. */
+int svc_tracks_parse(const char *value, struct svc_config *c);
 void svc_config_free(struct svc_config *c);
 /* The l4split service name for a Kubernetes Service port: NS.NAME.PORT, shortened
  * with a hash when longer than a name may be. */

@@ -22,6 +22,8 @@ struct rd {
 	__u16 num;           /* o->port when it is a number */
 	int pods_asked;      /* pods searched for the named port */
 	int pods_with_port;  /* ... and that had it */
+	int slices_asked;    /* slices with endpoints searched for the named port */
+	int slices_with_port; /* ... and that had it */
 	char names[160];     /* names of the ports of this protocol that were there instead */
 	int *slot;           /* r->ep by address and port: index + 1, 0 free (open addressing) */
 	size_t nslot;        /* a power of two, at least twice r->n */
@@ -317,17 +319,23 @@ static int parse_pod(struct rd *c, json_t *pod, const char *at, size_t idx)
 	return add_ep(c, ip, port, state, track, label);
 }
 
-/* EndpointSlice conditions: ready nil means ready (API contract); terminating drains. */
-static enum ep_state slice_state(json_t *conds)
+/* EndpointSlice conditions (discovery.k8s.io/v1 contract): ready nil means ready;
+ * serving nil means ready's value; terminating nil means false. A terminating endpoint
+ * drains, unless @fallback (no endpoint of the service is ready: KEP-1669) and it serves. */
+enum ep_state k8s_slice_state(json_t *conds, int fallback, int *serving_term)
 {
 	json_t *ready = json_object_get(conds, "ready");
+	json_t *serving = json_object_get(conds, "serving");
 	json_t *term = json_object_get(conds, "terminating");
+	int r = !ready || json_is_null(ready) || json_is_true(ready);
+	int sv = !serving || json_is_null(serving) ? r : json_is_true(serving);
 
-	if (json_is_true(term))
-		return EP_DRAIN;
-	if (!ready || json_is_null(ready) || json_is_true(ready))
-		return EP_READY;
-	return EP_DRAIN;
+	*serving_term = 0;
+	if (json_is_true(term)) {
+		*serving_term = sv;
+		return fallback && sv ? EP_READY : EP_DRAIN;
+	}
+	return r ? EP_READY : EP_DRAIN;
 }
 
 /* The port of a slice: the number asked for, the port of that name and protocol, or
@@ -362,6 +370,12 @@ static int slice_port(struct rd *c, json_t *s, const char *at, const char *label
 		*port = o->default_port;
 		return 0;
 	}
+	if (o->port && o->slice_skip_port && json_array_size(json_object_get(s, "endpoints")))
+		c->slices_asked++;
+	if (!pick && o->slice_skip_port)
+		return 1; /* no such port on this slice: its endpoints are not for this port */
+	if (pick && o->port && o->slice_skip_port)
+		c->slices_with_port++;
 	if (!pick || (!o->port && cand != 1)) {
 		if (o->port)
 			l4s_err(EINVAL, "%sports: %s has %d ports and no %s port is \"%s\"", at, label,
@@ -400,17 +414,37 @@ static int parse_slice(struct rd *c, json_t *s, const char *at, size_t idx)
 		c->r->skipped_family++;
 		return 0;
 	}
-	if (!track_of(c, meta, label, track))
+	/* With o->pods, the track is the label of each endpoint's pod (below). */
+	if (!(o->pods && o->track_label) && !track_of(c, meta, label, track))
 		return 0;
-	if (slice_port(c, s, at, label, &port))
+	err = slice_port(c, s, at, label, &port);
+	if (err < 0)
 		return -EINVAL;
+	if (err > 0)
+		return 0;
 	json_array_foreach(json_object_get(s, "endpoints"), i, ep) {
-		enum ep_state st = slice_state(json_object_get(ep, "conditions"));
-		json_t *a;
-		const char *pod = jstr(json_object_get(ep, "targetRef"), "name");
+		int serving_term;
+		enum ep_state st = k8s_slice_state(json_object_get(ep, "conditions"), o->fallback,
+						   &serving_term);
+		json_t *a, *ref = json_object_get(ep, "targetRef");
+		const char *pod = jstr(ref, "name");
 		char who[96];
 
 		snprintf(who, sizeof(who), "%s", pod ? pod : label);
+		if (o->pods && o->track_label) {
+			const char *kind = jstr(ref, "kind"), *ns = jstr(meta, "namespace");
+			json_t *po = NULL;
+			char key[512];
+
+			snprintf(who, sizeof(who), "pod %s", pod ? pod : "(no targetRef)");
+			if (pod && (!kind || !strcmp(kind, "Pod"))) {
+				snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", pod);
+				po = json_object_get(o->pods, key);
+			}
+			if (!track_of(c, json_object_get(po, "metadata"), who, track))
+				continue;
+		}
+		c->r->serving_terminating += serving_term;
 		json_array_foreach(json_object_get(ep, "addresses"), j, a) {
 			if (json_is_string(a) &&
 			    (err = add_ep(c, json_string_value(a), port, st, track, who)))
@@ -478,6 +512,13 @@ int k8s_parse(json_t *doc, const struct k8s_opts *o, struct k8s_result *r)
 		else
 			l4s_hint("their %s container ports have no names: give the port number",
 				 proto_str(c.proto));
+		err = -EINVAL;
+	}
+	if (!err && c.by_name && c.slices_asked && !c.slices_with_port) {
+		l4s_err(EINVAL, "port \"%s\": none of the %d EndpointSlices with endpoints has a %s "
+			"port of that name", o->port, c.slices_asked, proto_str(c.proto));
+		l4s_hint("the Service's targetPort names no container port of its pods: the "
+			 "EndpointSlice controller publishes them without that port");
 		err = -EINVAL;
 	}
 	free(c.slot);

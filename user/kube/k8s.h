@@ -19,6 +19,15 @@ struct k8s_opts {
 	__u16 default_port;
 	__u8 proto;              /* the service's IPPROTO_TCP or IPPROTO_UDP (0: TCP): named
 				  * and EndpointSlice ports of another protocol are not it */
+	/* EndpointSlices as the agent reads them: */
+	json_t *pods;            /* "namespace/name" -> Pod or PartialObjectMetadata: with
+				  * @track_label, an endpoint's track is the label of its
+				  * targetRef pod (slices carry no pod labels) */
+	int slice_skip_port;     /* a slice without the named port adds nothing (the
+				  * controller puts pods lacking a targetPort there); an
+				  * error only when no slice with endpoints has it */
+	int fallback;            /* serving+terminating endpoints are ready (KEP-1669: the
+				  * caller sets it when no endpoint is ready) */
 };
 
 struct k8s_result {
@@ -29,9 +38,15 @@ struct k8s_result {
 	int skipped_no_track;   /* without the track label */
 	int skipped_bad_addr;   /* not an IP, or not usable (addr_check) */
 	int tracks_shortened;   /* endpoints whose label value was longer than a track name */
+	int serving_terminating; /* endpoints terminating but still serving (fallback ones) */
 	char warning[256];      /* first thing worth telling the user */
 	char note[256];         /* the first label value shortened, and to what */
 };
+
+/* EndpointSlice endpoint conditions -> state (ready nil = ready; serving nil = ready's
+ * value; terminating drains unless @fallback and serving). *serving_term: terminating
+ * and serving. */
+enum ep_state k8s_slice_state(json_t *conditions, int fallback, int *serving_term);
 
 /* Returns 0 or -errno with a message (l4s_err) naming the offending field. */
 int k8s_parse(json_t *doc, const struct k8s_opts *o, struct k8s_result *r);

@@ -330,9 +330,18 @@ static int xfer_append(struct xfer *x, const char *p, size_t n)
 	return 0;
 }
 
+/* Count what the API server sends (after content decoding): the agent's API load. */
+static void count_rx(struct kube *k, size_t n)
+{
+	if (k->rx_bytes)
+		__atomic_add_fetch(k->rx_bytes, (unsigned long long)n, __ATOMIC_RELAXED);
+}
+
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
 	struct xfer *x = ud;
+
+	count_rx(x->k, sz * nm);
 
 	return xfer_append(x, p, sz * nm) ? 0 : sz * nm;
 }
@@ -343,6 +352,7 @@ static size_t on_stream(char *p, size_t sz, size_t nm, void *ud)
 	struct xfer *x = ud;
 	size_t n = sz * nm, start = 0;
 
+	count_rx(x->k, n);
 	if (xfer_append(x, p, n))
 		return 0;
 	for (size_t i = 0; i < x->len; i++) {
@@ -391,7 +401,7 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 static CURL *easy(struct kube *k, const char *path, struct curl_slist **hdrs, struct xfer *x)
 {
 	CURL *c = lazy_curl() ? NULL : curl_easy_init();
-	char url[2048], auth[4096];
+	char url[2048], auth[4096], accept[256];
 
 	if (!c)
 		return NULL;
@@ -400,7 +410,8 @@ static CURL *easy(struct kube *k, const char *path, struct curl_slist **hdrs, st
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	*hdrs = curl_slist_append(NULL, "Accept: application/json");
+	snprintf(accept, sizeof(accept), "Accept: %s", k->accept ? k->accept : "application/json");
+	*hdrs = curl_slist_append(NULL, accept);
 	if (k->token) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", k->token);
 		*hdrs = curl_slist_append(*hdrs, auth);

@@ -20,6 +20,8 @@ struct kube {
 	char *namespace; /* default namespace of the context, or NULL */
 	volatile int *stop; /* set: transfers end as soon as possible */
 	int stop_fd;        /* readable when *stop is set (wakes a waiting transfer), or -1 */
+	const char *accept; /* Accept header of the next requests; NULL: application/json */
+	unsigned long long *rx_bytes; /* body bytes received are added here (atomically), or NULL */
 };
 
 /* Service-account token, CA and KUBERNETES_SERVICE_HOST/PORT. */

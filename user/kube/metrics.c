@@ -394,7 +394,7 @@ static void agent_metrics(struct buf *b, struct agent *a)
 {
 	struct agent_stats s;
 	unsigned long ev_posted, ev_errors, ev_limited;
-	static const char *const res[RES_MAX] = { "services", "pods" };
+	const char *const *res = agent_res_name;
 
 	pthread_mutex_lock(&a->mu);
 	s = a->st;
@@ -437,6 +437,11 @@ static void agent_metrics(struct buf *b, struct agent *a)
 	for (int r = 0; r < RES_MAX; r++)
 		bprintf(b, "l4split_agent_watch_restarts_total{resource=\"%s\"} %lu\n", res[r],
 			s.watch_restarts[r]);
+	help(b, "l4split_agent_api_bytes_total", "counter",
+	     "Bytes received from the API server (lists and watches), by resource.");
+	for (int r = 0; r < RES_MAX; r++)
+		bprintf(b, "l4split_agent_api_bytes_total{resource=\"%s\"} %llu\n", res[r],
+			__atomic_load_n(&a->st.api_bytes[r], __ATOMIC_RELAXED));
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
@@ -478,7 +483,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		int ok;
 
 		pthread_mutex_lock(&m->a->mu);
-		ok = m->a->synced[RES_SERVICES] && m->a->synced[RES_PODS] && m->a->st.reconciles;
+		ok = m->a->inf[RES_SERVICES].synced && m->a->inf[RES_SLICES].synced &&
+		     m->a->st.reconciles;
 		pthread_mutex_unlock(&m->a->mu);
 		if (ok)
 			return reply(c, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
