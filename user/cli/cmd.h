@@ -58,6 +58,12 @@ int do_agent(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_node(int argc, char **argv);
 int do_explain(int argc, char **argv);
+/* Cluster mode (cmd_cluster.c): NS/NAME as the service, or --kubeconfig among the words. */
+int cluster_mode(int argc, char **argv);
+int do_weight_cluster(int argc, char **argv);
+int do_status_cluster(int argc, char **argv);
+int help_weight_cluster(void);
+int help_status_cluster(void);
 
 struct svc_spec;
 struct write_result;

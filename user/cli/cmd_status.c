@@ -22,7 +22,7 @@ int help_status(void)
 	       "  (weight, share, lookup table slots, live flows), and where l4split is attached\n"
 	       "  (devices, and cgroups with the socket hooks).\n"
 	       "  --table  (with --json) the lookup table itself, slot by slot\n");
-	return 0;
+	return help_status_cluster();
 }
 
 int help_stats(void)
@@ -396,6 +396,8 @@ static int status_or_stats(int argc, char **argv, int stats)
 
 int do_status(int argc, char **argv)
 {
+	if (argc >= 1 && !is_help(argv[0]) && cluster_mode(argc, argv))
+		return do_status_cluster(argc, argv);
 	return status_or_stats(argc, argv, 0);
 }
 
