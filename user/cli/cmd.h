@@ -62,8 +62,9 @@ int do_explain(int argc, char **argv);
 int cluster_mode(int argc, char **argv);
 int do_weight_cluster(int argc, char **argv);
 int do_status_cluster(int argc, char **argv);
-int help_weight_cluster(void);
-int help_status_cluster(void);
+/* Their help: @text 0 the usage lines, 1 the text after the node-local one. */
+void help_weight_cluster(int text);
+void help_status_cluster(int text);
 
 struct svc_spec;
 struct write_result;

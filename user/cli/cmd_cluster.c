@@ -230,12 +230,15 @@ static json_t *weights_json(const struct svc_config *c)
 	return o;
 }
 
-int help_weight_cluster(void)
+void help_weight_cluster(int text)
 {
-	printf("       l4split weight NAMESPACE/SERVICE TRACK=W ... [--kubeconfig FILE] [--no-wait]\n"
-	       "                      [--timeout DUR] [--agent-namespace NS] [--agent-selector SEL]\n"
-	       "                      [--agent-port PORT]\n"
-	       "  On a cluster (NAMESPACE/SERVICE, or --kubeconfig): write the weights into the\n"
+	if (!text) {
+		printf("       l4split weight NAMESPACE/SERVICE TRACK=W ... [--kubeconfig FILE]\n"
+		       "                      [--no-wait] [--timeout DUR] [--agent-namespace NS]\n"
+		       "                      [--agent-selector SEL] [--agent-port PORT]\n");
+		return;
+	}
+	printf("  On a cluster (NAMESPACE/SERVICE, or --kubeconfig): write the weights into the\n"
 	       "  Service's l4split.io/weights annotation (tracks not named keep their weight in\n"
 	       "  it), checked as the agent checks it, by an update that fails on a concurrent\n"
 	       "  change (409) and is then read and retried. Then wait until every agent (pods\n"
@@ -245,20 +248,22 @@ int help_weight_cluster(void)
 	       "  not, or cannot be reached, within --timeout (default 30s). --no-wait: write\n"
 	       "  only. The API server: --kubeconfig, $KUBECONFIG, the pod's service account,\n"
 	       "  or ~/.kube/config.\n");
-	return 0;
 }
 
-int help_status_cluster(void)
+void help_status_cluster(int text)
 {
-	printf("       l4split status NAMESPACE/SERVICE [--kubeconfig FILE] [--window DUR]\n"
-	       "                      [--timeout DUR] [--agent-namespace NS] [--agent-selector SEL]\n"
-	       "                      [--agent-port PORT]\n"
-	       "  On a cluster: per node (the agents' pods), the weights in force, the share\n"
-	       "  they give each track, and the new flows each track was given: counter totals\n"
-	       "  since the backends were added, or with --window DUR those between two reads\n"
-	       "  DUR apart; nodes whose agent cannot be read within --timeout (default 2s)\n"
-	       "  are named as unreachable.\n");
-	return 0;
+	if (!text) {
+		printf("       l4split status NAMESPACE/SERVICE [--kubeconfig FILE] [--window DUR]\n"
+		       "                      [--timeout DUR] [--agent-namespace NS]\n"
+		       "                      [--agent-selector SEL] [--agent-port PORT]\n");
+		return;
+	}
+	printf("  On a cluster (NAMESPACE/SERVICE, or --kubeconfig): per node (the agents'\n"
+	       "  pods, found as weight finds them), the weights in force, the share they give\n"
+	       "  each track, and the new flows each track was given: counter totals since the\n"
+	       "  backends were added, or with --window DUR those between two reads DUR apart;\n"
+	       "  nodes whose agent cannot be read within --timeout (default 2s) are named as\n"
+	       "  unreachable.\n");
 }
 
 int do_weight_cluster(int argc, char **argv)

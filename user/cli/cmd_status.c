@@ -17,12 +17,14 @@
 
 int help_status(void)
 {
-	printf("Usage: l4split status [NAME [--table]]\n"
-	       "  Services with their frontends, tracks (weight, share of new flows), backends\n"
+	printf("Usage: l4split status [NAME [--table]]\n");
+	help_status_cluster(0);
+	printf("  Services with their frontends, tracks (weight, share of new flows), backends\n"
 	       "  (weight, share, lookup table slots, live flows), and where l4split is attached\n"
 	       "  (devices, and cgroups with the socket hooks).\n"
 	       "  --table  (with --json) the lookup table itself, slot by slot\n");
-	return help_status_cluster();
+	help_status_cluster(1);
+	return 0;
 }
 
 int help_stats(void)

@@ -11,11 +11,13 @@
 
 int help_weight(void)
 {
-	printf("Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
-	       "  Set track weights (old=99 new=1) or backend weights inside their track\n"
+	printf("Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n");
+	help_weight_cluster(0);
+	printf("  Set track weights (old=99 new=1) or backend weights inside their track\n"
 	       "  (10.0.0.1:80=2). W is a non-negative decimal; weights are relative; 0 drains:\n"
 	       "  no new flows, existing flows continue. All changes apply in one table swap.\n");
-	return help_weight_cluster();
+	help_weight_cluster(1);
+	return 0;
 }
 
 int edit_service(const char *name, int (*edit)(struct svc_spec *s, void *ctx), void *ctx,
