@@ -58,6 +58,12 @@ check "values after 'service add web 10.96.0.10:80/tcp --mode '" \
 check "values after 'attach lo --xdp-mode '" eq "$(comp "l4split attach lo --xdp-mode ")" "generic native "
 check "options of rollout after 'l4split rollout web --m'" eq "$(comp "l4split rollout web --m")" \
 	"--max-connect-p99-ratio --max-failure-ratio --min-flows "
+check "cluster options of weight after 'l4split weight default/web old=1 --a'" \
+	eq "$(comp "l4split weight default/web old=1 --a")" "--agent-namespace --agent-port --agent-selector "
+check "cluster options of status after 'l4split status default/web --w'" \
+	eq "$(comp "l4split status default/web --w")" "--window "
+check "files after 'l4split weight default/web --kubeconfig docs/l4split.h'" \
+	eq "$(comp "l4split weight default/web --kubeconfig docs/l4split.h")" "docs/l4split.h2m "
 check "devices after 'l4split attach l'" eq "$(comp "l4split attach l")" "lo "
 
 # Service names from a real state.

@@ -24,6 +24,12 @@ Serves Services and Pods with the list and watch semantics a client meets:
       Event (200 and the Event; 404 when there is none; 415 for another patch type),
       as a recorder bumps count and lastTimestamp. --forbid-events: every Event
       write gets 403 (an RBAC without create/patch on events).
+  GET /api/v1/namespaces/NS/{services,pods}/NAME   one object (404 NotFound Status)
+  PUT /api/v1/namespaces/NS/services/NAME    replace a Service, as `l4split weight NS/NAME`
+      does: 409 Conflict (a Status, as the real server) when its metadata.resourceVersion
+      is not the stored one, 404 when there is none; /_ctl/before-put {"namespace",
+      "name", "patch"} merges PATCH into the Service just before the next PUT of it is
+      judged (a concurrent edit between the client's GET and its PUT).
   Bearer token (--token), optional TLS (--cert/--key).
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
@@ -274,6 +280,19 @@ class Store:
             self.cv.notify_all()
 
 
+def merge_patch(target, p):
+    """RFC 7386 JSON merge patch of @target by @p."""
+    if not isinstance(p, dict):
+        return p
+    target = dict(target) if isinstance(target, dict) else {}
+    for k, v in p.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -341,9 +360,72 @@ class Handler(BaseHTTPRequestHandler):
         st.apply(obj)
         self.send_json(201, obj)
 
+    def get_one(self, parts):
+        """GET /api/v1/namespaces/NS/RES/NAME: one object, or 404. False: not that path."""
+        if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
+                and parts[4] in KINDS):
+            return False
+        st = self.server.store
+        with st.cv:
+            obj = st.objs[parts[4]].get(parts[3] + "/" + parts[5])
+            obj = json.loads(json.dumps(obj)) if obj is not None else None
+        if obj is None:
+            self.status(404, "NotFound", '%s "%s" not found' % (parts[4], parts[5]))
+        else:
+            obj.setdefault("kind", KINDS[parts[4]])
+            obj.setdefault("apiVersion", "v1")
+            self.send_json(200, obj)
+        return True
+
+    def do_PUT(self):
+        st = self.server.store
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if not self.authorized():
+            return
+        if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
+                and parts[4] == "services"):
+            return self.status(405, "MethodNotAllowed", "PUT is served for services only")
+        try:
+            obj = self.body()
+        except ValueError as e:
+            return self.status(400, "BadRequest", str(e))
+        md = obj.get("metadata") or {}
+        if md.get("name") != parts[5] or md.get("namespace", parts[3]) != parts[3]:
+            return self.status(400, "BadRequest", "the name or namespace of the object does "
+                               "not match the request")
+        key = parts[3] + "/" + parts[5]
+        edit = self.server.before_put.pop(key, None)
+        if edit is not None:  # someone else's write lands first
+            with st.cv:
+                cur = st.objs["services"].get(key)
+            if cur is not None:
+                st.apply(merge_patch(json.loads(json.dumps(cur)), edit))
+        with st.cv:
+            cur = st.objs["services"].get(key)
+            if cur is None:
+                return self.status(404, "NotFound", 'services "%s" not found' % parts[5])
+            if md.get("resourceVersion") and \
+                    md["resourceVersion"] != cur["metadata"]["resourceVersion"]:
+                self.server.conflicts += 1
+                return self.status(409, "Conflict", 'Operation cannot be fulfilled on services '
+                                   '"%s": the object has been modified; please apply your '
+                                   'changes to the latest version and try again' % parts[5])
+            obj["kind"], obj["apiVersion"] = "Service", "v1"
+            md["namespace"] = parts[3]
+            obj["metadata"] = md
+            st.apply(obj)
+        self.send_json(200, obj)
+
+    def arm_before_put(self):
+        b = self.body()
+        self.server.before_put[b.get("namespace", "default") + "/" + b["name"]] = b["patch"]
+        self.send_json(200, {})
+
     def do_POST(self):
         st = self.server.store
         u = urlparse(self.path)
+        if u.path == "/_ctl/before-put":
+            return self.arm_before_put()
         parts = u.path.strip("/").split("/")
         if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5 and parts[4] == "events":
             if not self.authorized():
@@ -421,6 +503,8 @@ class Handler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "")
         with self.server.lock:
             self.server.requests.append({"method": "GET", "path": self.path, "accept": accept})
+        if self.get_one(parts):
+            return
         ns = None
         if parts[:2] == ["api", "v1"] and len(parts) == 3:
             res = parts[2]
@@ -568,6 +652,8 @@ def main():
     srv.lock = threading.Lock()
     srv.requests = []
     srv.bytes = {}
+    srv.before_put = {}
+    srv.conflicts = 0
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

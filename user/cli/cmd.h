@@ -58,6 +58,13 @@ int do_agent(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_node(int argc, char **argv);
 int do_explain(int argc, char **argv);
+/* Cluster mode (cmd_cluster.c): NS/NAME as the service, or --kubeconfig among the words. */
+int cluster_mode(int argc, char **argv);
+int do_weight_cluster(int argc, char **argv);
+int do_status_cluster(int argc, char **argv);
+/* Their help: @text 0 the usage lines, 1 the text after the node-local one. */
+void help_weight_cluster(int text);
+void help_status_cluster(int text);
 
 struct svc_spec;
 struct write_result;

@@ -17,11 +17,13 @@
 
 int help_status(void)
 {
-	printf("Usage: l4split status [NAME [--table]]\n"
-	       "  Services with their frontends, tracks (weight, share of new flows), backends\n"
+	printf("Usage: l4split status [NAME [--table]]\n");
+	help_status_cluster(0);
+	printf("  Services with their frontends, tracks (weight, share of new flows), backends\n"
 	       "  (weight, share, lookup table slots, live flows), and where l4split is attached\n"
 	       "  (devices, and cgroups with the socket hooks).\n"
 	       "  --table  (with --json) the lookup table itself, slot by slot\n");
+	help_status_cluster(1);
 	return 0;
 }
 
@@ -402,6 +404,8 @@ static int status_or_stats(int argc, char **argv, int stats)
 
 int do_status(int argc, char **argv)
 {
+	if (argc >= 1 && !is_help(argv[0]) && cluster_mode(argc, argv))
+		return do_status_cluster(argc, argv);
 	return status_or_stats(argc, argv, 0);
 }
 

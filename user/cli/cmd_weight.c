@@ -11,10 +11,12 @@
 
 int help_weight(void)
 {
-	printf("Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n"
-	       "  Set track weights (old=99 new=1) or backend weights inside their track\n"
+	printf("Usage: l4split weight NAME { TRACK=W | ADDR:PORT=W } ...\n");
+	help_weight_cluster(0);
+	printf("  Set track weights (old=99 new=1) or backend weights inside their track\n"
 	       "  (10.0.0.1:80=2). W is a non-negative decimal; weights are relative; 0 drains:\n"
 	       "  no new flows, existing flows continue. All changes apply in one table swap.\n");
+	help_weight_cluster(1);
 	return 0;
 }
 
@@ -168,6 +170,8 @@ int do_weight(int argc, char **argv)
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_weight();
+	if (cluster_mode(argc, argv))
+		return do_weight_cluster(argc, argv);
 	if (argc < 2) {
 		usage_help(help_weight);
 		return usage_error("weight needs NAME and at least one TRACK=W or ADDR:PORT=W");
