@@ -22,7 +22,7 @@ free_port() { node "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.
 
 APIPORT=$(free_port)
 api_start() { # [--forbid-events]
-	nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
+	nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 127.0.0.1 --port "$APIPORT" \
 		--state "$LAB_ROOT/api.state" --timeout 600 --verbose "$@" 2>>"$LAB_ROOT/api.log" &
 	API_PID=$!
 	LAB_PIDS+=($API_PID)

@@ -30,7 +30,7 @@ A node set --snat-addr 10.210.0.1 >/dev/null
 B node set --snat-addr 10.210.0.2 >/dev/null
 
 APIPORT=$(lab_client "$PY" -c 'import socket; s = socket.socket(); s.bind(("10.200.0.2", 0)); print(s.getsockname()[1])')
-lab_client "$PY" tests/tools/k8s-apiserver.py --listen 10.200.0.2 --port "$APIPORT" \
+lab_client "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 10.200.0.2 --port "$APIPORT" \
 	--state "$LAB_ROOT/api.state" --timeout 600 --verbose 2>>"$LAB_ROOT/api.log" &
 LAB_PIDS+=($!)
 wait_listen "$LAB-c" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }

@@ -51,7 +51,7 @@ node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
 free_port() { node "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 APIPORT=$(free_port)
 MPORT=$(free_port)
-nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 \
+nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 127.0.0.1 \
 	--port "$APIPORT" --state "$LAB_ROOT/api.state" --timeout 600 &
 LAB_PIDS+=($!)
 cat >"$LAB_ROOT/kubeconfig" <<EOF

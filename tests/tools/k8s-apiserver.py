@@ -30,6 +30,10 @@ Serves Services and Pods with the list and watch semantics a client meets:
       is not the stored one, 404 when there is none; /_ctl/before-put {"namespace",
       "name", "patch"} merges PATCH into the Service just before the next PUT of it is
       judged (a concurrent edit between the client's GET and its PUT).
+  POST /apis/coordination.k8s.io/v1/namespaces/NS/leases, GET .../leases/NAME, PUT it:
+      Leases for leader election: create (201; 409 AlreadyExists), replace with the
+      resourceVersion read as a precondition (409 Conflict otherwise), as client-go's
+      leaderelection uses them. The same create/replace serve Services.
   Bearer token (--token), optional TLS (--cert/--key).
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
@@ -48,8 +52,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 KINDS = {"services": "Service", "pods": "Pod", "events": "Event",
-         "endpointslices": "EndpointSlice"}
-GROUP = {"endpointslices": "discovery.k8s.io/v1"}  # apiVersion when not "v1"
+         "endpointslices": "EndpointSlice", "leases": "Lease"}
+GROUP = {"endpointslices": "discovery.k8s.io/v1",  # apiVersion when not "v1"
+         "leases": "coordination.k8s.io/v1"}
+# Resources served by the generic create/replace/patch paths (a namespaced object, its
+# metadata.resourceVersion a precondition when sent): what clients write besides Events.
+WRITABLE = {"services", "leases"}
 META_LIST = "as=PartialObjectMetadataList"
 META = "as=PartialObjectMetadata"
 
@@ -280,6 +288,28 @@ class Store:
             self.cv.notify_all()
 
 
+def route(parts):
+    """An API path as the server reads it: {"res", "ns", "name", "sub", "gv"}, or None.
+    /api/v1/[namespaces/NS/]RES[/NAME[/SUB]] and /apis/G/V/[namespaces/NS/]RES[/NAME[/SUB]];
+    a resource is served only under its own group/version."""
+    if parts[:2] == ["api", "v1"]:
+        gv, rest = "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        gv, rest = parts[1] + "/" + parts[2], parts[3:]
+    else:
+        return None
+    ns = None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        ns, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    res = rest[0]
+    if res not in KINDS or GROUP.get(res, "v1") != gv:
+        return None
+    return {"res": res, "ns": ns, "name": rest[1] if len(rest) > 1 else None,
+            "sub": rest[2] if len(rest) > 2 else None, "gv": gv}
+
+
 def merge_patch(target, p):
     """RFC 7386 JSON merge patch of @target by @p."""
     if not isinstance(p, dict):
@@ -361,57 +391,87 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(201, obj)
 
     def get_one(self, parts):
-        """GET /api/v1/namespaces/NS/RES/NAME: one object, or 404. False: not that path."""
-        if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
-                and parts[4] in KINDS):
+        """GET of one object (.../namespaces/NS/RES/NAME), or 404. False: not that path."""
+        r = route(parts)
+        if not r or not r["ns"] or not r["name"] or r["sub"]:
             return False
         st = self.server.store
         with st.cv:
-            obj = st.objs[parts[4]].get(parts[3] + "/" + parts[5])
+            obj = st.objs[r["res"]].get(r["ns"] + "/" + r["name"])
             obj = json.loads(json.dumps(obj)) if obj is not None else None
         if obj is None:
-            self.status(404, "NotFound", '%s "%s" not found' % (parts[4], parts[5]))
+            self.status(404, "NotFound", '%s "%s" not found' % (r["res"], r["name"]))
         else:
-            obj.setdefault("kind", KINDS[parts[4]])
-            obj.setdefault("apiVersion", "v1")
+            obj.setdefault("kind", KINDS[r["res"]])
+            obj.setdefault("apiVersion", r["gv"])
             self.send_json(200, obj)
         return True
+
+    def create(self, r):
+        """POST .../namespaces/NS/RES: create (201), 409 AlreadyExists when the name is taken."""
+        st = self.server.store
+        try:
+            obj = self.body()
+        except ValueError as e:
+            return self.status(400, "BadRequest", str(e))
+        md = obj.setdefault("metadata", {})
+        if md.setdefault("namespace", r["ns"]) != r["ns"]:
+            return self.status(400, "BadRequest", "the namespace of the provided object does "
+                               "not match the namespace sent on the request")
+        if not md.get("name"):
+            return self.status(422, "Invalid", "%s is invalid: metadata.name: Required value"
+                               % KINDS[r["res"]])
+        with st.cv:
+            if r["ns"] + "/" + md["name"] in st.objs[r["res"]]:
+                return self.status(409, "AlreadyExists", '%s "%s" already exists'
+                                   % (r["res"], md["name"]))
+            md.pop("resourceVersion", None)
+            md["uid"] = "%s-%d" % (r["res"], st.rv + 1)
+            md["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            obj["kind"], obj["apiVersion"] = KINDS[r["res"]], r["gv"]
+            st.apply(obj)
+        self.send_json(201, obj)
 
     def do_PUT(self):
         st = self.server.store
         parts = urlparse(self.path).path.strip("/").split("/")
         if not self.authorized():
             return
-        if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
-                and parts[4] == "services"):
-            return self.status(405, "MethodNotAllowed", "PUT is served for services only")
+        r = route(parts)
+        if not r or not r["ns"] or not r["name"] or r["sub"] or r["res"] not in WRITABLE:
+            return self.status(405, "MethodNotAllowed", "PUT is served for %s only"
+                               % ", ".join(sorted(WRITABLE)))
+        res, name = r["res"], r["name"]
         try:
             obj = self.body()
         except ValueError as e:
             return self.status(400, "BadRequest", str(e))
         md = obj.get("metadata") or {}
-        if md.get("name") != parts[5] or md.get("namespace", parts[3]) != parts[3]:
+        if md.get("name") != name or md.get("namespace", r["ns"]) != r["ns"]:
             return self.status(400, "BadRequest", "the name or namespace of the object does "
                                "not match the request")
-        key = parts[3] + "/" + parts[5]
+        key = r["ns"] + "/" + name
         edit = self.server.before_put.pop(key, None)
         if edit is not None:  # someone else's write lands first
             with st.cv:
-                cur = st.objs["services"].get(key)
+                cur = st.objs[res].get(key)
             if cur is not None:
                 st.apply(merge_patch(json.loads(json.dumps(cur)), edit))
         with st.cv:
-            cur = st.objs["services"].get(key)
+            cur = st.objs[res].get(key)
             if cur is None:
-                return self.status(404, "NotFound", 'services "%s" not found' % parts[5])
+                return self.status(404, "NotFound", '%s "%s" not found' % (res, name))
             if md.get("resourceVersion") and \
                     md["resourceVersion"] != cur["metadata"]["resourceVersion"]:
                 self.server.conflicts += 1
-                return self.status(409, "Conflict", 'Operation cannot be fulfilled on services '
+                return self.status(409, "Conflict", 'Operation cannot be fulfilled on %s '
                                    '"%s": the object has been modified; please apply your '
-                                   'changes to the latest version and try again' % parts[5])
-            obj["kind"], obj["apiVersion"] = "Service", "v1"
-            md["namespace"] = parts[3]
+                                   'changes to the latest version and try again' % (res, name))
+            obj["kind"], obj["apiVersion"] = KINDS[res], r["gv"]
+            md["namespace"] = r["ns"]
+            for k in ("uid", "creationTimestamp"):  # the server's, not the client's
+                if k in cur["metadata"]:
+                    md[k] = cur["metadata"][k]
             obj["metadata"] = md
             st.apply(obj)
         self.send_json(200, obj)
@@ -434,6 +494,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.create_event(parts[3])
             except (ValueError, KeyError) as e:
                 return self.status(400, "BadRequest", str(e))
+        r = route(parts)
+        if r and r["ns"] and not r["name"] and r["res"] in WRITABLE:
+            if not self.authorized():
+                return
+            return self.create(r)
         try:
             if u.path == "/_ctl/apply":
                 st.apply(self.body())
@@ -505,19 +570,10 @@ class Handler(BaseHTTPRequestHandler):
             self.server.requests.append({"method": "GET", "path": self.path, "accept": accept})
         if self.get_one(parts):
             return
-        ns = None
-        if parts[:2] == ["api", "v1"] and len(parts) == 3:
-            res = parts[2]
-        elif parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5:
-            ns, res = parts[3], parts[4]
-        elif parts[:3] == ["apis", "discovery.k8s.io", "v1"] and len(parts) == 4:
-            res = parts[3]
-        elif parts[:4] == ["apis", "discovery.k8s.io", "v1", "namespaces"] and len(parts) == 6:
-            ns, res = parts[4], parts[5]
-        else:
+        r = route(parts)
+        if r is None or r["name"]:
             return self.status(404, "NotFound", "the server could not find the requested resource")
-        if res not in KINDS or (parts[0] == "apis") != (res in GROUP):
-            return self.status(404, "NotFound", "resource %s is not served" % res)
+        ns, res = r["ns"], r["res"]
         try:
             sel = parse_selector(q.get("labelSelector", [""])[0])
             fsel = parse_selector(q.get("fieldSelector", [""])[0])

@@ -69,7 +69,7 @@ static void test_renew(void **state)
 	assert_int_equal(next.transitions, 7);
 }
 
-/* A released lease (holder "") is taken at once; releasing was the transition. */
+/* A released lease (holder "") is taken at once; the new holder is a transition. */
 static void test_released(void **state)
 {
 	struct lease_record cur = rec("", 1, 2), next;
@@ -77,7 +77,7 @@ static void test_released(void **state)
 	(void)state;
 	assert_int_equal(lease_next(&cur, "node-a", 100, 100, 15, "T4", &next), 1);
 	assert_string_equal(next.holder, "node-a");
-	assert_int_equal(next.transitions, 2);
+	assert_int_equal(next.transitions, 3);
 }
 
 int main(void)

@@ -53,12 +53,17 @@ int help_agent(void)
 {
 	printf("Usage: l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 	       "                     [--metrics-addr [HOST]:PORT|off]\n"
+	       "                     [--leader-elect true|false] [--lease-namespace NS]\n"
 	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
 	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
 	       "  Services annotated l4split.io/* ask for (see README). In a pod it uses the\n"
 	       "  service account; elsewhere --kubeconfig (or $KUBECONFIG). Serves Prometheus\n"
 	       "  metrics on /metrics and readiness on /healthz (default :9477). Runs until\n"
-	       "  SIGTERM/SIGINT; the datapath keeps forwarding when it stops.\n");
+	       "  SIGTERM/SIGINT; the datapath keeps forwarding when it stops.\n"
+	       "  One agent of the cluster leads (a coordination.k8s.io/v1 Lease named\n"
+	       "  l4split-agent in --lease-namespace, default $POD_NAMESPACE or kube-system;\n"
+	       "  client-go's timings: 15 s lease, 10 s renew deadline, 2 s retry): it alone\n"
+	       "  writes cluster-wide status. --leader-elect false: never lead.\n");
 	return 0;
 }
 
@@ -72,6 +77,9 @@ int do_agent(int argc, char **argv)
 	int err;
 
 	a.node = getenv("NODE_NAME");
+	a.leader_elect = 1;
+	a.lease_ns = getenv("POD_NAMESPACE") && *getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE") :
+									  "kube-system";
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i];
 
@@ -87,6 +95,15 @@ int do_agent(int argc, char **argv)
 			a.namespace = argv[++i];
 		else if (!strcmp(o, "--metrics-addr"))
 			maddr = argv[++i];
+		else if (!strcmp(o, "--leader-elect")) {
+			const char *v = argv[++i];
+
+			if (strcmp(v, "true") && strcmp(v, "false"))
+				return usage_error("agent option --leader-elect \"%s\": expected true or "
+						   "false", v);
+			a.leader_elect = !strcmp(v, "true");
+		} else if (!strcmp(o, "--lease-namespace"))
+			a.lease_ns = argv[++i];
 		else
 			return usage_error("unknown agent option \"%s\"", o);
 		if (!*argv[i] && strcmp(o, "--kubeconfig")) /* "" kubeconfig: in-cluster */

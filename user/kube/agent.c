@@ -1080,9 +1080,27 @@ static void pod_informers_update(struct agent *a, json_t *svcs)
 	json_decref(want);
 }
 
+/* The lease thread's news: log it and wake the reconciler (a leader's work may start). */
+static void on_leading(int leading, void *ctx)
+{
+	struct agent *a = ctx;
+
+	agent_log("%s the leader (Lease %s/%s)", leading ? "became" : "is no longer",
+		  a->lease.ns, a->lease.name);
+	pthread_mutex_lock(&a->mu);
+	a->dirty = 1;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+int agent_leading(struct agent *a)
+{
+	return a->leader_elect && lease_leading(&a->lease);
+}
+
 int agent_run(struct agent *a)
 {
-	int started = 0;
+	int started = 0, leasing = 0;
 
 	a->last_error = json_object();
 	a->last_warning = json_object();
@@ -1098,6 +1116,19 @@ int agent_run(struct agent *a)
 	agent_log("watching services and endpointslices at %s%s%s (node %s)", a->k.server,
 		  a->namespace ? ", namespace " : "", a->namespace ? a->namespace : "",
 		  a->node ? a->node : "?");
+	if (a->leader_elect && started == RES_PODS) {
+		char host[256] = "";
+
+		if (!a->node || !*a->node)
+			gethostname(host, sizeof(host) - 1);
+		lease_init(&a->lease, &a->k, a->lease_ns, "l4split-agent",
+			   a->node && *a->node ? a->node : host);
+		a->lease.on_change = on_leading;
+		a->lease.ctx = a;
+		leasing = !lease_start(&a->lease);
+		if (!leasing)
+			agent_log("%s: this agent never leads", l4s_errmsg());
+	}
 	while (!a->stop && started == RES_PODS) {
 		struct reconcile_in in;
 		json_t *slices;
@@ -1147,6 +1178,8 @@ int agent_run(struct agent *a)
 		json_decref(in.pods);
 	}
 	agent_stop(a); /* the informers end their transfers at once */
+	if (leasing)
+		lease_join(&a->lease); /* gives the Lease up: the next leader takes over at once */
 	for (int r = 0; r < started; r++)
 		informer_stop(&a->inf[r]);
 	for (int i = 0; i < AGENT_TRACK_KEYS; i++)

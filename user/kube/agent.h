@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include "events.h"
 #include "informer.h"
+#include "lease.h"
 #include "kube.h"
 #include "l4split.h"
 
@@ -40,6 +41,9 @@ struct agent_stats {
 
 struct agent {
 	struct kube k;
+	int leader_elect;      /* take part in the election (default) */
+	const char *lease_ns;  /* namespace of the Lease l4split-agent */
+	struct lease lease;
 	const char *pin_dir;
 	const char *node;
 	const char *namespace; /* only this namespace, or NULL: all */
@@ -66,6 +70,8 @@ int agent_init(struct agent *a);
  * (not from a signal handler: it takes the lock). */
 void agent_stop(struct agent *a);
 int agent_run(struct agent *a);
+/* This agent holds the cluster's Lease now (see lease.h): the one that writes status. */
+int agent_leading(struct agent *a);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void agent_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 

@@ -59,9 +59,7 @@ int lease_next(const struct lease_record *cur, const char *me, double observed_a
 		next->transitions = cur->transitions;
 	} else { /* a take-over (of an expired or released lease) */
 		snprintf(next->acquire, sizeof(next->acquire), "%s", now_wall);
-		next->transitions = cur->transitions + (cur->holder[0] ? 1 : 0);
-		/* client-go counts a transition whenever the holder changes; a released
-		 * lease ("" holder) was already given up */
+		next->transitions = cur->transitions + 1; /* as client-go: the holder changed */
 	}
 	return 1;
 }

@@ -417,6 +417,9 @@ static void agent_metrics(struct buf *b, struct agent *a)
 	bprintf(b, "l4split_agent_last_reconcile_timestamp_seconds %.0f\n", s.last_reconcile_at);
 	help(b, "l4split_agent_managed_services", "gauge", "l4split services kept from Services.");
 	bprintf(b, "l4split_agent_managed_services %d\n", s.managed);
+	help(b, "l4split_agent_leader", "gauge",
+	     "1 while this agent holds the cluster's Lease (it writes cluster-wide status).");
+	bprintf(b, "l4split_agent_leader %d\n", agent_leading(a));
 	help(b, "l4split_agent_events_posted_total", "counter",
 	     "Kubernetes Events about Services written (created, or count bumped).");
 	bprintf(b, "l4split_agent_events_posted_total %lu\n", ev_posted);
