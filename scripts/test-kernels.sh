@@ -71,8 +71,8 @@ resolve() {
 	deb=$(ls "$KVM_HOME/debs/${pkg}"_*.deb 2>/dev/null | tail -1)
 	if [ -z "$deb" ]; then
 		echo "test-kernels: downloading $pkg" >&2
-		(cd "$KVM_HOME/debs" && if [ -n "$conf" ]; then APT_CONFIG=$conf apt-get download -qq "$pkg"
-			else apt-get download -qq "$pkg"; fi) >&2 || return 1
+		(cd "$KVM_HOME/debs" && if [ -n "$conf" ]; then APT_CONFIG=$conf apt-get download -qq -o APT::Sandbox::User=root "$pkg"
+			else apt-get download -qq -o APT::Sandbox::User=root "$pkg"; fi) >&2 || return 1
 		deb=$(ls "$KVM_HOME/debs/${pkg}"_*.deb 2>/dev/null | tail -1)
 	fi
 	[ -n "$deb" ] && echo "$deb"
