@@ -6,7 +6,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-export L4SPLIT=$PWD/$BUILD/l4split TRAFFIC=$PWD/$BUILD/tests/l4s-traffic
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+export L4SPLIT=$BUILD/l4split TRAFFIC=$BUILD/tests/l4s-traffic
 . tests/lib/e2e.sh
 echo "# kernel $(uname -r)"
 PIN=/sys/fs/bpf/l4k-load
