@@ -41,7 +41,7 @@ LIB_SRC  := $(filter-out user/cli/main.c,$(wildcard user/*/*.c))
 LIB_OBJ  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRC))
 USER_HDRS := $(wildcard user/*/*.h) $(wildcard include/*.h) $(BUILD)/l4split.skel.h
 
-.PHONY: all clean install man test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build
+.PHONY: all clean install man test unit datapath e2e demo bench deps vmlinux asan fuzz fuzz-build test-kernels
 all: $(BUILD)/l4split
 
 $(BUILD)/l4split.bpf.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -146,6 +146,12 @@ $(BUILD)/tests/l4s-traffic: tests/tools/l4s-traffic.c
 
 test: deps all man $(UNIT_BIN) $(BUILD)/tests/datapath $(BUILD)/tests/dp-explain $(BUILD)/tests/dp-snat $(BUILD)/tests/dp-capacity $(BUILD)/tests/dpfuzz $(TOOLS) asan fuzz-build
 	@tests/run.sh
+
+# The node path on other kernels (L4S_KERNELS, default "6.1 5.10": Debian's packages,
+# fetched and cached, never installed), each booted under qemu: load checks, datapath
+# tests, seed scenario (scripts/test-kernels.sh).
+test-kernels: deps all $(BUILD)/tests/datapath $(BUILD)/tests/dp-snat $(TOOLS)
+	@scripts/test-kernels.sh
 
 # libFuzzer targets for the parsers of untrusted input (tests/fuzz/), in build-fuzz/.
 FUZZ_TARGETS := k8s annotations parse

@@ -65,6 +65,14 @@ static __always_inline int reject_src_ok(const struct l4s_addr *a, int v6)
 	return first != 0 && first < 224;
 }
 
+/*
+ * p->l3_off, as the parser sets it (bpf/parse.h: 14, or 18 after a VLAN tag), in a form
+ * every verifier bounds: clang may spill p->l3_off before its range check and use that
+ * copy after it, and verifiers before Linux 6.x then see an offset of up to 4 GiB that
+ * no packet check can cover ("R3 offset is outside of the packet" on 5.10 and 6.1).
+ */
+#define L3_OFF(p) ((p)->vlan ? 18u : 14u)
+
 /* Write the L2 header at @to from the one at @from (@l2 bytes: 14, or 18 with a VLAN
  * tag), source and destination MACs swapped. @to <= @from; they may overlap. */
 static __always_inline int reject_l2(__u8 *to, const __u8 *from, void *data_end, int vlan)
@@ -129,7 +137,7 @@ static __always_inline int reject_tcp(void *data, void *data_end, const struct l
 				      __u32 *new_len)
 {
 	int v6 = p->key.family == L4S_AF_INET6;
-	__u32 l3 = p->l3_off, l4 = p->l4_off, iplen, seglen, iph = v6 ? 40 : 20;
+	__u32 l3 = L3_OFF(p), l4 = p->l4_off, iplen, seglen, iph = v6 ? 40 : 20;
 	struct tcphdr t = {};
 	struct tcphdr *th;
 	void *ip;
@@ -194,7 +202,7 @@ static __always_inline int reject_icmp_fill(void *data, void *data_end, const st
 					    __u32 qlen)
 {
 	int v6 = p->key.family == L4S_AF_INET6;
-	__u32 l3 = p->l3_off, delta = v6 ? 48 : 28, n = qlen / 4;
+	__u32 l3 = L3_OFF(p), delta = v6 ? 48 : 28, n = qlen / 4;
 	__u32 icmp[2] = {};
 	void *ip;
 	__u8 *q;

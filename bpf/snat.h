@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "counters.h"
 #include "l4split_hash.h"
+#include "kfeat.h"
 
 #define L4S_AF_INET_FIB  2
 #define L4S_AF_INET6_FIB 10
@@ -93,7 +94,9 @@ static __always_inline void flow_set_snat_oif(struct l4s_flow *f, int dev, __u32
 
 static __always_inline __u64 coarse_s(void)
 {
-	return bpf_ktime_get_coarse_ns() / 1000000000ull;
+	if (l4s_have_coarse_ns)
+		return bpf_ktime_get_coarse_ns() / 1000000000ull;
+	return bpf_ktime_get_ns() / 1000000000ull; /* before Linux 5.11 */
 }
 
 /* Is @be behind another node (or back out where the packet came from)? @oif gets the
@@ -153,11 +156,37 @@ static __always_inline void snat_key(struct l4s_flow_key *k, const struct l4s_pk
 	k->family = p->key.family;
 }
 
-/* What snat_search() inserts: the key (its port filled in turn) and the value. */
+/* A claim on an idle SNAT entry: its key and the last-seen time the claimer read. */
+struct l4s_snat_claim_key {
+	struct l4s_flow_key k;
+	__u64 seen_s;
+};
+
+/* What snat_search() inserts: the key (its port filled in turn) and the value. The key
+ * and claim_seen together are the claim on an idle entry (a struct l4s_snat_claim_key). */
 struct l4s_snat_try {
 	struct l4s_flow_key k;
+	__u64 claim_seen;
 	struct l4s_snat v;
+	__u8 claimed; /* the value a claim inserts (here, not on the stack: 512 bytes) */
 };
+
+/*
+ * Claims on idle SNAT entries (not pinned: a claim matters for the microseconds two CPUs
+ * may race for one entry). Of the CPUs that read the same idle entry, the one whose
+ * BPF_NOEXIST insert of (entry, seen_s it read) succeeds takes it over: an atomic claim
+ * without a compare-and-swap instruction (Linux 5.12), so every kernel runs this code.
+ * An entry taken over gets a new seen_s, so a later claim has another key; old claims
+ * age out of the LRU.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct l4s_snat_claim_key);
+	__type(value, __u8);
+} l4s_snat_claim SEC(".maps");
+_Static_assert(__builtin_offsetof(struct l4s_snat_try, claim_seen) ==
+	       __builtin_offsetof(struct l4s_snat_claim_key, seen_s), "claim key layout");
 
 /* Per-CPU scratch for snat_search() (not pinned: it holds nothing between packets). */
 struct {
@@ -181,7 +210,7 @@ __attribute__((noinline)) int l4s_snat_search(__u32 idx, __u32 step, __u32 range
 	struct l4s_snat *cur = 0;
 	struct l4s_snat_try *t;
 	__u32 zero = 0, port = 0;
-	__u64 seen = 0, now;
+	__u64 now;
 
 	t = bpf_map_lookup_elem(&l4s_snat_try, &zero);
 	if (!t || range == 0 || range > 65536 || step == 0 || step >= 65536 || idx >= range ||
@@ -202,24 +231,27 @@ __attribute__((noinline)) int l4s_snat_search(__u32 idx, __u32 step, __u32 range
 				return (int)port;
 			continue;
 		}
-		seen = cur->seen_s;
-		if (snat_reusable(cur, seen, now, t->k.proto))
+		t->claim_seen = cur->seen_s;
+		if (snat_reusable(cur, t->claim_seen, now, t->k.proto))
 			break; /* claimed below, out of the loop the verifier unrolls */
 		cur = 0;
 	}
 	if (!cur)
 		return 0;
-	/* Claim it: of two CPUs that saw it free, one wins the swap (the other gives up:
-	 * a race for the same idle port, rare enough to count as no port). */
-	if (__sync_val_compare_and_swap(&cur->seen_s, seen, now) != seen)
+	/* Claim it: of two CPUs that saw it free, one inserts the claim (the other gives
+	 * up: a race for the same idle port, rare enough to count as no port). Only t and
+	 * cur live across the call: the stack is shared with the caller's (512 bytes). */
+	t->claimed = 1;
+	if (bpf_map_update_elem(&l4s_snat_claim, &t->k, &t->claimed, BPF_NOEXIST))
 		return 0;
+	cur->seen_s = t->v.seen_s;
 	cur->client = t->v.client;
 	cur->vip = t->v.vip;
 	cur->cport = t->v.cport;
 	cur->vport = t->v.vport;
 	cur->backend_id = t->v.backend_id;
 	cur->flags = 0;
-	return (int)port;
+	return bpf_ntohs(t->k.dport);
 }
 
 /* gcd(a, b) == 1, for 16-bit values (Euclid takes at most 24 steps on them). */

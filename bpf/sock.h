@@ -13,6 +13,7 @@
 #include "maps.h"
 #include "select.h"
 #include "counters.h"
+#include "kfeat.h"
 
 #define L4S_ECONNREFUSED 111
 #define L4S_TCP_SYN_SENT 2
@@ -115,8 +116,9 @@ static __always_inline void sock_count_flow(__u32 bid, __u8 proto)
 		__sync_fetch_and_add(&s->tcp_flows, 1);
 }
 
-/* No backend for a new socket: the call fails with ECONNREFUSED at once, where the
- * node path can only drop (and the client waits for its timeout). */
+/* No backend for a new socket: the call fails with ECONNREFUSED at once (EPERM before
+ * Linux 5.18: no bpf_set_retval), where the node path can only drop (and the client
+ * waits for its timeout). */
 static __always_inline int sock_refuse(__u32 svc_id)
 {
 	struct l4s_service_stats *ss = service_stats(svc_id);
@@ -124,7 +126,8 @@ static __always_inline int sock_refuse(__u32 svc_id)
 	if (ss)
 		__sync_fetch_and_add(&ss->no_backend, 1);
 	count_reason(L4S_R_SOCK_NO_BACKEND);
-	bpf_set_retval(-L4S_ECONNREFUSED);
+	if (l4s_have_set_retval)
+		bpf_set_retval(-L4S_ECONNREFUSED);
 	return 0;
 }
 

@@ -284,8 +284,9 @@ struct l4s_flow {
  * l4s_snat: the SNAT flows, keyed by what the backend sends back (backend:port ->
  * node address:snat port). A key that exists is a port in use for that backend: a new
  * flow takes a port only by inserting its key (BPF_NOEXIST), or by claiming the entry
- * of a closed or long idle flow with a compare-and-swap on seen_s, so two live flows
- * never share (node address, port, backend).
+ * of a closed or long idle flow with a BPF_NOEXIST claim on (key, seen_s) in
+ * bpf/snat.h's l4s_snat_claim, so two live flows never share (node address, port,
+ * backend).
  */
 struct l4s_snat {
 	struct l4s_addr client;
@@ -295,8 +296,7 @@ struct l4s_snat {
 	__u32 backend_id;
 	__u32 flags;  /* L4S_FLOW_F_CLOSED, L4S_FLOW_F_ANSWERED */
 	__u32 pad;
-	__u64 seen_s; /* coarse clock, seconds: last packet either way (64 bits for the
-		       * compare-and-swap that claims a free entry) */
+	__u64 seen_s; /* monotonic clock, seconds: last packet either way */
 };
 
 /* The node (l4s_node, one entry): what SNAT rewrites sources to. */

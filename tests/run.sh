@@ -72,6 +72,10 @@ fi
 run_group "e2e-test_canary-generic" env L4S_ATTACH="--xdp-mode generic" timeout 900 tests/e2e/test_canary.sh
 run_group "e2e-test_canary-tc" env L4S_ATTACH="--tc-only" timeout 900 tests/e2e/test_canary.sh
 
+# The node path on Debian's 6.1 and 5.10 kernels under qemu (make test-kernels; about 4
+# minutes a kernel). L4S_KERNELS=none skips it, L4S_KERNELS="6.1" runs one.
+[ "${L4S_KERNELS:-}" != none ] && run_group kernels timeout 1500 scripts/test-kernels.sh
+
 [ ${#failed_groups[@]} -gt 0 ] && echo "failed groups: ${failed_groups[*]} (logs in $LOG)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

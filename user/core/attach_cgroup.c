@@ -18,6 +18,7 @@
 #include "err.h"
 #include "mapscan.h"
 #include "l4split.skel.h"
+#include "load.h"
 
 static const struct {
 	const char *name;
@@ -217,7 +218,7 @@ int attach_cgroup(struct l4s_state *st, const char *path, __u64 *id)
 	}
 	*id = sb.st_ino; /* a cgroup v2 directory's inode number is the cgroup id */
 
-	skel = state_load_object(st);
+	skel = state_load_progs(st, L4S_LOAD_SOCK);
 	if (!skel) {
 		err = -EINVAL;
 		goto out;

@@ -20,6 +20,7 @@
 #include "mapscan.h"
 #include "state.h"
 #include "l4split.skel.h"
+#include "load.h"
 
 static void svcidx_create(struct l4s_state *st);
 static int index_scan(struct l4s_state *st);
@@ -377,7 +378,7 @@ static void adopt_flags(struct bpf_map *m, int fd)
 		bpf_map__set_map_flags(m, info.map_flags);
 }
 
-struct l4split_bpf *state_load_object(struct l4s_state *st)
+struct l4split_bpf *state_load_progs(struct l4s_state *st, unsigned int sets)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = st->pin_dir);
 	struct l4split_bpf *skel;
@@ -434,21 +435,8 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 			close(txfd);
 		return NULL;
 	}
-	err = l4split_bpf__load(skel);
+	err = load_object(skel, sets, st->pin_dir);
 	if (err) {
-		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
-		if (err == -EPERM)
-			l4s_hint("run as root (CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON are needed)");
-		else if (err == -EACCES)
-			l4s_hint("the verifier refused the programs: without CAP_PERFMON it does (CAP_BPF, "
-				 "CAP_NET_ADMIN and CAP_PERFMON are needed); else rerun with -d to see "
-				 "its log");
-		else if (err == -EINVAL)
-			l4s_hint("pinned maps in %s may have another size or layout; rerun with -d to "
-				 "see libbpf's log, or 'l4split detach --all --purge' to start over",
-				 st->pin_dir);
-		else
-			l4s_hint("rerun with -d to see the verifier and libbpf log");
 		l4split_bpf__destroy(skel);
 		if (txfd >= 0)
 			close(txfd);
@@ -483,6 +471,11 @@ struct l4split_bpf *state_load_object(struct l4s_state *st)
 	return skel;
 }
 
+struct l4split_bpf *state_load_object(struct l4s_state *st)
+{
+	return state_load_progs(st, L4S_LOAD_NODE);
+}
+
 static int state_create(struct l4s_state *st)
 {
 	struct l4split_bpf *skel;
@@ -509,7 +502,7 @@ static int state_create(struct l4s_state *st)
 			st->flow_max = info.max_entries;
 		close(fd);
 	}
-	skel = state_load_object(st);
+	skel = state_load_progs(st, L4S_LOAD_MAPS);
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
 	cfg.flow_max = st->flow_max;
@@ -536,7 +529,7 @@ static int state_recreate(struct l4s_state *st, __u64 flow_max)
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
 						 used ? ", " : "", state_maps[i].name);
 	st->flow_max = flow_max;
-	skel = state_load_object(st);
+	skel = state_load_progs(st, L4S_LOAD_MAPS);
 	if (!skel)
 		return l4s_err_prefix("cannot recreate the missing maps (%s)", names);
 	l4split_bpf__destroy(skel);

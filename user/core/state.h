@@ -177,5 +177,8 @@ void state_forget(struct l4s_state *st);
  * record the new layout once the programs are loaded. */
 struct l4split_bpf;
 struct l4split_bpf *state_load_object(struct l4s_state *st);
+/* The same with the programs of @sets only (user/core/load.h: L4S_LOAD_*; 0: maps);
+ * state_load_object() loads the node path's (L4S_LOAD_NODE). */
+struct l4split_bpf *state_load_progs(struct l4s_state *st, unsigned int sets);
 
 #endif
