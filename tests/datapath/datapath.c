@@ -970,21 +970,25 @@ static int afft_send(int client, uint16_t sport)
 /* Move every affinity entry @secs seconds into the past. */
 static void afft_age(int secs)
 {
-	struct l4s_aff_key k, next;
+	/* Keys first, then the updates: an update of an LRU hash entry makes a new element
+	 * at the head of its bucket, so updating while walking with get_next_key can visit
+	 * the same entries again, without end. */
+	struct l4s_aff_key keys[1024], next;
 	struct l4s_aff a;
 	void *prev = NULL;
 	int n = 0;
 
-	while (bpf_map_get_next_key(st.affinity, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(st.affinity, &k, &a))
+	while (n < 1024 && bpf_map_get_next_key(st.affinity, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n++];
+	}
+	assert_true(n > 0 && n < 1024);
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(st.affinity, &keys[i], &a))
 			continue;
 		a.last_ns -= (__u64)secs * 1000000000ull;
-		assert_int_equal(bpf_map_update_elem(st.affinity, &k, &a, BPF_EXIST), 0);
-		n++;
+		assert_int_equal(bpf_map_update_elem(st.affinity, &keys[i], &a, BPF_EXIST), 0);
 	}
-	assert_true(n > 0);
 }
 
 static void test_affinity_timeout(void **state)
@@ -1057,21 +1061,25 @@ static __u32 ct_backend_id(const char *addr, uint16_t port)
 /* Move the start of every flow waiting for its first answer @us microseconds back. */
 static int ct_age(__u64 us)
 {
-	struct l4s_flow_key k, next;
+	/* Keys first, then the updates (see afft_age: an LRU update moves the entry). */
+	struct l4s_flow_key keys[1024], next;
 	void *prev = NULL;
 	__u64 t;
-	int n = 0;
+	int n = 0, aged = 0;
 
-	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(st.cstart, &k, &t))
+	while (n < 1024 && bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n++];
+	}
+	assert_true(n < 1024);
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(st.cstart, &keys[i], &t))
 			continue;
 		t -= us * 1000;
-		assert_int_equal(bpf_map_update_elem(st.cstart, &k, &t, BPF_EXIST), 0);
-		n++;
+		assert_int_equal(bpf_map_update_elem(st.cstart, &keys[i], &t, BPF_EXIST), 0);
+		aged++;
 	}
-	return n;
+	return aged;
 }
 
 static int ct_pending(void)
