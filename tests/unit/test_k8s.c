@@ -613,6 +613,8 @@ static void test_stream_agrees(void **state)
 {
 	static const char *const docs[] = {
 		"[]", "{}", "[1]", "{\"kind\":\"Service\",\"items\":[]}", "{\"kind\":\"PodList\"}",
+		/* after the value: white space only, even a token yajl cannot finish */
+		"{}\n \"exte", "{} \"ab}", "[] 12", "{} tru", "{}  \r\n\t", "[\"]\"] x",
 		"{\"kind\":\"PodList\",\"items\":[1]}", "{\"kind\":\"PodList\",\"items\":{}}",
 		"{\"kind\":\"PodList\",\"items\":[[]]}", "{\"kind\":\"PodList\",\"items\":[{}]}",
 		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":[]}]}",

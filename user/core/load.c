@@ -93,6 +93,25 @@ int kfeat_check(const struct l4s_kfeat *f, unsigned int sets)
 	return 0;
 }
 
+/* Is capability @cap in this process's effective set? (A root shell whose bounding set
+ * was cut, as a container's is, has euid 0 without it.) */
+static int cap_effective(int cap)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = ~0ull;
+
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7)) {
+			eff = strtoull(line + 7, NULL, 16);
+			break;
+		}
+	fclose(f);
+	return !!(eff & (1ull << cap));
+}
+
 /* What libbpf said while loading: the first program refused, a pinned map it could not
  * reuse. Its warnings (the verifier's log among them) are shown only with -d. */
 static struct {
@@ -166,7 +185,7 @@ int load_object(struct l4split_bpf *skel, unsigned int sets, const char *pin_dir
 		l4s_err(err, "cannot load the BPF programs: %s", strerror(-err));
 		l4s_hint("pinned maps in %s have another size or layout; rerun with -d to see "
 			 "libbpf's log, or 'l4split detach --all --purge' to start over", pin_dir);
-	} else if (seen.prog[0] && err == -EACCES && geteuid() != 0) {
+	} else if (seen.prog[0] && err == -EACCES && !cap_effective(38 /* CAP_PERFMON */)) {
 		l4s_err(err, "cannot load the BPF programs: the verifier refused %s", seen.prog);
 		l4s_hint("without CAP_PERFMON it does (CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON "
 			 "are needed); else rerun with -d to see its log");

@@ -406,6 +406,41 @@ static size_t json_prefix(const unsigned char *p, size_t n)
 	return v ? (size_t)(v - p) : ff ? (size_t)(ff - p) : n;
 }
 
+/*
+ * What follows the document's top-level value must be white space, as jansson has it.
+ * yajl refuses trailing tokens it can read, but a token it cannot finish (an unclosed
+ * string, a number or literal cut short) after a complete value is only buffered and
+ * never judged. So the bytes are followed here too: strings and brackets, until the
+ * top-level value closes; anything but JSON white space after it is garbage.
+ */
+struct tail {
+	int depth, in_str, esc, done, garbage;
+};
+
+static void tail_scan(struct tail *t, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !t->garbage; i++) {
+		unsigned char c = p[i];
+
+		if (t->done) {
+			t->garbage = !(c == ' ' || c == '\t' || c == '\n' || c == '\r');
+		} else if (t->in_str) {
+			if (t->esc)
+				t->esc = 0;
+			else if (c == '\\')
+				t->esc = 1;
+			else if (c == '"')
+				t->in_str = 0;
+		} else if (c == '"') {
+			t->in_str = 1;
+		} else if (c == '{' || c == '[') {
+			t->depth++;
+		} else if ((c == '}' || c == ']') && t->depth > 0 && !--t->depth) {
+			t->done = 1;
+		}
+	}
+}
+
 static void rs_free(struct rs *s)
 {
 	for (int i = 0; i < s->cap; i++) {
@@ -419,6 +454,7 @@ json_t *k8s_read_stream(FILE *f, json_error_t *err)
 {
 	static unsigned char buf[1 << 16];
 	struct rs s = {};
+	struct tail t = {};
 	yajl_handle h = yajl_alloc(&callbacks, NULL, &s);
 	yajl_status st = yajl_status_ok;
 	size_t n = 0;
@@ -434,6 +470,7 @@ json_t *k8s_read_stream(FILE *f, json_error_t *err)
 		size_t good = json_prefix(buf, n);
 
 		st = yajl_parse(h, buf, good);
+		tail_scan(&t, buf, good);
 		if (st != yajl_status_ok) {
 			n = good;
 			break;
@@ -460,6 +497,8 @@ json_t *k8s_read_stream(FILE *f, json_error_t *err)
 	}
 	if (st == yajl_status_ok && !s.root) /* nothing but white space */
 		rs_fail(&s, "'[' or '{' expected near end of file"), st = yajl_status_error;
+	if (st == yajl_status_ok && t.garbage)
+		rs_fail(&s, "end of file expected"), st = yajl_status_error;
 	if (st != yajl_status_ok) {
 		set_error(err, h, &s, n ? buf : NULL, n);
 		goto fail;
