@@ -144,7 +144,7 @@ int ro_step_weights(const char *start, const char *to, __u32 ppm, char *out, siz
 			have_to = 1;
 			fw = (__u64)ppm * L4S_WEIGHT_ONE / 10000;
 		} else {
-			fw = (__u64)(rest * c.w[i].weight / others);
+			fw = (__u64)(rest * L4S_WEIGHT_ONE * c.w[i].weight / others + 0.5L);
 		}
 		m = snprintf(out + off, len - off, "%s%s=%s", off ? "," : "", t, fmt_weight(w, fw));
 		if (m < 0 || (size_t)m >= len - off) {
