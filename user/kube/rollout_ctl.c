@@ -752,6 +752,10 @@ int rollout_ctl_start(struct rollout_ctl *c)
 	pthread_mutex_init(&c->evmu, NULL);
 	*c->ev = (struct ev_recorder){ .k = &c->a->k, .node = c->a->node, .mu = &c->evmu,
 				       .log = agent_log };
+	/* A rollout's Events are few and each counts: up to 100 per Service, then one
+	 * more every 30 s (the configuration's Events keep client-go's 25 and 5 minutes). */
+	c->ev->lim.burst = 100;
+	c->ev->lim.refill_s = 30;
 	if (!c->agent_ns)
 		c->agent_ns = c->a->lease_ns ? c->a->lease_ns : CLUSTER_AGENT_NS;
 	if (!c->agent_sel)
