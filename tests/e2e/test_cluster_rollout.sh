@@ -40,10 +40,9 @@ ip -n "$LAB-d" addr add 10.200.0.4/24 dev eth0
 ip -n "$LAB-d" link set eth0 up
 ip -n "$LAB-d" route add default via 10.200.0.3
 lab_steer_flows "$LAB-d" eth0
-clientB() { nsenter --net="/run/netns/$LAB-d" "$@"; }
 
 APIPORT=$(lab_client "$PY" -c 'import socket; s = socket.socket(); s.bind(("10.200.0.2", 0)); print(s.getsockname()[1])')
-lab_client "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 10.200.0.2 --port "$APIPORT" \
+nsenter --net="/run/netns/$LAB-c" "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 10.200.0.2 --port "$APIPORT" \
 	--state "$LAB_ROOT/api.state" --timeout 900 --verbose 2>>"$LAB_ROOT/api.log" &
 LAB_PIDS+=($!)
 wait_listen "$LAB-c" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }
@@ -99,8 +98,10 @@ declare -A APID
 start_agent() { # NODE [agent options]
 	local n=$1
 	shift
-	lab2_$n "$L4SPLIT" agent --kubeconfig "$KC" --node-name "node-$n" --metrics-addr :9477 "$@" \
-		2>>"$LAB_ROOT/agent-$n.log" &
+	# nsenter execs the agent: $! is the agent itself (a function in the background
+	# would be a subshell, and killing it would leave the agent running).
+	L4SPLIT_PIN_DIR=$LAB_ROOT/pin${n^^} nsenter --net="/run/netns/$LAB-$n" "$L4SPLIT" agent \
+		--kubeconfig "$KC" --node-name "node-$n" --metrics-addr :9477 "$@" 2>>"$LAB_ROOT/agent-$n.log" &
 	APID[$n]=$!
 	LAB_PIDS+=($!)
 }
@@ -120,10 +121,11 @@ lease_holder() { api apis/coordination.k8s.io/v1/namespaces/kube-system/leases/l
 check "one agent leads" until_true 20 eval '[ -n "$(lease_holder)" ]'
 cli() { lab_client "$L4SPLIT" "$@" --kubeconfig "$KC"; }
 
-# Clients on both nodes for the whole test: 40 new connections a second through each.
-lab_client "$TRAFFIC" tcp "$VIP4" 80 --count 100000 --rate 40 --conn-timeout 1 --timeout 800 >/dev/null 2>&1 &
+# Clients on both nodes for the whole test (nsenter execs them: $! is the client, which
+# the teardown kills): 40 new connections a second through each.
+nsenter --net="/run/netns/$LAB-c" "$TRAFFIC" tcp "$VIP4" 80 --count 100000 --rate 40 --conn-timeout 1 --timeout 800 >/dev/null 2>&1 &
 LAB_PIDS+=($!)
-clientB "$TRAFFIC" tcp "$VIP4" 80 --count 100000 --rate 40 --conn-timeout 1 --timeout 800 >"$LAB_ROOT/clientB.out" 2>&1 &
+nsenter --net="/run/netns/$LAB-d" "$TRAFFIC" tcp "$VIP4" 80 --count 100000 --rate 40 --conn-timeout 1 --timeout 800 >"$LAB_ROOT/clientB.out" 2>&1 &
 LAB_PIDS+=($!)
 sleep 2
 js=$(cli status default/web --json)
@@ -132,7 +134,11 @@ check "traffic enters both nodes (flows counted on A and on B)" \
 
 # steps_judged: "1:passed 2:passed ..." from the status' history.
 steps_judged() { rstatus | jq -r '[.history[] | "\(.step):\(.result)"] | join(" ")'; }
-reset_weights() { cli weight default/web old=1 new=0 >/dev/null 2>&1; }
+# Back to old=1 new=0 on both nodes (each case starts there, whatever the one before did).
+reset_weights() {
+	cli weight default/web old=1 new=0 >/dev/null 2>&1
+	until_true 10 eval 'is "{\"new\":0,\"old\":1} {\"new\":0,\"old\":1}" echo "$(tracks A) $(tracks B)"'
+}
 elapsed_ms() { rstatus | jq -r '((.history[-1].at - .stepStart) * 1000 | round)'; }
 
 # --- a healthy canary to 100% on every node ------------------------------------------------------
@@ -148,6 +154,8 @@ check "  in force on both nodes" until_true 10 eval 'is "{\"new\":100,\"old\":0}
 check "  Events: started, a step each, two passes, succeeded" \
 	eq "$(events | awk '{print $1}' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')" \
 	"L4splitRolloutStarted=1 L4splitRolloutStep=3 L4splitRolloutStepPassed=2 L4splitRolloutSucceeded=1 "
+check "  the 100% step counts only its own window: the others' flows in it are the few before the weights applied (< 40: $(rstatus | jq .others.flows))" \
+	test "$(rstatus | jq .others.flows)" -lt 40
 check "  the health of both nodes is in the judgement (the last step's flows: from A's and B's clients, > 40 in 3 s)" \
 	test "$(rstatus | jq '.history[-1].flows')" -gt 40
 echo "#   healthy rollout of 3 steps of 3 s: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s from the command to Succeeded"
@@ -159,7 +167,12 @@ check "--status from any shell: phase, steps, history" eval \
 reset_weights
 check "weights back to old=1 new=0 on both nodes" until_true 10 eval 'is "{\"new\":0,\"old\":1} {\"new\":0,\"old\":1}" echo "$(tracks A) $(tracks B)"'
 nsenter --net="/run/netns/$LAB-pb" nft -f - <<'NFT'
-table inet l4e { chain input { type filter hook input priority 0; ip saddr 10.200.0.4 tcp dport 80 reject with tcp reset; } }
+table inet l4e {
+	chain input {
+		type filter hook input priority 0
+		ip saddr 10.200.0.4 tcp dport 80 reject with tcp reset
+	}
+}
 NFT
 out=$(cli rollout default/web --to new --steps 20,50,100 --interval 5s --min-flows 20 --watch --timeout 60 2>&1)
 rc=$?
@@ -174,17 +187,25 @@ echo "#   detection (reset on B's clients): $(elapsed_ms) ms from the step's sta
 nsenter --net="/run/netns/$LAB-pb" nft delete table inet l4e
 
 # --- a canary that blackholes SYNs ---------------------------------------------------------------
+reset_weights
 nsenter --net="/run/netns/$LAB-pb" nft -f - <<'NFT'
-table inet l4e { chain input { type filter hook input priority 0; tcp dport 80 drop; } }
+table inet l4e {
+	chain input {
+		type filter hook input priority 0
+		tcp dport 80 drop
+	}
+}
 NFT
 out=$(cli rollout default/web --to new --steps 20,50,100 --interval 5s --min-flows 20 --watch --timeout 60 2>&1)
 rc=$?
+echo "$out" | tail -n 4 | sed 's/^/#   /'
 check "new blackholes SYNs: --watch exits 3 (RolledBack) at step 1" eq "$rc $(phase) $(steps_judged)" "3 RolledBack 1:failed"
 check "  the starting weights are back" eq "$(ann weights)" "old=1,new=0"
 echo "#   detection (blackholed SYNs, answer timeout 1 s): $(elapsed_ms) ms from the step's start to the rollback"
 nsenter --net="/run/netns/$LAB-pb" nft delete table inet l4e
 
 # --- --abort ----------------------------------------------------------------------------------------
+reset_weights
 cli rollout default/web --to new --steps 20,50,100 --interval 60s >/dev/null
 check "a long rollout is at step 1 (new=20)" until_true 10 eval '[ "$(phase)" = Progressing ] && [ "$(ann weights)" = "old=80,new=20" ]'
 out=$(cli rollout default/web --abort)
@@ -193,6 +214,7 @@ check "  the leader restores old=1,new=0, phase Aborted" until_true 10 eval '[ "
 check "  --watch of an aborted rollout exits 1" eq "$(cli rollout default/web --watch --timeout 5 >/dev/null 2>&1; echo $?)" 1
 
 # --- --pause / --resume ------------------------------------------------------------------------------
+reset_weights
 cli rollout default/web --to new --steps 20,100 --interval 2s --min-flows 20 >/dev/null
 check "a rollout at step 1" until_true 10 eval '[ "$(phase)" = Progressing ] && [ "$(ann weights)" = "old=80,new=20" ]'
 cli rollout default/web --pause >/dev/null
@@ -246,7 +268,7 @@ scrape_configs:
       - targets: ['10.200.0.1:9477', '10.200.0.3:9477']
 EOT
 start_prom() {
-	lab_client "$PROMETHEUS" --config.file="$LAB_ROOT/prometheus.yml" --storage.tsdb.path="$LAB_ROOT/prom" \
+	nsenter --net="/run/netns/$LAB-c" "$PROMETHEUS" --config.file="$LAB_ROOT/prometheus.yml" --storage.tsdb.path="$LAB_ROOT/prom" \
 		--web.listen-address="10.200.0.2:$PPORT" --log.level=warn >>"$LAB_ROOT/prometheus.log" 2>&1 &
 	PROM_PID=$!
 	LAB_PIDS+=($!)

@@ -259,8 +259,8 @@ static int health_scrape(struct rollout_ctl *c, const char *ns, const char *name
 			json_t *b = json_object_get(node, t), *sum;
 			int fresh = !b;
 
-			if (fresh) {
-				b = json_array();
+			if (fresh) { /* three counters, each set below */
+				b = json_pack("[n,n,n]");
 				json_object_set_new(node, t, b);
 			}
 			if (!(sum = json_object_get(counts, t))) {
