@@ -868,10 +868,8 @@ int do_rollout_cluster(int argc, char **argv)
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", o.ns, o.name);
 	end = now_s() + (timeout_ms ? (double)timeout_ms / 1000 : 1e12);
 	{
-		char last[4096] = "", id[64] = "";
+		char last[4096] = "", id[80] = "";
 
-		if (spec[0])
-			snprintf(id, sizeof(id), "%s", s.id);
 		for (;;) {
 			const char *phase, *sp;
 			char *line;
@@ -884,11 +882,17 @@ int do_rollout_cluster(int argc, char **argv)
 				return cmd_fail(1);
 			}
 			doc = rollout_doc(&o, svc);
+			/* The run the annotation names now (the one written, or whichever). */
+			id[0] = 0;
+			if (ann_get(svc, ANN_ROLLOUT) && !ro_spec_parse(ann_get(svc, ANN_ROLLOUT), &s))
+				snprintf(id, sizeof(id), "id=%s", s.id);
+			l4s_err_clear();
 			json_decref(svc);
 			phase = jstr(json_object_get(doc, "status"), "phase");
 			sp = jstr(json_object_get(doc, "status"), "spec");
-			/* Until the leader has taken up this run, the status is an older one's. */
-			if (id[0] && (!strstr(sp, id) || strcmp(strstr(sp, id), id)))
+			/* Until the leader has taken up this run, the status is an older one's
+			 * (the run's key ends with its id). */
+			if (id[0] && (strlen(sp) < strlen(id) || strcmp(sp + strlen(sp) - strlen(id), id)))
 				phase = "";
 			done = phase_exit(phase);
 			if (!watch || (l4s_json && !watch)) {

@@ -670,7 +670,9 @@ static void drive(struct rollout_ctl *c, json_t *svc)
 			      json_string_value(json_object_get(t.st, "reason")), t.weights);
 		goto out;
 	}
-	if (elapsed * 1000 >= (double)s.interval_ms && v.track.flows >= s.min_flows) {
+	/* Passed: the interval is over and TRACK had min-flows flows old enough to judge
+	 * (answered or not within the answer timeout), as the node rollout waits for them. */
+	if (elapsed * 1000 >= (double)s.interval_ms && v.track.lag.flows >= s.min_flows) {
 		history_add(t.st, "passed", &v, step + 1, step_pct(&s, step), by);
 		if (step + 1 == s.nsteps) {
 			json_object_set_new(t.st, "phase", json_string("Succeeded"));
@@ -701,8 +703,9 @@ static void drive(struct rollout_ctl *c, json_t *svc)
 	/* Progress, now and then (the baseline's restarts folded in are worth keeping). */
 	if (now - json_real_value(json_object_get(mem, "wrote")) >= RO_STATUS_EVERY_S) {
 		json_object_set_new(t.st, "reason", json_sprintf(
-			"step %d of %d: %.0f of %.0f s, %llu of %llu flows", step + 1, s.nsteps,
-			elapsed, s.interval_ms / 1000.0, (unsigned long long)v.track.flows,
+			"step %d of %d: %.0f of %.0f s, %llu of %llu flows judged", step + 1,
+			s.nsteps, elapsed, s.interval_ms / 1000.0,
+			(unsigned long long)v.track.lag.flows,
 			(unsigned long long)s.min_flows));
 		if (!commit(&t))
 			json_object_set_new(mem, "wrote", json_real(now));
