@@ -238,8 +238,12 @@ y=$([ "$x" = a ] && echo b || echo a)
 kill -KILL "${APID[$x]}"
 wait "${APID[$x]}" 2>/dev/null
 t0=$SECONDS
-# The DaemonSet restarts it; it is a candidate again, the other takes the Lease first.
-sleep 3
+check "$L1 SIGKILLed: node-$y takes the Lease once it ran out (within 25 s)" until_true 25 eval '[ "$(lease_holder)" = "node-$y" ]'
+# The killed agent's metrics cannot be read: the new leader does not judge blind.
+check "  node-$y pauses the rollout: $L1's metrics cannot be read" until_true 10 eval \
+	'[ "$(phase)" = Paused ] && rstatus | jq -r .reason | grep -q "metrics of $L1 (.*) cannot be read"'
+# The DaemonSet restarts it (its pin directory, the datapath and counters are still there);
+# a candidate again, it does not take the Lease from node-$y.
 start_agent "$x"
 out=$(cli rollout default/web --watch --timeout 90 2>&1)
 rc=$?
@@ -250,7 +254,7 @@ check "  Events: one per step (6), per pass (5), one success: none twice" \
 	eq "$(new_events | grep -c '^L4splitRolloutStep ') $(new_events | grep -c '^L4splitRolloutStepPassed') $(new_events | grep -c '^L4splitRolloutSucceeded')" "6 5 1"
 check "  steps judged by $L1 before and by node-$y after" \
 	eval 'rstatus | jq -r ".history[0].by, .history[-1].by" | tr "\n" " " | grep -q "^$L1 node-$y $"'
-echo "#   leader killed: the rollout ended $((SECONDS - t0)) s later (lease 15 s + remaining steps); judged by: $(rstatus | jq -r '[.history[].by] | join(",")')"
+echo "#   leader killed: the rollout ended $((SECONDS - t0)) s later (lease 15 s, the pause, the remaining steps); judged by: $(rstatus | jq -r '[.history[].by] | join(",")')"
 
 # --- health from Prometheus; Prometheus stopped mid-rollout ----------------------------------------
 if [ ! -x "$PROMETHEUS" ]; then
