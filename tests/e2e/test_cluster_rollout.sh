@@ -239,6 +239,7 @@ kill -KILL "${APID[$x]}"
 wait "${APID[$x]}" 2>/dev/null
 t0=$SECONDS
 check "$L1 SIGKILLed: node-$y takes the Lease once it ran out (within 25 s)" until_true 25 eval '[ "$(lease_holder)" = "node-$y" ]'
+echo "#   take-over: node-$y leads $((SECONDS - t0)) s after $L1 was killed"
 # The killed agent's metrics cannot be read: the new leader does not judge blind.
 check "  node-$y pauses the rollout: $L1's metrics cannot be read" until_true 10 eval \
 	'[ "$(phase)" = Paused ] && rstatus | jq -r .reason | grep -q "metrics of $L1 (.*) cannot be read"'
@@ -311,13 +312,43 @@ check "Prometheus back: it resumes and succeeds" eq "$rc $(steps_judged)" "0 1:p
 check "  a Normal Event L4splitRolloutResumed" eval 'events | grep -q "^L4splitRolloutResumed .*health is known again"'
 
 # --- deploy/examples: the Argo and Flagger queries on the same Prometheus -------------------------
-for f in deploy/examples/argo-analysistemplate.yaml deploy/examples/flagger-metrictemplate.yaml; do
-	n=0
-	while read -r q; do
-		n=$((n + 1))
-		v=$(promq "$q" | jq -r '.data.result[0].value[1] // "none"')
-		check "$(basename "$f") query $n gives a number ($v)" eval '[[ "$v" =~ ^[0-9.e+-]+$ ]]'
-	done < <("$PY" tests/tools/example-queries.py "$f" --namespace default --service web --canary new --window 30s)
-	check "$(basename "$f"): it has queries" test "$n" -ge 2
+# QUERY N of FILE (placeholders filled as Argo and Flagger fill them) over WINDOW: its value.
+example_q() { # FILE N WINDOW
+	local q
+	q=$("$PY" tests/tools/example-queries.py "$1" --namespace default --service web --canary new --window "$3" | sed -n "${2}p")
+	[ -n "$q" ] || { echo none; return; }
+	promq "$q" | jq -r '.data.result[0].value[1] // "none"'
+}
+num() { [[ "$1" =~ ^[0-9.e+-]+$ ]]; }
+EX="deploy/examples/argo-analysistemplate.yaml deploy/examples/flagger-metrictemplate.yaml"
+for f in $EX; do
+	n=$("$PY" tests/tools/example-queries.py "$f" --namespace default --service web --canary new --window 1m | wc -l)
+	check "$(basename "$f"): two queries (failure ratio, connect p99 ratio)" eq "$n" 2
+	v=$(example_q "$f" 1 20s)
+	check "  the healthy canary at 100%: L4 failure ratio $v, passes (<= 0.05)" eval 'num "$v" && awk -v v="$v" "BEGIN { exit !(v <= 0.05) }"'
+	v=$(example_q "$f" 2 3m)
+	check "  connect-time p99 of new over old's: a number ($v)" num "$v"
+done
+# A canary resetting B's clients, judged from Prometheus: rolled back, and the templates'
+# failure ratio over the same seconds says fail too.
+reset_weights
+nsenter --net="/run/netns/$LAB-pb" nft -f - <<'NFT'
+table inet l4e {
+	chain input {
+		type filter hook input priority 0
+		ip saddr 10.200.0.4 tcp dport 80 reject with tcp reset
+	}
+}
+NFT
+out=$(cli rollout default/web --to new --steps 20,50,100 --interval 5s --min-flows 20 --watch --timeout 60 2>&1)
+rc=$?
+check "from Prometheus: new resetting B's clients is rolled back at step 1" eq "$rc $(rstatus | jq -r .source) $(steps_judged)" "3 prometheus 1:failed"
+echo "#   detection from Prometheus (1 s scrapes): $(elapsed_ms) ms from the step's start to the rollback; $(rstatus | jq -r .reason)"
+nsenter --net="/run/netns/$LAB-pb" nft delete table inet l4e
+sleep 2
+for f in $EX; do
+	v=$(example_q "$f" 1 20s)
+	check "$(basename "$f"): the failing canary's L4 failure ratio over 20 s is $v: fails (> 0.05)" \
+		eval 'num "$v" && awk -v v="$v" "BEGIN { exit !(v > 0.05) }"'
 done
 finish
