@@ -353,4 +353,15 @@ for f in $EX; do
 	check "$(basename "$f"): the failing canary's L4 failure ratio over 8 s is $v: fails (> 0.05)" \
 		eval 'num "$v" && awk -v v="$v" "BEGIN { exit !(v > 0.05) }"'
 done
+
+# --- usage errors: exit 2, nothing written -------------------------------------------------------
+rv0=$(svc_field .metadata.resourceVersion)
+for a in "" "--to new --abort" "--to bad! --steps 5" "--to new --steps 5,1" "--to new --speed 3" \
+	"--to new --interval" "--to new --steps 1;state=aborted"; do
+	# shellcheck disable=SC2086
+	err=$(cli rollout default/web $a 2>&1 >/dev/null)
+	rc=$?
+	check "rollout default/web $a: exit 2 ($(head -n 1 <<<"$err"))" eq "$rc" 2
+done
+check "  nothing written (same resourceVersion)" eq "$(svc_field .metadata.resourceVersion)" "$rv0"
 finish
