@@ -98,12 +98,14 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     rules = role.get("rules", [])
     granted = {(g, r, v) for rule in rules for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
-    want_rules = {("", "services", v) for v in ("get", "list", "watch")}
+    # update: the leader writes a declared rollout's weights and status on the Service
+    want_rules = {("", "services", v) for v in ("get", "list", "watch", "update")}
     want_rules |= {("discovery.k8s.io", "endpointslices", v) for v in ("get", "list", "watch")}
     want_rules |= {("", "pods", v) for v in ("list", "watch")}  # metadata only, for track-label
     want_rules |= {("", "events", v) for v in ("create", "patch")}  # why a Service gets no traffic
-    check("%s: ClusterRole: get/list/watch on services and endpointslices, list/watch on pods, "
-          "create/patch events, nothing more"
+    want_rules |= {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    check("%s: ClusterRole: get/list/watch on services and endpointslices, update on services, "
+          "list/watch on pods, create/patch events, get/create/update leases, nothing more"
           % label, granted == want_rules, sorted(granted))
     check("%s: ClusterRole: no wildcard" % label, not any("*" in x for t in granted for x in t))
     check("%s: ClusterRoleBinding binds the role to the ServiceAccount" % label,

@@ -62,9 +62,11 @@ int do_explain(int argc, char **argv);
 int cluster_mode(int argc, char **argv);
 int do_weight_cluster(int argc, char **argv);
 int do_status_cluster(int argc, char **argv);
+int do_rollout_cluster(int argc, char **argv);
 /* Their help: @text 0 the usage lines, 1 the text after the node-local one. */
 void help_weight_cluster(int text);
 void help_status_cluster(int text);
+void help_rollout_cluster(int text);
 
 struct svc_spec;
 struct write_result;

@@ -11,8 +11,10 @@
 #include <curl/curl.h>
 #include "lazylib.h"
 #include "agent.h"
+#include "cluster.h"
 #include "cmd.h"
 #include "err.h"
+#include "rollout_ctl.h"
 #include "state.h"
 
 /*
@@ -54,6 +56,7 @@ int help_agent(void)
 	printf("Usage: l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 	       "                     [--metrics-addr [HOST]:PORT|off]\n"
 	       "                     [--leader-elect true|false] [--lease-namespace NS]\n"
+	       "                     [--prometheus-url URL]\n"
 	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
 	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
 	       "  Services annotated l4split.io/* ask for (see README). In a pod it uses the\n"
@@ -63,13 +66,18 @@ int help_agent(void)
 	       "  One agent of the cluster leads (a coordination.k8s.io/v1 Lease named\n"
 	       "  l4split-agent in --lease-namespace, default $POD_NAMESPACE or kube-system;\n"
 	       "  client-go's timings: 15 s lease, 10 s renew deadline, 2 s retry): it alone\n"
-	       "  writes cluster-wide status. --leader-elect false: never lead.\n");
+	       "  writes cluster-wide status. --leader-elect false: never lead.\n"
+	       "  The leader drives the rollouts declared on Services (l4split.io/rollout),\n"
+	       "  judging each step on health summed over every node: from the Prometheus\n"
+	       "  server at --prometheus-url (http://HOST:PORT), else from every agent's\n"
+	       "  /metrics (the pods of $POD_NAMESPACE labelled " CLUSTER_AGENT_SELECTOR ").\n");
 	return 0;
 }
 
 int do_agent(int argc, char **argv)
 {
 	static struct agent a;
+	static struct rollout_ctl ro;
 	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477";
 	struct metrics *m = NULL;
 	sigset_t sigs;
@@ -104,6 +112,13 @@ int do_agent(int argc, char **argv)
 			a.leader_elect = !strcmp(v, "true");
 		} else if (!strcmp(o, "--lease-namespace"))
 			a.lease_ns = argv[++i];
+		else if (!strcmp(o, "--prometheus-url")) {
+			ro.prom_url = argv[++i];
+			if (*ro.prom_url && strncmp(ro.prom_url, "http://", 7) &&
+			    strncmp(ro.prom_url, "https://", 8))
+				return usage_error("agent option --prometheus-url \"%s\": expected "
+						   "http://HOST:PORT or https://...", ro.prom_url);
+		}
 		else
 			return usage_error("unknown agent option \"%s\"", o);
 		if (!*argv[i] && strcmp(o, "--kubeconfig")) /* "" kubeconfig: in-cluster */
@@ -160,8 +175,14 @@ int do_agent(int argc, char **argv)
 		curl_global_cleanup();
 		return cmd_fail(1);
 	}
+	ro.a = &a;
+	if (ro.prom_url && !*ro.prom_url)
+		ro.prom_url = NULL;
+	if (rollout_ctl_start(&ro)) /* rollouts only stop; the agent goes on */
+		agent_log("%s: no rollout is driven by this agent", l4s_errmsg());
 	err = agent_run(&a);
 	agent_log("stopping%s", err ? " (could not start its threads)" : "");
+	rollout_ctl_join(&ro);
 	pthread_kill(sig_th, SIGTERM); /* ends its sigwait when no signal came */
 	pthread_join(sig_th, NULL);
 	metrics_stop(m);

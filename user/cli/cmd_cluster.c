@@ -18,6 +18,7 @@
 #include "err.h"
 #include "lazylib.h"
 #include "parse.h"
+#include "rollout_ctl.h"
 
 struct cluster_opts {
 	const char *kubeconfig;
@@ -624,4 +625,317 @@ fail:
 	cluster_agents_free(ag, nag);
 	cluster_close(&o);
 	return cmd_fail(1);
+}
+
+/* ---- rollout NS/NAME: the declarative rollout (rollout_ctl.h) ----------------------- */
+
+void help_rollout_cluster(int text)
+{
+	if (!text) {
+		printf("       l4split rollout NAMESPACE/SERVICE --to TRACK [--steps P1,P2,...]\n"
+		       "                       [--interval DUR] [--max-failure-ratio R] [--min-flows N]\n"
+		       "                       [--answer-timeout DUR] [--watch] [--timeout DUR]\n"
+		       "                       [--kubeconfig FILE]\n"
+		       "       l4split rollout NAMESPACE/SERVICE --status|--watch|--abort|--pause|--resume\n"
+		       "                       [--timeout DUR] [--kubeconfig FILE]\n");
+		return;
+	}
+	printf("  On a cluster (NAMESPACE/SERVICE, or --kubeconfig): --to writes the rollout into\n"
+	       "  the Service's " ANN_ROLLOUT " annotation (to=TRACK; steps=...; interval=...;\n"
+	       "  max-failure-ratio=...; min-flows=...; answer-timeout=...; id=...), the same\n"
+	       "  knobs and defaults as on a node; the leading agent drives it, judging each\n"
+	       "  step on the health of every node, and records its progress in\n"
+	       "  " ANN_ROLLOUT_STATUS " (phase Progressing, Paused, Succeeded, RolledBack or\n"
+	       "  Aborted). --status shows it; --watch follows it until it ends (exit 0\n"
+	       "  succeeded, 3 rolled back, 1 aborted, or after --timeout); --abort restores the\n"
+	       "  starting weights; --pause keeps the weights and stops judging; --resume goes on\n"
+	       "  (the step's interval starts again).\n");
+}
+
+static const char *ann_get(json_t *svc, const char *key)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(svc, "metadata"), "annotations"), key));
+}
+
+struct ro_write {
+	const char *value; /* the new rollout annotation, or NULL: */
+	const char *state; /* the state= of the one there */
+};
+
+/* The rollout annotation with its state= set (or the new one): nothing else changes. */
+static int make_rollout(json_t *ann, void *ctx, char *value, size_t len)
+{
+	struct ro_write *w = ctx;
+	const char *cur = json_string_value(json_object_get(ann, ANN_ROLLOUT));
+	char out[1024] = "";
+	size_t off = 0;
+
+	(void)len;
+	value[0] = 0; /* the weights are the leader's */
+	if (w->value) {
+		json_object_set_new(ann, ANN_ROLLOUT, json_string(w->value));
+		return 0;
+	}
+	if (!cur)
+		return l4s_err(ENOENT, "no rollout is declared on it (no " ANN_ROLLOUT ")");
+	for (const char *p = cur; *p;) {
+		size_t l = strcspn(p, ";");
+		const char *k = p;
+
+		while (k < p + l && *k == ' ')
+			k++;
+		if (strncmp(k, "state", 5) && l && off < sizeof(out))
+			off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%.*s", off ? ";" : "",
+						(int)l, p);
+		p += l;
+		if (*p == ';')
+			p++;
+	}
+	if (off < sizeof(out))
+		snprintf(out + off, sizeof(out) - off, "%sstate=%s", off ? ";" : "", w->state);
+	json_object_set_new(ann, ANN_ROLLOUT, json_string(out));
+	return 0;
+}
+
+static json_t *rollout_doc(struct cluster_opts *o, json_t *svc)
+{
+	const char *r = ann_get(svc, ANN_ROLLOUT), *s = ann_get(svc, ANN_ROLLOUT_STATUS);
+	json_t *st = s ? json_loads(s, 0, NULL) : NULL;
+
+	return json_pack("{s:o, s:o, s:o, s:o}", "service", json_sprintf("%s/%s", o->ns, o->name),
+			 "rollout", r ? json_string(r) : json_null(), "weights",
+			 ann_get(svc, ANN_WEIGHTS) ? json_string(ann_get(svc, ANN_WEIGHTS)) :
+						     json_null(),
+			 "status", st ? st : json_null());
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k)) ?: "";
+}
+
+static void rollout_print(json_t *doc, int brief)
+{
+	json_t *st = json_object_get(doc, "status"), *h, *e;
+	size_t i;
+
+	if (!json_is_object(st)) {
+		printf("%s: %s\n", jstr(doc, "service"), json_is_string(json_object_get(doc, "rollout")) ?
+		       "rollout declared, not started yet (is an agent leading?)" : "no rollout");
+		return;
+	}
+	printf("%s: %s, step %lld of %lld (%s %g%%), weights %s\n", jstr(doc, "service"),
+	       jstr(st, "phase"), json_integer_value(json_object_get(st, "step")),
+	       json_integer_value(json_object_get(st, "of")),
+	       jstr(json_object_get(st, "track"), "name")[0] ? jstr(json_object_get(st, "track"), "name") :
+							      "target",
+	       json_number_value(json_object_get(st, "weight")), jstr(doc, "weights"));
+	if (jstr(st, "reason")[0])
+		printf("  %s\n", jstr(st, "reason"));
+	if (brief)
+		return;
+	printf("  rollout: %s\n", jstr(doc, "rollout"));
+	printf("  leader %s, health from %s, starting weights %s\n", jstr(st, "leader"),
+	       jstr(st, "source"), jstr(st, "startWeights"));
+	if (json_is_object(json_object_get(st, "track")))
+		printf("  this step: %s %lld flows, failed %.2f%%; the others %lld flows, failed "
+		       "%.2f%%; share %.1f%%\n", jstr(json_object_get(st, "track"), "name"),
+		       json_integer_value(json_object_get(json_object_get(st, "track"), "flows")),
+		       100 * json_number_value(json_object_get(json_object_get(st, "track"),
+							       "failureRatio")),
+		       json_integer_value(json_object_get(json_object_get(st, "others"), "flows")),
+		       100 * json_number_value(json_object_get(json_object_get(st, "others"),
+							       "failureRatio")),
+		       json_number_value(json_object_get(st, "share")));
+	h = json_object_get(st, "history");
+	json_array_foreach(h, i, e)
+		printf("  step %lld (%g%%) %s: %lld flows, failed %.2f%% (others %.2f%%), judged by %s\n",
+		       json_integer_value(json_object_get(e, "step")),
+		       json_number_value(json_object_get(e, "weight")), jstr(e, "result"),
+		       json_integer_value(json_object_get(e, "flows")),
+		       100 * json_number_value(json_object_get(e, "failureRatio")),
+		       100 * json_number_value(json_object_get(e, "othersFailureRatio")), jstr(e, "by"));
+}
+
+static int phase_exit(const char *phase)
+{
+	if (!strcmp(phase, "Succeeded"))
+		return 0;
+	if (!strcmp(phase, "RolledBack"))
+		return 3;
+	if (!strcmp(phase, "Aborted"))
+		return 1;
+	return -1; /* not over */
+}
+
+int do_rollout_cluster(int argc, char **argv)
+{
+	struct cluster_opts o = { 0 };
+	const char *action = NULL, *kc = NULL;
+	char spec[1024] = "", path[600], rv[64], value[64];
+	struct ro_spec s;
+	__u64 timeout_ms = 0;
+	int watch = 0, rc = 0, tries;
+	size_t off = 0;
+	json_t *svc = NULL, *doc;
+	long status;
+	double end;
+
+	if ((rc = service_arg(&o, argv[0])))
+		return rc;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *key = NULL;
+
+		if (!strcmp(a, "--status") || !strcmp(a, "--abort") || !strcmp(a, "--pause") ||
+		    !strcmp(a, "--resume")) {
+			if (action)
+				return usage_error("%s and %s: give one", action, a);
+			action = a;
+			continue;
+		}
+		if (!strcmp(a, "--watch")) {
+			watch = 1;
+			continue;
+		}
+		if (!strcmp(a, "--to"))
+			key = "to";
+		else if (!strcmp(a, "--steps"))
+			key = "steps";
+		else if (!strcmp(a, "--interval"))
+			key = "interval";
+		else if (!strcmp(a, "--max-failure-ratio"))
+			key = "max-failure-ratio";
+		else if (!strcmp(a, "--min-flows"))
+			key = "min-flows";
+		else if (!strcmp(a, "--answer-timeout"))
+			key = "answer-timeout";
+		else if (strcmp(a, "--kubeconfig") && strcmp(a, "--timeout"))
+			return usage_error("unknown rollout option \"%s\" on a cluster", a);
+		if (!v || !*v)
+			return usage_error("%s needs a value", a);
+		i++;
+		if (!strcmp(a, "--kubeconfig"))
+			kc = v;
+		else if (!strcmp(a, "--timeout")) {
+			if (parse_duration_ms("timeout", v, &timeout_ms))
+				return cmd_fail(EXIT_USAGE);
+		} else if (strchr(v, ';') || strchr(v, '=')) {
+			return usage_error("%s \"%s\" is wrong: no ';' or '=' in a value", a, v);
+		} else if (off < sizeof(spec)) {
+			off += (size_t)snprintf(spec + off, sizeof(spec) - off, "%s=%s; ", key, v);
+		}
+	}
+	if (spec[0] && action)
+		return usage_error("%s goes without --to and its options", action);
+	if (!spec[0] && !action && !watch)
+		return usage_error("rollout on a cluster needs --to TRACK, or one of --status, "
+				   "--watch, --abort, --pause, --resume");
+	if (spec[0]) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (off < sizeof(spec))
+			snprintf(spec + off, sizeof(spec) - off, "id=%lld%03ld", (long long)ts.tv_sec,
+				 ts.tv_nsec / 1000000);
+		/* Checked as the leader will check it: nothing is written before. */
+		if (ro_spec_parse(spec, &s))
+			return cmd_fail(EXIT_USAGE);
+	}
+	o.kubeconfig = kc;
+	if ((rc = cluster_connect(&o, argv[0])))
+		return rc;
+	if (spec[0] || (action && strcmp(action, "--status"))) {
+		struct ro_write w = { .value = spec[0] ? spec : NULL };
+
+		w.state = !action ? "running" : !strcmp(action, "--abort") ? "aborted" :
+			  !strcmp(action, "--pause") ? "paused" : "running";
+		if (cluster_put_service(&o.k, o.ns, o.name, make_rollout, &w, value, sizeof(value),
+					rv, sizeof(rv), &tries)) {
+			l4s_err_prefix("%s/%s", o.ns, o.name);
+			cluster_close(&o);
+			return cmd_fail(1);
+		}
+		if (!l4s_json && !watch)
+			printf("%s/%s: %s %s (resourceVersion %s); the leading agent acts on it\n", o.ns,
+			       o.name, ANN_ROLLOUT, spec[0] ? "written" : w.state, rv);
+		if (!watch && !l4s_json) {
+			cluster_close(&o);
+			return 0;
+		}
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", o.ns, o.name);
+	end = now_s() + (timeout_ms ? (double)timeout_ms / 1000 : 1e12);
+	{
+		char last[4096] = "", id[80] = "";
+
+		for (;;) {
+			const char *phase, *sp;
+			char *line;
+			int done;
+
+			if (kube_get(&o.k, path, &svc, &status)) {
+				if (status == 404 || !status)
+					l4s_err_prefix("%s/%s", o.ns, o.name);
+				cluster_close(&o);
+				return cmd_fail(1);
+			}
+			doc = rollout_doc(&o, svc);
+			/* The run the annotation names now (the one written, or whichever). */
+			id[0] = 0;
+			if (ann_get(svc, ANN_ROLLOUT) && !ro_spec_parse(ann_get(svc, ANN_ROLLOUT), &s))
+				snprintf(id, sizeof(id), "id=%s", s.id);
+			l4s_err_clear();
+			json_decref(svc);
+			phase = jstr(json_object_get(doc, "status"), "phase");
+			sp = jstr(json_object_get(doc, "status"), "spec");
+			/* Until the leader has taken up this run, the status is an older one's
+			 * (the run's key ends with its id). */
+			if (id[0] && (strlen(sp) < strlen(id) || strcmp(sp + strlen(sp) - strlen(id), id)))
+				phase = "";
+			done = phase_exit(phase);
+			if (!watch || (l4s_json && !watch)) {
+				if (l4s_json)
+					json_print(doc);
+				else {
+					rollout_print(doc, 0);
+					json_decref(doc);
+				}
+				cluster_close(&o);
+				return 0;
+			}
+			line = json_dumps(json_object_get(doc, "status"), JSON_COMPACT | JSON_SORT_KEYS);
+			if (line && strcmp(line, last) && phase[0]) {
+				/* One line per change (the updated time left out of the comparison). */
+				if (l4s_json) {
+					json_t *j = json_deep_copy(doc);
+
+					json_print(j);
+				} else {
+					rollout_print(doc, 1);
+				}
+				fflush(stdout);
+				snprintf(last, sizeof(last), "%s", line);
+			}
+			free(line);
+			if (done >= 0) {
+				if (!l4s_json)
+					rollout_print(doc, 0);
+				json_decref(doc);
+				cluster_close(&o);
+				return done;
+			}
+			json_decref(doc);
+			if (now_s() >= end) {
+				l4s_err(ETIMEDOUT, "%s/%s: the rollout has not ended after %.0f s", o.ns,
+					o.name, (double)timeout_ms / 1000);
+				l4s_hint("'l4split rollout %s/%s --status' shows where it is", o.ns,
+					 o.name);
+				cluster_close(&o);
+				return cmd_fail(1);
+			}
+			usleep(500000);
+		}
+	}
 }

@@ -32,8 +32,9 @@ int help_rollout(void)
 	       "                       [--max-failure-ratio R] [--min-flows N]\n"
 	       "                       [--answer-timeout DUR] [--rollback-on-abort]\n"
 	       "                       [--max-connect-p99-ratio R]\n"
-	       "       l4split rollout NAME --status\n"
-	       "  Moves TRACK's share of new flows through the steps (percent; default\n"
+	       "       l4split rollout NAME --status\n");
+	help_rollout_cluster(0);
+	printf(	       "  Moves TRACK's share of new flows through the steps (percent; default\n"
 	       "  1,5,25,50,100); the other tracks share the rest in their current proportions.\n"
 	       "  Each step lasts --interval (default 30s) and passes once TRACK has had\n"
 	       "  --min-flows new flows (default 100). A flow fails when its backend resets it or\n"
@@ -47,6 +48,7 @@ int help_rollout(void)
 	       "  weights with --rollback-on-abort). Exit: 0 done, 1 error, 2 usage, 3 rolled\n"
 	       "  back, 128+signal interrupted.\n"
 	       "  --status  the rollout in progress (or the last one) of NAME, from any shell\n");
+	help_rollout_cluster(1);
 	return 0;
 }
 
@@ -867,6 +869,8 @@ int do_rollout(int argc, char **argv)
 
 	if (argc >= 1 && is_help(argv[0]))
 		return help_rollout();
+	if (argc >= 1 && cluster_mode(argc, argv))
+		return do_rollout_cluster(argc, argv);
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc;

@@ -59,6 +59,17 @@ int cluster_put_weights(struct kube *k, const char *ns, const char *name,
 			int (*make)(json_t *annotations, void *ctx, char *value, size_t len),
 			void *ctx, char *value, size_t len, char *rv, size_t rvlen, int *tries);
 
+/*
+ * The same read-edit-PUT for any annotations: @edit(annotations, ctx, weights, len)
+ * changes the annotations as it likes and gives the l4split.io/weights value to write
+ * ("" leaves it). Nothing is written when the annotations come out as they were. On 409
+ * the Service is read and edited again (CLUSTER_PUT_TRIES times); an @edit returning
+ * -errno stops there (nothing written) and is returned.
+ */
+int cluster_put_service(struct kube *k, const char *ns, const char *name,
+			int (*edit)(json_t *annotations, void *ctx, char *value, size_t len),
+			void *ctx, char *value, size_t len, char *rv, size_t rvlen, int *tries);
+
 struct cluster_agent {
 	char pod[254], node[254], addr[64]; /* addr: the pod IP, or "" (not running yet) */
 	char *text;   /* the last /metrics scraped, or NULL */
