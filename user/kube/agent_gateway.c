@@ -344,20 +344,18 @@ static void gw_apply(struct agent *a, struct l4s_state *st, const struct reconci
 }
 
 /* PUT one status body to the object's status subresource: only the leader does. */
-static void gw_status_put(struct agent *a, const struct gw_status_write *w, const char *gv)
+static void gw_status_put(struct agent *a, const struct gw_status_write *w, const char *res,
+			  const char *gv)
 {
 	char path[700], subject[400];
 	long status = 0;
 	int err;
 
 	if (*w->ns)
-		snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%ss/%s/status", gv, w->ns,
-			 w->kind, w->name);
+		snprintf(path, sizeof(path), "/apis/%s/namespaces/%s/%s/%s/status", gv, w->ns, res,
+			 w->name);
 	else
-		snprintf(path, sizeof(path), "/apis/%s/%ss/%s/status", gv, w->kind, w->name);
-	for (char *p = path; *p; p++) /* the plural of the kind: lower case */
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+		snprintf(path, sizeof(path), "/apis/%s/%s/%s/status", gv, res, w->name);
 	snprintf(subject, sizeof(subject), "%s %s%s%s status", w->kind, w->ns, *w->ns ? "/" : "",
 		 w->name);
 	json_object_set_new(w->body, "apiVersion", json_string(gv));
@@ -425,7 +423,7 @@ void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reco
 				!strcmp(w->kind, "TCPRoute") ? GW_TCP : GW_UDP;
 
 			if (g->gv[k][0])
-				gw_status_put(a, w, g->gv[k]);
+				gw_status_put(a, w, gw_res[k].res, g->gv[k]);
 		}
 	}
 	gw_result_free(&r);
