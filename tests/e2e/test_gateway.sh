@@ -297,4 +297,27 @@ check "a new route's status is written (by $F): NotAllowedByListeners (the liste
 	until_ok 10 is_cond $R/mesh2 Accepted "False NotAllowedByListeners"
 check "... the status PUTs since came from $F only" eq "$(node curl -sf "$API/_ctl/requests" |
 	jq -r --argjson n "$n0" '[.requests[$n:][] | select(.method == "PUT" and (.path | endswith("/status"))) | .user] | unique | join(" ")')" "$F"
+
+# --- An older install: routes served under v1alpha2 only; then no Gateway API at all --------------
+y=${F#node-}
+ctl serve <<<'{"routes": ["v1alpha2"]}'
+kill -TERM "${PID[$y]}"
+wait "${PID[$y]}" 2>/dev/null
+n0=$(node curl -sf "$API/_ctl/requests" | jq '.requests | length')
+start "$y"
+check "routes under v1alpha2 only: discovery finds them there" wait_for "$LAB_ROOT/agent-$y.log" \
+	"watching gateways \($GW/v1\), tcproutes \($GW/v1alpha2\), udproutes \($GW/v1alpha2\)" 10
+check "... the agent lists and watches tcproutes through v1alpha2, never v1" eq "$(node curl -sf "$API/_ctl/requests" |
+	jq -r --argjson n "$n0" '[.requests[$n:][] | select(.method == "GET" and (.path | test("/tcproutes"))) | .path | split("/")[3]] | unique | join(" ")')" v1alpha2
+argo 70
+check "... an update through v1alpha2 is in force" until_ok 5 is_tracks $y $SVC '{"app-v1":30,"app-v2":70}'
+check "... and status is written through v1alpha2" until_ok 10 eval '[ "$(node curl -sf "$API/_ctl/requests" |
+	jq -r --argjson n "$n0" "[.requests[\$n:][] | select(.method == \"PUT\" and (.path | test(\"/tcproutes/app/status\"))) | .path | split(\"/\")[3]] | unique | join(\" \")")" = v1alpha2 ]'
+ctl serve <<<'{"gateway": false}'
+kill -TERM "${PID[$y]}"
+wait "${PID[$y]}" 2>/dev/null
+start "$y"
+check "no Gateway API served: the agent says so" wait_for "$LAB_ROOT/agent-$y.log" "gateway api: not served by the API server" 10
+check "... and the services it made from routes go" until_ok 5 eval \
+	'! L4SPLIT_PIN_DIR=${PIN[$y]} node "$L4SPLIT" status $SVC >/dev/null 2>&1 && ! L4SPLIT_PIN_DIR=${PIN[$y]} node "$L4SPLIT" status mesh_default.app.80 >/dev/null 2>&1'
 finish

@@ -22,6 +22,7 @@
 #include "state.h"
 
 #define GW_DISCOVERY_S 180.0 /* how often the served versions are asked again */
+#define GW_DISCOVERY_RETRY_S 5.0 /* ... after a discovery the API server did not answer */
 
 enum { GW_CLASSES, GW_GATEWAYS, GW_TCP, GW_UDP, GW_GRANTS, GW_NAMESPACES, GW_NINF };
 
@@ -47,6 +48,7 @@ struct agent_gw {
 	unsigned long long bytes[GW_NINF];
 	double next_discovery;
 	int served;              /* the API server serves Gateways and at least one route kind */
+	int known;               /* a discovery succeeded: served is what the server said */
 	json_t *said;            /* what was logged last, per subject: said once */
 };
 
@@ -135,8 +137,9 @@ static void gw_discover(struct agent *a, struct agent_gw *g)
 	g->next_discovery = mono_s() + GW_DISCOVERY_S;
 	err = kube_get(&a->k, "/apis/" L4S_GW_GROUP, &group, &status);
 	if (err && err != -ENOENT) {
-		agent_log("gateway api: discovery: %s; asked again in %.0f s", l4s_errmsg(),
-			  GW_DISCOVERY_S);
+		g->next_discovery = mono_s() + GW_DISCOVERY_RETRY_S;
+		say(g, "gateway api", "discovery failed: the API server did not answer; what is "
+		    "served stays as it was, asked again in a few seconds");
 		json_decref(lists);
 		return;
 	}
@@ -149,8 +152,10 @@ static void gw_discover(struct agent *a, struct agent_gw *g)
 			int r = served_in(a, lists, gw_res[i].versions[v], gw_res[i].res);
 
 			if (r < 0) {
-				agent_log("gateway api: discovery: %s; asked again in %.0f s",
-					  l4s_errmsg(), GW_DISCOVERY_S);
+				g->next_discovery = mono_s() + GW_DISCOVERY_RETRY_S;
+				say(g, "gateway api", "discovery failed: the API server did not "
+				    "answer; what is served stays as it was, asked again in a few "
+				    "seconds");
 				json_decref(lists);
 				json_decref(group);
 				return;
@@ -189,6 +194,7 @@ static void gw_discover(struct agent *a, struct agent_gw *g)
 		    "nothing to watch; asked again every few minutes");
 	}
 	g->served = served;
+	g->known = 1;
 	pthread_mutex_lock(&a->mu);
 	a->dirty = 1;
 	pthread_mutex_unlock(&a->mu);
@@ -384,6 +390,10 @@ void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reco
 		return;
 	if (mono_s() >= g->next_discovery)
 		gw_discover(a, g);
+	if (!g->known) { /* not asked yet: what the agent made before stays */
+		keep_existing(st, keep);
+		return;
+	}
 	if (!g->served)
 		return; /* what gw_ and mesh_ services there were go */
 	pthread_mutex_lock(&a->mu);
