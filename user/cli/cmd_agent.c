@@ -56,14 +56,17 @@ int help_agent(void)
 	       "                     [--leader-elect true|false] [--lease-namespace NS]\n"
 	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
 	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
-	       "  Services annotated l4split.io/* ask for (see README). In a pod it uses the\n"
+	       "  Services annotated l4split.io/* ask for (see README), and, when the API\n"
+	       "  server serves them, to what Gateway API TCPRoutes and UDPRoutes of the\n"
+	       "  GatewayClasses of l4split.io/gateway-controller ask for. In a pod it uses the\n"
 	       "  service account; elsewhere --kubeconfig (or $KUBECONFIG). Serves Prometheus\n"
 	       "  metrics on /metrics and readiness on /healthz (default :9477). Runs until\n"
 	       "  SIGTERM/SIGINT; the datapath keeps forwarding when it stops.\n"
 	       "  One agent of the cluster leads (a coordination.k8s.io/v1 Lease named\n"
 	       "  l4split-agent in --lease-namespace, default $POD_NAMESPACE or kube-system;\n"
 	       "  client-go's timings: 15 s lease, 10 s renew deadline, 2 s retry): it alone\n"
-	       "  writes cluster-wide status. --leader-elect false: never lead.\n");
+	       "  writes cluster-wide status (Gateway API status included). --leader-elect\n"
+	       "  false: never lead.\n");
 	return 0;
 }
 
