@@ -271,6 +271,12 @@ check "with a ReferenceGrant: ResolvedRefs True" until_ok 5 is_cond $R/cross Res
 out=$(lab_client "$TRAFFIC" tcp $VIP4 9090 --count 300)
 check "... and traffic reaches it" eq "$(tv "$out" name:other) $(tv "$out" failed)" "300 0"
 
+echo '{"kind": "TCPRoute", "namespace": "default", "name": "cross"}' | ctl delete
+check "the route deleted: the service it made (gw_default.edge.cross) goes on both nodes" until_ok 5 eval \
+	'! l4s status gw_default.edge.cross >/dev/null 2>&1 && ! L4SPLIT_PIN_DIR=${PIN[b]} node "$L4SPLIT" status gw_default.edge.cross >/dev/null 2>&1'
+out=$(lab_client "$TRAFFIC" tcp $VIP4 9090 --count 20 --timeout 1)
+check "... and its port answers no more" eq "$(total_answers "$out")" 0
+
 # --- GAMMA: a route whose parent is the Service app: its ClusterIP split, socket and node paths -----
 apply <<EOT
 {"apiVersion": "$GW/v1", "kind": "TCPRoute", "metadata": {"name": "mesh", "namespace": "default"},

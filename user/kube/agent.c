@@ -1158,6 +1158,7 @@ int agent_run(struct agent *a)
 		json_decref(slices);
 		t0 = now_s();
 		reconcile_all(a, &in);
+		agent_gw_after(a); /* the leader's Gateway API status, out of the state's lock */
 		pthread_mutex_lock(&a->mu);
 		a->st.reconciles++;
 		a->st.last_reconcile_seconds = now_s() - t0;

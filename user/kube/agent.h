@@ -144,10 +144,12 @@ int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l
 	       const struct k8s_result *kr);
 
 /* Gateway API (agent_gateway.c): discovery and informers at start (0, or -errno with a
- * message), its services and, on the leader, its status on every pass; stop at the end. */
+ * message); its services on every pass (reconcile, in the state's lock), then, out of
+ * it, the leader's status writes and the periodic discovery (after); stop at the end. */
 int agent_gw_start(struct agent *a);
 void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reconcile_in *in,
 			struct desired *keep);
+void agent_gw_after(struct agent *a);
 void agent_gw_stop(struct agent *a);
 
 /* Prometheus endpoint: /metrics and /healthz. @addr: ":9477", "127.0.0.1:9477". */

@@ -50,6 +50,7 @@ struct agent_gw {
 	int served;              /* the API server serves Gateways and at least one route kind */
 	int known;               /* a discovery succeeded: served is what the server said */
 	json_t *said;            /* what was logged last, per subject: said once */
+	struct gw_result pend;   /* the last pass's status writes (st only), for agent_gw_after */
 };
 
 static double mono_s(void)
@@ -222,6 +223,7 @@ void agent_gw_stop(struct agent *a)
 		if (g->gv[i][0])
 			informer_stop(&g->inf[i]);
 	json_decref(g->said);
+	gw_result_free(&g->pend);
 	free(g);
 	a->gw = NULL;
 }
@@ -382,14 +384,12 @@ void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reco
 	struct gw_input gi = { .services = in->svcs };
 	struct gw_result r = {};
 	char now[32];
-	int synced = 1, leading;
+	int synced = 1;
 	time_t t = time(NULL);
 	struct tm tm;
 
 	if (!g)
 		return;
-	if (mono_s() >= g->next_discovery)
-		gw_discover(a, g);
 	if (!g->known) { /* not asked yet: what the agent made before stays */
 		keep_existing(st, keep);
 		return;
@@ -424,17 +424,12 @@ void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reco
 			desired_add(keep, r.svc[i].spec.name);
 			gw_apply(a, st, in, &r.svc[i]);
 		}
-		/* Status after the maps: a weight change is in force before anything is said. */
-		leading = agent_leading(a);
-		for (int i = 0; leading && i < r.nst; i++) {
-			const struct gw_status_write *w = &r.st[i];
-			int k = !strcmp(w->kind, "GatewayClass") ? GW_CLASSES :
-				!strcmp(w->kind, "Gateway") ? GW_GATEWAYS :
-				!strcmp(w->kind, "TCPRoute") ? GW_TCP : GW_UDP;
-
-			if (g->gv[k][0])
-				gw_status_put(a, w, gw_res[k].res, g->gv[k]);
-		}
+		/* Status after the maps, and out of the state's lock (agent_gw_after). */
+		gw_result_free(&g->pend);
+		g->pend.st = r.st;
+		g->pend.nst = r.nst;
+		r.st = NULL;
+		r.nst = 0;
 	}
 	gw_result_free(&r);
 	json_decref(gi.gateway_classes);
@@ -443,4 +438,25 @@ void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reco
 	json_decref(gi.udproutes);
 	json_decref(gi.reference_grants);
 	json_decref(gi.namespaces);
+}
+
+void agent_gw_after(struct agent *a)
+{
+	struct agent_gw *g = a->gw;
+
+	if (!g)
+		return;
+	/* Only the leader writes; every agent computed the same statuses. */
+	for (int i = 0; agent_leading(a) && i < g->pend.nst; i++) {
+		const struct gw_status_write *w = &g->pend.st[i];
+		int k = !strcmp(w->kind, "GatewayClass") ? GW_CLASSES :
+			!strcmp(w->kind, "Gateway") ? GW_GATEWAYS :
+			!strcmp(w->kind, "TCPRoute") ? GW_TCP : GW_UDP;
+
+		if (g->gv[k][0])
+			gw_status_put(a, w, gw_res[k].res, g->gv[k]);
+	}
+	gw_result_free(&g->pend);
+	if (mono_s() >= g->next_discovery)
+		gw_discover(a, g);
 }
