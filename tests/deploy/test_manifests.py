@@ -104,8 +104,16 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     want_rules |= {("", "pods", v) for v in ("list", "watch")}  # metadata only, for track-label
     want_rules |= {("", "events", v) for v in ("create", "patch")}  # why a Service gets no traffic
     want_rules |= {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    # Gateway API: read and watch; status only through the status subresource
+    want_rules |= {("", "namespaces", v) for v in ("get", "list", "watch")}
+    gw = "gateway.networking.k8s.io"
+    for r in ("gatewayclasses", "gateways", "tcproutes", "udproutes", "referencegrants"):
+        want_rules |= {(gw, r, v) for v in ("get", "list", "watch")}
+    for r in ("gatewayclasses", "gateways", "tcproutes", "udproutes"):
+        want_rules |= {(gw, r + "/status", v) for v in ("update", "patch")}
     check("%s: ClusterRole: get/list/watch on services and endpointslices, update on services, "
-          "list/watch on pods, create/patch events, get/create/update leases, nothing more"
+          "list/watch on pods, create/patch events, get/create/update leases, get/list/watch "
+          "on namespaces and the Gateway API kinds, update/patch on their status, nothing more"
           % label, granted == want_rules, sorted(granted))
     check("%s: ClusterRole: no wildcard" % label, not any("*" in x for t in granted for x in t))
     check("%s: ClusterRoleBinding binds the role to the ServiceAccount" % label,

@@ -18,7 +18,7 @@ node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
 free_port() { node "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 APIPORT=$(free_port)
-node "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
+nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 127.0.0.1 --port "$APIPORT" \
 	--state "$LAB_ROOT/api.state" --timeout 600 --verbose 2>>"$LAB_ROOT/api.log" &
 LAB_PIDS+=($!)
 wait_listen "$LAB-n" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }

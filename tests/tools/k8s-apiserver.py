@@ -35,6 +35,17 @@ Serves Services and Pods with the list and watch semantics a client meets:
       resourceVersion read as a precondition (409 Conflict otherwise), as client-go's
       leaderelection uses them. The same create/replace serve Services.
   Bearer token (--token), optional TLS (--cert/--key).
+  Gateway API, as its CRDs are served: GatewayClass (cluster-scoped), Gateway (v1),
+      TCPRoute and UDPRoute under v1 and v1alpha2 from one storage (read through a
+      version: that apiVersion; --route-versions v1alpha2 or _ctl/serve {"routes":
+      ["v1alpha2"]} serves them as older installs do; "" : no Gateway API at all),
+      ReferenceGrant (v1beta1), Namespaces (core, cluster-scoped); discovery (/apis,
+      /apis/GROUP, /apis/GROUP/VERSION) lists what is served; uid, creationTimestamp and
+      metadata.generation (spec changes only) set by the server; the status subresource:
+      PUT or PATCH (merge) of .../NAME/status changes only .status, a PUT of the object
+      keeps the stored .status; resourceVersion preconditions on both (409 Conflict).
+  --user TOKEN=USER (repeatable): more bearer tokens; the request log names the user of
+      each request, writes (POST, PUT, PATCH) included, so a test can tell who wrote.
 The test drives it through /_ctl/*: apply (POST an object), delete (POST
 {"kind","namespace","name"}), compact (older RVs get 410, watches end), drop (end
 every watch), state (GET), requests (GET: every API request, method, path and Accept, so a
@@ -51,13 +62,91 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+GW = "gateway.networking.k8s.io"
 KINDS = {"services": "Service", "pods": "Pod", "events": "Event",
-         "endpointslices": "EndpointSlice", "leases": "Lease"}
-GROUP = {"endpointslices": "discovery.k8s.io/v1",  # apiVersion when not "v1"
-         "leases": "coordination.k8s.io/v1"}
+         "endpointslices": "EndpointSlice", "leases": "Lease", "namespaces": "Namespace",
+         "gatewayclasses": "GatewayClass", "gateways": "Gateway", "tcproutes": "TCPRoute",
+         "udproutes": "UDPRoute", "referencegrants": "ReferenceGrant"}
+GROUP = {"endpointslices": "discovery.k8s.io/v1",  # apiVersion when not "v1": the storage
+         "leases": "coordination.k8s.io/v1",      # version, the one served first
+         "gatewayclasses": GW + "/v1", "gateways": GW + "/v1", "tcproutes": GW + "/v1",
+         "udproutes": GW + "/v1", "referencegrants": GW + "/v1beta1"}
+# Resources served under more than one version (CRD-style: one storage, an object read
+# through a version carries that apiVersion, a write through either is the same object).
+# SERVED["routes"] is what --route-versions / _ctl/serve set: older installs of the
+# Gateway API CRDs serve TCPRoute and UDPRoute under v1alpha2 only; SERVED["gateway"]
+# False: the Gateway API CRDs are not installed at all (its group is not discovered).
+ROUTES = ("tcproutes", "udproutes")
+SERVED = {"routes": ["v1", "v1alpha2"], "gateway": True}
+CLUSTER = {"namespaces", "gatewayclasses"}  # cluster-scoped: no namespace in their paths
+# CRD-style kinds: uid, creationTimestamp and metadata.generation (bumped on changes of
+# anything but metadata and status) set by the server; a status subresource (PUT/PATCH of
+# .../NAME/status changes only .status; a PUT of the object keeps the stored .status).
+STATUS_SUB = {"gatewayclasses", "gateways", "tcproutes", "udproutes"}
+SERVER_META = STATUS_SUB | {"referencegrants", "namespaces"}
 # Resources served by the generic create/replace/patch paths (a namespaced object, its
 # metadata.resourceVersion a precondition when sent): what clients write besides Events.
-WRITABLE = {"services", "leases"}
+WRITABLE = {"services", "leases"} | SERVER_META
+
+
+def versions(res):
+    """The group/versions a resource is served under now, the preferred one first."""
+    if res in GROUP and GROUP[res].startswith(GW + "/"):
+        if not SERVED["gateway"]:
+            return []
+        if res in ROUTES:
+            return [GW + "/" + v for v in SERVED["routes"]]
+    return [GROUP.get(res, "v1")]
+
+
+def discovery(parts):
+    """/apis and /apis/GROUP[/VERSION] as the API server answers them, or None."""
+    groups = {}
+    for res in KINDS:
+        for gv in versions(res):
+            if "/" in gv:
+                g, v = gv.split("/")
+                vs = groups.setdefault(g, [])
+                if v not in vs:
+                    vs.append(v)
+    order = {"v1": 0, "v1beta1": 1, "v1alpha2": 2}
+    def group(g):
+        vs = sorted(groups[g], key=lambda v: order.get(v, 9))
+        gvs = [{"groupVersion": g + "/" + v, "version": v} for v in vs]
+        return {"name": g, "versions": gvs, "preferredVersion": gvs[0]}
+    if parts == ["apis"]:
+        return {"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [group(g) for g in sorted(groups)]}
+    if len(parts) == 2 and parts[1] in groups:
+        return dict(group(parts[1]), kind="APIGroup", apiVersion="v1")
+    if len(parts) == 3 and parts[1] in groups and parts[2] in groups[parts[1]]:
+        gv = parts[1] + "/" + parts[2]
+        out = []
+        for res in sorted(KINDS):
+            if gv in versions(res):
+                out.append({"name": res, "singularName": KINDS[res].lower(),
+                            "namespaced": res not in CLUSTER, "kind": KINDS[res],
+                            "verbs": ["create", "delete", "get", "list", "patch", "update",
+                                      "watch"]})
+                if res in STATUS_SUB:
+                    out.append({"name": res + "/status", "singularName": "",
+                                "namespaced": res not in CLUSTER, "kind": KINDS[res],
+                                "verbs": ["get", "patch", "update"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+                "resources": out}
+    return None
+
+
+def spec_of(obj):
+    return {k: v for k, v in (obj or {}).items()
+            if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+def served_as(obj, gv):
+    """A copy of a stored object as read through @gv (its apiVersion that one)."""
+    obj = json.loads(json.dumps(obj))
+    obj["apiVersion"] = gv
+    return obj
 META_LIST = "as=PartialObjectMetadataList"
 META = "as=PartialObjectMetadata"
 
@@ -147,7 +236,38 @@ class Store:
                 json.dump({"rv": self.rv, "objs": self.objs}, f)
             os.replace(tmp, self.path)
 
-    def apply(self, obj, save=True):
+    def server_meta(self, res, obj, cur, part):
+        """What the server keeps of a CRD-style object: @part "all" (a fixture, as kubectl
+        apply: the stored status stays unless one is given), "main" (a PUT of the object:
+        the stored status stays), "status" (a PUT of .../status: only .status changes)."""
+        md = obj["metadata"]
+        if cur is not None:
+            if part == "status":
+                st = obj.get("status")
+                obj.clear()
+                obj.update(json.loads(json.dumps(cur)))
+                if st is not None:
+                    obj["status"] = st
+                obj["metadata"]["resourceVersion"] = md.get("resourceVersion")
+                return
+            if res in STATUS_SUB and (part == "main" or "status" not in obj):
+                if "status" in cur:
+                    obj["status"] = json.loads(json.dumps(cur["status"]))
+                else:
+                    obj.pop("status", None)
+            cm = cur["metadata"]
+            for k in ("uid", "creationTimestamp"):
+                md[k] = cm.get(k)
+            gen = cm.get("generation", 1)
+            md["generation"] = gen + 1 if spec_of(obj) != spec_of(cur) else gen
+        else:
+            md["uid"] = "%s-%d" % (res, self.rv + 1)
+            md["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            md["generation"] = 1
+            if res in STATUS_SUB and part != "all":
+                obj.pop("status", None)
+
+    def apply(self, obj, save=True, part="all"):
         kind = obj.get("kind")
         if kind == "List":  # many objects, one save (fixtures of thousands of objects)
             for o in obj.get("items", []):
@@ -159,9 +279,17 @@ class Store:
         if res is None:
             raise ValueError("kind %r is not served" % kind)
         md = obj.setdefault("metadata", {})
-        md.setdefault("namespace", "default")
-        key = md["namespace"] + "/" + md["name"]
+        if res in CLUSTER:
+            md.pop("namespace", None)
+            key = "/" + md["name"]
+        else:
+            md.setdefault("namespace", "default")
+            key = md["namespace"] + "/" + md["name"]
         with self.cv:
+            cur = self.objs[res].get(key)
+            if res in SERVER_META:
+                self.server_meta(res, obj, cur, part)
+                md = obj["metadata"]  # a status write keeps the stored metadata
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
             typ = "MODIFIED" if key in self.objs[res] else "ADDED"
@@ -175,7 +303,7 @@ class Store:
 
     def delete(self, kind, ns, name):
         res = next((r for r, k in KINDS.items() if k == kind), None)
-        key = ns + "/" + name
+        key = ("" if res in CLUSTER else ns) + "/" + name
         with self.cv:
             obj = self.objs[res].pop(key)
             self.rv += 1
@@ -304,10 +432,12 @@ def route(parts):
     if not rest or len(rest) > 3:
         return None
     res = rest[0]
-    if res not in KINDS or GROUP.get(res, "v1") != gv:
+    if res not in KINDS or gv not in versions(res) or (res in CLUSTER and ns):
         return None
-    return {"res": res, "ns": ns, "name": rest[1] if len(rest) > 1 else None,
-            "sub": rest[2] if len(rest) > 2 else None, "gv": gv}
+    name = rest[1] if len(rest) > 1 else None
+    return {"res": res, "ns": ns, "name": name, "sub": rest[2] if len(rest) > 2 else None,
+            "gv": gv, "key": "%s/%s" % (ns or "", name) if name else None,
+            "scoped": bool(ns) or res in CLUSTER}
 
 
 def merge_patch(target, p):
@@ -347,10 +477,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def authorized(self):
         tok = self.server.token
-        if tok and self.headers.get("Authorization") != "Bearer " + tok:
+        auth = self.headers.get("Authorization") or ""
+        if auth[len("Bearer "):] in self.server.users:
+            return True
+        if tok and auth != "Bearer " + tok:
             self.status(401, "Unauthorized", "Unauthorized")
             return False
         return True
+
+    def log_write(self, method, r):
+        """The request log (_ctl/requests) holds writes too: method, path, and the user
+        whose token made it (--user TOKEN=USER), so a test can tell which client wrote."""
+        tok = (self.headers.get("Authorization") or "")[len("Bearer "):]
+        with self.server.lock:
+            self.server.requests.append({
+                "method": method, "path": self.path, "accept": self.headers.get("Accept", ""),
+                "user": self.server.users.get(tok, ""), "t": time.time()})
 
     def body(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -391,19 +533,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(201, obj)
 
     def get_one(self, parts):
-        """GET of one object (.../namespaces/NS/RES/NAME), or 404. False: not that path."""
+        """GET of one object (.../namespaces/NS/RES/NAME, a cluster-scoped RES/NAME, or its
+        /status), or 404. False: not that path. The object as read through the path's
+        version: that apiVersion."""
         r = route(parts)
-        if not r or not r["ns"] or not r["name"] or r["sub"]:
+        if not r or not r["scoped"] or not r["name"] or (
+                r["sub"] and not (r["sub"] == "status" and r["res"] in STATUS_SUB)):
             return False
         st = self.server.store
         with st.cv:
-            obj = st.objs[r["res"]].get(r["ns"] + "/" + r["name"])
-            obj = json.loads(json.dumps(obj)) if obj is not None else None
+            obj = st.objs[r["res"]].get(r["key"])
+            obj = served_as(obj, r["gv"]) if obj is not None else None
         if obj is None:
             self.status(404, "NotFound", '%s "%s" not found' % (r["res"], r["name"]))
         else:
-            obj.setdefault("kind", KINDS[r["res"]])
-            obj.setdefault("apiVersion", r["gv"])
+            obj["kind"] = KINDS[r["res"]]
             self.send_json(200, obj)
         return True
 
@@ -415,21 +559,21 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             return self.status(400, "BadRequest", str(e))
         md = obj.setdefault("metadata", {})
-        if md.setdefault("namespace", r["ns"]) != r["ns"]:
+        if r["ns"] and md.setdefault("namespace", r["ns"]) != r["ns"]:
             return self.status(400, "BadRequest", "the namespace of the provided object does "
                                "not match the namespace sent on the request")
         if not md.get("name"):
             return self.status(422, "Invalid", "%s is invalid: metadata.name: Required value"
                                % KINDS[r["res"]])
         with st.cv:
-            if r["ns"] + "/" + md["name"] in st.objs[r["res"]]:
+            if "%s/%s" % (r["ns"] or "", md["name"]) in st.objs[r["res"]]:
                 return self.status(409, "AlreadyExists", '%s "%s" already exists'
                                    % (r["res"], md["name"]))
             md.pop("resourceVersion", None)
             md["uid"] = "%s-%d" % (r["res"], st.rv + 1)
             md["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             obj["kind"], obj["apiVersion"] = KINDS[r["res"]], r["gv"]
-            st.apply(obj)
+            st.apply(obj, part="main")
         self.send_json(201, obj)
 
     def do_PUT(self):
@@ -438,7 +582,9 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         r = route(parts)
-        if not r or not r["ns"] or not r["name"] or r["sub"] or r["res"] not in WRITABLE:
+        self.log_write("PUT", r)
+        if not r or not r["scoped"] or not r["name"] or r["res"] not in WRITABLE or (
+                r["sub"] and not (r["sub"] == "status" and r["res"] in STATUS_SUB)):
             return self.status(405, "MethodNotAllowed", "PUT is served for %s only"
                                % ", ".join(sorted(WRITABLE)))
         res, name = r["res"], r["name"]
@@ -450,7 +596,7 @@ class Handler(BaseHTTPRequestHandler):
         if md.get("name") != name or md.get("namespace", r["ns"]) != r["ns"]:
             return self.status(400, "BadRequest", "the name or namespace of the object does "
                                "not match the request")
-        key = r["ns"] + "/" + name
+        key = r["key"]
         edit = self.server.before_put.pop(key, None)
         if edit is not None:  # someone else's write lands first
             with st.cv:
@@ -468,13 +614,14 @@ class Handler(BaseHTTPRequestHandler):
                                    '"%s": the object has been modified; please apply your '
                                    'changes to the latest version and try again' % (res, name))
             obj["kind"], obj["apiVersion"] = KINDS[res], r["gv"]
-            md["namespace"] = r["ns"]
+            if r["ns"]:
+                md["namespace"] = r["ns"]
             for k in ("uid", "creationTimestamp"):  # the server's, not the client's
                 if k in cur["metadata"]:
                     md[k] = cur["metadata"][k]
             obj["metadata"] = md
-            st.apply(obj)
-        self.send_json(200, obj)
+            st.apply(obj, part="status" if r["sub"] else "main")
+        self.send_json(200, served_as(obj, r["gv"]))
 
     def arm_before_put(self):
         b = self.body()
@@ -495,7 +642,8 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, KeyError) as e:
                 return self.status(400, "BadRequest", str(e))
         r = route(parts)
-        if r and r["ns"] and not r["name"] and r["res"] in WRITABLE:
+        if r and r["scoped"] and not r["name"] and r["res"] in WRITABLE:
+            self.log_write("POST", r)
             if not self.authorized():
                 return
             return self.create(r)
@@ -509,6 +657,12 @@ class Handler(BaseHTTPRequestHandler):
                 st.compact()
             elif u.path == "/_ctl/drop":
                 st.drop()
+            elif u.path == "/_ctl/serve":
+                # {"routes": ["v1alpha2"], "gateway": true}: what is served from now on
+                b = self.body()
+                with st.cv:
+                    SERVED.update({k: b[k] for k in ("routes", "gateway") if k in b})
+                st.drop()  # watches of a version no longer served end
             else:
                 return self.status(404, "NotFound", "no such control")
         except (ValueError, KeyError) as e:
@@ -520,6 +674,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlparse(self.path).path.strip("/").split("/")
         if not self.authorized():
             return
+        r = route(parts)
+        if r and r["res"] in WRITABLE:
+            return self.patch(r)
         if not (parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6
                 and parts[4] == "events"):
             return self.status(405, "MethodNotAllowed", "PATCH is served for events only")
@@ -550,6 +707,38 @@ class Handler(BaseHTTPRequestHandler):
         st.apply(obj)
         self.send_json(200, obj)
 
+    def patch(self, r):
+        """PATCH (JSON merge patch) of an object or its /status: 200, 404, 409 when the
+        patch holds a resourceVersion that is not the stored one (a precondition)."""
+        st = self.server.store
+        self.log_write("PATCH", r)
+        if not r["scoped"] or not r["name"] or (
+                r["sub"] and not (r["sub"] == "status" and r["res"] in STATUS_SUB)):
+            return self.status(405, "MethodNotAllowed", "PATCH of this path is not served")
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/merge-patch+json":
+            return self.status(415, "UnsupportedMediaType", "the body of the request was in an "
+                               "unknown format - accepted media types include: "
+                               "application/merge-patch+json")
+        try:
+            p = self.body()
+        except ValueError as e:
+            return self.status(400, "BadRequest", str(e))
+        with st.cv:
+            cur = st.objs[r["res"]].get(r["key"])
+            if cur is None:
+                return self.status(404, "NotFound", '%s "%s" not found' % (r["res"], r["name"]))
+            want = ((p.get("metadata") or {}) if isinstance(p, dict) else {}).get(
+                "resourceVersion")
+            if want and want != cur["metadata"]["resourceVersion"]:
+                self.server.conflicts += 1
+                return self.status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": '
+                                   'the object has been modified; please apply your changes '
+                                   'to the latest version and try again' % (r["res"], r["name"]))
+            obj = merge_patch(json.loads(json.dumps(cur)), p)
+            obj["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            st.apply(obj, part="status" if r["sub"] else "main")
+        self.send_json(200, served_as(obj, r["gv"]))
+
     def do_GET(self):
         st = self.server.store
         u = urlparse(self.path)
@@ -566,8 +755,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         parts = u.path.strip("/").split("/")
         accept = self.headers.get("Accept", "")
-        with self.server.lock:
-            self.server.requests.append({"method": "GET", "path": self.path, "accept": accept})
+        self.log_write("GET", None)
+        if parts[:1] == ["apis"] and len(parts) <= 3:
+            d = discovery(parts)
+            if d is not None:
+                return self.send_json(200, d)
         if self.get_one(parts):
             return
         r = route(parts)
@@ -587,7 +779,7 @@ class Handler(BaseHTTPRequestHandler):
         match = lambda o: (selector_ok(sel, o.get("metadata", {}).get("labels") or {}) and
                            selector_ok(fsel, fields_of(o)))
         if q.get("watch", ["0"])[0] in ("1", "true"):
-            return self.watch(res, ns, q, match, META in accept)
+            return self.watch(res, ns, q, match, META in accept, r["gv"])
         with st.cv:
             items = [o for k, o in sorted(st.objs[res].items())
                      if (ns is None or k.startswith(ns + "/")) and match(o)]
@@ -598,7 +790,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
                          for o in items]
-                doc = {"kind": KINDS[res] + "List", "apiVersion": GROUP.get(res, "v1"),
+                doc = {"kind": KINDS[res] + "List", "apiVersion": r["gv"],
                        "metadata": {"resourceVersion": str(st.rv)}, "items": items}
         self.send_json(200, doc, res)
 
@@ -609,7 +801,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def watch(self, res, ns, q, match=lambda o: True, meta=False):
+    def watch(self, res, ns, q, match=lambda o: True, meta=False, gv=None):
         st = self.server.store
         rv = int(q.get("resourceVersion", ["0"])[0] or 0)
         timeout = float(q.get("timeoutSeconds", ["300"])[0])
@@ -635,11 +827,13 @@ class Handler(BaseHTTPRequestHandler):
                 # What the client holds: the selected objects (a change that moves one
                 # in or out of the selection is ADDED or DELETED for it).
                 held = {k for k, o in st.objs[res].items() if match(o)}
-                while time.monotonic() < end and st.epoch == epoch:
+                while time.monotonic() < end and st.epoch == epoch and (
+                        gv is None or gv in versions(res)):
                     for erv, eres, typ, obj in st.events:
                         if erv > rv and eres == res and (
-                                ns is None or obj["metadata"]["namespace"] == ns):
-                            key = obj["metadata"]["namespace"] + "/" + obj["metadata"]["name"]
+                                ns is None or obj["metadata"].get("namespace") == ns):
+                            key = "%s/%s" % (obj["metadata"].get("namespace", ""),
+                                             obj["metadata"]["name"])
                             if typ == "DELETED":
                                 if key not in held and not match(obj):
                                     continue
@@ -653,13 +847,13 @@ class Handler(BaseHTTPRequestHandler):
                                 typ = "DELETED"
                             else:
                                 continue
-                            self.chunk({"type": typ, "object": meta_only(obj) if meta else obj},
-                                       res)
+                            self.chunk({"type": typ, "object": meta_only(obj) if meta else
+                                        served_as(obj, gv) if gv else obj}, res)
                     rv = max([rv] + [e[0] for e in st.events])
                     if bookmarks and time.monotonic() >= next_bm:
                         self.chunk({"type": "BOOKMARK", "object": {
                             "kind": "PartialObjectMetadata" if meta else KINDS[res],
-                            "apiVersion": "meta.k8s.io/v1" if meta else GROUP.get(res, "v1"),
+                            "apiVersion": "meta.k8s.io/v1" if meta else gv or GROUP.get(res, "v1"),
                             "metadata": {"resourceVersion": str(st.rv)}}}, res)
                         next_bm = time.monotonic() + self.server.bookmark_every
                     st.cv.wait(timeout=0.2)
@@ -695,6 +889,11 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800, help="exit after this many seconds")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--forbid-events", action="store_true")
+    ap.add_argument("--user", action="append", default=[], metavar="TOKEN=USER",
+                    help="another bearer token, and the user the request log names for it")
+    ap.add_argument("--route-versions", default="v1,v1alpha2",
+                    help="versions TCPRoute and UDPRoute are served under (v1alpha2: an "
+                    "older install); empty: the Gateway API CRDs are not installed")
     ap.add_argument("--slice-controller", action="store_true",
                     help="keep EndpointSlices from Pods and Services (as the controller does)")
     a = ap.parse_args()
@@ -705,6 +904,9 @@ def main():
     srv.bookmark_every = a.bookmark_every
     srv.verbose = a.verbose
     srv.forbid_events = a.forbid_events
+    srv.users = dict(u.split("=", 1) for u in a.user)
+    SERVED["routes"] = [v for v in a.route_versions.split(",") if v]
+    SERVED["gateway"] = bool(SERVED["routes"])
     srv.lock = threading.Lock()
     srv.requests = []
     srv.bytes = {}

@@ -309,12 +309,7 @@ void svc_k8s_name(char *out, const char *ns, const char *name, const char *port)
 
 /* ---- reconcile ------------------------------------------------------------------------- */
 
-struct desired {
-	char (*names)[L4S_NAME_LEN];
-	int n, cap;
-};
-
-static void desired_add(struct desired *d, const char *name)
+void desired_add(struct desired *d, const char *name)
 {
 	if (d->n == d->cap) {
 		int cap = d->cap ? d->cap * 2 : 64;
@@ -547,7 +542,7 @@ static int agent_track_weights(struct svc_spec *s, const struct svc_config *c,
 }
 
 /* Make one l4split service match one Service port. 1 when something was written. */
-static int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
+int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
 		      const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
 		      const struct k8s_result *kr)
 {
@@ -627,13 +622,6 @@ static int service_port_check(json_t *port, size_t i)
 	return 0;
 }
 
-/* What one reconcile pass reads: copies of the informers' caches. */
-struct reconcile_in {
-	json_t *svcs;   /* "ns/name" -> Service */
-	json_t *slices; /* "ns/service-name" -> [EndpointSlice] (kubernetes.io/service-name) */
-	json_t *pods;   /* track-label key -> ("ns/name" -> PartialObjectMetadata), synced only */
-};
-
 /* The port of backend Service @b that the front Service's @port means: the one of the
  * same name, else the one of the same number (and protocol). Its name into @out ("" for
  * the one unnamed port). 0, or -ENOENT. */
@@ -663,7 +651,7 @@ static int backend_port(json_t *b, json_t *port, const char *proto, char *out, s
 	return 0;
 }
 
-static int result_append(struct k8s_result *out, const struct k8s_result *kr)
+int result_append(struct k8s_result *out, const struct k8s_result *kr)
 {
 	struct spec_endpoint *ep;
 
@@ -694,7 +682,7 @@ static int result_append(struct k8s_result *out, const struct k8s_result *kr)
  * annotation, the Service's own slices on track "default" or by pod label. @why gets
  * what keeps a track without backends (when @why is not NULL). 0 or -errno with a message.
  */
-static int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
+int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
 			  json_t *port, __u8 family, __u8 ipproto, json_t *pods, int fallback,
 			  struct k8s_result *out, char *why, size_t wlen)
 {
@@ -915,6 +903,7 @@ static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 	}
 	json_object_foreach(in->svcs, k, svc)
 		reconcile_service(a, &st, in, svc, &keep);
+	agent_gw_reconcile(a, &st, in, &keep); /* Gateway API: its services, the leader's status */
 	/* What the agent made and no Service asks for any more goes. */
 	if (!svc_list(&st, &ids, &n)) {
 		for (int i = 0; i < n; i++) {
@@ -1129,6 +1118,8 @@ int agent_run(struct agent *a)
 		if (!leasing)
 			agent_log("%s: this agent never leads", l4s_errmsg());
 	}
+	if (started == RES_PODS && agent_gw_start(a))
+		agent_log("gateway api: %s", l4s_errmsg());
 	while (!a->stop && started == RES_PODS) {
 		struct reconcile_in in;
 		json_t *slices;
@@ -1167,6 +1158,7 @@ int agent_run(struct agent *a)
 		json_decref(slices);
 		t0 = now_s();
 		reconcile_all(a, &in);
+		agent_gw_after(a); /* the leader's Gateway API status, out of the state's lock */
 		pthread_mutex_lock(&a->mu);
 		a->st.reconciles++;
 		a->st.last_reconcile_seconds = now_s() - t0;
@@ -1182,6 +1174,7 @@ int agent_run(struct agent *a)
 		lease_join(&a->lease); /* gives the Lease up: the next leader takes over at once */
 	for (int r = 0; r < started; r++)
 		informer_stop(&a->inf[r]);
+	agent_gw_stop(a);
 	for (int i = 0; i < AGENT_TRACK_KEYS; i++)
 		if (a->pod_key[i][0]) {
 			informer_stop(&a->pods[i]);

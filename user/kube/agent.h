@@ -39,6 +39,8 @@ struct agent_stats {
 	unsigned long long api_bytes[RES_MAX]; /* bytes received (atomic: the informers add) */
 };
 
+struct agent_gw; /* the Gateway API glue's state (agent_gateway.c) */
+
 struct agent {
 	struct kube k;
 	int leader_elect;      /* take part in the election (default) */
@@ -61,6 +63,7 @@ struct agent {
 	struct agent_stats st;
 	json_t *k8s_names; /* l4split name -> {namespace, service, port}: metric labels */
 	struct ev_recorder ev; /* Kubernetes Events about Services (events.h) */
+	struct agent_gw *gw;   /* Gateway API: informers, discovery (agent_gateway.c) */
 };
 
 /* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,
@@ -107,6 +110,47 @@ void svc_config_free(struct svc_config *c);
 /* The l4split service name for a Kubernetes Service port: NS.NAME.PORT, shortened
  * with a hash when longer than a name may be. */
 void svc_k8s_name(char *out, const char *ns, const char *name, const char *port);
+
+/* ---- between agent.c and agent_gateway.c ---------------------------------------------- */
+
+/* What one reconcile pass reads: copies of the informers' caches. */
+struct reconcile_in {
+	json_t *svcs;   /* "ns/name" -> Service */
+	json_t *slices; /* "ns/service-name" -> [EndpointSlice] (kubernetes.io/service-name) */
+	json_t *pods;   /* track-label key -> ("ns/name" -> PartialObjectMetadata), synced only */
+};
+
+/* The l4split services a pass keeps (the agent's others are deleted). */
+struct desired {
+	char (*names)[L4S_NAME_LEN];
+	int n, cap;
+};
+void desired_add(struct desired *d, const char *name);
+
+struct l4s_state;
+struct k8s_result;
+struct l4s_frontend_key;
+/* The endpoints of one Service port (@svc's, or its tracks' backend Services' in @svc's
+ * namespace, l4split.io/tracks) of one family; see agent.c. */
+int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
+		   json_t *port, __u8 family, __u8 ipproto, json_t *pods, int fallback,
+		   struct k8s_result *out, char *why, size_t wlen);
+int result_append(struct k8s_result *out, const struct k8s_result *kr);
+/* Make l4split service @l4name have frontends @fe, @kr's endpoints and @c's weights,
+ * through the one writer (agent-made). @svc: the Service Events are about, or NULL.
+ * 1 when something was written, 0, or -errno with a message. */
+int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
+	       const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
+	       const struct k8s_result *kr);
+
+/* Gateway API (agent_gateway.c): discovery and informers at start (0, or -errno with a
+ * message); its services on every pass (reconcile, in the state's lock), then, out of
+ * it, the leader's status writes and the periodic discovery (after); stop at the end. */
+int agent_gw_start(struct agent *a);
+void agent_gw_reconcile(struct agent *a, struct l4s_state *st, const struct reconcile_in *in,
+			struct desired *keep);
+void agent_gw_after(struct agent *a);
+void agent_gw_stop(struct agent *a);
 
 /* Prometheus endpoint: /metrics and /healthz. @addr: ":9477", "127.0.0.1:9477". */
 struct metrics;
