@@ -6,6 +6,7 @@ Serves Services and Pods with the list and watch semantics a client meets:
   GET /api/v1/{services,pods}                   list, metadata.resourceVersion
   GET /api/v1/namespaces/NS/{services,pods}      the same, one namespace
   GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices   EndpointSlices, the same way
+  GET /api/v1/nodes                              Nodes: cluster-scoped (no namespace)
   ...?labelSelector=SEL&fieldSelector=SEL       on lists and watches: equality (k=v, k==v,
       k!=v), existence (k, !k), set-based (k in (a,b), k notin (a,b)) as the API server
       parses them; fields metadata.name and metadata.namespace. A watch sends ADDED when a
@@ -48,7 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 KINDS = {"services": "Service", "pods": "Pod", "events": "Event",
-         "endpointslices": "EndpointSlice"}
+         "endpointslices": "EndpointSlice", "nodes": "Node"}
+CLUSTER_SCOPED = {"nodes"}  # no namespace: key "/NAME", listed at /api/v1/RES only
 GROUP = {"endpointslices": "discovery.k8s.io/v1"}  # apiVersion when not "v1"
 META_LIST = "as=PartialObjectMetadataList"
 META = "as=PartialObjectMetadata"
@@ -151,8 +153,11 @@ class Store:
         if res is None:
             raise ValueError("kind %r is not served" % kind)
         md = obj.setdefault("metadata", {})
-        md.setdefault("namespace", "default")
-        key = md["namespace"] + "/" + md["name"]
+        if res in CLUSTER_SCOPED:
+            md.pop("namespace", None)
+        else:
+            md.setdefault("namespace", "default")
+        key = md.get("namespace", "") + "/" + md["name"]
         with self.cv:
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
@@ -167,7 +172,7 @@ class Store:
 
     def delete(self, kind, ns, name):
         res = next((r for r, k in KINDS.items() if k == kind), None)
-        key = ns + "/" + name
+        key = ("" if res in CLUSTER_SCOPED else ns) + "/" + name
         with self.cv:
             obj = self.objs[res].pop(key)
             self.rv += 1

@@ -53,19 +53,23 @@ int help_agent(void)
 {
 	printf("Usage: l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 	       "                     [--metrics-addr [HOST]:PORT|off]\n"
+	       "                     [--nodeport-addresses primary|CIDR,...]\n"
 	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
 	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
 	       "  Services annotated l4split.io/* ask for (see README). In a pod it uses the\n"
 	       "  service account; elsewhere --kubeconfig (or $KUBECONFIG). Serves Prometheus\n"
 	       "  metrics on /metrics and readiness on /healthz (default :9477). Runs until\n"
-	       "  SIGTERM/SIGINT; the datapath keeps forwarding when it stops.\n");
+	       "  SIGTERM/SIGINT; the datapath keeps forwarding when it stops.\n"
+	       "  Node ports are served on this node's addresses: by default the primary\n"
+	       "  ones of its Node object (--node-name), with --nodeport-addresses every\n"
+	       "  local interface address inside the CIDRs (kube-proxy's flag).\n");
 	return 0;
 }
 
 int do_agent(int argc, char **argv)
 {
 	static struct agent a;
-	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477";
+	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477", *npa = NULL;
 	struct metrics *m = NULL;
 	sigset_t sigs;
 	pthread_t sig_th;
@@ -87,6 +91,8 @@ int do_agent(int argc, char **argv)
 			a.namespace = argv[++i];
 		else if (!strcmp(o, "--metrics-addr"))
 			maddr = argv[++i];
+		else if (!strcmp(o, "--nodeport-addresses"))
+			npa = argv[++i];
 		else
 			return usage_error("unknown agent option \"%s\"", o);
 		if (!*argv[i] && strcmp(o, "--kubeconfig")) /* "" kubeconfig: in-cluster */
@@ -94,6 +100,8 @@ int do_agent(int argc, char **argv)
 	}
 	/* Usage errors first, before a kubeconfig or a cluster is looked for. */
 	if (strcmp(maddr, "off") && metrics_addr_check(maddr))
+		return cmd_fail(EXIT_USAGE);
+	if (nodeaddr_filter_parse(npa, &a.np))
 		return cmd_fail(EXIT_USAGE);
 	a.pin_dir = state_pin_dir(opt_pin_dir);
 	if (lazy_curl())

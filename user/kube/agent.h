@@ -15,6 +15,7 @@
 #include "informer.h"
 #include "kube.h"
 #include "l4split.h"
+#include "nodeaddr.h"
 
 #define ANN_PREFIX      "l4split.io/"
 #define ANN_WEIGHTS     ANN_PREFIX "weights"
@@ -25,8 +26,9 @@
 #define ANN_MODE        ANN_PREFIX "mode"
 #define ANN_TRACKS      ANN_PREFIX "tracks"
 
-/* What the agent reads: RES_PODS is pod metadata only (PartialObjectMetadata). */
-enum { RES_SERVICES, RES_SLICES, RES_PODS, RES_MAX };
+/* What the agent reads: RES_PODS is pod metadata only (PartialObjectMetadata); RES_NODES
+ * this node's Node object only (fieldSelector metadata.name), for its node-port addresses. */
+enum { RES_SERVICES, RES_SLICES, RES_PODS, RES_NODES, RES_MAX };
 extern const char *const agent_res_name[RES_MAX];
 #define AGENT_TRACK_KEYS 8 /* distinct l4split.io/track-label keys watched at once */
 
@@ -57,6 +59,14 @@ struct agent {
 	struct agent_stats st;
 	json_t *k8s_names; /* l4split name -> {namespace, service, port}: metric labels */
 	struct ev_recorder ev; /* Kubernetes Events about Services (events.h) */
+
+	/* Service fields (svcfields.h). Node-port frontends are this node's addresses:
+	 * its Node object's primary ones (np.primary; node_inf watches that one object),
+	 * or the local interfaces' addresses inside --nodeport-addresses' CIDRs. */
+	struct nodeaddr_filter np;
+	struct informer node_inf;
+	int node_inf_on;
+	struct healthsrv *hs; /* healthCheckNodePort listeners (healthsrv.h) */
 };
 
 /* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,
@@ -66,6 +76,10 @@ int agent_init(struct agent *a);
  * (not from a signal handler: it takes the lock). */
 void agent_stop(struct agent *a);
 int agent_run(struct agent *a);
+/* The Service fields' parts of the agent: this node's Node informer and the health check
+ * server, started before the first reconcile and stopped after the last. */
+void agent_fields_start(struct agent *a);
+void agent_fields_stop(struct agent *a);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void agent_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
