@@ -101,9 +101,10 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     want_rules = {("", "services", v) for v in ("get", "list", "watch")}
     want_rules |= {("discovery.k8s.io", "endpointslices", v) for v in ("get", "list", "watch")}
     want_rules |= {("", "pods", v) for v in ("list", "watch")}  # metadata only, for track-label
+    want_rules |= {("", "nodes", v) for v in ("list", "watch")}  # its own Node: node-port addresses
     want_rules |= {("", "events", v) for v in ("create", "patch")}  # why a Service gets no traffic
-    check("%s: ClusterRole: get/list/watch on services and endpointslices, list/watch on pods, "
-          "create/patch events, nothing more"
+    check("%s: ClusterRole: get/list/watch on services and endpointslices, list/watch on pods "
+          "and nodes, create/patch events, nothing more"
           % label, granted == want_rules, sorted(granted))
     check("%s: ClusterRole: no wildcard" % label, not any("*" in x for t in granted for x in t))
     check("%s: ClusterRoleBinding binds the role to the ServiceAccount" % label,
