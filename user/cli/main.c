@@ -48,6 +48,7 @@ static int do_help(void)
 		"       l4split apply FILE|- [--prune] [--dry-run]\n"
 		"       l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 		"                     [--metrics-addr [HOST]:PORT|off]\n"
+		"                     [--nodeport-addresses primary|CIDR,...]\n"
 		"\n"
 		"       FRONTEND := VIP:PORT/{tcp|udp}     (IPv6: [fd00::10]:80/tcp)\n"
 		"       W        := non-negative decimal, relative (99, 1, 0.5); 0 drains\n"
