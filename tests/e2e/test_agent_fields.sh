@@ -144,7 +144,8 @@ out=$(lab_client "$TRAFFIC" tcp $NODE_IP 30080 --count 2000)
 check "nodeport: $NODE_IP:30080 answers, old=3 new=1: new (v2) 25% +- 4" share_within "$out" v2 25 4
 check "nodeport: ... every connection answered" eq "$(total_answers "$out")" 2000
 out=$(lab_client "$TRAFFIC" udp $NODE_IP 30053 --count 300)
-check "nodeport: UDP $NODE_IP:30053 answered from the node port" eq "$(tv "$out" failed) $(tv "$out" bad_source)" "0 0"
+check "nodeport: UDP $NODE_IP:30053 answered from the node port, all 300" \
+	eq "$(tv "$out" failed) $(tv "$out" bad_source) $(total_answers "$out")" "0 0 300"
 del Service np
 check "nodeport: the Service deleted: its l4split services go" until_ok 5 eval '! has_svc default.np.http'
 check "nodeport: ... and $NODE_IP:30080 no longer reaches a backend" \
@@ -185,6 +186,23 @@ check "local: the cluster IP still reaches the other node's endpoints" \
 del Service loc
 check "local: the Service deleted: the health port closes" \
 	until_ok 5 eval '[ "$(hc)" = 000 ]'
+
+# A health port the agent cannot open (taken): said once, not on every reconcile pass.
+node "$PY" -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 32101)); s.listen(); time.sleep(900)' &
+LAB_PIDS+=($!)
+sleep 0.3
+service busy 10.96.7.25 '{"l4split.io/enabled": "true"}' \
+	'| .spec.type = "LoadBalancer" | .spec.externalTrafficPolicy = "Local" | .spec.healthCheckNodePort = 32101
+	 | .spec.ports[0].nodePort = 30082 | .spec.ports[1].nodePort = 30055' | ctl apply
+slice busy 1 | ctl apply
+check "health port taken: the log says it is not served" \
+	wait_for "$LAB_ROOT/agent.log" "service default/busy: healthCheckNodePort 32101 not served: Address already in use" 5
+for i in 1 2 3; do slice busy 1:r $((i % 2 + 2)):r | ctl apply; sleep 0.3; done
+check "health port taken: ... once, over several reconcile passes" \
+	eq "$(grep -c 'healthCheckNodePort 32101 not served' "$LAB_ROOT/agent.log")" 1
+del Service busy
 
 # --- sessionAffinity ClientIP with a timeout that expires ---------------------------------------------
 TMO=3

@@ -938,6 +938,44 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, const struc
 	svc_config_free(&c);
 }
 
+/* healthsrv_sync, and a port it cannot serve logged once (each pass tries it again),
+ * and once more when it is served again. */
+static void health_sync(struct agent *a, const struct health_out *h)
+{
+	int *errs = calloc((size_t)h->n + 1, sizeof(*errs));
+	json_t *seen = json_object(), *v;
+	const char *k;
+	void *tmp;
+
+	if (!errs || !seen) {
+		free(errs);
+		json_decref(seen);
+		return;
+	}
+	healthsrv_sync(a->hs, h->e, h->n, errs);
+	for (int i = 0; i < h->n; i++) {
+		char key[400], msg[200];
+
+		if (!errs[i])
+			continue;
+		snprintf(key, sizeof(key), "health:%u %s/%s", h->e[i].port, h->e[i].ns, h->e[i].name);
+		snprintf(msg, sizeof(msg), "%s", strerror(-errs[i]));
+		json_object_set_new(seen, key, json_true());
+		if (json_object_get(a->last_warning, key))
+			continue;
+		json_object_set_new(a->last_warning, key, json_string(msg));
+		agent_log("service %s/%s: healthCheckNodePort %u not served: %s", h->e[i].ns,
+			  h->e[i].name, h->e[i].port, msg);
+	}
+	json_object_foreach_safe(a->last_warning, tmp, k, v)
+		if (!strncmp(k, "health:", 7) && !json_object_get(seen, k)) {
+			agent_log("%s: healthCheckNodePort served (or no longer asked for)", k + 7);
+			json_object_del(a->last_warning, k);
+		}
+	json_decref(seen);
+	free(errs);
+}
+
 static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 {
 	struct l4s_state st;
@@ -958,7 +996,7 @@ static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 		reconcile_service(a, &st, in, svc, &keep, &health);
 	/* The health check node ports answer what this pass applied. */
 	if (a->hs)
-		healthsrv_sync(a->hs, health.e, health.n, NULL);
+		health_sync(a, &health);
 	free(health.e);
 	/* What the agent made and no Service asks for any more goes. */
 	if (!svc_list(&st, &ids, &n)) {
@@ -1146,7 +1184,7 @@ void agent_fields_start(struct agent *a)
 	} else if (a->np.primary) {
 		agent_log("no --node-name (or NODE_NAME): node ports get no frontend");
 	}
-	a->hs = healthsrv_new(agent_log);
+	a->hs = healthsrv_new(NULL); /* health_sync logs, once per port */
 	if (!a->hs)
 		agent_log("health check node ports not served: %s", l4s_errmsg());
 }
