@@ -19,7 +19,7 @@ lab_start v1
 l4s attach n0 >/dev/null
 
 node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
-node "$PY" "$APISERVER" --port 0 --port-file "$LAB_ROOT/api.port" --timeout 900 &
+nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port 0 --port-file "$LAB_ROOT/api.port" --timeout 900 &
 LAB_PIDS+=($!)
 wait_for "$LAB_ROOT/api.port" . 10 >/dev/null || { not_ok "API stand-in starts"; finish; exit 1; }
 API=http://127.0.0.1:$(cat "$LAB_ROOT/api.port")
@@ -31,6 +31,7 @@ jq -nc '{kind: "Service", apiVersion: "v1",
 	metadata: {name: "conv", namespace: "default", annotations: {"l4split.io/enabled": "true"}},
 	spec: {type: "ClusterIP", clusterIP: "10.96.8.1", clusterIPs: ["10.96.8.1"], ipFamilies: ["IPv4"],
 	       ports: [{name: "http", port: 80, protocol: "TCP", targetPort: 80}]}}' | ctl apply
+# (nsenter itself in the background, not a function: $! is then the process lab_down ends.)
 # slice READY...: the Service's slice, endpoint i ready when READY[i] is 1.
 slice() {
 	jq -nc --arg r "$*" '{kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1",
@@ -44,10 +45,10 @@ slice() {
 ready=()
 for i in $(seq 0 $((NEP - 1))); do ready[i]=1; done
 slice "${ready[@]}" | ctl apply
-L4SPLIT_PIN_DIR=$LAB_PIN node "$L4SPLIT" agent --kubeconfig "$LAB_ROOT/kubeconfig" \
+L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" agent --kubeconfig "$LAB_ROOT/kubeconfig" \
 	--node-name lab-node --metrics-addr off 2>"$LAB_ROOT/agent.log" &
 LAB_PIDS+=($!)
-nready() { l4s status default.conv.http --json 2>/dev/null | jq '[.services[0].backends[] | select(.weight > 0)] | length'; }
+nready() { l4s status default.conv.http --json 2>/dev/null | jq '[.services[0].backends[] | select(.weight > 0)] | length' 2>/dev/null; }
 end=$((SECONDS + 10))
 until [ "$(nready)" = $NEP ] || [ $SECONDS -ge $end ]; do sleep 0.05; done
 check "the agent serves the Service with its $NEP endpoints" eq "$(nready)" $NEP

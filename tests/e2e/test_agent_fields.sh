@@ -188,7 +188,7 @@ check "local: the Service deleted: the health port closes" \
 	until_ok 5 eval '[ "$(hc)" = 000 ]'
 
 # A health port the agent cannot open (taken): said once, not on every reconcile pass.
-node "$PY" -c 'import socket, time
+nsenter --net="/run/netns/$LAB-n" "$PY" -c 'import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 32101)); s.listen(); time.sleep(900)' &
 LAB_PIDS+=($!)
