@@ -102,8 +102,10 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     want_rules = {("", "services", v) for v in ("get", "list", "watch", "update")}
     want_rules |= {("discovery.k8s.io", "endpointslices", v) for v in ("get", "list", "watch")}
     want_rules |= {("", "pods", v) for v in ("list", "watch")}  # metadata only, for track-label
+    want_rules |= {("", "nodes", v) for v in ("list", "watch")}  # its own Node: node-port addresses
     want_rules |= {("", "events", v) for v in ("create", "patch")}  # why a Service gets no traffic
     want_rules |= {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    want_rules |= {("", "nodes", v) for v in ("list", "watch")}  # this node's addresses
     # Gateway API: read and watch; status only through the status subresource
     want_rules |= {("", "namespaces", v) for v in ("get", "list", "watch")}
     gw = "gateway.networking.k8s.io"
@@ -112,7 +114,7 @@ def check_set(label, docs, want, tmp, rbac_ref=None):
     for r in ("gatewayclasses", "gateways", "tcproutes", "udproutes"):
         want_rules |= {(gw, r + "/status", v) for v in ("update", "patch")}
     check("%s: ClusterRole: get/list/watch on services and endpointslices, update on services, "
-          "list/watch on pods, create/patch events, get/create/update leases, get/list/watch "
+          "list/watch on pods and nodes, create/patch events, get/create/update leases, get/list/watch "
           "on namespaces and the Gateway API kinds, update/patch on their status, nothing more"
           % label, granted == want_rules, sorted(granted))
     check("%s: ClusterRole: no wildcard" % label, not any("*" in x for t in granted for x in t))

@@ -180,6 +180,9 @@ check "deleted pod: the backend is gone (${ms} ms)" test "$ms" != timeout
 until_ms 5 eval '[ "$(l4s status --json | jq "[.services[].backends | length] | unique")" = "[2]" ]' >/dev/null
 
 # --- Bad annotation: the last good configuration stays ------------------------------------------
+# Every port of web done with the deletion (http and dns are written one after the other
+# in a pass: a snapshot between the two would differ from the next one).
+until_ms 5 eval '[ "$(l4s status --json | jq -c "[.services[].backends | length] | unique")" = "[2]" ]' >/dev/null
 before=$(l4s status --json)
 errs0=$(metric l4split_agent_reconcile_errors_total)
 service "old-web=lots,new-web=1" | ctl apply

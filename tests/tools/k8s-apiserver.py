@@ -6,6 +6,7 @@ Serves Services and Pods with the list and watch semantics a client meets:
   GET /api/v1/{services,pods}                   list, metadata.resourceVersion
   GET /api/v1/namespaces/NS/{services,pods}      the same, one namespace
   GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices   EndpointSlices, the same way
+  GET /api/v1/nodes                              Nodes: cluster-scoped (no namespace)
   ...?labelSelector=SEL&fieldSelector=SEL       on lists and watches: equality (k=v, k==v,
       k!=v), existence (k, !k), set-based (k in (a,b), k notin (a,b)) as the API server
       parses them; fields metadata.name and metadata.namespace. A watch sends ADDED when a
@@ -65,6 +66,7 @@ from urllib.parse import parse_qs, urlparse
 GW = "gateway.networking.k8s.io"
 KINDS = {"services": "Service", "pods": "Pod", "events": "Event",
          "endpointslices": "EndpointSlice", "leases": "Lease", "namespaces": "Namespace",
+         "nodes": "Node",
          "gatewayclasses": "GatewayClass", "gateways": "Gateway", "tcproutes": "TCPRoute",
          "udproutes": "UDPRoute", "referencegrants": "ReferenceGrant"}
 GROUP = {"endpointslices": "discovery.k8s.io/v1",  # apiVersion when not "v1": the storage
@@ -78,7 +80,7 @@ GROUP = {"endpointslices": "discovery.k8s.io/v1",  # apiVersion when not "v1": t
 # False: the Gateway API CRDs are not installed at all (its group is not discovered).
 ROUTES = ("tcproutes", "udproutes")
 SERVED = {"routes": ["v1", "v1alpha2"], "gateway": True}
-CLUSTER = {"namespaces", "gatewayclasses"}  # cluster-scoped: no namespace in their paths
+CLUSTER = {"namespaces", "gatewayclasses", "nodes"}  # cluster-scoped: no namespace in their paths
 # CRD-style kinds: uid, creationTimestamp and metadata.generation (bumped on changes of
 # anything but metadata and status) set by the server; a status subresource (PUT/PATCH of
 # .../NAME/status changes only .status; a PUT of the object keeps the stored .status).

@@ -57,6 +57,7 @@ int help_agent(void)
 	       "                     [--metrics-addr [HOST]:PORT|off]\n"
 	       "                     [--leader-elect true|false] [--lease-namespace NS]\n"
 	       "                     [--prometheus-url URL]\n"
+	       "                     [--nodeport-addresses primary|CIDR,...]\n"
 	       "  Lists and watches Services and EndpointSlices (pods' metadata only for\n"
 	       "  l4split.io/track-label), and keeps the maps equal to what the\n"
 	       "  Services annotated l4split.io/* ask for (see README), and, when the API\n"
@@ -73,7 +74,10 @@ int help_agent(void)
 	       "  The leader drives the rollouts declared on Services (l4split.io/rollout),\n"
 	       "  judging each step on health summed over every node: from the Prometheus\n"
 	       "  server at --prometheus-url (http://HOST:PORT), else from every agent's\n"
-	       "  /metrics (the pods of $POD_NAMESPACE labelled " CLUSTER_AGENT_SELECTOR ").\n");
+	       "  /metrics (the pods of $POD_NAMESPACE labelled " CLUSTER_AGENT_SELECTOR ").\n"
+	       "  Node ports are served on this node's addresses: by default the primary\n"
+	       "  ones of its Node object (--node-name), with --nodeport-addresses every\n"
+	       "  local interface address inside the CIDRs (kube-proxy's flag).\n");
 	return 0;
 }
 
@@ -81,7 +85,7 @@ int do_agent(int argc, char **argv)
 {
 	static struct agent a;
 	static struct rollout_ctl ro;
-	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477";
+	const char *kubeconfig = getenv("KUBECONFIG"), *maddr = ":9477", *npa = NULL;
 	struct metrics *m = NULL;
 	sigset_t sigs;
 	pthread_t sig_th;
@@ -121,7 +125,8 @@ int do_agent(int argc, char **argv)
 			    strncmp(ro.prom_url, "https://", 8))
 				return usage_error("agent option --prometheus-url \"%s\": expected "
 						   "http://HOST:PORT or https://...", ro.prom_url);
-		}
+		} else if (!strcmp(o, "--nodeport-addresses"))
+			npa = argv[++i];
 		else
 			return usage_error("unknown agent option \"%s\"", o);
 		if (!*argv[i] && strcmp(o, "--kubeconfig")) /* "" kubeconfig: in-cluster */
@@ -129,6 +134,8 @@ int do_agent(int argc, char **argv)
 	}
 	/* Usage errors first, before a kubeconfig or a cluster is looked for. */
 	if (strcmp(maddr, "off") && metrics_addr_check(maddr))
+		return cmd_fail(EXIT_USAGE);
+	if (nodeaddr_filter_parse(npa, &a.np))
 		return cmd_fail(EXIT_USAGE);
 	a.pin_dir = state_pin_dir(opt_pin_dir);
 	if (lazy_curl())

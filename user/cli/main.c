@@ -54,6 +54,7 @@ static int do_help(void)
 		"       l4split agent [--kubeconfig FILE] [--node-name N] [--namespace NS]\n"
 		"                     [--metrics-addr [HOST]:PORT|off] [--leader-elect true|false]\n"
 		"                     [--lease-namespace NS] [--prometheus-url URL]\n"
+		"                     [--nodeport-addresses primary|CIDR,...]\n"
 		"\n"
 		"       FRONTEND := VIP:PORT/{tcp|udp}     (IPv6: [fd00::10]:80/tcp)\n"
 		"       W        := non-negative decimal, relative (99, 1, 0.5); 0 drains\n"

@@ -17,18 +17,20 @@
 #include <unistd.h>
 #include "agent.h"
 #include "err.h"
+#include "healthsrv.h"
 #include "k8s.h"
 #include "model.h"
 #include "parse.h"
 #include "state.h"
+#include "svcfields.h"
 #include "writer.h"
 
-const char *const agent_res_name[RES_MAX] = { "services", "endpointslices", "pods" };
+const char *const agent_res_name[RES_MAX] = { "services", "endpointslices", "pods", "nodes" };
 /* Collection paths: all namespaces, or (a->namespace) GROUP/namespaces/NS/RESOURCE. */
 static const char *const res_path[RES_MAX] = { "/api/v1/services",
-	"/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods" };
+	"/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods", "/api/v1/nodes" };
 static const char *const res_group[RES_MAX] = { "/api/v1", "/apis/discovery.k8s.io/v1",
-	"/api/v1" };
+	"/api/v1", NULL /* cluster-scoped */ };
 /* Pods as metadata only: labels without specs and statuses (what kube-state-metrics and
  * controller-runtime's metadata informers ask for). */
 #define ACCEPT_META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -389,26 +391,38 @@ static void why_add(char *buf, size_t len, const char *fmt, ...)
 }
 
 
-/* Keep every l4split service a Service made, as it is (its configuration is wrong, or
- * what it needs is not there yet). */
-static void svc_keep_all(struct agent *a, json_t *svc, struct desired *keep)
+/* The part of an l4split service's name after NS.NAME.: the port's name (its number when
+ * unnamed), ".local" for a group of this node's endpoints only (svcf_group_suffix; a
+ * dot, as no port name has one: "http-local" may be a port's name), and ".v6" (".v4")
+ * for the family that is not the Service's first. */
+static void port_key(char *out, size_t len, json_t *port, const char *suffix, __u8 family,
+		     __u8 first_family)
 {
-	json_t *md = json_object_get(svc, "metadata"), *port;
+	const char *pn = json_string_value(json_object_get(port, "name"));
+	char num[16];
+
+	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(port,
+										     "port")));
+	snprintf(out, len, "%s%s%s%s", pn && *pn ? pn : num, *suffix ? "." : "", suffix,
+		 family == first_family ? "" : family == L4S_AF_INET6 ? ".v6" : ".v4");
+}
+
+/* Keep every l4split service a Service port made, as it is (its configuration is wrong,
+ * or what it needs is not there yet). */
+static void port_keep_all(struct agent *a, json_t *svc, json_t *port, struct desired *keep)
+{
+	json_t *md = json_object_get(svc, "metadata");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
-	size_t i;
+	const char *pn = json_string_value(json_object_get(port, "name"));
+	static const __u8 fam[3][2] = { { 0, 0 }, { L4S_AF_INET6, L4S_AF_INET },
+					{ L4S_AF_INET, L4S_AF_INET6 } };
 
-	json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ports"), i, port) {
-		char pk[48], l4name[L4S_NAME_LEN];
-		const char *pn = json_string_value(json_object_get(port, "name"));
+	for (int f = 0; f < 3; f++)
+		for (int local = 0; local < 2; local++) {
+			char pk[48], l4name[L4S_NAME_LEN];
 
-		for (int f = 0; f < 3; f++) {
-			snprintf(pk, sizeof(pk), "%s%s", pn && *pn ? pn : "",
-				 f == 1 ? ".v6" : f == 2 ? ".v4" : "");
-			if (!(pn && *pn))
-				snprintf(pk, sizeof(pk), "%lld%s",
-					 (long long)json_integer_value(json_object_get(port, "port")),
-					 f == 1 ? ".v6" : f == 2 ? ".v4" : "");
+			port_key(pk, sizeof(pk), port, local ? "local" : "", fam[f][0], fam[f][1]);
 			svc_k8s_name(l4name, ns, name, pk);
 			desired_add(keep, l4name);
 			/* its metrics keep their labels (the port's name or number, no family) */
@@ -416,7 +430,15 @@ static void svc_keep_all(struct agent *a, json_t *svc, struct desired *keep)
 				 (long long)json_integer_value(json_object_get(port, "port")));
 			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk);
 		}
-	}
+}
+
+static void svc_keep_all(struct agent *a, json_t *svc, struct desired *keep)
+{
+	json_t *port;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(svc, "spec"), "ports"), i, port)
+		port_keep_all(a, svc, port, keep);
 }
 
 /* The reasons one l4split service (a port of one family) can get no traffic, from what
@@ -447,65 +469,6 @@ static void port_why(char *why, size_t len, const char *port, const struct svc_c
 				"ready pod is on it (its share goes to the other tracks)", port,
 				c->w[w].track);
 	}
-}
-
-/* VIPs of a Service by family: vip[0] those of the family seen first (it keeps the name
- * NS.NAME.PORT), vip[1] those of the other one. Returns how many families (0 to 2). */
-static int service_vips(json_t *svc, const struct svc_config *c, struct l4s_addr vip[2][16],
-			int nvip[2], __u8 family[2])
-{
-	json_t *spec = json_object_get(svc, "spec"), *x;
-	json_t *lbs = json_object_get(json_object_get(json_object_get(svc, "status"),
-						      "loadBalancer"),
-				      "ingress");
-	const char *cands[64];
-	int nc = 0, nf = 0;
-	size_t i;
-
-	if (c->vip_lb)
-		json_array_foreach(lbs, i, x)
-			if (nc < 64 && json_string_value(json_object_get(x, "ip")))
-				cands[nc++] = json_string_value(json_object_get(x, "ip"));
-	if (c->vip_external)
-		json_array_foreach(json_object_get(spec, "externalIPs"), i, x)
-			if (nc < 64 && json_string_value(x))
-				cands[nc++] = json_string_value(x);
-	if (c->vip_cluster) {
-		json_t *cips = json_object_get(spec, "clusterIPs");
-
-		if (json_array_size(cips)) {
-			json_array_foreach(cips, i, x)
-				if (nc < 64 && json_string_value(x))
-					cands[nc++] = json_string_value(x);
-		} else if (json_string_value(json_object_get(spec, "clusterIP")) && nc < 64) {
-			cands[nc++] = json_string_value(json_object_get(spec, "clusterIP"));
-		}
-	}
-	nvip[0] = nvip[1] = 0;
-	family[0] = family[1] = 0;
-	for (int j = 0; j < nc; j++) {
-		struct l4s_addr a;
-		__u8 fam;
-		int f, dup = 0;
-
-		/* "None", a placeholder, 0.0.0.0 or multicast (addr_check): not a VIP */
-		if (parse_addr(cands[j], &a, &fam) || addr_check(&a, fam))
-			continue;
-		for (f = 0; f < nf && family[f] != fam; f++)
-			;
-		if (f == nf) {
-			if (nf == 2)
-				continue;
-			family[nf++] = fam;
-		}
-		for (int k = 0; k < nvip[f]; k++)
-			if (!memcmp(&vip[f][k], &a, sizeof(a)))
-				dup = 1;
-		if (!dup && nvip[f] < 16)
-			vip[f][nvip[f]++] = a;
-	}
-	l4s_err_clear();
-	return nf;
 }
 
 /* The track weights the Service asks for: those of l4split.io/weights (tracks it names
@@ -544,7 +507,7 @@ static int agent_track_weights(struct svc_spec *s, const struct svc_config *c,
 /* Make one l4split service match one Service port. 1 when something was written. */
 int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
 		      const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
-		      const struct k8s_result *kr)
+		      const struct svcf_affinity *af, const struct k8s_result *kr)
 {
 	struct write_opts wo = { .how = WRITE_UPSERT, .agent = 1 };
 	struct merge_counts mc = {};
@@ -570,7 +533,10 @@ int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l
 	s.nfe = 0;
 	for (int i = 0; i < nfe && !err; i++)
 		err = spec_add_frontend(&s, &fe[i]);
-	s.flags = L4S_SVC_F_AGENT | (c->affinity ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0);
+	/* spec.sessionAffinity ClientIP (with its timeout), or l4split.io/affinity client-ip
+	 * (hash-only: no timeout): svcf_affinity */
+	s.flags = L4S_SVC_F_AGENT | (af && af->on ? L4S_SVC_F_AFFINITY_CLIENT_IP : 0);
+	s.affinity_timeout = af && af->on ? af->timeout_s : 0;
 	s.mode = c->mode;
 	if (!err)
 		err = spec_merge_endpoints(&s, kr->ep, kr->n, NULL, 0, &mc);
@@ -620,6 +586,58 @@ static int service_port_check(json_t *port, size_t i)
 	if (tp && !json_is_null(tp))
 		return l4s_err(EINVAL, "%s: expected a port number or a port name", field);
 	return 0;
+}
+
+/* What one reconcile pass gives the health check server: one entry per Service with a
+ * healthCheckNodePort to answer (healthsrv.h). */
+struct health_out {
+	struct healthsrv_entry *e;
+	int n, cap;
+};
+
+static void health_add(struct health_out *h, __u16 port, const char *ns, const char *name,
+		       int local)
+{
+	for (int i = 0; i < h->n; i++)
+		if (h->e[i].port == port && !strcmp(h->e[i].ns, ns) && !strcmp(h->e[i].name, name)) {
+			if (local > h->e[i].local_endpoints) /* ports, families: the most */
+				h->e[i].local_endpoints = local;
+			return;
+		}
+	if (h->n == h->cap) {
+		int cap = h->cap ? h->cap * 2 : 16;
+		void *ne = realloc(h->e, sizeof(*h->e) * (size_t)cap);
+
+		if (!ne)
+			return;
+		h->e = ne;
+		h->cap = cap;
+	}
+	h->e[h->n++] = (struct healthsrv_entry){ .port = port, .ns = ns, .name = name,
+						 .local_endpoints = local };
+}
+
+/* The endpoints of @slices on node @node only (EndpointSlice endpoints' nodeName): a
+ * new reference. */
+static json_t *slices_on_node(json_t *slices, const char *node)
+{
+	json_t *out = json_array(), *sl;
+	size_t i;
+
+	json_array_foreach(slices, i, sl) {
+		json_t *c = json_deep_copy(sl), *eps = json_array(), *ep;
+		size_t j;
+
+		json_array_foreach(json_object_get(sl, "endpoints"), j, ep) {
+			const char *nn = json_string_value(json_object_get(ep, "nodeName"));
+
+			if (node && nn && !strcmp(nn, node))
+				json_array_append(eps, ep);
+		}
+		json_object_set_new(c, "endpoints", eps);
+		json_array_append_new(out, c);
+	}
+	return out;
 }
 
 /* The port of backend Service @b that the front Service's @port means: the one of the
@@ -684,7 +702,7 @@ int result_append(struct k8s_result *out, const struct k8s_result *kr)
  */
 int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
 			  json_t *port, __u8 family, __u8 ipproto, json_t *pods, int fallback,
-			  struct k8s_result *out, char *why, size_t wlen)
+			  int local_only, struct k8s_result *out, char *why, size_t wlen)
 {
 	json_t *md = json_object_get(svc, "metadata");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
@@ -732,10 +750,13 @@ int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_
 		}
 		ko.port = pname[0] ? pname : NULL;
 		sl = json_object_get(in->slices, key);
+		/* A traffic policy Local: only the endpoints on this node */
+		sl = local_only ? slices_on_node(sl, in->node_name) : json_incref(sl);
 		list = json_pack("{s:s, s:O}", "kind", "EndpointSliceList", "items",
 				 sl ? sl : json_array());
 		if (!sl)
 			json_decref(json_object_get(list, "items")); /* O took a reference */
+		json_decref(sl);
 		err = list ? k8s_parse(list, &ko, &kr) : l4s_err(ENOMEM, "out of memory");
 		json_decref(list);
 		if (!err)
@@ -749,26 +770,41 @@ int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_
 	return 0;
 }
 
+/* The family whose l4split services keep the name NS.NAME.PORT: the Service's primary
+ * one (spec.ipFamilies[0]), else its first group's. */
+static __u8 first_family(json_t *svc, const struct svcf_frontends *f)
+{
+	const char *fam = json_string_value(json_array_get(json_object_get(json_object_get(svc,
+		"spec"), "ipFamilies"), 0));
+
+	if (fam && !strcmp(fam, "IPv4"))
+		return L4S_AF_INET;
+	if (fam && !strcmp(fam, "IPv6"))
+		return L4S_AF_INET6;
+	return f->ng ? f->g[0].family : L4S_AF_INET;
+}
+
 static void reconcile_service(struct agent *a, struct l4s_state *st, const struct reconcile_in *in,
-			      json_t *svc, struct desired *keep)
+			      json_t *svc, struct desired *keep, struct health_out *health)
 {
 	json_t *md = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *type = json_string_value(json_object_get(spec, "type"));
 	json_t *sel = json_object_get(spec, "selector"), *port, *pods = NULL;
 	struct svc_config c;
-	struct l4s_addr vips[2][16];
-	int nvip[2];
+	struct svcf_affinity af;
+	struct svcf_vips vips;
 	char key[512], why[1024] = "";
-	__u8 family[2];
-	int nfam, bad = 0;
+	int bad = 0, nfe = 0;
 	size_t i;
 
 	if (!ns || !name)
 		return;
 	l4s_err_clear(); /* a reason left by another service is not this one's */
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	if (svc_config_parse(json_object_get(md, "annotations"), &c)) {
+	if (svc_config_parse(json_object_get(md, "annotations"), &c) ||
+	    (c.managed && svcf_affinity(svc, &af))) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
@@ -789,15 +825,91 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, const struc
 			return;
 		}
 	}
-	nfam = service_vips(svc, &c, vips, nvip, family);
-	if (!nfam) {
-		const char *type = json_string_value(json_object_get(spec, "type"));
+	if (type && !strcmp(type, "ExternalName")) {
+		svc_error(a, svc, key, "type ExternalName is a DNS alias with no VIP: l4split "
+			  "cannot split it (remove the l4split annotations)");
+		svc_config_free(&c);
+		return;
+	}
+	vips = (struct svcf_vips){ c.vip_lb, c.vip_external, c.vip_cluster };
+	if (!c.ntr && !json_object_size(sel) && !json_object_get(in->slices, key))
+		why_add(why, sizeof(why), "spec.selector is empty and no EndpointSlice is labelled "
+			"kubernetes.io/service-name=%s: it gets no backends", name);
+	json_array_foreach(json_object_get(spec, "ports"), i, port) {
+		const char *proto = json_string_value(json_object_get(port, "protocol"));
+		const char *pn = json_string_value(json_object_get(port, "name"));
+		json_int_t pnum = json_integer_value(json_object_get(port, "port"));
+		struct svcf_frontends f;
+		char pk0[32];
+		__u8 fam0;
+
+		if (proto && !strcmp(proto, "SCTP"))
+			continue; /* not for l4split */
+		snprintf(pk0, sizeof(pk0), "%lld", (long long)pnum);
+		if (service_port_check(port, i) || svcf_frontends(svc, i, in->node, &vips, &f)) {
+			char msg[600];
+
+			/* what it made stays as it is */
+			snprintf(msg, sizeof(msg), "%s", l4s_errmsg());
+			port_keep_all(a, svc, port, keep);
+			svc_error(a, svc, key, msg);
+			bad = 1;
+			continue;
+		}
+		fam0 = first_family(svc, &f);
+		nfe += f.ng;
+		for (int g = 0; g < f.ng; g++) {
+			const struct svcf_group *gr = &f.g[g];
+			struct k8s_result kr = {};
+			char pk[48], l4name[L4S_NAME_LEN];
+			int err, ready = 0, main = !gr->local_only && gr->family == fam0;
+
+			/* The first family keeps NS.NAME.PORT; the other one is NS.NAME.PORT.v6
+			 * (or .v4), a group of this node's endpoints NS.NAME.PORT.local: no
+			 * Service, namespace or port name has a dot. */
+			port_key(pk, sizeof(pk), port, svcf_group_suffix(gr), gr->family, fam0);
+			svc_k8s_name(l4name, ns, name, pk);
+			desired_add(keep, l4name);
+			if (gr->local_only && !in->node_name)
+				why_add(why, sizeof(why), "port %s: a traffic policy Local takes this "
+					"node's endpoints only, and the agent has no --node-name: none",
+					pk);
+			err = port_endpoints(in, svc, &c, port, gr->family, f.proto, pods, 0,
+					     gr->local_only, &kr, main ? why : NULL, sizeof(why));
+			for (int e = 0; !err && e < kr.n; e++)
+				ready += kr.ep[e].state == EP_READY;
+			/* KEP-1669: no ready endpoint in this service: serving terminating ones
+			 * take the new flows, as kube-proxy does. */
+			if (!err && !ready && kr.serving_terminating) {
+				k8s_result_free(&kr);
+				err = port_endpoints(in, svc, &c, port, gr->family, f.proto, pods, 1,
+						     gr->local_only, &kr, NULL, 0);
+			}
+			if (!err && gr->local_only && f.health_check_node_port)
+				health_add(health, f.health_check_node_port, ns, name, ready);
+			if (!err && !gr->local_only)
+				port_why(why, sizeof(why), pk, &c, &kr, gr->family);
+			if (!err)
+				err = apply_port(a, st, svc, l4name, gr->fe, gr->nfe, &c, &af, &kr);
+			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk0);
+			if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
+				agent_log("%s: %s", l4name, kr.note);
+			if (err > 0 && af.note[0])
+				agent_log("%s: %s", l4name, af.note);
+			k8s_result_free(&kr);
+			if (err < 0) {
+				char msg[600];
+
+				snprintf(msg, sizeof(msg), "port %s: %s", pk, l4s_errmsg());
+				svc_error(a, svc, key, msg);
+				bad = 1;
+			}
+		}
+	}
+	if (!nfe && !bad) {
 		const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
 
-		if (type && !strcmp(type, "ExternalName"))
-			svc_error(a, svc, key, "type ExternalName is a DNS alias with no VIP: l4split "
-				  "cannot split it (remove the l4split annotations)");
-		else if (cip && !strcmp(cip, "None") && c.vip_cluster)
+		if (cip && !strcmp(cip, "None") && c.vip_cluster)
 			svc_error(a, svc, key, "headless (clusterIP None): no VIP to split; give it a "
 				  "clusterIP, a LoadBalancer or externalIPs");
 		else
@@ -806,90 +918,55 @@ static void reconcile_service(struct agent *a, struct l4s_state *st, const struc
 		svc_config_free(&c);
 		return;
 	}
-	if (!c.ntr && !json_object_size(sel) && !json_object_get(in->slices, key))
-		why_add(why, sizeof(why), "spec.selector is empty and no EndpointSlice is labelled "
-			"kubernetes.io/service-name=%s: it gets no backends", name);
-	json_array_foreach(json_object_get(spec, "ports"), i, port) {
-		const char *proto = json_string_value(json_object_get(port, "protocol"));
-		const char *pn = json_string_value(json_object_get(port, "name"));
-		json_int_t pnum = json_integer_value(json_object_get(port, "port"));
-		__u8 ipproto;
-
-		if (!proto || !strcmp(proto, "TCP"))
-			ipproto = IPPROTO_TCP;
-		else if (!strcmp(proto, "UDP"))
-			ipproto = IPPROTO_UDP;
-		else
-			continue; /* SCTP: not for l4split */
-		for (int f = 0; f < nfam; f++) {
-			struct l4s_frontend_key fe[16];
-			struct k8s_result kr = {};
-			char pk[32], pk0[32], plabel[48], l4name[L4S_NAME_LEN];
-			int err, ready = 0;
-
-			/* The first family keeps NS.NAME.PORT; the other one is NS.NAME.PORT.v6
-			 * (or .v4): no Service, namespace or port name has a dot. */
-			snprintf(pk, sizeof(pk), "%s%s", pn && *pn ? pn : "",
-				 f ? (family[f] == L4S_AF_INET6 ? ".v6" : ".v4") : "");
-			if (!(pn && *pn))
-				snprintf(pk, sizeof(pk), "%lld%s", (long long)pnum,
-					 f ? (family[f] == L4S_AF_INET6 ? ".v6" : ".v4") : "");
-			snprintf(plabel, sizeof(plabel), "%s", pk);
-			snprintf(pk0, sizeof(pk0), "%lld", (long long)pnum);
-			svc_k8s_name(l4name, ns, name, pk);
-			desired_add(keep, l4name);
-			if (service_port_check(port, i)) {
-				/* what it made stays as it is */
-				if (!f)
-					svc_error(a, svc, key, l4s_errmsg());
-				bad = 1;
-				continue;
-			}
-			for (int v = 0; v < nvip[f]; v++) {
-				memset(&fe[v], 0, sizeof(fe[v]));
-				fe[v].vip = vips[f][v];
-				fe[v].port = htons((__u16)pnum);
-				fe[v].proto = ipproto;
-				fe[v].family = family[f];
-			}
-			err = port_endpoints(in, svc, &c, port, family[f], ipproto, pods, 0, &kr,
-					     f ? NULL : why, sizeof(why));
-			for (int e = 0; !err && e < kr.n; e++)
-				ready += kr.ep[e].state == EP_READY;
-			/* KEP-1669: no ready endpoint in this service: serving terminating ones
-			 * take the new flows, as kube-proxy does. */
-			if (!err && !ready && kr.serving_terminating) {
-				k8s_result_free(&kr);
-				err = port_endpoints(in, svc, &c, port, family[f], ipproto, pods, 1,
-						     &kr, NULL, 0);
-			}
-			if (!err)
-				port_why(why, sizeof(why), plabel, &c, &kr, family[f]);
-			if (!err)
-				err = apply_port(a, st, svc, l4name, fe, nvip[f], &c, &kr);
-			agent_names_set(a, l4name, ns, name, pn && *pn ? pn : pk0);
-			if (err > 0 && kr.note[0]) /* when it writes: not on every pass */
-				agent_log("%s: %s", l4name, kr.note);
-			k8s_result_free(&kr);
-			if (err < 0) {
-				char msg[600];
-
-				snprintf(msg, sizeof(msg), "port %s: %s", plabel, l4s_errmsg());
-				svc_error(a, svc, key, msg);
-				bad = 1;
-			}
-		}
-	}
 	if (!bad)
 		svc_ok(a, key);
 	svc_warn(a, svc, key, why[0] ? why : NULL);
 	svc_config_free(&c);
 }
 
+/* healthsrv_sync, and a port it cannot serve logged once (each pass tries it again),
+ * and once more when it is served again. */
+static void health_sync(struct agent *a, const struct health_out *h)
+{
+	int *errs = calloc((size_t)h->n + 1, sizeof(*errs));
+	json_t *seen = json_object(), *v;
+	const char *k;
+	void *tmp;
+
+	if (!errs || !seen) {
+		free(errs);
+		json_decref(seen);
+		return;
+	}
+	healthsrv_sync(a->hs, h->e, h->n, errs);
+	for (int i = 0; i < h->n; i++) {
+		char key[400], msg[200];
+
+		if (!errs[i])
+			continue;
+		snprintf(key, sizeof(key), "health:%u %s/%s", h->e[i].port, h->e[i].ns, h->e[i].name);
+		snprintf(msg, sizeof(msg), "%s", strerror(-errs[i]));
+		json_object_set_new(seen, key, json_true());
+		if (json_object_get(a->last_warning, key))
+			continue;
+		json_object_set_new(a->last_warning, key, json_string(msg));
+		agent_log("service %s/%s: healthCheckNodePort %u not served: %s", h->e[i].ns,
+			  h->e[i].name, h->e[i].port, msg);
+	}
+	json_object_foreach_safe(a->last_warning, tmp, k, v)
+		if (!strncmp(k, "health:", 7) && !json_object_get(seen, k)) {
+			agent_log("%s: healthCheckNodePort served (or no longer asked for)", k + 7);
+			json_object_del(a->last_warning, k);
+		}
+	json_decref(seen);
+	free(errs);
+}
+
 static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 {
 	struct l4s_state st;
 	struct desired keep = {};
+	struct health_out health = {};
 	__u32 *ids = NULL;
 	const char *k;
 	json_t *svc;
@@ -902,8 +979,12 @@ static int reconcile_all(struct agent *a, const struct reconcile_in *in)
 		return err;
 	}
 	json_object_foreach(in->svcs, k, svc)
-		reconcile_service(a, &st, in, svc, &keep);
+		reconcile_service(a, &st, in, svc, &keep, &health);
 	agent_gw_reconcile(a, &st, in, &keep); /* Gateway API: its services, the leader's status */
+	/* The health check node ports answer what this pass applied. */
+	if (a->hs)
+		health_sync(a, &health);
+	free(health.e);
 	/* What the agent made and no Service asks for any more goes. */
 	if (!svc_list(&st, &ids, &n)) {
 		for (int i = 0; i < n; i++) {
@@ -976,7 +1057,7 @@ static json_t *slices_by_service(json_t *slices)
 static void informer_setup(struct agent *a, struct informer *in, int res)
 {
 	in->name = agent_res_name[res];
-	if (a->namespace)
+	if (a->namespace && res_group[res])
 		snprintf(in->path, sizeof(in->path), "%s/namespaces/%s/%s", res_group[res],
 			 a->namespace, agent_res_name[res]);
 	else
@@ -1087,6 +1168,76 @@ int agent_leading(struct agent *a)
 	return a->leader_elect && lease_leading(&a->lease);
 }
 
+/* Start what the Service fields need: with --nodeport-addresses "primary" (the default)
+ * and a node name, an informer on this node's Node object alone (fieldSelector
+ * metadata.name=NODE: one small object, not every node of the cluster); the health check
+ * server of externalTrafficPolicy Local Services. Failures are logged: the agent serves
+ * without node ports or health answers rather than not at all. */
+void agent_fields_start(struct agent *a)
+{
+	if (a->np.primary && a->node && *a->node) {
+		struct informer *in = &a->node_inf;
+
+		memset(in, 0, sizeof(*in));
+		informer_setup(a, in, RES_NODES);
+		snprintf(in->selector, sizeof(in->selector), "fieldSelector=metadata.name%%3D%s",
+			 a->node);
+		if (informer_start(in, &a->k))
+			agent_log("node %s: %s; node ports get no frontend", a->node, l4s_errmsg());
+		else
+			a->node_inf_on = 1;
+	} else if (a->np.primary) {
+		agent_log("no --node-name (or NODE_NAME): node ports get no frontend");
+	}
+	a->hs = healthsrv_new(NULL); /* health_sync logs, once per port */
+	if (!a->hs)
+		agent_log("health check node ports not served: %s", l4s_errmsg());
+}
+
+void agent_fields_stop(struct agent *a)
+{
+	if (a->node_inf_on)
+		informer_stop(&a->node_inf);
+	a->node_inf_on = 0;
+	healthsrv_free(a->hs);
+	a->hs = NULL;
+}
+
+/* This node's addresses for node-port frontends (none until its Node object is listed).
+ * A Node object or an interface list that cannot be read is logged when its message
+ * changes. */
+static void node_addrs(struct agent *a, struct nodeaddr *out)
+{
+	static char last[256];
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	l4s_err_clear();
+	if (!a->np.primary) {
+		err = nodeaddr_local(&a->np, out);
+	} else if (a->node_inf_on) {
+		char key[320];
+		json_t *node;
+
+		snprintf(key, sizeof(key), "/%s", a->node);
+		pthread_mutex_lock(&a->mu);
+		node = json_incref(json_object_get(a->node_inf.cache, key));
+		pthread_mutex_unlock(&a->mu);
+		if (node)
+			err = nodeaddr_from_node(node, out);
+		json_decref(node);
+	}
+	if (err && strcmp(last, l4s_errmsg())) {
+		snprintf(last, sizeof(last), "%s", l4s_errmsg());
+		agent_log("node %s: its addresses for node ports: %s", a->node ? a->node : "?", last);
+	} else if (!err) {
+		last[0] = 0;
+	}
+	if (err)
+		memset(out, 0, sizeof(*out));
+	l4s_err_clear();
+}
+
 int agent_run(struct agent *a)
 {
 	int started = 0, leasing = 0;
@@ -1102,6 +1253,8 @@ int agent_run(struct agent *a)
 		}
 		started++;
 	}
+	if (started == RES_PODS)
+		agent_fields_start(a);
 	agent_log("watching services and endpointslices at %s%s%s (node %s)", a->k.server,
 		  a->namespace ? ", namespace " : "", a->namespace ? a->namespace : "",
 		  a->node ? a->node : "?");
@@ -1122,6 +1275,7 @@ int agent_run(struct agent *a)
 		agent_log("gateway api: %s", l4s_errmsg());
 	while (!a->stop && started == RES_PODS) {
 		struct reconcile_in in;
+		struct nodeaddr node;
 		json_t *slices;
 		struct timespec dl;
 		double t0;
@@ -1156,6 +1310,9 @@ int agent_run(struct agent *a)
 		pthread_mutex_unlock(&a->mu);
 		in.slices = slices_by_service(slices);
 		json_decref(slices);
+		node_addrs(a, &node);
+		in.node = &node;
+		in.node_name = a->node;
 		t0 = now_s();
 		reconcile_all(a, &in);
 		agent_gw_after(a); /* the leader's Gateway API status, out of the state's lock */
@@ -1172,6 +1329,7 @@ int agent_run(struct agent *a)
 	agent_stop(a); /* the informers end their transfers at once */
 	if (leasing)
 		lease_join(&a->lease); /* gives the Lease up: the next leader takes over at once */
+	agent_fields_stop(a);
 	for (int r = 0; r < started; r++)
 		informer_stop(&a->inf[r]);
 	agent_gw_stop(a);

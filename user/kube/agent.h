@@ -16,6 +16,7 @@
 #include "lease.h"
 #include "kube.h"
 #include "l4split.h"
+#include "nodeaddr.h"
 
 #define ANN_PREFIX      "l4split.io/"
 #define ANN_WEIGHTS     ANN_PREFIX "weights"
@@ -26,8 +27,9 @@
 #define ANN_MODE        ANN_PREFIX "mode"
 #define ANN_TRACKS      ANN_PREFIX "tracks"
 
-/* What the agent reads: RES_PODS is pod metadata only (PartialObjectMetadata). */
-enum { RES_SERVICES, RES_SLICES, RES_PODS, RES_MAX };
+/* What the agent reads: RES_PODS is pod metadata only (PartialObjectMetadata); RES_NODES
+ * this node's Node object only (fieldSelector metadata.name), for its node-port addresses. */
+enum { RES_SERVICES, RES_SLICES, RES_PODS, RES_NODES, RES_MAX };
 extern const char *const agent_res_name[RES_MAX];
 #define AGENT_TRACK_KEYS 8 /* distinct l4split.io/track-label keys watched at once */
 
@@ -64,6 +66,14 @@ struct agent {
 	json_t *k8s_names; /* l4split name -> {namespace, service, port}: metric labels */
 	struct ev_recorder ev; /* Kubernetes Events about Services (events.h) */
 	struct agent_gw *gw;   /* Gateway API: informers, discovery (agent_gateway.c) */
+
+	/* Service fields (svcfields.h). Node-port frontends are this node's addresses:
+	 * its Node object's primary ones (np.primary; node_inf watches that one object),
+	 * or the local interfaces' addresses inside --nodeport-addresses' CIDRs. */
+	struct nodeaddr_filter np;
+	struct informer node_inf;
+	int node_inf_on;
+	struct healthsrv *hs; /* healthCheckNodePort listeners (healthsrv.h) */
 };
 
 /* The lock, the condition and the stop pipe; also sets a->k.stop and a->k.stop_fd,
@@ -75,6 +85,10 @@ void agent_stop(struct agent *a);
 int agent_run(struct agent *a);
 /* This agent holds the cluster's Lease now (see lease.h): the one that writes status. */
 int agent_leading(struct agent *a);
+/* The Service fields' parts of the agent: this node's Node informer and the health check
+ * server, started before the first reconcile and stopped after the last. */
+void agent_fields_start(struct agent *a);
+void agent_fields_stop(struct agent *a);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void agent_vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
@@ -118,6 +132,8 @@ struct reconcile_in {
 	json_t *svcs;   /* "ns/name" -> Service */
 	json_t *slices; /* "ns/service-name" -> [EndpointSlice] (kubernetes.io/service-name) */
 	json_t *pods;   /* track-label key -> ("ns/name" -> PartialObjectMetadata), synced only */
+	const struct nodeaddr *node; /* this node's addresses for node ports (n may be 0) */
+	const char *node_name;       /* --node-name: endpoints of a traffic policy Local */
 };
 
 /* The l4split services a pass keeps (the agent's others are deleted). */
@@ -134,14 +150,16 @@ struct l4s_frontend_key;
  * namespace, l4split.io/tracks) of one family; see agent.c. */
 int port_endpoints(const struct reconcile_in *in, json_t *svc, const struct svc_config *c,
 		   json_t *port, __u8 family, __u8 ipproto, json_t *pods, int fallback,
-		   struct k8s_result *out, char *why, size_t wlen);
+		   int local_only, struct k8s_result *out, char *why, size_t wlen);
 int result_append(struct k8s_result *out, const struct k8s_result *kr);
 /* Make l4split service @l4name have frontends @fe, @kr's endpoints and @c's weights,
  * through the one writer (agent-made). @svc: the Service Events are about, or NULL.
+ * @af: client-IP affinity and its timeout (svcfields.h), or NULL: none.
  * 1 when something was written, 0, or -errno with a message. */
+struct svcf_affinity;
 int apply_port(struct agent *a, struct l4s_state *st, json_t *svc, const char *l4name,
 	       const struct l4s_frontend_key *fe, int nfe, const struct svc_config *c,
-	       const struct k8s_result *kr);
+	       const struct svcf_affinity *af, const struct k8s_result *kr);
 
 /* Gateway API (agent_gateway.c): discovery and informers at start (0, or -errno with a
  * message); its services on every pass (reconcile, in the state's lock), then, out of

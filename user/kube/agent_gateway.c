@@ -292,7 +292,7 @@ static int gw_endpoints(const struct reconcile_in *in, const struct gw_service *
 				  s->spec.name);
 		port = json_pack("{s:i}", "port", (int)ref->port);
 		err = front && port ? port_endpoints(in, front, &c, port, family, proto, NULL,
-						     fallback, &kr, NULL, 0)
+						     fallback, 0, &kr, NULL, 0)
 				    : l4s_err(ENOMEM, "out of memory");
 		json_decref(front);
 		json_decref(port);
@@ -335,7 +335,7 @@ static void gw_apply(struct agent *a, struct l4s_state *st, const struct reconci
 	}
 	got = !err;
 	if (!err)
-		err = apply_port(a, st, NULL, s->spec.name, s->spec.fe, s->spec.nfe, &c, &kr);
+		err = apply_port(a, st, NULL, s->spec.name, s->spec.fe, s->spec.nfe, &c, NULL, &kr);
 	if (got)
 		k8s_result_free(&kr);
 	if (err < 0) {
