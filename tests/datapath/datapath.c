@@ -1054,44 +1054,77 @@ static __u32 ct_backend_id(const char *addr, uint16_t port)
 	return 0;
 }
 
+/*
+ * Flows waiting for their first answer: a start in l4s_cstart (SNAT flows) or in the
+ * reverse entry (nat flows, start_ns). Each start becomes @fn(start, @arg) when @fn is
+ * given; returns how many there are. The keys are listed first: an LRU map's update
+ * puts the entry at its bucket's head, where a walk would meet it again.
+ */
+#define CT_MAX 4096
+static int ct_each(__u64 (*fn)(__u64 start, __u64 arg), __u64 arg)
+{
+	static struct l4s_flow_key keys[CT_MAX];
+	const int maps[2] = { st.cstart, st.rflows };
+	struct l4s_flow_key k, next;
+	struct l4s_rflow rf;
+	int n = 0;
+
+	for (int m = 0; m < 2; m++) {
+		void *prev = NULL;
+		int nk = 0;
+
+		while (bpf_map_get_next_key(maps[m], prev, &next) == 0 && nk < CT_MAX) {
+			k = next;
+			prev = &k;
+			keys[nk++] = k;
+		}
+		for (int i = 0; i < nk; i++) {
+			__u64 *t = m ? &rf.start_ns : (__u64 *)&rf;
+
+			if (bpf_map_lookup_elem(maps[m], &keys[i], m ? (void *)&rf : (void *)t) ||
+			    !*t)
+				continue;
+			n++;
+			if (!fn)
+				continue;
+			*t = fn(*t, arg);
+			assert_int_equal(bpf_map_update_elem(maps[m], &keys[i], m ? (void *)&rf :
+									      (void *)t,
+							     BPF_EXIST), 0);
+		}
+	}
+	return n;
+}
+
+static __u64 ct_back(__u64 start, __u64 us)
+{
+	return start - us * 1000;
+}
+
+static __u64 ct_zero(__u64 start, __u64 unused)
+{
+	(void)start;
+	(void)unused;
+	return 0;
+}
+
 /* Move the start of every flow waiting for its first answer @us microseconds back. */
 static int ct_age(__u64 us)
 {
-	struct l4s_flow_key k, next;
-	void *prev = NULL;
-	__u64 t;
-	int n = 0;
-
-	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(st.cstart, &k, &t))
-			continue;
-		t -= us * 1000;
-		assert_int_equal(bpf_map_update_elem(st.cstart, &k, &t, BPF_EXIST), 0);
-		n++;
-	}
-	return n;
+	return ct_each(ct_back, us);
 }
 
 static int ct_pending(void)
 {
-	struct l4s_flow_key k, next;
-	void *prev = NULL;
-	int n = 0;
-
-	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		n++;
-	}
-	return n;
+	return ct_each(NULL, 0);
 }
 
+/* No flow waits for its first answer (nat flows' reverse entries stay, untimed). */
 static void ct_clear(void)
 {
 	struct l4s_flow_key k;
 
+	ct_each(ct_zero, 0);
 	while (bpf_map_get_next_key(st.cstart, NULL, &k) == 0)
 		bpf_map_delete_elem(st.cstart, &k);
 }
@@ -1184,6 +1217,50 @@ static void test_connect_time(void **state)
 	assert_memory_equal(&h1[b], &h0[b], sizeof(h1[b]));
 	flows_clear();
 	rflows_clear();
+}
+
+/* Entries in l4s_cstart. */
+static int cstart_count(void)
+{
+	struct l4s_flow_key k, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.cstart, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Issue 20: a new nat flow's connect-time start rides in the reverse entry it writes
+ * anyway, not in an l4s_cstart entry of its own (one LRU insert fewer per new flow);
+ * its first answer is still timed (test_connect_time).
+ */
+static void test_connect_start_no_extra_insert(void **state)
+{
+	struct pkt_spec s = { TCP4("10.9.7.9", 41000, "10.96.0.10", 80), .tcp_flags = TCP_F_SYN };
+	uint8_t in[256], out[2048];
+	size_t len, olen;
+
+	(void)state;
+	ct_clear();
+	both_clear();
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	assert_true(which(out, olen, be4, 2) >= 0);
+	assert_int_equal(cstart_count(), 0);
+	assert_int_equal(ct_pending(), 1); /* waiting for its answer, in the reverse entry */
+	s = (struct pkt_spec){ .proto = IPPROTO_UDP, .src = "10.9.7.9", .sport = 41000,
+			       .dst = "10.96.0.10", .dport = 53 };
+	len = pkt_build(&s, in, sizeof(in));
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	assert_int_equal(cstart_count(), 0);
+	assert_int_equal(ct_pending(), 2);
+	ct_clear();
+	both_clear();
 }
 
 /* Reject: a new flow to a service without a backend of weight > 0 is answered, out of
@@ -1485,6 +1562,7 @@ int main(void)
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_affinity_timeout),
 		cmocka_unit_test(test_connect_time),
+		cmocka_unit_test(test_connect_start_no_extra_insert),
 		cmocka_unit_test(test_reject_only_new),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),
