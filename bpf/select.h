@@ -427,8 +427,11 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			else
 				start_ns = bpf_ktime_get_ns();
 		}
-		/* Without a timeout (most services) it returns at its first lookup. */
-		affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
+		/* Only client-ip affinity has timeouts (the writer refuses one without it):
+		 * other services make no call; without a timeout it returns at its first
+		 * lookup. */
+		if (svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+			affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
 		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)))
