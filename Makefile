@@ -128,6 +128,14 @@ $(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h 
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
 
+$(BUILD)/tests/xgen.bpf.o: tests/bench/xgen.bpf.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/l4s-xgen: tests/bench/l4s-xgen.c tests/lib/pkt.c tests/lib/pkt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/l4s-xgen.c tests/lib/pkt.c -lbpf
+
 $(BUILD)/tests/bench-table: tests/bench/bench_table.c $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/bench/bench_table.c $(BUILD)/libl4split.a $(LDLIBS)
@@ -182,7 +190,8 @@ datapath: $(BUILD)/tests/datapath
 demo: deps all $(TOOLS)
 	scripts/demo.sh
 
-bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BUILD)/tests/floor.bpf.o
+bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BUILD)/tests/floor.bpf.o \
+	$(BUILD)/tests/xgen.bpf.o $(BUILD)/tests/l4s-xgen
 	scripts/deps.sh bench
 	scripts/bench.sh
 

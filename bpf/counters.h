@@ -37,7 +37,8 @@ static __always_inline struct l4s_service_stats *service_stats(__u32 id)
 	return bpf_map_lookup_elem(&l4s_sstats, &id);
 }
 
-/* A new flow's first packet (SYN, first UDP datagram): its connect time starts now. */
+/* A new SNAT flow's first packet (SYN, first UDP datagram): its connect time starts now
+ * (a nat flow's start goes into its reverse entry: rflow_put). */
 static __always_inline void connect_start(const struct l4s_flow_key *fk)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -58,27 +59,12 @@ static __always_inline __u32 connect_bucket(__u64 ns)
 	return L4S_CONNECT_BUCKETS - 1;
 }
 
-/*
- * The first answer of the flow @fk (forward 5-tuple) from backend @bid: its connect
- * time goes into the backend's histogram, once (the start is taken out). With
- * @answered 0 (a reset), the start is only forgotten.
- */
-static __always_inline void connect_answered(const struct l4s_flow_key *fk, __u32 bid,
-					     int answered)
+/* A connect time of @dt ns for backend @bid: into its histogram. */
+static __always_inline void connect_count(__u32 bid, __u64 dt)
 {
-	struct l4s_connect_hist *h;
-	__u64 *start, dt, now;
+	struct l4s_connect_hist *h = bpf_map_lookup_elem(&l4s_bconnect, &bid);
 	__u32 b;
 
-	start = bpf_map_lookup_elem(&l4s_cstart, fk);
-	if (!start)
-		return;
-	now = bpf_ktime_get_ns();
-	dt = now > *start ? now - *start : 0;
-	bpf_map_delete_elem(&l4s_cstart, fk);
-	if (!answered)
-		return;
-	h = bpf_map_lookup_elem(&l4s_bconnect, &bid);
 	if (!h)
 		return;
 	b = connect_bucket(dt);
@@ -86,6 +72,35 @@ static __always_inline void connect_answered(const struct l4s_flow_key *fk, __u3
 		return;
 	__sync_fetch_and_add(&h->count[b], 1);
 	__sync_fetch_and_add(&h->sum_ns, dt);
+}
+
+/* The first answer of a flow that started at @start (ns, bpf_ktime_get_ns) from
+ * backend @bid. */
+static __always_inline void connect_since(__u32 bid, __u64 start)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	connect_count(bid, now > start ? now - start : 0);
+}
+
+/*
+ * The first answer of the flow @fk (forward 5-tuple) from backend @bid, whose start is
+ * in l4s_cstart (a SNAT flow; a nat flow's is in its reverse entry): its connect time
+ * goes into the backend's histogram, once (the start is taken out). With @answered 0
+ * (a reset), the start is only forgotten.
+ */
+static __always_inline void connect_answered(const struct l4s_flow_key *fk, __u32 bid,
+					     int answered)
+{
+	__u64 *start, s;
+
+	start = bpf_map_lookup_elem(&l4s_cstart, fk);
+	if (!start)
+		return;
+	s = *start;
+	bpf_map_delete_elem(&l4s_cstart, fk);
+	if (answered)
+		connect_since(bid, s);
 }
 
 #endif

@@ -296,14 +296,17 @@ static __always_inline int icmp6_nat_back(void *data, void *data_end, const stru
 	return 1;
 }
 
-/* Either family, for the programs. */
+/* Either family, for the programs. Inline: its 200 bytes of stack beside the forward
+ * program's would pass the 512 the verifier allows a chain of calls. */
 static __always_inline int icmp_snat_back(void *data, void *data_end, const struct l4s_pkt *p)
 {
 	return p->key.family == L4S_AF_INET ? icmp4_snat_back(data, data_end, p) :
 					      icmp6_snat_back(data, data_end, p);
 }
 
-static __always_inline int icmp_nat_back(void *data, void *data_end, const struct l4s_pkt *p)
+/* A rare path: a subprogram of its own (called, not inlined), so the reply path's
+ * common case does not carry its code (issue 20). */
+static __noinline int icmp_nat_back(void *data, void *data_end, const struct l4s_pkt *p)
 {
 	return p->key.family == L4S_AF_INET ? icmp4_nat_back(data, data_end, p) :
 					      icmp6_nat_back(data, data_end, p);

@@ -55,6 +55,8 @@ static __always_inline int ingress_forward(void *ctx, int hook)
 	case L4S_V_DROP:
 		count_reason(c.reason);
 		if (c.reject) {
+			/* Inline: as a subprogram its frame and this one's would pass the
+			 * 512 bytes of stack the verifier allows a chain of calls. */
 			int v = reject_send(ctx, hook, &p);
 
 			if (v >= 0)

@@ -62,12 +62,15 @@ static __always_inline void mark_forward(const struct l4s_pkt *p, const struct l
 }
 
 /* The first reply of a flow: with @answered, the forward entry is marked answered and
- * the connect time counted; a reset (@answered 0) only ends the timing. */
-static __always_inline void first_reply(const struct l4s_pkt *p, const struct l4s_rflow *rf,
+ * the connect time counted; a reset (@answered 0) only ends the timing. The start is in
+ * the reverse entry; without one there (an entry repaired, or carried over from layout
+ * 4), in l4s_cstart if anywhere. */
+static __always_inline void first_reply(const struct l4s_pkt *p, struct l4s_rflow *rf,
 					int answered)
 {
 	struct l4s_flow_key fk = {};
 	struct l4s_flow *f;
+	__u64 start = rf->start_ns;
 
 	forward_key(p, &rf->vip, rf->vport, &fk);
 	if (answered) {
@@ -75,7 +78,13 @@ static __always_inline void first_reply(const struct l4s_pkt *p, const struct l4
 		if (f)
 			f->flags |= L4S_FLOW_F_ANSWERED;
 	}
-	connect_answered(&fk, rf->backend_id, answered);
+	if (!start) {
+		connect_answered(&fk, rf->backend_id, answered);
+		return;
+	}
+	rf->start_ns = 0;
+	if (answered)
+		connect_since(rf->backend_id, start);
 }
 
 /*

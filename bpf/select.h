@@ -76,9 +76,10 @@ static __always_inline struct l4s_backend *flow_backend(struct l4s_flow *f, __u3
  * must leave as VIP:port. With @only_missing, write it only when it is not there:
  * the two LRU tables evict independently, and a flow whose reverse entry went
  * would send its replies untranslated (the client answers them with a reset).
+ * @start_ns: the flow's connect-time start (0: not timed).
  */
 static __always_inline void rflow_put(const struct l4s_pkt *p, const struct l4s_backend *be,
-				      __u32 bid, int only_missing)
+				      __u32 bid, int only_missing, __u64 start_ns)
 {
 	struct l4s_flow_key rk = {};
 	struct l4s_rflow rf = {};
@@ -94,6 +95,7 @@ static __always_inline void rflow_put(const struct l4s_pkt *p, const struct l4s_
 	rf.vip = p->key.dst;
 	rf.vport = p->key.dport;
 	rf.backend_id = bid;
+	rf.start_ns = start_ns;
 	bpf_map_update_elem(&l4s_rflows, &rk, &rf, BPF_ANY);
 }
 
@@ -367,7 +369,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 
 				if (f->rcheck_s != now) {
 					f->rcheck_s = now;
-					rflow_put(p, be, bid, 1);
+					rflow_put(p, be, bid, 1, 0);
 				}
 			}
 			c->flags = f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
@@ -382,6 +384,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 	if (fresh) {
 		struct l4s_flow nf = {};
 		__u32 remembered = L4S_NO_BACKEND;
+		__u64 start_ns = 0;
 
 		__u32 hash = svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP ?
 				     l4s_hash_addr(&p->key.src, L4S_HASH_SEED) :
@@ -414,16 +417,25 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
 			nf.rcheck_s = (__u16)coarse_s();
 		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
-		/* Its connect time starts (DSR replies do not come back through here). */
+		/* Its connect time starts (DSR replies do not come back through here): in
+		 * the reverse entry written below, or for SNAT (no reverse entry) in
+		 * l4s_cstart. */
 		if (!(nf.flags & L4S_FLOW_F_DSR) &&
-		    (tcp_is_syn(p) || p->key.proto == IPPROTO_UDP_))
-			connect_start(&p->key);
-		/* Without a timeout (most services) it returns at its first lookup. */
-		affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
+		    (tcp_is_syn(p) || p->key.proto == IPPROTO_UDP_)) {
+			if (nf.flags & L4S_FLOW_F_SNAT)
+				connect_start(&p->key);
+			else
+				start_ns = bpf_ktime_get_ns();
+		}
+		/* Only client-ip affinity has timeouts (the writer refuses one without it):
+		 * other services make no call; without a timeout it returns at its first
+		 * lookup. */
+		if (svc->flags & L4S_SVC_F_AFFINITY_CLIENT_IP)
+			affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
 		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)))
-			rflow_put(p, be, bid, 0);
+			rflow_put(p, be, bid, 0, start_ns);
 		c->flags = nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
 		c->snat_port = nf.snat_port;
 

@@ -339,30 +339,15 @@ struct l4s_snat_back {
 	__be16 vport, cport;
 };
 
-/*
- * A reply of a SNAT flow (backend -> node address:SNAT port): counted like a reply on
- * the reply path, its entry refreshed. Returns 1 with @b filled, 0 when it is not one.
- */
-static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
-				      struct l4s_snat_back *b)
+/* snat_reply() past the lookup: a subprogram (rare next to the packets it is not). */
+static __noinline int snat_reply_hit(const struct l4s_pkt *p, __u32 pkt_len, struct l4s_snat *s,
+				     struct l4s_snat_back *b)
 {
-	struct l4s_node *n = node_config();
 	struct l4s_backend_counts *bs;
 	struct l4s_flow_key fk = {};
-	struct l4s_snat *s;
 	struct l4s_flow *f;
-	__u32 port = bpf_ntohs(p->key.dport), lo, hi;
 	__u32 bid, mark = 0, first = 0;
 
-	/* Addressed to a port of the range: the exact entry (backend:port -> this node's
-	 * address:port) says whether it is ours, whichever address the flow was given
-	 * (set by 'node set', or its egress device's). */
-	snat_range(n, &lo, &hi);
-	if (port < lo || port > hi)
-		return 0;
-	s = bpf_map_lookup_elem(&l4s_snat, &p->key);
-	if (!s)
-		return 0;
 	bid = s->backend_id;
 	bs = backend_counts(bid);
 	COUNT_ADD(bs, rx_packets, 1);
@@ -398,6 +383,29 @@ static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
 			connect_answered(&fk, bid, 1);
 	}
 	return 1;
+}
+
+/*
+ * A reply of a SNAT flow (backend -> node address:SNAT port): counted like a reply on
+ * the reply path, its entry refreshed. Returns 1 with @b filled, 0 when it is not one.
+ */
+static __always_inline int snat_reply(const struct l4s_pkt *p, __u32 pkt_len,
+				      struct l4s_snat_back *b)
+{
+	struct l4s_node *n = node_config();
+	__u32 port = bpf_ntohs(p->key.dport), lo, hi;
+	struct l4s_snat *s;
+
+	/* Addressed to a port of the range: the exact entry (backend:port -> this node's
+	 * address:port) says whether it is ours, whichever address the flow was given
+	 * (set by 'node set', or its egress device's). */
+	snat_range(n, &lo, &hi);
+	if (port < lo || port > hi)
+		return 0;
+	s = bpf_map_lookup_elem(&l4s_snat, &p->key);
+	if (!s)
+		return 0;
+	return snat_reply_hit(p, pkt_len, s, b);
 }
 
 #endif

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define L4S_LAYOUT_VERSION 4
+#define L4S_LAYOUT_VERSION 5
 /*
  * Layout history (what 'l4split attach' upgrades in place, keeping every other map):
  *   1 -> 2: l4s_reasons grew from 18 counters to L4S_REASON_SLOTS (flow_lost added,
@@ -34,6 +34,12 @@
  *           into the new ones. The backend capacity is the size of l4s_backends
  *           (attach --backends N when the state is created): an upgraded state keeps
  *           the 16,384 it was made with.
+ *   4 -> 5: a reverse entry (struct l4s_rflow) grew from 24 to 32 bytes: it holds the
+ *           connect-time start of its flow (start_ns), which a nat flow wrote into an
+ *           l4s_cstart entry of its own before (issue 20: one LRU insert fewer per new
+ *           flow). l4s_rflows is replaced; its entries are copied into the new map
+ *           (without a start: those flows' first answers go untimed), and the reply
+ *           path repairs any the old programs write in between (reply_miss).
  * Maps added without a layout change (a binary that does not know them ignores them;
  * one that does creates them on 'attach' and works without them until then):
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
@@ -359,6 +365,9 @@ struct l4s_rflow {
 	__be16 vport;
 	__u16 flags; /* L4S_FLOW_F_* as seen from the reply side */
 	__u32 backend_id;
+	__u64 start_ns; /* connect time: when the flow's first packet (SYN, first UDP
+			 * datagram) came (bpf_ktime_get_ns), until its first answer;
+			 * 0 once counted, or never timed (layout 5) */
 };
 
 /*
@@ -398,9 +407,10 @@ struct l4s_backend_stats {
 /*
  * Connect time per backend: from a flow's first packet (the SYN, the first UDP
  * datagram) at the node to the backend's first answer through the node (SYN-ACK, first
- * UDP reply), counted once per flow. The forward path writes the start into l4s_cstart
- * (LRU, keyed by the forward 5-tuple, struct l4s_flow_key), the reply path takes it out
- * at the first answer and adds the time to l4s_bconnect (by backend id, one shared copy,
+ * UDP reply), counted once per flow. The forward path writes the start into the flow's
+ * reverse entry (l4s_rflow.start_ns, a nat flow), or into l4s_cstart (LRU, keyed by the
+ * forward 5-tuple, struct l4s_flow_key: a SNAT flow, which has no reverse entry); the
+ * reply path takes it out at the first answer and adds the time to l4s_bconnect (by backend id, one shared copy,
  * atomic adds: 136 bytes a backend, 8.5 MiB for 65,536). A reset is not an answer. DSR
  * replies and the socket path do not cross the node's reply path: not measured.
  * Bucket i counts times in (bound[i-1], bound[i]] microseconds; the last is +Inf.
@@ -608,7 +618,7 @@ _Static_assert(sizeof(struct l4s_backend) == 64, "backend layout");
 _Static_assert(sizeof(struct l4s_svcidx) == 40, "service index layout");
 _Static_assert(sizeof(struct l4s_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct l4s_flow) == 24, "flow layout");
-_Static_assert(sizeof(struct l4s_rflow) == 24, "rflow layout");
+_Static_assert(sizeof(struct l4s_rflow) == 32, "rflow layout");
 _Static_assert(sizeof(struct l4s_backend_stats) == 64, "backend stats layout");
 _Static_assert(sizeof(struct l4s_backend_pkts) == 16, "backend packet counters layout");
 _Static_assert(sizeof(struct l4s_backend_counts) == 48, "backend counters layout");

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Upgrade in place: the last release with map layout 1, built from git, runs the node
 # with live long-lived connections; `attach` with this build replaces the programs,
-# upgrades the state to layout 4 and keeps services, weights and flows: 0 broken
+# upgrades the state to layout 5 and keeps services, weights and flows: 0 broken
 # connections. The same from the last release with layout 2, whose lookup tables this
 # build keeps filling slot by slot (they cannot be mapped), and from the last with
 # layout 3, whose per-CPU backend counters are replaced by the split ones with their
@@ -18,6 +18,8 @@ UPGRADE_FROM=${UPGRADE_FROM:-43a7ba8}
 UPGRADE_FROM2=${UPGRADE_FROM2:-cfe65bb}
 # The last with layout 3 (main before the per-backend counters were split, 2026-12-05).
 UPGRADE_FROM3=${UPGRADE_FROM3:-bd38c31}
+# The last with layout 4 (main before the reverse entries took the connect-time start).
+UPGRADE_FROM4=${UPGRADE_FROM4:-2376f0c}
 NEW_BIN=$L4SPLIT
 
 lab_start old new
@@ -32,7 +34,7 @@ git archive "$UPGRADE_FROM" | tar -x -C "$LAB_ROOT/src"
 check "the layout-1 release ($UPGRADE_FROM) builds" quiet make -s -C "$LAB_ROOT/src" -j2 build/l4split
 OLD_BIN=$LAB_ROOT/src/build/l4split
 check "... and says it uses map layout 1" grep -q 'map layout 1' <<<"$("$OLD_BIN" --version)"
-check "this build uses map layout 4" grep -q 'map layout 4' <<<"$("$NEW_BIN" --version)"
+check "this build uses map layout 5" grep -q 'map layout 5' <<<"$("$NEW_BIN" --version)"
 
 L4SPLIT=$OLD_BIN
 check "old release: attach" quiet l4s attach n0 --flows 65536
@@ -55,7 +57,7 @@ check "this build's status on layout 1: refused (exit 1)" eq "$?" 1
 check "... saying attach upgrades it in place" grep -q "attach DEV' with this l4split upgrades it" <<<"$err"
 out=$(l4s attach n0 2>&1)
 check "this build's attach upgrades in place (exit 0)" eq "$?" 0
-check "... and says what it did" grep -q "upgraded the state .* from map layout 1 to 4" <<<"$out"
+check "... and says what it did" grep -q "upgraded the state .* from map layout 1 to 5" <<<"$out"
 sleep 1
 l4s weight web old=3 new=1 >/dev/null
 wait $hold
@@ -100,13 +102,13 @@ bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 09
 prog=$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')
 err=$(l4s attach n0 2>&1)
 check "attach over map layout 9: refused (exit 1)" eq "$?" 1
-check "... naming both layouts" grep -q "map layout 9, which this l4split (layout 4) cannot read" <<<"$err"
+check "... naming both layouts" grep -q "map layout 9, which this l4split (layout 5) cannot read" <<<"$err"
 check "... the programs were left alone" eq "$(ip -n "$LAB-n" -j -d link show n0 | jq '.[0].xdp.prog.id')" "$prog"
 err=$(l4s weight web old=1 new=1 2>&1)
 check "weight over map layout 9: refused (exit 1)" eq "$?" 1
 out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 200)
 check "the datapath keeps forwarding meanwhile" eq "$(tv "$out" failed)" 0
-bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 04 00 00 00 "${@:5}"
+bpftool map update pinned "$LAB_PIN/l4s_config" key hex 00 00 00 00 value hex 05 00 00 00 "${@:5}"
 check "restored: weight works again" quiet l4s weight web old=1 new=1
 
 # From layout 2: a fresh state made by the last layout-2 release, upgraded under load.
@@ -133,7 +135,7 @@ sleep 1
 L4SPLIT=$NEW_BIN
 out=$(l4s attach n0 2>&1)
 check "this build's attach upgrades layout 2 in place (exit 0)" eq "$?" 0
-check "... and says what it did" grep -q "upgraded the state .* from map layout 2 to 4" <<<"$out"
+check "... and says what it did" grep -q "upgraded the state .* from map layout 2 to 5" <<<"$out"
 sleep 1
 check "a weight change on the upgraded state (its tables filled slot by slot)" \
 	quiet l4s weight web old=1 new=3
@@ -183,7 +185,7 @@ flows_before=$(bpftool -j map show pinned "$LAB_PIN/l4s_flows" | jq .id)
 L4SPLIT=$NEW_BIN
 out=$(l4s attach n0 2>&1)
 check "this build's attach upgrades layout 3 in place (exit 0)" eq "$?" 0
-check "... and says what it did" grep -q "upgraded the state .* from map layout 3 to 4: .*backend counters kept" <<<"$out"
+check "... and says what it did" grep -q "upgraded the state .* from map layout 3 to 5: .*backend counters kept" <<<"$out"
 check "... and that the state keeps its 16384 backends" grep -q "keeps its capacity of 16384 backends" <<<"$out"
 after=$(l4s --json stats web | jq -c '[.services[0].backends[] | [.flows, .answered, .packets, .reply_packets]] | sort')
 echo "#   counters after: $after"
@@ -215,4 +217,51 @@ st=$(l4s --json stats web)
 check "the split counters count the 2000 new flows" eq "$(jq '[.services[0].backends[].flows] | add' <<<"$st")" "$((mid + 2000))"
 check "... and every one answered" test "$(jq '[.services[0].backends[] | .answered] | add' <<<"$st")" -ge "$((mid + 2000))"
 check "... and their reply packets" test "$(jq '[.services[0].backends[] | .reply_packets] | add' <<<"$st")" -gt 4000
+
+# From layout 4: the reverse entries (l4s_rflows) grew from 24 to 32 bytes (the
+# connect-time start); the map is replaced, its entries copied: held connections keep
+# their replies translated, and new flows are timed from their reverse entry.
+if ! git cat-file -e "$UPGRADE_FROM4^{commit}" 2>/dev/null; then
+	ok "# SKIP $UPGRADE_FROM4 is not in this clone (shallow?): cannot build the old release"
+	finish
+	exit 0
+fi
+l4s detach --all --purge >/dev/null
+mkdir -p "$LAB_ROOT/src4"
+git archive "$UPGRADE_FROM4" | tar -x -C "$LAB_ROOT/src4"
+check "the layout-4 release ($UPGRADE_FROM4) builds" quiet make -s -C "$LAB_ROOT/src4" -j2 build/l4split
+L4SPLIT=$LAB_ROOT/src4/build/l4split
+check "... and says it uses map layout 4" grep -q 'map layout 4' <<<"$(l4s --version)"
+check "layout-4 release: attach" quiet l4s attach n0 --flows 65536
+l4s service add web $VIP4:80/tcp >/dev/null
+l4s backend add web $OLD:80 --track old >/dev/null
+l4s backend add web $NEW:80 --track new >/dev/null 2>&1
+l4s weight web old=1 new=1 >/dev/null
+check "... whose reverse entries are 24 bytes" \
+	eq "$(bpftool -j map show pinned "$LAB_PIN/l4s_rflows" | jq .bytes_value)" 24
+lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 6 --interval-ms 10 >"$LAB_ROOT/hold4.out" &
+hold=$!
+wait_for "$LAB_ROOT/hold4.out" '^opened' 10
+sleep 1
+rflows_before=$(bpftool -j map show pinned "$LAB_PIN/l4s_rflows" | jq .id)
+L4SPLIT=$NEW_BIN
+out=$(l4s attach n0 2>&1)
+check "this build's attach upgrades layout 4 in place (exit 0)" eq "$?" 0
+check "... and says what it did" grep -q "upgraded the state .* from map layout 4 to 5" <<<"$out"
+check "l4s_rflows is a new map of 32-byte entries" \
+	eq "$(bpftool -j map show pinned "$LAB_PIN/l4s_rflows" | jq -c "[.id != $rflows_before, .bytes_value]")" '[true,32]'
+check "... holding the 50 held connections' reverse entries (copied)" \
+	test "$(bpftool -j map dump pinned "$LAB_PIN/l4s_rflows" | jq length)" -ge 50
+wait $hold
+hout=$(cat "$LAB_ROOT/hold4.out")
+check "50 long-lived connections through the layout 4 -> 5 upgrade: 0 broken" eq "$(tv "$hout" broken)" 0
+check "... and 0 moved backend" eq "$(tv "$hout" moved)" 0
+check "... and they exchanged data throughout" test "$(tv "$hout" exchanges)" -gt 5000
+conn() { bpftool -j map dump pinned "$LAB_PIN/l4s_bconnect" | jq '[.[] | .formatted.value.count | add] | add'; }
+c0=$(conn)
+out=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 400)
+check "after the upgrade: 400 connections, none failed" eq "$(tv "$out" failed)" 0
+check "... each one's connect time counted (from its reverse entry)" eq "$(( $(conn) - c0 ))" 400
+check "... and no l4s_cstart entry left behind" \
+	eq "$(bpftool -j map dump pinned "$LAB_PIN/l4s_cstart" | jq length)" 0
 finish

@@ -254,6 +254,52 @@ static int state_upgrade_prepare(struct l4s_state *st)
 		st->old_sock_stats = *fds[1];
 		*fds[0] = *fds[1] = -1;
 	}
+	if (st->upgrade_from < 5) { /* 4 -> 5: the reverse entries grew (start_ns) */
+		if (pin_path(path, sizeof(path), st->pin_dir, "l4s_rflows"))
+			return -ENAMETOOLONG;
+		if (unlink(path) && errno != ENOENT)
+			return l4s_err(errno, "cannot replace %s: %s", path, strerror(errno));
+		/* Kept open: its entries are copied once the new map exists. */
+		st->old_rflows = st->rflows;
+		st->rflows = -1;
+	}
+	return 0;
+}
+
+/*
+ * 4 -> 5: every reverse entry, copied from the layout-4 map into the new one (without
+ * a connect-time start: a flow waiting for its first answer has it in l4s_cstart,
+ * where the reply path still looks). What the old programs write between this copy
+ * and their replacement the reply path repairs (reply_miss). Old entries are 24 bytes:
+ * the first 24 of struct l4s_rflow.
+ */
+static int rflows_carry(struct l4s_state *st, struct l4split_bpf *skel)
+{
+	int to = bpf_map__fd(skel->maps.l4s_rflows);
+	struct l4s_flow_key k, next;
+	unsigned char old[64];
+	void *prev = NULL;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (st->old_rflows < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(st->old_rflows, &info, &len) ||
+	    info.value_size > sizeof(old) || info.value_size > sizeof(struct l4s_rflow))
+		return l4s_err(EINVAL, "cannot read the layout-4 reverse flows");
+	while (bpf_map_get_next_key(st->old_rflows, prev, &next) == 0) {
+		struct l4s_rflow rf = {};
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(st->old_rflows, &k, old))
+			continue;
+		memcpy(&rf, old, info.value_size);
+		rf.start_ns = 0;
+		if (bpf_map_update_elem(to, &k, &rf, BPF_NOEXIST) && errno != EEXIST)
+			return l4s_err(errno, "cannot carry the reverse flows over to layout 5: %s",
+				       strerror(errno));
+	}
 	return 0;
 }
 
@@ -344,6 +390,10 @@ static int state_upgrade_finish(struct l4s_state *st, struct l4split_bpf *skel)
 		st->reasons = bpf_obj_get(path);
 	if (st->upgrade_from < 4 && counters_carry(st, skel))
 		return -EIO;
+	if (st->upgrade_from < 5 && rflows_carry(st, skel))
+		return -EIO;
+	if (st->rflows < 0)
+		st->rflows = dup(bpf_map__fd(skel->maps.l4s_rflows));
 	if (st->bstats < 0)
 		st->bstats = dup(bpf_map__fd(skel->maps.l4s_bstats));
 	if (st->sock_stats < 0)
@@ -367,6 +417,9 @@ static void old_counters_close(struct l4s_state *st)
 	if (st->old_sock_stats >= 0)
 		close(st->old_sock_stats);
 	st->old_bstats = st->old_sock_stats = -1;
+	if (st->old_rflows >= 0)
+		close(st->old_rflows);
+	st->old_rflows = -1;
 }
 
 static void adopt_flags(struct bpf_map *m, int fd)
@@ -555,6 +608,7 @@ int state_open(struct l4s_state *st, const char *pin_dir, int flags)
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
 	st->old_bstats = st->old_sock_stats = -1;
+	st->old_rflows = -1;
 	for (size_t i = 0; i < N_STATE_MAPS; i++)
 		*map_fd(st, i) = -1;
 	if (strlen(pin_dir) >= sizeof(st->pin_dir))

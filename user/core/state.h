@@ -31,6 +31,7 @@ struct l4s_state {
 	struct state_idx **idxc; /* l4s_svcidx as written, per service id (state.c) */
 	__u32 be_max; /* backend capacity: backend ids 0 .. be_max - 1 (l4s_backends' size) */
 	int old_bstats, old_sock_stats; /* layout-3 counters, during the upgrade only */
+	int old_rflows; /* layout-4 reverse entries, during the upgrade only */
 	struct l4s_backend *be_snap;  /* see state_backends() */
 	struct l4s_service *svc_snap; /* see state_services() */
 	struct l4s_weight *w_snap;    /* see state_weight() */
