@@ -1134,7 +1134,7 @@ static int ct_age(int udp, const char *client, uint16_t sport, const char *vip, 
 	struct l4s_flow_key rk = ct_key4(udp, be, bport, client, sport);
 	struct l4s_rflow rf;
 	__u64 t;
-	int n = 0, aged = 0;
+	int n = 0;
 
 	if (!bpf_map_lookup_elem(st.cstart, &fk, &t)) {
 		t -= us * 1000;
@@ -1146,7 +1146,7 @@ static int ct_age(int udp, const char *client, uint16_t sport, const char *vip, 
 		assert_int_equal(bpf_map_update_elem(st.rflows, &rk, &rf, BPF_EXIST), 0);
 		n++;
 	}
-	return aged;
+	return n;
 }
 
 static int ct_pending(void)
