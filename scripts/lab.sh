@@ -196,7 +196,9 @@ lab2_up() {
 
 lab_down() {
 	local p ns
-	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	# A backgrounded shell function's $! is its subshell, not the command it runs
+	# (nsenter, an agent, a stand-in): its children are ours too and go first.
+	for p in "${LAB_PIDS[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	LAB_PIDS=()
 	if [ -e "/run/netns/$LAB-n" ] && [ -e "$LAB_PIN/l4s_config" ]; then
