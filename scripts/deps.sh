@@ -7,7 +7,10 @@ set -eu
 PKGS="clang libclang-rt-dev llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 libjansson-dev libyajl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev \
 python3 python3-yaml python3-prometheus-client openssl ca-certificates \
-iproute2 ethtool jq socat util-linux procps help2man man-db groff-base prometheus"
+iproute2 ethtool jq socat util-linux procps help2man man-db groff-base prometheus \
+qemu-system-x86 busybox-static kmod"
+# qemu-system-x86, busybox-static, kmod: the kernels group of make test (make test-kernels)
+# boots Debian's 6.1 and 5.10 kernels under qemu (scripts/kernel-vm.sh).
 # prometheus: test_dashboard runs the Grafana dashboard's queries against it.
 # make bench also compares with kube-proxy's iptables and nftables modes.
 [ "${1:-}" = bench ] && PKGS="$PKGS iptables nftables strace"
