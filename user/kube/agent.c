@@ -24,6 +24,7 @@
 #include "state.h"
 #include "svcfields.h"
 #include "writer.h"
+#include "util.h"
 
 const char *const agent_res_name[RES_MAX] = { "services", "endpointslices", "pods", "nodes" };
 /* Collection paths: all namespaces, or (a->namespace) GROUP/namespaces/NS/RESOURCE. */
@@ -86,29 +87,6 @@ void agent_stop(struct agent *a)
 	pthread_mutex_lock(&a->mu);
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sleep @ms, or less: it ends when the agent stops (agent_stop writes the pipe). */
-static void nap(struct agent *a, long ms)
-{
-	double end = now_s() + (double)ms / 1000;
-
-	while (!a->stop) {
-		struct pollfd p = { .fd = a->stop_rd, .events = POLLIN };
-		double left = end - now_s();
-
-		if (left <= 0)
-			break;
-		poll(&p, 1, (int)(left * 1000) + 1);
-	}
 }
 
 /* ---- annotations ------------------------------------------------------------------- */
@@ -1289,7 +1267,7 @@ int agent_run(struct agent *a)
 		pthread_mutex_unlock(&a->mu);
 		if (a->stop)
 			break;
-		nap(a, 50); /* a burst of events is one reconcile */
+		nap_or_stop(&a->stop, a->stop_rd, 0.05); /* a burst of events is one reconcile */
 		pthread_mutex_lock(&a->mu);
 		if (!a->inf[RES_SERVICES].synced || !a->inf[RES_SLICES].synced) {
 			pthread_mutex_unlock(&a->mu);
@@ -1313,12 +1291,12 @@ int agent_run(struct agent *a)
 		node_addrs(a, &node);
 		in.node = &node;
 		in.node_name = a->node;
-		t0 = now_s();
+		t0 = mono_now();
 		reconcile_all(a, &in);
 		agent_gw_after(a); /* the leader's Gateway API status, out of the state's lock */
 		pthread_mutex_lock(&a->mu);
 		a->st.reconciles++;
-		a->st.last_reconcile_seconds = now_s() - t0;
+		a->st.last_reconcile_seconds = mono_now() - t0;
 		a->st.reconcile_seconds_sum += a->st.last_reconcile_seconds;
 		a->st.last_reconcile_at = (double)time(NULL);
 		pthread_mutex_unlock(&a->mu);

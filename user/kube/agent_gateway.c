@@ -20,6 +20,7 @@
 #include "k8s.h"
 #include "model.h"
 #include "state.h"
+#include "util.h"
 
 #define GW_DISCOVERY_S 180.0 /* how often the served versions are asked again */
 #define GW_DISCOVERY_RETRY_S 5.0 /* ... after a discovery the API server did not answer */
@@ -52,14 +53,6 @@ struct agent_gw {
 	json_t *said;            /* what was logged last, per subject: said once */
 	struct gw_result pend;   /* the last pass's status writes (st only), for agent_gw_after */
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Log @msg about @subject unless it is what was logged about it last. */
 static void say(struct agent_gw *g, const char *subject, const char *msg)
@@ -135,10 +128,10 @@ static void gw_discover(struct agent *a, struct agent_gw *g)
 	long status = 0;
 	int err, served;
 
-	g->next_discovery = mono_s() + GW_DISCOVERY_S;
+	g->next_discovery = mono_now() + GW_DISCOVERY_S;
 	err = kube_get(&a->k, "/apis/" L4S_GW_GROUP, &group, &status);
 	if (err && err != -ENOENT) {
-		g->next_discovery = mono_s() + GW_DISCOVERY_RETRY_S;
+		g->next_discovery = mono_now() + GW_DISCOVERY_RETRY_S;
 		say(g, "gateway api", "discovery failed: the API server did not answer; what is "
 		    "served stays as it was, asked again in a few seconds");
 		json_decref(lists);
@@ -153,7 +146,7 @@ static void gw_discover(struct agent *a, struct agent_gw *g)
 			int r = served_in(a, lists, gw_res[i].versions[v], gw_res[i].res);
 
 			if (r < 0) {
-				g->next_discovery = mono_s() + GW_DISCOVERY_RETRY_S;
+				g->next_discovery = mono_now() + GW_DISCOVERY_RETRY_S;
 				say(g, "gateway api", "discovery failed: the API server did not "
 				    "answer; what is served stays as it was, asked again in a few "
 				    "seconds");
@@ -457,6 +450,6 @@ void agent_gw_after(struct agent *a)
 			gw_status_put(a, w, gw_res[k].res, g->gv[k]);
 	}
 	gw_result_free(&g->pend);
-	if (mono_s() >= g->next_discovery)
+	if (mono_now() >= g->next_discovery)
 		gw_discover(a, g);
 }

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "lazylib.h"
 #include "parse.h"
+#include "util.h"
 
 /* ---- pure parts -------------------------------------------------------------------- */
 
@@ -399,24 +400,6 @@ int cluster_put_service(struct kube *k, const char *ns, const char *name,
 	}
 }
 
-static char *selector_encode(const char *s)
-{
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p)) {
-			*o++ = (char)*p;
-		} else {
-			o += sprintf(o, "%%%02X", *p);
-		}
-	}
-	*o = 0;
-	return out;
-}
-
 static int agent_cmp(const void *a, const void *b)
 {
 	const struct cluster_agent *x = a, *y = b;
@@ -428,7 +411,7 @@ static int agent_cmp(const void *a, const void *b)
 int cluster_agents(struct kube *k, const char *ns, const char *selector,
 		   struct cluster_agent **out, int *n)
 {
-	char path[900], *enc = selector_encode(selector);
+	char path[900], *enc = url_encode(selector, "/");
 	json_t *doc = NULL, *items, *pod;
 	struct cluster_agent *a;
 	long status;
@@ -486,33 +469,10 @@ void cluster_agents_free(struct cluster_agent *a, int n)
 	free(a);
 }
 
-struct scrape_buf {
-	char *p;
-	size_t len;
-};
-
-static size_t on_scrape(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct scrape_buf *b = ud;
-	size_t n = sz * nm;
-	char *np;
-
-	if (b->len + n > (256u << 20))
-		return 0;
-	np = realloc(b->p, b->len + n + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->len, p, n);
-	b->p = np;
-	b->len += n;
-	b->p[b->len] = 0;
-	return n;
-}
-
 int cluster_scrape(struct cluster_agent *a, int n, const int *which, int port, double timeout_s)
 {
 	CURL **h = calloc((size_t)n + 1, sizeof(*h));
-	struct scrape_buf *b = calloc((size_t)n + 1, sizeof(*b));
+	struct http_body *b = calloc((size_t)n + 1, sizeof(*b));
 	CURLM *m = NULL;
 	int running = 0, err = 0;
 	CURLMsg *msg;
@@ -540,7 +500,8 @@ int cluster_scrape(struct cluster_agent *a, int n, const int *which, int port, d
 		curl_easy_setopt(h[i], CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h[i], CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
 		curl_easy_setopt(h[i], CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
-		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, on_scrape);
+		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, http_body_cb);
+		b[i].max = (size_t)256 << 20; /* a node's /metrics with 65,536 backends */
 		curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &b[i]);
 		curl_easy_setopt(h[i], CURLOPT_USERAGENT, "l4split/" L4S_VERSION);
 		curl_multi_add_handle(m, h[i]);

@@ -14,32 +14,10 @@
 #include <unistd.h>
 #include "err.h"
 #include "informer.h"
+#include "util.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sleep @ms, or less: it ends when the informer stops. */
-static void nap(struct informer *in, long ms)
-{
-	double end = now_s() + (double)ms / 1000;
-
-	while (!in->stop) {
-		struct pollfd p = { .fd = in->stop_rd, .events = POLLIN };
-		double left = end - now_s();
-
-		if (left <= 0)
-			break;
-		poll(&p, 1, (int)(left * 1000) + 1);
-	}
-}
 
 static int obj_key(json_t *obj, char *key, size_t len)
 {
@@ -137,7 +115,7 @@ static void backoff_wait(struct informer *in, long *backoff, const char *what)
 {
 	in->log("%s %s failed: %s; again in %.1f s", what, in->name, l4s_errmsg(),
 		  *backoff / 1000.0);
-	nap(in, *backoff);
+	nap_or_stop(&in->stop, in->stop_rd, *backoff / 1000.0);
 	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
 }
 

@@ -14,14 +14,7 @@
 #include <jansson.h>
 #include "err.h"
 #include "lease.h"
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 /* Now as a Kubernetes MicroTime: 2006-01-02T15:04:05.000000Z. */
 static void micro_time(char *out, size_t len)
@@ -144,7 +137,7 @@ int lease_try(struct lease *l)
 	char path[512], now_wall[40];
 	json_t *doc = NULL;
 	long status;
-	double now = mono_s();
+	double now = mono_now();
 	int err, take;
 
 	snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s",
@@ -183,7 +176,7 @@ int lease_leading(struct lease *l)
 	int leading;
 
 	pthread_mutex_lock(&l->mu);
-	leading = l->leading && mono_s() - l->renewed_at < l->renew_deadline;
+	leading = l->leading && mono_now() - l->renewed_at < l->renew_deadline;
 	pthread_mutex_unlock(&l->mu);
 	return leading;
 }
@@ -237,25 +230,10 @@ static void set_leading(struct lease *l, int leading)
 		l->on_change(leading, l->ctx);
 }
 
-/* Sleep @s seconds, or less when the agent stops. */
-static void lease_nap(struct lease *l, double s)
-{
-	double end = mono_s() + s;
-
-	while (!(l->k->stop && *l->k->stop)) {
-		struct pollfd p = { .fd = l->k->stop_fd, .events = POLLIN };
-		double left = end - mono_s();
-
-		if (left <= 0)
-			break;
-		poll(&p, l->k->stop_fd >= 0 ? 1 : 0, (int)(left * 1000) + 1);
-	}
-}
-
 static void *lease_thread(void *arg)
 {
 	struct lease *l = arg;
-	unsigned int seed = (unsigned int)(mono_s() * 1e6);
+	unsigned int seed = (unsigned int)(mono_now() * 1e6);
 	int logged = 0;
 
 	while (!(l->k->stop && *l->k->stop)) {
@@ -275,7 +253,7 @@ static void *lease_thread(void *arg)
 			pthread_mutex_unlock(&l->mu);
 			/* Another holder has it, or the deadline passed without a renewal:
 			 * stop before anybody else may start. */
-			if (other || mono_s() - l->renewed_at >= l->renew_deadline)
+			if (other || mono_now() - l->renewed_at >= l->renew_deadline)
 				set_leading(l, 0);
 		}
 		if (r < 0 && !logged++ && !(l->k->stop && *l->k->stop))
@@ -283,7 +261,7 @@ static void *lease_thread(void *arg)
 				l->ns, l->name, l4s_errmsg(), l->retry);
 		/* The holder renews every retry period; candidates wait a jittered one
 		 * (client-go's JitterFactor 1.2) so they do not all ask at once. */
-		lease_nap(l, r == 1 ? l->retry :
+		nap_or_stop(l->k->stop, l->k->stop_fd, r == 1 ? l->retry :
 				      l->retry * (1.0 + 1.2 * (double)rand_r(&seed) / RAND_MAX));
 	}
 	if (lease_leading(l) || l->leading) {

@@ -9,29 +9,7 @@
 #include "err.h"
 #include "lazylib.h"
 #include "prom.h"
-
-struct body {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct body *b = ud;
-	size_t n = sz * nm;
-	char *np;
-
-	if (b->len + n > (64u << 20)) /* a result that big is a wrong query */
-		return 0;
-	np = realloc(b->p, b->len + n + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->len, p, n);
-	b->p = np;
-	b->len += n;
-	b->p[b->len] = 0;
-	return n;
-}
+#include "util.h"
 
 static double sample_value(json_t *v)
 {
@@ -112,31 +90,9 @@ static int parse_answer(const char *url, const char *text, size_t len, long stat
 	return err;
 }
 
-/* RFC 3986 percent-encoding of a query parameter's value. */
-static char *urlencode(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
-			*o++ = (char)*p;
-		} else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 15];
-		}
-	}
-	*o = 0;
-	return out;
-}
-
 int prom_query(const char *url, const char *query, double timeout_s, struct prom_result *r)
 {
-	struct body b = {};
+	struct http_body b = { .max = 64u << 20 }; /* a result that big is a wrong query */
 	size_t ul = strlen(url), ulen;
 	CURL *c;
 	char *q, *u;
@@ -149,7 +105,7 @@ int prom_query(const char *url, const char *query, double timeout_s, struct prom
 		ul--;
 	if (lazy_curl() || !(c = curl_easy_init()))
 		return l4s_err(ENOMEM, "cannot set up an HTTP request");
-	q = urlencode(query);
+	q = url_encode(query, NULL);
 	ulen = ul + (q ? strlen(q) : 0) + 32;
 	u = malloc(ulen);
 	if (!q || !u) {
@@ -163,7 +119,7 @@ int prom_query(const char *url, const char *query, double timeout_s, struct prom
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "l4split/" L4S_VERSION);
 	rc = curl_easy_perform(c);
