@@ -151,6 +151,8 @@ load_start 82
 ev=$(l4s -j rollout fastc --to new --steps 25,50,100 --interval 2s --min-flows 20 \
 	--max-connect-p99-ratio 10)
 rc=$?
+# "waiting" (too few flows yet to judge) may come on a loaded machine; the steps are checked.
+ev=$(jq -c 'select(.event != "waiting")' <<<"$ev")
 load_stop
 echo "#   fast canary: $(jq -c '[.event, .connect_p99_seconds, .other_connect_p99_seconds]' <<<"$ev" | tr '\n' ' ')"
 check "fast canary: exit code 0" eq "$rc" 0

@@ -54,6 +54,9 @@ l4s_bg() { L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT"
 load_start 80
 ev_a=$(l4s -j rollout web --to new --steps 10,50,100 --interval 2s --min-flows 30)
 rc=$?
+# A "waiting" event (too few flows yet to judge) may come when the load starts slowly on a
+# loaded machine; the checks below are about the steps, their order and their shares.
+ev_a=$(jq -c 'select(.event != "waiting")' <<<"$ev_a")
 check "healthy rollout exits 0" eq "$rc" 0
 check "three steps and done" eq "$(jq -r .event <<<"$ev_a" | tr '\n' ' ')" "step step step done "
 for i in 0 1 2; do
