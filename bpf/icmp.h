@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "snat.h"
+#include "norev.h"
 
 #define L4S_IPPROTO_ICMP 1
 #define L4S_ICMP_DEST_UNREACH 3
@@ -153,17 +154,23 @@ static __always_inline int icmp4_nat_back(void *data, void *data_end, const stru
 	struct l4s_flow_key k = {};
 	struct l4s_icmp4 e;
 	struct l4s_rflow *rf;
+	struct l4s_addr vip;
+	__be16 vport;
 	__be32 backend;
 
 	if (icmp4_error(data, data_end, p, &e))
 		return 0;
 	icmp4_reply_key(&e, &k); /* the quoted packet went client -> backend */
 	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
-	if (!rf)
+	if (rf) {
+		vip = rf->vip;
+		vport = rf->vport;
+	} else if (norev_vip(&k, &vip, &vport)) { /* a flow without a reverse entry */
 		return 0;
+	}
 	backend = e.inner->daddr;
-	icmp4_rewrite(&e, e.inner->saddr, e.ports[0], rf->vip.addr[0], rf->vport, 0,
-		      e.outer->saddr == backend ? rf->vip.addr[0] : 0);
+	icmp4_rewrite(&e, e.inner->saddr, e.ports[0], vip.addr[0], vport, 0,
+		      e.outer->saddr == backend ? vip.addr[0] : 0);
 	return 1;
 }
 
@@ -281,18 +288,22 @@ static __always_inline int icmp6_nat_back(void *data, void *data_end, const stru
 	struct l4s_addr client, vip;
 	struct l4s_icmp6 e;
 	struct l4s_rflow *rf;
+	__be16 vport;
 	int from_backend;
 
 	if (icmp6_error(data, data_end, p, &e))
 		return 0;
 	icmp6_reply_key(&e, &k);
 	rf = bpf_map_lookup_elem(&l4s_rflows, &k);
-	if (!rf)
+	if (rf) {
+		vip = rf->vip;
+		vport = rf->vport;
+	} else if (norev_vip(&k, &vip, &vport)) { /* a flow without a reverse entry */
 		return 0;
+	}
 	from_backend = addr6_eq(&k.src, &e.outer->saddr);
 	client = k.dst;
-	vip = rf->vip;
-	icmp6_rewrite(&e, &client, e.ports[0], &vip, rf->vport, 0, from_backend ? &vip : 0);
+	icmp6_rewrite(&e, &client, e.ports[0], &vip, vport, 0, from_backend ? &vip : 0);
 	return 1;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The reply path at tc egress: backend -> client becomes VIP -> client, through the
- * reverse entry the forward path wrote (l4s_rflows), or without one through the
- * backend index (DSR replies, reverse entries the LRU evicted). It also feeds the
- * health counters (answered, resets, the connect time) and marks forward entries
- * answered or closed.
+ * backend index (l4s_bindex) and the forward entry for flows that keep no reverse
+ * entry (bpf/norev.h), through the reverse entry the forward path wrote (l4s_rflows),
+ * or without one through the index again (DSR replies, reverse entries the LRU
+ * evicted). It also feeds the health counters (answered, resets, the connect time)
+ * and marks forward entries answered or closed.
  */
 #ifndef L4S_REPLY_H
 #define L4S_REPLY_H
@@ -12,6 +13,7 @@
 #include "hook.h"
 #include "select.h"
 #include "icmp.h"
+#include "norev.h"
 
 /* The forward key of the flow a reply to VIP:@vport belongs to (client -> VIP). */
 static __always_inline void forward_key(const struct l4s_pkt *p, const struct l4s_addr *vip,
@@ -111,17 +113,69 @@ static __always_inline int reply_is_stale(const struct l4s_pkt *p, const struct 
 }
 
 /*
+ * A reply of flow @f, which keeps no reverse entry (L4S_FLOW_F_NOREV), found through
+ * index entry @ix (@fk: the flow's forward key). What the reverse entry path does,
+ * with the flow's state in its forward entry: a SYN-ACK that does not answer the
+ * flow's SYN is another connection on a reused 5-tuple (left alone, the flow
+ * forgotten); otherwise the health counters, the first answer's connect time, the
+ * close, and the source rewritten to the VIP.
+ */
+static __always_inline int reply_norev(struct __sk_buff *skb, struct l4s_pkt *p,
+				       const struct l4s_bindex *ix, struct l4s_flow *f,
+				       const struct l4s_flow_key *fk)
+{
+	struct l4s_backend_counts *bs;
+	struct l4s_addr vip;
+	__be16 vport;
+	__u32 bid;
+
+	if (tcp_is_synack(p) && !synack_answers(p, f)) {
+		bpf_map_delete_elem(&l4s_flows, fk);
+		count_reason(L4S_R_REPLY_STALE);
+		return TC_ACT_OK_;
+	}
+	bid = f->backend_id;
+	bs = backend_counts(bid);
+	COUNT_ADD(bs, rx_packets, 1);
+	COUNT_ADD(bs, rx_bytes, skb->len);
+	if (p->key.proto == IPPROTO_TCP_ && (p->tcp_flags & TCP_FLAG_RST)) {
+		COUNT_ADD(bs, resets, 1);
+		if (!(f->flags & L4S_FLOW_F_ANSWERED))
+			f->flags &= ~L4S_FLOW_F_TIMED; /* refused: not a connect time */
+	} else if (!(f->flags & L4S_FLOW_F_ANSWERED)) {
+		__u32 flags = f->flags;
+
+		f->flags = (flags | L4S_FLOW_F_ANSWERED) & ~L4S_FLOW_F_TIMED;
+		COUNT_ADD(bs, answered, 1);
+		if (flags & L4S_FLOW_F_TIMED) {
+			__u32 us = (__u32)(bpf_ktime_get_ns() / 1000) - f->start_us;
+
+			connect_count(bid, (__u64)us * 1000);
+		}
+	}
+	if (tcp_is_closing(p) && !(f->flags & L4S_FLOW_F_CLOSED))
+		f->flags |= L4S_FLOW_F_CLOSED;
+	vip = ix->vip;
+	vport = ix->vport;
+	if (tc_rewrite(skb, p, L4S_SRC, &vip, vport)) {
+		count_reason(L4S_R_DROP_ADJUST);
+		return TC_ACT_SHOT_;
+	}
+	count_reason(L4S_R_REPLY_NAT);
+	return TC_ACT_OK_;
+}
+
+/*
  * No reverse entry. The backend index (l4s_bindex) says whether the source is one of
  * our backends: a DSR backend's direct reply gets its source rewritten statelessly;
  * a nat flow whose reverse entry the LRU evicted (the two tables evict apart) is
  * found by its forward entry, its reverse entry written again, and the reply goes out
- * translated. Anything else is not ours.
+ * translated. Anything else is not ours (flows without a reverse entry came before).
  */
 static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 {
 	struct l4s_frontend_key k = {};
 	struct l4s_flow_key fk = {};
-	struct l4s_backend *be;
 	struct l4s_bindex *ix;
 	struct l4s_flow *f;
 	struct l4s_addr vip;
@@ -138,20 +192,17 @@ static __always_inline int reply_miss(struct __sk_buff *skb, struct l4s_pkt *p)
 	vip = ix->vip;
 	vport = ix->vport;
 	if (!(ix->flags & L4S_BINDEX_F_DSR)) {
-		forward_key(p, &vip, vport, &fk);
-		f = bpf_map_lookup_elem(&l4s_flows, &fk);
+		f = forward_by_index(&p->key, ix, &fk);
 		/* Only a live nat flow of that backend, and never a new connection on a
 		 * reused 5-tuple (its SYN-ACK does not answer the flow's SYN). */
-		if (!f || (f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_CLOSED)) ||
-		    f->svc_id != ix->svc_id || (tcp_is_synack(p) && !synack_answers(p, f)))
+		if (!f || (f->flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_CLOSED |
+				       L4S_FLOW_F_NOREV)) ||
+		    (tcp_is_synack(p) && !synack_answers(p, f)))
 			return TC_ACT_OK_;
 		bid = f->backend_id;
-		be = bpf_map_lookup_elem(&l4s_backends, &bid);
-		if (!be || be->gen != f->backend_gen || be->port != p->key.sport ||
-		    !l4s_addr_eq(&be->addr, &p->key.src))
-			return TC_ACT_OK_;
 		{
-			struct l4s_rflow rf = { .vip = vip, .vport = vport, .backend_id = bid };
+			struct l4s_rflow rf = { .vip = vip, .vport = vport, .backend_id = bid,
+						.flags = (__u16)(f->flags & L4S_FLOW_F_ANSWERED) };
 
 			bpf_map_update_elem(&l4s_rflows, &p->key, &rf, BPF_ANY);
 		}
@@ -170,6 +221,7 @@ static __always_inline int reply_translate(struct __sk_buff *skb)
 {
 	struct l4s_backend_counts *bs;
 	struct l4s_pkt p = {};
+	struct l4s_bindex *ix;
 	struct l4s_rflow *rf;
 	struct l4s_addr vip;
 	void *data, *data_end;
@@ -186,6 +238,16 @@ static __always_inline int reply_translate(struct __sk_buff *skb)
 	}
 	if (p.bad)
 		return TC_ACT_OK_;
+	/* A backend with a no-reverse-entry record: its service's flows through the
+	 * record's VIP:port keep no reverse entry (bpf/norev.h). */
+	ix = norev_of(&p.key.src, p.key.sport, p.key.proto, p.key.family);
+	if (ix) {
+		struct l4s_flow_key fk = {};
+		struct l4s_flow *f = forward_by_index(&p.key, ix, &fk);
+
+		if (f && (f->flags & L4S_FLOW_F_NOREV))
+			return reply_norev(skb, &p, ix, f, &fk);
+	}
 	rf = bpf_map_lookup_elem(&l4s_rflows, &p.key);
 	if (!rf)
 		return reply_miss(skb, &p);

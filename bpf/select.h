@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "l4split_hash.h"
 #include "snat.h"
+#include "norev.h"
 
 /* Outcome of l4s_decide(). */
 enum l4s_verdict {
@@ -362,7 +363,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 				if (c->reason)
 					return L4S_V_DROP;
 				c->snat_port = f->snat_port;
-			} else if (!(f->flags & L4S_FLOW_F_DSR)) {
+			} else if (!(f->flags & (L4S_FLOW_F_DSR | L4S_FLOW_F_NOREV))) {
 				/* The two LRU tables evict apart: once a second, a packet of the
 				 * flow makes sure its reverse entry is still there. */
 				__u16 now = (__u16)coarse_s();
@@ -414,19 +415,27 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		c->reason = flow_mode(ctx, ifindex, p, svc, be, bid, &nf, c);
 		if (c->reason)
 			return L4S_V_DROP;
-		if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
+		/* A nat flow through its backend's one frontend keeps no reverse entry
+		 * (bpf/norev.h): its replies find this entry through the backend index. */
+		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)) && norev_ok(p, be, svc_id))
+			nf.flags |= L4S_FLOW_F_NOREV;
+		else if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
 			nf.rcheck_s = (__u16)coarse_s();
-		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 		/* Its connect time starts (DSR replies do not come back through here): in
-		 * the reverse entry written below, or for SNAT (no reverse entry) in
-		 * l4s_cstart. */
+		 * this entry (no reverse entry), in the reverse entry written below, or for
+		 * SNAT in l4s_cstart. */
 		if (!(nf.flags & L4S_FLOW_F_DSR) &&
 		    (tcp_is_syn(p) || p->key.proto == IPPROTO_UDP_)) {
 			if (nf.flags & L4S_FLOW_F_SNAT)
 				connect_start(&p->key);
 			else
 				start_ns = bpf_ktime_get_ns();
+			if (nf.flags & L4S_FLOW_F_NOREV) {
+				nf.flags |= L4S_FLOW_F_TIMED;
+				nf.start_us = (__u32)(start_ns / 1000);
+			}
 		}
+		bpf_map_update_elem(&l4s_flows, &p->key, &nf, BPF_ANY);
 		/* Only client-ip affinity has timeouts (the writer refuses one without it):
 		 * other services make no call; without a timeout it returns at its first
 		 * lookup. */
@@ -434,7 +443,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
-		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)))
+		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_NOREV)))
 			rflow_put(p, be, bid, 0, start_ns);
 		c->flags = nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
 		c->snat_port = nf.snat_port;

@@ -45,6 +45,10 @@
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
  *   l4s_snat, l4s_node, l4s_bindex (backends on other nodes, reverse entry repair). The service's pad byte
  *   became its mode (0, what layout 2 wrote, is auto).
+ *   Flows without a reverse entry (L4S_FLOW_F_NOREV, L4S_BINDEX_F_ONE_FE): new flags
+ *   in values of the same size (issue 20: one LRU insert fewer per new nat flow to a
+ *   single-frontend service). An older binary's programs see such a flow as one whose
+ *   reverse entry the LRU evicted, and repair it (reply_miss).
  *   l4s_devaddr (the SNAT source by default: each device's primary addresses). SNAT
  *   flows that use it carry L4S_FLOW_F_SNAT_DEV; their rcheck_s, unused by SNAT flows,
  *   holds the egress device.
@@ -271,6 +275,12 @@ struct l4s_flow_key {
 				       * device's address (l4s_devaddr), the device's
 				       * ifindex in rcheck_s (low 16 bits) and in the top 16
 				       * bits of flags */
+#define L4S_FLOW_F_NOREV    (1u << 6) /* no reverse entry: its replies are found through
+				       * l4s_bindex (the backend's one service and
+				       * frontend) and this entry, which holds their
+				       * state; start_us replaces snat_port/rcheck_s */
+#define L4S_FLOW_F_TIMED    (1u << 7) /* with L4S_FLOW_F_NOREV: start_us holds the
+				       * connect-time start, until the first answer */
 
 struct l4s_flow {
 	__u32 backend_id;
@@ -278,9 +288,18 @@ struct l4s_flow {
 	__u32 svc_id;
 	__u32 flags;
 	__be32 syn_seq;  /* sequence number of the SYN that opened it (L4S_FLOW_F_SEQ) */
-	__be16 snat_port; /* with L4S_FLOW_F_SNAT: the node port the backend sees */
-	__u16 rcheck_s;  /* coarse clock, seconds (low 16 bits): when a packet last made
-			  * sure the reverse entry is there (once a second per flow) */
+	union {
+		struct {
+			__be16 snat_port; /* with L4S_FLOW_F_SNAT: the node port the
+					   * backend sees */
+			__u16 rcheck_s;   /* coarse clock, seconds (low 16 bits): when a
+					   * packet last made sure the reverse entry is
+					   * there (once a second per flow) */
+		};
+		__u32 start_us; /* with L4S_FLOW_F_NOREV | L4S_FLOW_F_TIMED: when the
+				 * flow's first packet came (bpf_ktime_get_ns / 1000, low 32
+				 * bits: a connect time up to 71 minutes reads right) */
+	};
 };
 /* Layout 1 wrote a creation time where snat_port and rcheck_s are: L4S_FLOW_F_SNAT,
  * which layout-1 flows lack, tells snat_port is meant, and a stale rcheck_s only
@@ -349,7 +368,23 @@ struct l4s_devaddr {
  * backend's direct replies get their source rewritten statelessly, and a nat flow
  * whose reverse entry the LRU evicted gets it back from the forward entry.
  */
-#define L4S_BINDEX_F_DSR (1u << 0)
+#define L4S_BINDEX_F_DSR    (1u << 0)
+#define L4S_BINDEX_F_ONE_FE (1u << 1) /* the service has no other frontend of this
+				       * family: its nat flows through vip:vport keep no
+				       * reverse entry (L4S_FLOW_F_NOREV); replies are
+				       * matched to the forward entry (client, vip:vport) */
+
+/*
+ * A second record per backend address, keyed with L4S_BINDEX_NOREV_KEY or'ed into the
+ * key's family: the service whose nat flows to it keep no reverse entry (flows
+ * L4S_FLOW_F_NOREV), and the VIP:port they answer as. First come: while that service
+ * has the backend, no other takes the record over (its flows' replies depend on it),
+ * whatever the first record (last writer's) says. L4S_BINDEX_F_ONE_FE in its flags:
+ * new flows may go without (the service has one frontend of the family, not DSR).
+ * Where the map is full, a backend has no such record and its flows keep reverse
+ * entries.
+ */
+#define L4S_BINDEX_NOREV_KEY 0x80
 
 struct l4s_bindex {
 	struct l4s_addr vip;

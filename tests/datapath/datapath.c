@@ -70,6 +70,9 @@ static int which(const uint8_t *buf, size_t len, const char *const *addrs, int n
 }
 
 static const char *const be4[] = { "10.1.0.1", "10.1.0.2" };
+/* mf4: a service with two frontends (10.96.0.16 and .17, port 80): its flows keep
+ * reverse entries (bpf/norev.h). */
+static const char *const mf4_be[] = { "10.8.0.1", "10.8.0.2" };
 static const char *const be6[] = { "fd00:1::1", "fd00:1::2" };
 
 static int teardown(void **state);
@@ -138,6 +141,9 @@ static int setup_state(void)
 	    cli("service add sn6 [fd00:96::30]:80/tcp --mode snat") ||
 	    cli("backend add sn6 [fd00:6::1]:8080") ||
 	    cli("node set --snat-addr 10.99.0.1 --snat-addr fd00:99::1 --snat-ports 40000-40003"))
+		return -1;
+	if (cli("service add mf4 10.96.0.16:80/tcp 10.96.0.17:80/tcp") ||
+	    cli("backend add mf4 %s:8080", mf4_be[0]) || cli("backend add mf4 %s:8080", mf4_be[1]))
 		return -1;
 	if (cli("backend add dist 10.5.0.1:80 --track a") ||
 	    cli("backend add dist 10.5.0.2:80 --track b") || cli("weight dist a=99 b=1"))
@@ -372,6 +378,7 @@ struct dp_case {
 /* What the rows before remembered. */
 static struct {
 	int be;                 /* index of the backend chosen */
+	const char *const *bes; /* in which list (NULL: be4 or be6) */
 	uint16_t port[2][8];    /* SNAT ports held, per family */
 	int nport[2];
 } mem;
@@ -651,24 +658,25 @@ static const struct dp_case cases[] = {
 
 	/* Lost entries: a forward entry gone (evicted) is chosen again through the same
 	 * table, to the same backend, and counted; a reverse entry gone while the forward
-	 * one lives is written again by the reply itself. */
+	 * one lives is written again by the reply itself (mf4: two frontends, so its
+	 * flows keep reverse entries). */
 	{ "lost entries: a flow", .prog = P_XDP,
-	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.10", 80) },
-	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(be4, 8080) },
+	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.16", 80) },
+	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(mf4_be, 8080) },
 	{ "lost entries: forward entry lost, same backend, counted", .fill = flows_clear,
 	  .prog = P_XDP,
-	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.10", 80), .tcp_flags = TCP_F_ACK,
+	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.16", 80), .tcp_flags = TCP_F_ACK,
 		  .payload = 10 },
-	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(be4, 8080), .pick = PICK_SAME,
+	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(mf4_be, 8080), .pick = PICK_SAME,
 	  .count = { COUNT(L4S_R_FLOW_LOST, 1) } },
 	{ "lost entries: reverse entry lost, the reply repairs it and is translated",
 	  .fill = rflows_clear, .prog = P_TC_REPLY,
 	  .in = { REPLY4("10.9.0.9", 41010), .tcp_flags = TCP_F_ACK, .payload = 4 },
-	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.10", .sport = 80,
+	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.16", .sport = 80,
 	  .count = { COUNT(L4S_R_REPLY_REPAIRED, 1) } },
 	{ "lost entries: the next reply finds the repaired entry", .prog = P_TC_REPLY,
 	  .in = { REPLY4("10.9.0.9", 41010), .tcp_flags = TCP_F_ACK, .payload = 4 },
-	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.10", .sport = 80,
+	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.16", .sport = 80,
 	  .count = { COUNT(L4S_R_REPLY_REPAIRED, 0) } },
 	{ "lost entries: both gone, the reply is not ours any more", .fill = both_clear,
 	  .prog = P_TC_REPLY,
@@ -676,12 +684,12 @@ static const struct dp_case cases[] = {
 	  .verdict = TC_OK_, .out = OUT_SAME },
 	{ "lost entries: the client's next packet makes the flow again, same slot",
 	  .prog = P_XDP,
-	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.10", 80), .tcp_flags = TCP_F_ACK,
+	  .in = { TCP4("10.9.0.9", 41010, "10.96.0.16", 80), .tcp_flags = TCP_F_ACK,
 		  .payload = 10 },
-	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(be4, 8080), .pick = PICK_SAME },
+	  .verdict = XDP_PASS_, .out = OUT_NAT, DST(mf4_be, 8080), .pick = PICK_SAME },
 	{ "lost entries: and its replies are translated again", .prog = P_TC_REPLY,
 	  .in = { REPLY4("10.9.0.9", 41010), .tcp_flags = TCP_F_ACK, .payload = 4 },
-	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.10", .sport = 80 },
+	  .verdict = TC_OK_, .out = OUT_NAT, .src = "10.96.0.16", .sport = 80 },
 
 	/* Health signals: SYN retransmissions before an answer, answers, resets. */
 	{ "health: a SYN is no retry", .prog = P_XDP,
@@ -788,7 +796,7 @@ static const char *remembered(const char *a, int v6)
 {
 	if (a != SAVED)
 		return a;
-	return (v6 ? be6 : be4)[mem.be];
+	return (mem.bes ? mem.bes : v6 ? be6 : be4)[mem.be];
 }
 
 static size_t icmp_frame(const struct icmp_spec *s, uint8_t *f)
@@ -862,8 +870,10 @@ static void expect_nat(const struct dp_case *c, const uint8_t *in, size_t len,
 			assert_int_equal(b, mem.be);
 		if (c->pick == PICK_OTHER)
 			assert_int_equal(b, !mem.be);
-		if (c->pick == PICK_ANY && c->nb > 1)
+		if (c->pick == PICK_ANY && c->nb > 1) {
 			mem.be = b;
+			mem.bes = c->bes == be4 || c->bes == be6 ? NULL : c->bes;
+		}
 		pkt_set_addr_port(exp, len, 1, c->bes[b], c->bport);
 	}
 	if (c->src)
@@ -1059,8 +1069,9 @@ static __u32 ct_backend_id(const char *addr, uint16_t port)
 }
 
 /*
- * Flows waiting for their first answer: a start in l4s_cstart (SNAT flows) or in the
- * reverse entry (nat flows, start_ns). Each start becomes @fn(start, @arg) when @fn is
+ * Flows waiting for their first answer: a start in l4s_cstart (SNAT flows), in the
+ * forward entry (nat flows without a reverse entry, start_us) or in the reverse entry
+ * (other nat flows, start_ns). Each start becomes @fn(start, @arg) when @fn is
  * given; returns how many there are. The keys are listed first: an LRU map's update
  * puts the entry at its bucket's head, where a walk would meet it again.
  */
@@ -1069,9 +1080,35 @@ static int ct_each(__u64 (*fn)(__u64 start, __u64 arg), __u64 arg)
 {
 	static struct l4s_flow_key keys[CT_MAX];
 	const int maps[2] = { st.cstart, st.rflows };
+	static struct l4s_flow_key fkeys[CT_MAX];
 	struct l4s_flow_key k, next;
 	struct l4s_rflow rf;
-	int n = 0;
+	struct l4s_flow f;
+	void *fprev = NULL;
+	int n = 0, nf = 0;
+
+	/* Flows without a reverse entry: the start in the forward entry (microseconds). */
+	while (bpf_map_get_next_key(st.flows, fprev, &next) == 0 && nf < CT_MAX) {
+		k = next;
+		fprev = &k;
+		fkeys[nf++] = k;
+	}
+	for (int i = 0; i < nf; i++) {
+		__u64 t;
+
+		if (bpf_map_lookup_elem(st.flows, &fkeys[i], &f) ||
+		    (f.flags & (L4S_FLOW_F_NOREV | L4S_FLOW_F_TIMED)) !=
+			    (L4S_FLOW_F_NOREV | L4S_FLOW_F_TIMED))
+			continue;
+		n++;
+		if (!fn)
+			continue;
+		t = fn((__u64)f.start_us * 1000, arg);
+		if (!t)
+			f.flags &= ~L4S_FLOW_F_TIMED;
+		f.start_us = (__u32)(t / 1000);
+		assert_int_equal(bpf_map_update_elem(st.flows, &fkeys[i], &f, BPF_EXIST), 0);
+	}
 
 	for (int m = 0; m < 2; m++) {
 		void *prev = NULL;
@@ -1122,8 +1159,8 @@ static struct l4s_flow_key ct_key4(int udp, const char *src, uint16_t sport, con
 
 /*
  * Move the start of one flow waiting for its first answer @us microseconds back: in
- * its reverse entry (backend @be:@bport -> @client:@sport) or in l4s_cstart (its
- * forward key, to @vip:@vport). By key, not by a walk of the maps: a walk of a 1M-entry
+ * its forward entry (a flow without a reverse entry), its reverse entry (backend
+ * @be:@bport -> @client:@sport) or in l4s_cstart (its forward key, to @vip:@vport). By key, not by a walk of the maps: a walk of a 1M-entry
  * table takes milliseconds on a slow machine, and would count in the time measured.
  * Returns in how many places it was found.
  */
@@ -1133,9 +1170,15 @@ static int ct_age(int udp, const char *client, uint16_t sport, const char *vip, 
 	struct l4s_flow_key fk = ct_key4(udp, client, sport, vip, vport);
 	struct l4s_flow_key rk = ct_key4(udp, be, bport, client, sport);
 	struct l4s_rflow rf;
+	struct l4s_flow f;
 	__u64 t;
 	int n = 0;
 
+	if (!bpf_map_lookup_elem(st.flows, &fk, &f) && (f.flags & L4S_FLOW_F_TIMED)) {
+		f.start_us -= (__u32)us;
+		assert_int_equal(bpf_map_update_elem(st.flows, &fk, &f, BPF_EXIST), 0);
+		n++;
+	}
 	if (!bpf_map_lookup_elem(st.cstart, &fk, &t)) {
 		t -= us * 1000;
 		assert_int_equal(bpf_map_update_elem(st.cstart, &fk, &t, BPF_EXIST), 0);
@@ -1269,10 +1312,160 @@ static int cstart_count(void)
 	return n;
 }
 
+/* Entries in l4s_rflows. */
+static int rflows_count(void)
+{
+	struct l4s_flow_key k, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(st.rflows, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* A TCP packet @client:@sport -> @vip:80 with @flags through the XDP program: the
+ * backend it went to (its address in @be, 16 bytes), its forward entry's flags in
+ * @fflags. */
+static void nr_open(const char *client, uint16_t sport, const char *vip, uint8_t flags,
+		    char *be, __u32 *fflags)
+{
+	struct pkt_spec s = { TCP4(client, sport, vip, 80), .tcp_flags = flags };
+	uint8_t in[256], out[2048];
+	struct l4s_flow_key fk = ct_key4(0, client, sport, vip, 80);
+	struct l4s_flow f;
+	struct pkt_info pi;
+	size_t len = pkt_build(&s, in, sizeof(in)), olen;
+
+	assert_int_equal(run_prog(fd_xdp, in, len, out, &olen), XDP_PASS_);
+	pi = pkt_info(out, olen);
+	assert_true(pi.ok && pi.dport == 8080);
+	assert_non_null(inet_ntop(AF_INET, pi.dst, be, 16));
+	assert_int_equal(bpf_map_lookup_elem(st.flows, &fk, &f), 0);
+	*fflags = f.flags;
+}
+
+/* A reply @be:8080 -> @client:@sport with @flags through the tc reply program: 1 when
+ * it left with source @want:80 and right checksums, 0 when untouched. */
+static int nr_reply(const char *be, const char *client, uint16_t sport, uint8_t flags,
+		    const char *want)
+{
+	struct pkt_spec s = { TCP4(be, 8080, client, sport), .tcp_flags = flags, .payload = 4 };
+	uint8_t in[256], out[2048], w[4];
+	struct pkt_info pi;
+	size_t len = pkt_build(&s, in, sizeof(in)), olen;
+
+	assert_int_equal(run_prog(fd_tcreply, in, len, out, &olen), TC_OK_);
+	if (olen == len && !memcmp(in, out, len))
+		return 0;
+	pi = pkt_info(out, olen);
+	assert_int_equal(inet_pton(AF_INET, want, w), 1);
+	assert_true(pi.ok && pkt_csums_ok(out, olen));
+	assert_memory_equal(pi.src, w, 4);
+	assert_int_equal(pi.sport, 80);
+	return 1;
+}
+
+/* Run `l4split apply` on @doc (JSON). */
+static int nr_apply(const char *doc)
+{
+	char path[] = "/tmp/l4s-dp-applyXXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
+	close(fd);
+	rc = cli("apply %s", path);
+	unlink(path);
+	return rc;
+}
+
 /*
- * Issue 20: a new nat flow's connect-time start rides in the reverse entry it writes
- * anyway, not in an l4s_cstart entry of its own (one LRU insert fewer per new flow);
- * its first answer is still timed (test_connect_time).
+ * Issue 20: a nat flow to a service with one frontend of its family keeps no reverse
+ * entry (one LRU insert fewer per new flow); its replies are matched through the
+ * backend's no-reverse-entry record and its forward entry. Flows through a service
+ * with two frontends, or to a backend another service holds the record of, keep
+ * theirs. A service that gains a frontend, or a second service taking the same
+ * backend, never breaks the replies of flows that began before.
+ */
+static void test_norev(void **state)
+{
+	char be[16], be2[16], bs[16];
+	__u32 ff;
+	int r0;
+
+	(void)state;
+	both_clear();
+	/* One frontend: no reverse entry; answered, closed, in the forward entry. */
+	r0 = rflows_count();
+	nr_open("10.9.11.1", 42000, "10.96.0.10", TCP_F_SYN, be, &ff);
+	assert_int_equal(rflows_count(), r0);
+	assert_true(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(be, "10.9.11.1", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.10"));
+	nr_open("10.9.11.1", 42000, "10.96.0.10", TCP_F_ACK, be2, &ff);
+	assert_string_equal(be2, be);
+	assert_true(ff & L4S_FLOW_F_ANSWERED);
+	assert_false(ff & L4S_FLOW_F_TIMED);
+	/* Not the backend of that flow: not ours. */
+	assert_false(nr_reply(strcmp(be, be4[0]) ? be4[0] : be4[1], "10.9.11.1", 42000,
+			      TCP_F_ACK, "10.96.0.10"));
+	assert_true(nr_reply(be, "10.9.11.1", 42000, TCP_F_FIN | TCP_F_ACK, "10.96.0.10"));
+	nr_open("10.9.11.1", 42000, "10.96.0.10", TCP_F_ACK, be2, &ff);
+	assert_true(ff & L4S_FLOW_F_CLOSED);
+	/* ... and the last ACK after the close is still translated. */
+	assert_true(nr_reply(be, "10.9.11.1", 42000, TCP_F_ACK, "10.96.0.10"));
+
+	/* Two frontends: a reverse entry, the reply leaves as the frontend used. */
+	nr_open("10.9.11.2", 42000, "10.96.0.17", TCP_F_SYN, be, &ff);
+	assert_int_equal(rflows_count(), r0 + 1);
+	assert_false(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(be, "10.9.11.2", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.17"));
+
+	/* tr4: one frontend, a flow without reverse entry ... */
+	assert_int_equal(nr_apply("{\"services\": [{\"name\": \"tr4\", \"vip\": \"10.96.0.18:80/tcp\","
+				  " \"backends\": [{\"addr\": \"10.8.1.1:8080\"}]}]}"), 0);
+	nr_open("10.9.11.3", 42000, "10.96.0.18", TCP_F_SYN, be, &ff);
+	assert_string_equal(be, "10.8.1.1");
+	assert_true(ff & L4S_FLOW_F_NOREV);
+	/* ... then a second frontend, listed first: the old flow's replies still leave as
+	 * 10.96.0.18; new flows through either keep reverse entries. */
+	assert_int_equal(nr_apply("{\"services\": [{\"name\": \"tr4\", \"frontends\": "
+				  "[\"10.96.0.19:80/tcp\", \"10.96.0.18:80/tcp\"],"
+				  " \"backends\": [{\"addr\": \"10.8.1.1:8080\"}]}]}"), 0);
+	assert_true(nr_reply(be, "10.9.11.3", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.18"));
+	r0 = rflows_count();
+	nr_open("10.9.11.4", 42000, "10.96.0.18", TCP_F_SYN, be, &ff);
+	assert_false(ff & L4S_FLOW_F_NOREV);
+	nr_open("10.9.11.5", 42000, "10.96.0.19", TCP_F_SYN, be, &ff);
+	assert_false(ff & L4S_FLOW_F_NOREV);
+	assert_int_equal(rflows_count(), r0 + 2);
+	assert_true(nr_reply(be, "10.9.11.4", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.18"));
+	assert_true(nr_reply(be, "10.9.11.5", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.19"));
+
+	/* sh4 (one frontend) takes the same backend: tr4 keeps the record, so sh4's flows
+	 * keep reverse entries, and both services' flows are translated. */
+	assert_int_equal(nr_apply("{\"services\": [{\"name\": \"sh4\", \"vip\": \"10.96.0.20:80/tcp\","
+				  " \"backends\": [{\"addr\": \"10.8.1.1:8080\"}]}]}"), 0);
+	nr_open("10.9.11.6", 42000, "10.96.0.20", TCP_F_SYN, bs, &ff);
+	assert_false(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(bs, "10.9.11.6", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.20"));
+	assert_true(nr_reply(be, "10.9.11.3", 42000, TCP_F_ACK, "10.96.0.18"));
+	assert_true(nr_reply(be, "10.9.11.4", 42000, TCP_F_ACK, "10.96.0.18"));
+	/* tr4 goes: sh4's flow is still translated (its reverse entry). */
+	assert_int_equal(cli("service del tr4"), 0);
+	assert_true(nr_reply(bs, "10.9.11.6", 42000, TCP_F_ACK, "10.96.0.20"));
+	assert_int_equal(cli("service del sh4"), 0);
+	both_clear();
+}
+
+/*
+ * Issue 20: a new nat flow's connect-time start rides in an entry it writes anyway
+ * (the forward entry of a flow without a reverse entry, or the reverse entry), not in
+ * an l4s_cstart entry of its own (one LRU insert fewer per new flow); its first
+ * answer is still timed (test_connect_time).
  */
 static void test_connect_start_no_extra_insert(void **state)
 {
@@ -1598,6 +1791,7 @@ int main(void)
 		cmocka_unit_test(test_affinity_timeout),
 		cmocka_unit_test(test_connect_time),
 		cmocka_unit_test(test_connect_start_no_extra_insert),
+		cmocka_unit_test(test_norev),
 		cmocka_unit_test(test_reject_only_new),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),

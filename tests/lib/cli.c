@@ -33,6 +33,8 @@ int cli(const char *fmt, ...)
 		rc = do_weight(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "node"))
 		rc = do_node(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "apply"))
+		rc = do_apply(argc - 1, argv + 1);
 	else
 		rc = 99;
 	if (rc)

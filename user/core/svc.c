@@ -80,6 +80,67 @@ static struct l4s_frontend_key index_key(const struct model *m, const struct mod
 	return k;
 }
 
+/* The key of @k's no-reverse-entry record (include/l4split.h). */
+static struct l4s_frontend_key norev_key(const struct l4s_frontend_key *k)
+{
+	struct l4s_frontend_key kn = *k;
+
+	kn.family |= L4S_BINDEX_NOREV_KEY;
+	return kn;
+}
+
+/*
+ * Backend @b's no-reverse-entry record (key @k's), for service @m: first come, so
+ * nothing is written where another service holds it (the replies of that service's
+ * flows depend on its VIP); a record of @m's own is kept while @m has the backend,
+ * its VIP:port unchanged while that is still one of @m's frontends (the flows through
+ * it keep working), and says whether new flows may go without a reverse entry (one
+ * frontend of the family, not DSR). A full map only costs the optimisation.
+ */
+static int norev_sync(struct l4s_state *st, const struct model *m,
+		      const struct model_backend *b, const struct l4s_frontend_key *k,
+		      struct l4s_frontend_key *written, int *nwritten)
+{
+	struct l4s_frontend_key kn = norev_key(k);
+	struct l4s_bindex v = { .svc_id = m->id }, cur;
+	int have, nfe = 0, f1 = -1, cur_fe = 0;
+
+	have = !bpf_map_lookup_elem(st->bindex, &kn, &cur);
+	if (have && cur.svc_id != m->id)
+		return 0;
+	for (int f = 0; f < m->nfe; f++) {
+		if (m->fe[f].family != b->be.family)
+			continue;
+		if (f1 < 0)
+			f1 = f;
+		nfe++;
+		if (have && m->fe[f].port == cur.vport &&
+		    !memcmp(&m->fe[f].vip, &cur.vip, sizeof(cur.vip)))
+			cur_fe = 1;
+	}
+	if (!have && nfe != 1)
+		return 0; /* nothing to keep, nothing to allow */
+	if (nfe == 1 && !cur_fe) {
+		v.vip = m->fe[f1].vip;
+		v.vport = m->fe[f1].port;
+	} else {
+		v.vip = cur.vip;
+		v.vport = cur.vport;
+	}
+	if (nfe == 1 && m->svc.mode != L4S_MODE_DSR)
+		v.flags = L4S_BINDEX_F_ONE_FE;
+	if (!have || memcmp(&v, &cur, sizeof(v))) {
+		if (bpf_map_update_elem(st->bindex, &kn, &v, BPF_ANY)) {
+			if (errno == E2BIG || errno == ENOMEM || errno == ENOSPC)
+				return 0;
+			return l4s_err(errno, "cannot write l4s_bindex: %s", strerror(errno));
+		}
+	}
+	if (written)
+		written[(*nwritten)++] = kn;
+	return 0;
+}
+
 /*
  * Make the index entries of @m's backends what the model says, from the model alone
  * (no scan of the map: a commit costs one update per backend): present backends are
@@ -95,15 +156,22 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
 		const struct model_backend *b = &m->be[j];
 		struct l4s_frontend_key k = index_key(m, b);
 		struct l4s_bindex v = { .svc_id = m->id }, cur;
-		int f;
+		int f, err;
 
 		if (only_changed && !b->fresh && !b->removed)
 			continue;
 		if (deleted || b->removed) {
+			struct l4s_frontend_key kn = norev_key(&k);
+
 			if (!bpf_map_lookup_elem(st->bindex, &k, &cur) && cur.svc_id == m->id)
 				bpf_map_delete_elem(st->bindex, &k);
+			if (!bpf_map_lookup_elem(st->bindex, &kn, &cur) && cur.svc_id == m->id)
+				bpf_map_delete_elem(st->bindex, &kn);
 			continue;
 		}
+		err = norev_sync(st, m, b, &k, written, nwritten);
+		if (err)
+			return err;
 		/* What it answers as: the first frontend of the backend's family. */
 		for (f = 0; f < m->nfe && m->fe[f].family != b->be.family; f++)
 			;
@@ -175,7 +243,7 @@ int svc_sync_index_all(struct l4s_state *st)
 		err = l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
 	if (!err)
 		err = svc_list(st, &ids, &n);
-	if (!err && !(written = calloc(st->be_max + 1, sizeof(*written))))
+	if (!err && !(written = calloc(2 * (size_t)st->be_max + 2, sizeof(*written))))
 		err = l4s_err(ENOMEM, "out of memory");
 	for (int i = 0; !err && i < n; i++) {
 		struct model m;
@@ -183,7 +251,7 @@ int svc_sync_index_all(struct l4s_state *st)
 		err = model_load(st, ids[i], &m);
 		if (err)
 			break;
-		if ((__u32)(nw + m.nbe) <= st->be_max)
+		if ((__u32)(nw + 2 * m.nbe) <= 2 * st->be_max + 2)
 			err = index_sync(st, &m, 0, 0, written, &nw);
 		model_free(&m);
 	}
