@@ -26,13 +26,33 @@ flush() { # flush MAP: delete every entry, as eviction would (one bpftool batch)
 	bpftool batch file "$LAB_ROOT/flush.batch" >/dev/null 2>&1
 }
 
-# (1) 50 long-lived connections; 3000 others go through the 1024-entry tables around
-# them (evicting forward and reverse entries); then every forward entry is deleted
+# (1a) 50 long-lived connections to web (one frontend: its flows keep no reverse entry,
+# the forward entry is all their replies have); 3000 others go through the 1024-entry
+# table around them: LRU eviction takes the least recently used entries, never those of
+# connections in use.
+lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 4 --interval-ms 10 >"$LAB_ROOT/hold.out" &
+hold=$!
+wait_for "$LAB_ROOT/hold.out" '^opened' 10
+churn=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 3000)
+wait $hold
+hout=$(cat "$LAB_ROOT/hold.out")
+check "3000 connections through a 1024-entry table: none failed" eq "$(tv "$churn" failed)" 0
+check "50 long-lived connections opened" eq "$(tv "$hout" opened)" 50
+check "their flow entries under eviction: 0 broken" eq "$(tv "$hout" broken)" 0
+check "... 0 moved backend" eq "$(tv "$hout" moved)" 0
+
+# (1b) webr, two frontends to the same backends (its flows keep reverse entries): 50
+# long-lived connections while the churn evicts, then every forward entry is deleted
 # outright, twice. (Reverse entries are not deleted by hand: one deleted between a
 # request and its reply lets that reply out untranslated, which LRU eviction, taking
-# the least recently used entries, does not do to a connection in use.)
+# the least recently used entries, does not do to a connection in use. The same holds
+# for the forward entry of a flow without a reverse entry: (1a).)
+l4s service add webr $VIP4:81/tcp $VIP4:82/tcp --table-size 65521 >/dev/null
+l4s backend add webr $OLD:80 --track old >/dev/null
+l4s backend add webr $NEW:80 --track new >/dev/null 2>&1
+l4s weight webr old=1 new=1 >/dev/null
 lost0=$(lost)
-lab_client "$TRAFFIC" hold $VIP4 80 --conns 50 --duration 8 --interval-ms 10 >"$LAB_ROOT/hold.out" &
+lab_client "$TRAFFIC" hold $VIP4 81 --conns 50 --duration 8 --interval-ms 10 >"$LAB_ROOT/hold.out" &
 hold=$!
 wait_for "$LAB_ROOT/hold.out" '^opened' 10
 churn=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 3000)
@@ -53,14 +73,15 @@ flush l4s_flows
 lost_since "$l" 5
 wait $hold
 hout=$(cat "$LAB_ROOT/hold.out")
-check "3000 connections through a 1024-entry table: none failed" eq "$(tv "$churn" failed)" 0
-check "50 long-lived connections opened" eq "$(tv "$hout" opened)" 50
+check "3000 more connections through the table: none failed" eq "$(tv "$churn" failed)" 0
+check "50 long-lived connections to webr opened" eq "$(tv "$hout" opened)" 50
 check "their flow entries evicted and deleted: 0 broken" eq "$(tv "$hout" broken)" 0
 check "... 0 moved backend (same table, same choice)" eq "$(tv "$hout" moved)" 0
 check "... and they kept exchanging data" test "$(tv "$hout" exchanges)" -gt 5000
 n=$(($(lost) - lost0))
 echo "#   flow_lost +$n"
 check "each connection whose entry was deleted came back through the table, counted (flow_lost +$n >= 2 x 50)" test "$n" -ge 100
+l4s service del webr >/dev/null
 
 # (2a) SIGKILL during weight changes, under traffic. The table of a service is only
 # ever the old or the new one.
