@@ -123,7 +123,11 @@ $(BUILD)/tests/floor.bpf.o: tests/bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
+$(BUILD)/tests/ref_lb.bpf.o: tests/bench/ref_lb.bpf.c tests/bench/ref_lb.h | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -Itests/bench -c $< -o $@
+
+$(BUILD)/tests/bench-dp: tests/bench/bench_dp.c tests/bench/ref_lb.h tests/lib/pkt.c tests/lib/pkt.h $(BUILD)/libl4split.a $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ tests/bench/bench_dp.c tests/lib/pkt.c \
 		$(BUILD)/libl4split.a $(LDLIBS)
@@ -191,6 +195,7 @@ demo: deps all $(TOOLS)
 	scripts/demo.sh
 
 bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BUILD)/tests/floor.bpf.o \
+	$(BUILD)/tests/ref_lb.bpf.o \
 	$(BUILD)/tests/xgen.bpf.o $(BUILD)/tests/l4s-xgen
 	scripts/deps.sh bench
 	scripts/bench.sh

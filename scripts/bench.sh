@@ -80,6 +80,38 @@ while read -r line; do
 	esac
 done <"$ROOT/dp.json"
 
+# Beside a per-CPU LRU balancer (issue 20): tests/bench/ref_lb.bpf.c, our own program of
+# Katran's design (a SYN skips the flow lookup, one insert into an LRU per CPU, Maglev ring
+# of 65,537, IPIP), measured the same way in interleaved rounds (which goes first
+# alternates; both flow tables cleared and the clients new before each turn). Targets:
+# new flow judged on the cold row (repeat = 1, 100,000 new clients), established on the
+# cold row, no service on the warm row; the other rows are shown, not judged.
+echo "datapath beside the reference balancer (median of 5 interleaved rounds; x = l4split / reference):"
+L4SPLIT_PIN_DIR=$ROOT/dp "$BUILD/tests/bench-dp" --vs "$BUILD/tests/ref_lb.bpf.o" \
+	"$BUILD/tests/floor.bpf.o" 100000 5 >"$ROOT/vs.json" || echo "  !! the side-by-side run failed"
+while IFS=$'\t' read -r c u j l r bl br; do
+	[ "$bl" != 0 ] && echo "  !! l4split, $c: $bl outputs were wrong"
+	[ "$br" != 0 ] && echo "  !! reference, $c: $br outputs were wrong"
+	case $c in
+	"new flows per second, 2 CPUs"*) t=">= 0.9 x" ;;
+	"new flows per second"* | "new flow p99"*) t="" ;;
+	"new flow"*) t="<= 1.0 x, aim 0.8 x" ;;
+	"established"* | "warm: non-service"*) t="< 1.0 x, keep the lead" ;;
+	*) t="" ;;
+	esac
+	n=$([ "$u" = ns ] && echo " (net)")
+	result datapath "reference: $c$n" "$r" "$u"
+	result datapath "l4split: $c$n [$j]" "$l" "$u" "reference" "$r" "$t"
+done < <(jq -r '[.case, .unit, .judged, .l4split, .reference, .bad_l4split, .bad_reference] | @tsv' \
+	"$ROOT/vs.json")
+# How each scales from one CPU to two (2.0 x: no contention at all).
+for who in l4split reference; do
+	one=$(jq -r --arg w "$who" 'select(.case | startswith("new flows per second, 1 CPU")) | .[$w]' "$ROOT/vs.json")
+	two=$(jq -r --arg w "$who" 'select(.case | startswith("new flows per second, 2 CPUs")) | .[$w]' "$ROOT/vs.json")
+	[ -n "$one" ] && [ -n "$two" ] && result datapath "$who: new flows per second, 2 CPUs over 1 CPU" \
+		"$(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" x
+done
+
 # Flat in the number of services and of backends per service: the same cases on a state
 # with 10,000 more services, and on one where web4/web6 have 1,000 backends each, each
 # beside the 2-backend, 1-service run above. (The 10,000 extra services get M = 1021
