@@ -193,6 +193,7 @@ demo: deps all $(TOOLS)
 bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BUILD)/tests/floor.bpf.o \
 	$(BUILD)/tests/xgen.bpf.o $(BUILD)/tests/l4s-xgen
 	scripts/deps.sh bench
+	BUILD=$(BUILD) tests/bench/xgen_check.sh
 	scripts/bench.sh
 
 deps:
