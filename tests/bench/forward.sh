@@ -16,7 +16,8 @@
 # (no skb, no socket) and forwards on a CPU the generator does not use. The pods count
 # at the receiver: an XDP program on each pod's eth0 drops IPv4 and the eth0 rx counters
 # say how many arrived. The generator's own rate (frames offered to the node) is
-# reported, so one can see it is well above what the node forwards.
+# reported, so one can see it is well above what the node forwards. Each row also as
+# the node CPU's kernel time per packet, steadier than packets/s when others use the CPUs.
 #
 # Prints "NAME VALUE UNIT BASELINE_NAME BASELINE_VALUE TARGET" lines (- for none) for
 # bench.sh's result(); run alone, it prints them too. Exit 1 when the lab or the
@@ -87,13 +88,22 @@ l4s_on() {
 }
 l4s_off() { l4s detach --all --purge >/dev/null 2>&1; }
 declare -A R
+NODE_CPU=$(($(nproc) - 1))
+# Kernel time (system, irq, softirq) of the node's CPU in USER_HZ ticks: the hand-off
+# kthread and the forwarding softirq. The other users' programs are user time, so this
+# cost per packet is steadier than packets/s on a shared machine.
+kticks() { awk -v c="cpu$NODE_CPU" '$1 == c { print $4 + $7 + $8 }' /proc/stat; }
 sample() { # KEY PROTO DST: one more sample of packets/s at the pods and of the generator
-	local rx0 rx1 out
+	local rx0 rx1 out k0 k1
 	rx0=$(pod_rx)
+	k0=$(kticks)
 	out=$(lab_client "$XGEN" "$XOBJ" c0 "$n0mac" "$SECS" 10.200.0.2 "$3" "$2" 9 "$FLOWS") ||
 		{ echo "forward.sh: the generator failed" >&2; return 1; }
+	k1=$(kticks)
 	sleep 0.2
 	rx1=$(pod_rx)
+	R[$1-ns]="${R[$1-ns]:-} $(awk -v p=$((rx1 - rx0)) -v k=$((k1 - k0)) -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.0f", p ? k / hz * 1e9 / p : 0 }')"
 	R[$1]="${R[$1]:-} $(awk -v p=$((rx1 - rx0)) -v t="$(awk '$1 == "seconds" { print $2 }' <<<"$out")" \
 		'BEGIN { printf "%.0f", p / t }')"
 	R[gen-$2]="${R[gen-$2]:-} $(awk '$1 == "offered" { s = $2 } $1 == "seconds" { printf "%.0f", s / $2 }' <<<"$out")"
@@ -129,4 +139,11 @@ for p in udp tcp; do
 	echo "l4split_XDP_redirect_vs_kube-proxy_nftables,_${P} $(med "redirect-$p") pkt/s kube-proxy_nftables $(med "nftables-$p") -"
 	echo "l4split_XDP_PASS_(kernel_routes),_${P} $(med "pass-$p") pkt/s no_balancer $none >=_0.9x"
 	echo "l4split_XDP_redirect,_${x}_more_services,_${P} $(med "redirect5k-$p") pkt/s no_balancer $none >=_0.9x"
+	# The same rows as the node CPU's kernel time per packet delivered (lower is better).
+	nns=$(med "none-$p-ns")
+	echo "node_CPU_per_packet,_no_balancer,_${P} $nns ns - - -"
+	for k in nftables:kube-proxy_nftables_mode redirect:l4split_XDP_redirect \
+		pass:l4split_XDP_PASS redirect5k:l4split_XDP_redirect,_${x}_more_services; do
+		echo "node_CPU_per_packet,_${k#*:},_${P} $(med "${k%%:*}-$p-ns") ns no_balancer $nns -"
+	done
 done

@@ -14,6 +14,10 @@
  * generator. A few frames kick the loop; after SECONDS the stop flag ends it (and the
  * programs' own deadline ends it if this process dies).
  *
+ * XGEN_SAME_CPU=1 (a diagnostic): the loop sends the node's copies out of IFNAME itself,
+ * no cpumap, so generator and node share the first CPU; into a dropping receiver it
+ * shows the generator's own ceiling.
+ *
  * Prints "offered N" (frames made for the node), "sent N" (frames the node's CPU took
  * from the cpumap and sent to IFNAME), "loop N" and "seconds S".
  *
