@@ -198,6 +198,7 @@ bench: deps all $(TOOLS) $(BUILD)/tests/bench-dp $(BUILD)/tests/bench-table $(BU
 	$(BUILD)/tests/ref_lb.bpf.o \
 	$(BUILD)/tests/xgen.bpf.o $(BUILD)/tests/l4s-xgen
 	scripts/deps.sh bench
+	BUILD=$(BUILD) tests/bench/xgen_check.sh
 	scripts/bench.sh
 
 deps:
