@@ -18,6 +18,18 @@
 #define HOOK_XDP 0
 #define HOOK_TC  1
 
+/*
+ * Which body of the forward path a program runs (a constant, as the hook): the fast
+ * one (l4s_xdp_fwd, l4s_tc_fwd) leaves its rare paths (the reject of a new flow with
+ * no backend, a SNAT port to find, an ICMP error to translate) to the slow one
+ * (l4s_xdp_slow, l4s_tc_slow) through a tail call, so the common packets do not carry
+ * their code (issue 20). The slow body is the whole path; it runs again from the
+ * parse, with the frame as the fast one left it (unchanged), and skips only what the
+ * fast one counted before its call (the service's packets and bytes).
+ */
+#define L4S_PATH_FAST 0
+#define L4S_PATH_SLOW 1
+
 #define TC_ACT_OK_   0
 #define TC_ACT_SHOT_ 2
 #define L4S_TC_PULL  256 /* bytes of headers made linear before parsing at tc */
@@ -116,6 +128,16 @@ static __always_inline int hook_rewrite(void *ctx, int hook, struct l4s_pkt *p, 
 	if (hook == HOOK_TC)
 		return tc_rewrite(ctx, p, side, na, nport);
 	return xdp_rewrite(hook_data(ctx, hook), hook_data_end(ctx, hook), p, side, na, nport);
+}
+
+/* Hand the packet to the hook's slow program (L4S_PATH_SLOW). Returns only when
+ * the call failed (the slot is empty): the caller counts L4S_R_NO_SLOW. */
+static __always_inline void hook_tail_slow(void *ctx, int hook)
+{
+	if (hook == HOOK_TC)
+		bpf_tail_call(ctx, &l4s_ttail, L4S_TAIL_SLOW);
+	else
+		bpf_tail_call(ctx, &l4s_xtail, L4S_TAIL_SLOW);
 }
 
 /* Send the rewritten frame on: XDP may redirect it itself (bpf/forward.h); tc hands it

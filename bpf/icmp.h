@@ -307,6 +307,24 @@ static __always_inline int icmp6_nat_back(void *data, void *data_end, const stru
 	return 1;
 }
 
+/* Is the parsed packet an ICMP error of a type icmp_snat_back() looks at? The fast
+ * path's test before it hands the packet to the slow one (bpf/ingress.h). */
+static __always_inline int icmp_is_error(void *data, void *data_end, const struct l4s_pkt *p)
+{
+	__u8 *t;
+
+	if (p->l4_off > L4S_MAX_L4_OFF)
+		return 0;
+	t = data + p->l4_off;
+	if ((void *)(t + 1) > data_end)
+		return 0;
+	if (p->key.family == L4S_AF_INET)
+		return p->key.proto == L4S_IPPROTO_ICMP &&
+		       (*t == L4S_ICMP_DEST_UNREACH || *t == L4S_ICMP_TIME_EXCEEDED);
+	return p->key.family == L4S_AF_INET6 && p->key.proto == L4S_IPPROTO_ICMPV6 && *t >= 1 &&
+	       *t <= 3;
+}
+
 /* Either family, for the programs. Inline: its 200 bytes of stack beside the forward
  * program's would pass the 512 the verifier allows a chain of calls. */
 static __always_inline int icmp_snat_back(void *data, void *data_end, const struct l4s_pkt *p)

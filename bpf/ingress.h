@@ -27,8 +27,9 @@ static __always_inline int ingress_snat_back(void *ctx, int hook, struct l4s_pkt
 	return hook_pass(hook);
 }
 
-/* The forward path of one packet at @hook (a constant): the hook's verdict. */
-static __always_inline int ingress_forward(void *ctx, int hook)
+/* The forward path of one packet at @hook, by @path (constants: see L4S_PATH_FAST):
+ * the hook's verdict. */
+static __always_inline int ingress_forward(void *ctx, int hook, int path)
 {
 	struct l4s_snat_back back;
 	struct l4s_pkt p = {};
@@ -41,12 +42,18 @@ static __always_inline int ingress_forward(void *ctx, int hook)
 	data_end = hook_data_end(ctx, hook);
 	len = hook_len(ctx, hook);
 	if (l4s_parse(data, data_end, &p, len)) {
-		if (p.pass == L4S_R_PASS_PROTO && icmp_snat_back(data, data_end, &p))
+		if (p.pass == L4S_R_PASS_PROTO && path == L4S_PATH_FAST &&
+		    icmp_is_error(data, data_end, &p)) {
+			hook_tail_slow(ctx, hook);
+			count_reason(L4S_R_NO_SLOW); /* passed untranslated */
+		} else if (p.pass == L4S_R_PASS_PROTO && path == L4S_PATH_SLOW &&
+			   icmp_snat_back(data, data_end, &p)) {
 			p.pass = L4S_R_ICMP_NAT;
+		}
 		count_reason(p.pass);
 		return hook_pass(hook);
 	}
-	switch (l4s_decide(ctx, hook_ifindex(ctx, hook), &p, len, &c)) {
+	switch (l4s_decide(ctx, hook, path, hook_ifindex(ctx, hook), &p, len, &c)) {
 	case L4S_V_PASS:
 		if (!p.bad && snat_reply(&p, len, &back))
 			return ingress_snat_back(ctx, hook, &p, &back);
@@ -54,7 +61,7 @@ static __always_inline int ingress_forward(void *ctx, int hook)
 		return hook_pass(hook);
 	case L4S_V_DROP:
 		count_reason(c.reason);
-		if (c.reject) {
+		if (path == L4S_PATH_SLOW && c.reject) {
 			/* Inline: as a subprogram its frame and this one's would pass the
 			 * 512 bytes of stack the verifier allows a chain of calls. */
 			int v = reject_send(ctx, hook, &p);

@@ -3,6 +3,7 @@
  * l4split programs:
  *   l4s_xdp_fwd  - XDP, forward path: client -> VIP:port becomes client -> backend
  *   l4s_tc_fwd   - the same forward path at tc ingress (devices without XDP)
+ *   l4s_xdp_slow, l4s_tc_slow - their rare paths, tail-called (bpf/hook.h)
  *   l4s_tc_reply - tc egress, reply path: backend -> client becomes VIP -> client
  *   l4s_connect4/6, l4s_sendmsg4/6, l4s_recvmsg4/6, l4s_getpeername4/6, l4s_sockops -
  *                  cgroup hooks, the socket path for clients on the node (bpf/sock.h)
@@ -18,17 +19,31 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The forward path (bpf/ingress.h), one body for both hooks. */
+/* The forward path (bpf/ingress.h), one body for both hooks: the fast programs, which
+ * are attached, and the slow ones they tail-call for their rare paths (l4s_xtail,
+ * l4s_ttail; see L4S_PATH_FAST). */
 SEC("xdp")
 int l4s_xdp_fwd(struct xdp_md *ctx)
 {
-	return ingress_forward(ctx, HOOK_XDP);
+	return ingress_forward(ctx, HOOK_XDP, L4S_PATH_FAST);
 }
 
 SEC("tc")
 int l4s_tc_fwd(struct __sk_buff *skb)
 {
-	return ingress_forward(skb, HOOK_TC);
+	return ingress_forward(skb, HOOK_TC, L4S_PATH_FAST);
+}
+
+SEC("xdp")
+int l4s_xdp_slow(struct xdp_md *ctx)
+{
+	return ingress_forward(ctx, HOOK_XDP, L4S_PATH_SLOW);
+}
+
+SEC("tc")
+int l4s_tc_slow(struct __sk_buff *skb)
+{
+	return ingress_forward(skb, HOOK_TC, L4S_PATH_SLOW);
 }
 
 /* The reply path (bpf/reply.h). */

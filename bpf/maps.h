@@ -149,6 +149,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_reasons SEC(".maps");
 
+/*
+ * The forward programs' rare paths, tail-called (slots: L4S_TAIL_*): filled by
+ * userspace (load_object) with the program of the same hook, read by l4s_xdp_fwd and
+ * l4s_tc_fwd. One array per hook: a program array belongs to one program type. Pinned:
+ * the kernel empties a program array when its last user reference goes, and the
+ * attached programs alone do not hold one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, L4S_TAIL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_xtail SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, L4S_TAIL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_ttail SEC(".maps");
+
 /* Where the programs are attached (userspace bookkeeping, never read by BPF). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

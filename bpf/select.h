@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "l4split_hash.h"
 #include "snat.h"
+#include "hook.h"
 #include "norev.h"
 
 /* Outcome of l4s_decide(). */
@@ -236,11 +237,15 @@ static __always_inline __u32 snat_choose(void *ctx, __u32 ifindex, const struct 
 
 /*
  * How a new flow reaches backend @be: nat (0), or L4S_FLOW_F_SNAT with a port in
- * @nf / L4S_FLOW_F_DSR. Returns 0, or a drop reason.
+ * @nf / L4S_FLOW_F_DSR. Returns 0, or a drop reason. The fast path (@path) hands a
+ * flow that SNAT may take (snat mode, or auto mode to a remote backend) to the slow
+ * one: the address and the port search are its code (L4S_R_NO_SLOW when the slot is
+ * empty).
  */
-static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
-				       const struct l4s_service *svc, const struct l4s_backend *be,
-				       __u32 bid, struct l4s_flow *nf, struct l4s_choice *c)
+static __always_inline __u32 flow_mode(void *ctx, int hook, int path, __u32 ifindex,
+				       const struct l4s_pkt *p, const struct l4s_service *svc,
+				       const struct l4s_backend *be, __u32 bid, struct l4s_flow *nf,
+				       struct l4s_choice *c)
 {
 	struct l4s_node *n;
 	__u8 mode = svc->mode;
@@ -260,6 +265,13 @@ static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4
 	/* 'node unset': SNAT is off, auto uses nat, snat cannot. */
 	if (n && (n->flags & L4S_NODE_F_OFF))
 		return mode == L4S_MODE_SNAT ? L4S_R_DROP_SNAT_NO_ADDR : 0;
+	if (path == L4S_PATH_FAST) {
+		/* auto: a local backend is nat (the common case), decided here */
+		if (mode == L4S_MODE_AUTO && !backend_is_remote(ctx, ifindex, p, be, &oif))
+			return 0;
+		hook_tail_slow(ctx, hook);
+		return L4S_R_NO_SLOW;
+	}
 	r = snat_choose(ctx, ifindex, p, be, n, mode, c, &dev, &oif);
 	if (r)
 		return r == 1 ? 0 : r;
@@ -273,10 +285,12 @@ static __always_inline __u32 flow_mode(void *ctx, __u32 ifindex, const struct l4
 }
 
 /* A known SNAT flow: its port is still its own, else it gets a new one (and a new
- * source, chosen again, when its device lost the address it had). */
-static __always_inline __u32 flow_snat_hit(void *ctx, __u32 ifindex, const struct l4s_pkt *p,
-					   struct l4s_flow *f, const struct l4s_backend *be,
-					   __u32 bid, struct l4s_choice *c)
+ * source, chosen again, when its device lost the address it had): the slow path's
+ * work, as for a new flow (see flow_mode). */
+static __always_inline __u32 flow_snat_hit(void *ctx, int hook, int path, __u32 ifindex,
+					   const struct l4s_pkt *p, struct l4s_flow *f,
+					   const struct l4s_backend *be, __u32 bid,
+					   struct l4s_choice *c)
 {
 	struct l4s_node *n = node_config();
 	__u32 oif, r;
@@ -295,6 +309,10 @@ static __always_inline __u32 flow_snat_hit(void *ctx, __u32 ifindex, const struc
 	}
 	if (n && (n->flags & L4S_NODE_F_OFF))
 		return L4S_R_DROP_SNAT_NO_ADDR;
+	if (path == L4S_PATH_FAST) {
+		hook_tail_slow(ctx, hook);
+		return L4S_R_NO_SLOW;
+	}
 	r = snat_choose(ctx, ifindex, p, be, n, L4S_MODE_SNAT, c, &dev, &oif);
 	if (r)
 		return r;
@@ -310,9 +328,11 @@ static __always_inline __u32 flow_snat_hit(void *ctx, __u32 ifindex, const struc
  * Decide what to do with a parsed packet at the frontend. On L4S_V_FORWARD,
  * @c holds the backend to rewrite to; counters for the service, the backend
  * and the flow table are already updated. @c->reason is set in every case.
+ * @hook and @path are constants: the fast path tail-calls the slow one for its rare
+ * cases (see L4S_PATH_FAST), which counts all but the service's packets and bytes.
  */
-static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *p, __u32 pkt_len,
-				      struct l4s_choice *c)
+static __always_inline int l4s_decide(void *ctx, int hook, int path, __u32 ifindex,
+				      struct l4s_pkt *p, __u32 pkt_len, struct l4s_choice *c)
 {
 	struct l4s_frontend_key fk = {};
 	struct l4s_frontend *fe;
@@ -344,7 +364,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		return L4S_V_DROP;
 	}
 	ss = service_stats(svc_id);
-	if (ss) {
+	if (ss && path == L4S_PATH_FAST) { /* the slow path runs after the fast one */
 		ss->packets++;
 		ss->bytes += pkt_len;
 	}
@@ -359,7 +379,8 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			/* The client asks again and the backend never answered: a health signal. */
 			syn_retry = tcp_is_syn(p) && !(f->flags & L4S_FLOW_F_ANSWERED);
 			if (f->flags & L4S_FLOW_F_SNAT) {
-				c->reason = flow_snat_hit(ctx, ifindex, p, f, be, bid, c);
+				c->reason = flow_snat_hit(ctx, hook, path, ifindex, p, f, be,
+							  bid, c);
 				if (c->reason)
 					return L4S_V_DROP;
 				c->snat_port = f->snat_port;
@@ -396,11 +417,17 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 		be = table_pick(hash, svc, svc_id, remembered, &bid, &c->reason);
 		if (!be) {
 			if (c->reason == L4S_R_DROP_NO_BACKEND) {
-				if (ss)
-					ss->no_backend++;
 				/* Only a new flow: an established one's packets keep their path. */
 				c->reject = tcp_is_syn(p) ||
 					    (p->key.proto == IPPROTO_UDP_ && fresh == 1);
+				/* The answer is built by the slow path, which counts it all. */
+				if (c->reject && path == L4S_PATH_FAST) {
+					hook_tail_slow(ctx, hook);
+					count_reason(L4S_R_NO_SLOW);
+					c->reject = 0;
+				}
+				if (ss)
+					ss->no_backend++;
 			}
 			return L4S_V_DROP;
 		}
@@ -412,7 +439,7 @@ static __always_inline int l4s_decide(void *ctx, __u32 ifindex, struct l4s_pkt *
 			nf.flags |= L4S_FLOW_F_SEQ;
 			nf.syn_seq = p->seq;
 		}
-		c->reason = flow_mode(ctx, ifindex, p, svc, be, bid, &nf, c);
+		c->reason = flow_mode(ctx, hook, path, ifindex, p, svc, be, bid, &nf, c);
 		if (c->reason)
 			return L4S_V_DROP;
 		/* A nat flow through its backend's one frontend keeps no reverse entry

@@ -509,9 +509,18 @@ enum l4s_reason {
 	L4S_R_DSR_REPLY,         /* direct reply of a local DSR backend, source rewritten */
 	L4S_R_REPLY_REPAIRED,    /* reply of a flow whose reverse entry was gone: written
 				  * again from the forward entry, and translated */
+	L4S_R_NO_SLOW,           /* a rare path (reject, SNAT port, ICMP translation) found
+				  * no program in its l4s_xtail/l4s_ttail slot: dropped
+				  * (ICMP: passed untranslated) */
 	L4S_R_MAX,
 };
 #define L4S_REASON_SLOTS 32 /* size of l4s_reasons: new reasons need no layout change */
+
+/* The forward programs' tail-call slots (l4s_xtail for XDP, l4s_ttail for tc): the
+ * rare paths, out of the hot path (issue 20). Filled by load_object() with the
+ * program of the same hook. */
+#define L4S_TAIL_SLOW  0 /* l4s_xdp_slow / l4s_tc_slow: the whole forward path */
+#define L4S_TAIL_SLOTS 1
 
 /* Attach modes recorded in l4s_attach (keyed by ifindex). */
 #define L4S_ATTACH_XDP       (1u << 0) /* native XDP */

@@ -1629,6 +1629,157 @@ static void test_reject_only_new(void **state)
 	assert_memory_equal(out, in, len);
 }
 
+/* ------------------------------------------------------------------------------------
+ * The rare paths out of the fast program (issue 20): the reject, a new flow's SNAT port
+ * and the ICMP translation are l4s_xdp_slow's / l4s_tc_slow's, tail-called through
+ * l4s_xtail / l4s_ttail. Filled (as load_object leaves them), each answers as before and
+ * counts once; empty, each is dropped (the ICMP error passed untranslated) and counted
+ * as slow_path_missing, and the paths that need no slot go on.
+ */
+static struct l4s_service_stats svc_stats(const char *name)
+{
+	struct l4s_service_stats ss = { 0 };
+	__u32 id;
+
+	assert_int_equal(state_service_id(&st, name, 0, &id), 0);
+	assert_int_equal(state_service_stats(&st, id, &ss), 0);
+	return ss;
+}
+
+static void tail_slots(int filled)
+{
+	struct bpf_map *m[2] = { skel->maps.l4s_xtail, skel->maps.l4s_ttail };
+	struct bpf_program *p[2] = { skel->progs.l4s_xdp_slow, skel->progs.l4s_tc_slow };
+	__u32 key = L4S_TAIL_SLOW;
+
+	for (int i = 0; i < 2; i++) {
+		int fd = bpf_program__fd(p[i]);
+
+		if (filled)
+			assert_int_equal(bpf_map_update_elem(bpf_map__fd(m[i]), &key, &fd, BPF_ANY), 0);
+		else
+			bpf_map_delete_elem(bpf_map__fd(m[i]), &key);
+	}
+}
+
+/* Run @s through @prog; the verdict must be @want, and the reason counters @r move
+ * by @d (exactly). Returns the frame's length; the frame in @in, the output in @out. */
+static size_t tail_run(int prog, const struct pkt_spec *s, int want, const enum l4s_reason *r,
+		       const __u64 *d, int nr, uint8_t *in, uint8_t *out, size_t *olen)
+{
+	size_t len = pkt_build(s, in, 2048);
+	__u64 before[4];
+
+	for (int i = 0; i < nr; i++)
+		before[i] = reason(r[i]);
+	print_message("# %s %s:%u -> %s:%u\n", prog == P_XDP ? "xdp" : "tc", s->src, s->sport,
+		      s->dst, s->dport);
+	assert_int_equal(run_prog(prog_fd(prog), in, len, out, olen), want);
+	for (int i = 0; i < nr; i++)
+		assert_int_equal(reason(r[i]) - before[i], d[i]);
+	return len;
+}
+
+static void test_tail_calls(void **state)
+{
+	static const enum l4s_reason rej[] = { L4S_R_DROP_NO_BACKEND, L4S_R_NO_SLOW };
+	static const enum l4s_reason snr[] = { L4S_R_SNAT_NEW, L4S_R_FLOW_NEW, L4S_R_NO_SLOW };
+	static const uint8_t node4[4] = { 10, 99, 0, 1 };
+	struct pkt_spec syn = { TCP4("10.9.2.1", 43000, "10.96.0.12", 80) };
+	struct pkt_spec sn = { TCP4("10.9.2.2", 43100, "10.96.0.61", 80), .tcp_flags = TCP_F_SYN,
+			       .seq = 5 };
+	struct pkt_spec web = { TCP4("10.9.2.3", 43200, "10.96.0.10", 80) };
+	struct l4s_service_stats z0, z1, s0, s1;
+	uint8_t in[2048], out[2048], icmp[256], want[256];
+	size_t len, olen, ilen;
+	struct pkt_info pi;
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(cli("service add tailsn 10.96.0.61:80/tcp --mode snat"), 0);
+	assert_int_equal(cli("backend add tailsn 10.6.0.9:8080"), 0);
+
+	/* Filled: the reject at both hooks, counted once (the fast program counted the
+	 * service's packet, the slow one the rest). */
+	for (int prog = P_XDP; prog <= P_TC_FWD; prog++) {
+		z0 = svc_stats("zero");
+		tail_run(prog, &syn, prog == P_XDP ? XDP_TX_ : TC_REDIRECT_, rej,
+			 (const __u64[]){ 1, 0 }, 2, in, out, &olen);
+		z1 = svc_stats("zero");
+		assert_int_equal(z1.packets - z0.packets, 1);
+		assert_int_equal(z1.no_backend - z0.no_backend, 1);
+		assert_int_equal(out[14 + 20 + 13], TCP_F_RST | TCP_F_ACK); /* a RST out */
+		syn.sport++;
+	}
+	/* A new SNAT flow gets a port of the range, counted once. */
+	s0 = svc_stats("tailsn");
+	tail_run(P_XDP, &sn, XDP_PASS_, snr, (const __u64[]){ 1, 1, 0 }, 3, in, out, &olen);
+	s1 = svc_stats("tailsn");
+	assert_int_equal(s1.packets - s0.packets, 1);
+	assert_int_equal(s1.flows - s0.flows, 1);
+	pi = pkt_info(out, olen);
+	assert_memory_equal(pi.src, node4, 4);
+	port = pi.sport;
+	assert_true(port >= 40000 && port <= 40003);
+	/* An ICMP error about it goes back to the client. */
+	ilen = icmp_build(0, "10.210.0.2", "10.99.0.1", "10.99.0.1", port, "10.6.0.9", 8080, 8,
+			  icmp);
+	icmp_build(0, "10.210.0.2", "10.9.2.2", "10.9.2.2", 43100, "10.96.0.61", 80, 8, want);
+	{
+		__u64 i0 = reason(L4S_R_ICMP_NAT);
+
+		assert_int_equal(run_prog(fd_xdp, icmp, ilen, out, &olen), XDP_PASS_);
+		assert_int_equal(reason(L4S_R_ICMP_NAT) - i0, 1);
+		assert_int_equal(olen, ilen);
+		assert_memory_equal(out, want, ilen);
+	}
+
+	/* Empty: none of them happens, each counted as slow_path_missing... */
+	tail_slots(0);
+	for (int prog = P_XDP; prog <= P_TC_FWD; prog++) {
+		z0 = svc_stats("zero");
+		tail_run(prog, &syn, prog == P_XDP ? XDP_DROP_ : TC_SHOT_, rej,
+			 (const __u64[]){ 1, 1 }, 2, in, out, &olen);
+		z1 = svc_stats("zero");
+		assert_int_equal(z1.packets - z0.packets, 1);
+		assert_int_equal(z1.no_backend - z0.no_backend, 1);
+		syn.sport++;
+	}
+	for (int prog = P_XDP; prog <= P_TC_FWD; prog++) {
+		sn.sport++;
+		s0 = svc_stats("tailsn");
+		tail_run(prog, &sn, prog == P_XDP ? XDP_DROP_ : TC_SHOT_, snr,
+			 (const __u64[]){ 0, 0, 1 }, 3, in, out, &olen);
+		s1 = svc_stats("tailsn");
+		assert_int_equal(s1.packets - s0.packets, 1);
+		assert_int_equal(s1.flows - s0.flows, 0);
+	}
+	{
+		__u64 i0 = reason(L4S_R_ICMP_NAT), m0 = reason(L4S_R_NO_SLOW);
+
+		assert_int_equal(run_prog(fd_xdp, icmp, ilen, out, &olen), XDP_PASS_);
+		assert_int_equal(reason(L4S_R_ICMP_NAT) - i0, 0);
+		assert_int_equal(reason(L4S_R_NO_SLOW) - m0, 1);
+		assert_int_equal(olen, ilen);
+		assert_memory_equal(out, icmp, ilen); /* untouched */
+	}
+	/* ...while the established SNAT flow and a new flow of an auto service to a local
+	 * backend (nat: the default) need no slot. */
+	sn.sport = 43100;
+	sn.tcp_flags = TCP_F_ACK;
+	tail_run(P_XDP, &sn, XDP_PASS_, snr, (const __u64[]){ 0, 0, 0 }, 3, in, out, &olen);
+	pi = pkt_info(out, olen);
+	assert_int_equal(pi.sport, port);
+	len = tail_run(P_XDP, &web, XDP_PASS_, snr + 1, (const __u64[]){ 1, 0 }, 2, in, out, &olen);
+	assert_int_equal(which(out, len, be4, 2) >= 0, 1);
+
+	/* Filled again: the reject is back. */
+	tail_slots(1);
+	syn.sport++;
+	tail_run(P_XDP, &syn, XDP_TX_, rej, (const __u64[]){ 1, 0 }, 2, in, out, &olen);
+	assert_int_equal(cli("service del tailsn"), 0);
+}
+
 static int which4(const uint8_t *out, size_t len)
 {
 	return which(out, len, aff_be, 2) >= 0 ? which(out, len, aff_be, 2) :
@@ -1793,6 +1944,7 @@ int main(void)
 		cmocka_unit_test(test_connect_start_no_extra_insert),
 		cmocka_unit_test(test_norev),
 		cmocka_unit_test(test_reject_only_new),
+		cmocka_unit_test(test_tail_calls),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_distribution_99_1),
 		cmocka_unit_test(test_distribution_1_1_1_1),

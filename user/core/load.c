@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "err.h"
+#include "l4split.h"
 #include "load.h"
 #include "l4split.skel.h"
 
@@ -152,6 +153,33 @@ static bool in_sets(const struct bpf_program *p, unsigned int sets)
 	}
 }
 
+/*
+ * The forward programs' tail-call slots: each hook's slow program (bpf/hook.h) in its
+ * array. The arrays are pinned, so a re-attach or an upgrade puts this load's programs
+ * in the slots the programs attached by an earlier run read as well.
+ */
+static int tail_fill(struct l4split_bpf *skel)
+{
+	const struct {
+		struct bpf_map *map;
+		struct bpf_program *prog;
+	} slots[] = {
+		{ skel->maps.l4s_xtail, skel->progs.l4s_xdp_slow },
+		{ skel->maps.l4s_ttail, skel->progs.l4s_tc_slow },
+	};
+	__u32 key = L4S_TAIL_SLOW;
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		int fd = bpf_program__fd(slots[i].prog);
+
+		if (bpf_map_update_elem(bpf_map__fd(slots[i].map), &key, &fd, BPF_ANY))
+			return l4s_err(errno, "cannot fill %s with %s: %s",
+				       bpf_map__name(slots[i].map),
+				       bpf_program__name(slots[i].prog), strerror(errno));
+	}
+	return 0;
+}
+
 int load_object(struct l4split_bpf *skel, unsigned int sets, const char *pin_dir)
 {
 	struct bpf_program *p;
@@ -174,8 +202,13 @@ int load_object(struct l4split_bpf *skel, unsigned int sets, const char *pin_dir
 	seen.next = libbpf_set_print(load_print);
 	err = l4split_bpf__load(skel);
 	libbpf_set_print(seen.next);
-	if (!err)
-		return 0;
+	if (!err) {
+		if ((sets & L4S_LOAD_NODE) && (err = tail_fill(skel)))
+			l4s_hint("without it the forward path's rare cases (reject, SNAT, ICMP) "
+				 "are dropped; rerun with -d, or 'l4split detach --all --purge' "
+				 "to start over");
+		return err;
+	}
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "?");
 	if (err == -EPERM) {

@@ -464,6 +464,7 @@ static const char *const reason_names[L4S_R_MAX] = {
 	[L4S_R_DSR_NEW] = "dsr_new",
 	[L4S_R_DSR_REPLY] = "dsr_reply",
 	[L4S_R_REPLY_REPAIRED] = "reply_repaired",
+	[L4S_R_NO_SLOW] = "slow_path_missing",
 };
 
 const char *reason_name(unsigned int r)

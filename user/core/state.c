@@ -1874,8 +1874,13 @@ int state_purge(const char *pin_dir)
 	 * removed them, the directory goes here. */
 	if (!pin_path(path, sizeof(path), pin_dir, "cgroup"))
 		rmdir(path);
-	for (size_t i = 0; i < N_STATE_MAPS; i++) {
-		if (pin_path(path, sizeof(path), pin_dir, state_maps[i].name))
+	for (size_t i = 0; i < N_STATE_MAPS + 2; i++) {
+		/* and the forward programs' tail-call arrays (load_object fills them; no
+		 * command reads them), which hold the slow programs loaded */
+		const char *name = i < N_STATE_MAPS ? state_maps[i].name :
+				   i == N_STATE_MAPS ? "l4s_xtail" : "l4s_ttail";
+
+		if (pin_path(path, sizeof(path), pin_dir, name))
 			return -ENAMETOOLONG;
 		if (unlink(path) && errno != ENOENT)
 			err = l4s_err(errno, "cannot remove %s: %s", path, strerror(errno));
