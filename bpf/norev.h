@@ -33,18 +33,52 @@ static __always_inline struct l4s_bindex *norev_of(const struct l4s_addr *addr, 
 	return bpf_map_lookup_elem(&l4s_bindex, &k);
 }
 
-/* May new nat flow @p (client -> frontend) of service @svc_id to backend @be keep no
- * reverse entry? Only when the backend's no-reverse-entry record is this service's,
- * answering as exactly the frontend the client used, and the service has no other
- * frontend of its family. */
-static __always_inline int norev_ok(const struct l4s_pkt *p, const struct l4s_backend *be,
+/* Is @ix (the no-reverse-entry record of a new nat flow @p's backend) for the
+ * frontend the client used, of service @svc_id? */
+static __always_inline int norev_same_fe(const struct l4s_bindex *ix, const struct l4s_pkt *p,
+					 __u32 svc_id)
+{
+	return ix->svc_id == svc_id && ix->vport == p->key.dport &&
+	       l4s_addr_eq(&ix->vip, &p->key.dst);
+}
+
+/* May new nat flow @p of service @svc_id keep no reverse entry, given its backend's
+ * record @ix (or NULL)? Only when the record is this service's, answering as exactly
+ * the frontend the client used, and the service has no other frontend of its family. */
+static __always_inline int norev_ok(const struct l4s_bindex *ix, const struct l4s_pkt *p,
 				   __u32 svc_id)
 {
-	struct l4s_bindex *ix = norev_of(&be->addr, be->port, p->key.proto, p->key.family);
+	return ix && (ix->flags & L4S_BINDEX_F_ONE_FE) && norev_same_fe(ix, p, svc_id);
+}
 
-	return ix && (ix->flags & L4S_BINDEX_F_ONE_FE) &&
-	       ix->svc_id == svc_id && ix->vport == p->key.dport &&
-	       l4s_addr_eq(&ix->vip, &p->key.dst);
+/*
+ * New nat flow @p, with a reverse entry, to backend @be, whose record @ix is another
+ * frontend's: a flow without a reverse entry of that frontend from the same client
+ * address and port to the same backend had this backend 4-tuple before. The backend
+ * now talks to the new flow, so the old entry goes (the reply path looks at flows
+ * without a reverse entry first: it would take the new flow's replies).
+ */
+static __always_inline void norev_evict(const struct l4s_bindex *ix, const struct l4s_pkt *p,
+					const struct l4s_backend *be)
+{
+	struct l4s_flow_key fk = {};
+	struct l4s_backend *ob;
+	struct l4s_flow *f;
+	__u32 id;
+
+	fk.src = p->key.src;
+	fk.dst = ix->vip;
+	fk.sport = p->key.sport;
+	fk.dport = ix->vport;
+	fk.proto = p->key.proto;
+	fk.family = p->key.family;
+	f = bpf_map_lookup_elem(&l4s_flows, &fk);
+	if (!f || !(f->flags & L4S_FLOW_F_NOREV))
+		return;
+	id = f->backend_id;
+	ob = bpf_map_lookup_elem(&l4s_backends, &id);
+	if (ob && ob->port == be->port && l4s_addr_eq(&ob->addr, &be->addr))
+		bpf_map_delete_elem(&l4s_flows, &fk);
 }
 
 /* The forward key of the flow a reply with key @rk (backend -> client) belongs to,

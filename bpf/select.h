@@ -405,6 +405,7 @@ static __always_inline int l4s_decide(void *ctx, int hook, int path, __u32 ifind
 
 	if (fresh) {
 		struct l4s_flow nf = {};
+		struct l4s_bindex *nix = 0;
 		__u32 remembered = L4S_NO_BACKEND;
 		__u64 start_ns = 0;
 
@@ -444,9 +445,13 @@ static __always_inline int l4s_decide(void *ctx, int hook, int path, __u32 ifind
 			return L4S_V_DROP;
 		/* A nat flow through its backend's one frontend keeps no reverse entry
 		 * (bpf/norev.h): its replies find this entry through the backend index. */
-		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR)) && norev_ok(p, be, svc_id))
-			nf.flags |= L4S_FLOW_F_NOREV;
-		else if (!(nf.flags & L4S_FLOW_F_SNAT_DEV)) /* else it holds the egress device */
+		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR))) {
+			nix = norev_of(&be->addr, be->port, p->key.proto, p->key.family);
+			if (norev_ok(nix, p, svc_id))
+				nf.flags |= L4S_FLOW_F_NOREV;
+		}
+		/* (SNAT_DEV: rcheck_s holds the egress device; NOREV: start_us is there) */
+		if (!(nf.flags & (L4S_FLOW_F_SNAT_DEV | L4S_FLOW_F_NOREV)))
 			nf.rcheck_s = (__u16)coarse_s();
 		/* Its connect time starts (DSR replies do not come back through here): in
 		 * this entry (no reverse entry), in the reverse entry written below, or for
@@ -470,8 +475,11 @@ static __always_inline int l4s_decide(void *ctx, int hook, int path, __u32 ifind
 			affinity_put(AFF_WHO(svc_id, p->key.family), &p->key.src, bid, be->gen);
 
 		/* SNAT replies come back to the node's port (l4s_snat); DSR ones not here. */
-		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_NOREV)))
+		if (!(nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR | L4S_FLOW_F_NOREV))) {
 			rflow_put(p, be, bid, 0, start_ns);
+			if (nix && !norev_same_fe(nix, p, svc_id))
+				norev_evict(nix, p, be);
+		}
 		c->flags = nf.flags & (L4S_FLOW_F_SNAT | L4S_FLOW_F_DSR);
 		c->snat_port = nf.snat_port;
 

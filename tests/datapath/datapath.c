@@ -1458,6 +1458,29 @@ static void test_norev(void **state)
 	assert_int_equal(cli("service del tr4"), 0);
 	assert_true(nr_reply(bs, "10.9.11.6", 42000, TCP_F_ACK, "10.96.0.20"));
 	assert_int_equal(cli("service del sh4"), 0);
+
+	/* One client port, one backend, two services in turn: the later flow gets the
+	 * backend's replies (the backend talks to it now), as with reverse entries. */
+	assert_int_equal(nr_apply("{\"services\": [{\"name\": \"co4\", \"vip\": \"10.96.0.21:80/tcp\","
+				  " \"backends\": [{\"addr\": \"10.8.2.1:8080\"}]}]}"), 0);
+	assert_int_equal(nr_apply("{\"services\": [{\"name\": \"cb4\", \"vip\": \"10.96.0.22:80/tcp\","
+				  " \"backends\": [{\"addr\": \"10.8.2.1:8080\"}]}]}"), 0);
+	nr_open("10.9.12.1", 42000, "10.96.0.21", TCP_F_SYN, be, &ff);
+	assert_true(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(be, "10.9.12.1", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.21"));
+	assert_true(nr_reply(be, "10.9.12.1", 42000, TCP_F_FIN | TCP_F_ACK, "10.96.0.21"));
+	nr_open("10.9.12.1", 42000, "10.96.0.22", TCP_F_SYN, be, &ff);
+	assert_false(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(be, "10.9.12.1", 42000, TCP_F_SYN | TCP_F_ACK, "10.96.0.22"));
+	assert_true(nr_reply(be, "10.9.12.1", 42000, TCP_F_ACK, "10.96.0.22"));
+	/* ... and the other way round: the one-frontend service's new flow wins. */
+	nr_open("10.9.12.1", 42001, "10.96.0.22", TCP_F_SYN, be, &ff);
+	assert_true(nr_reply(be, "10.9.12.1", 42001, TCP_F_SYN | TCP_F_ACK, "10.96.0.22"));
+	nr_open("10.9.12.1", 42001, "10.96.0.21", TCP_F_SYN, be, &ff);
+	assert_true(ff & L4S_FLOW_F_NOREV);
+	assert_true(nr_reply(be, "10.9.12.1", 42001, TCP_F_SYN | TCP_F_ACK, "10.96.0.21"));
+	assert_int_equal(cli("service del co4"), 0);
+	assert_int_equal(cli("service del cb4"), 0);
 	both_clear();
 }
 

@@ -55,7 +55,11 @@ lost0=$(lost)
 lab_client "$TRAFFIC" hold $VIP4 81 --conns 50 --duration 8 --interval-ms 10 >"$LAB_ROOT/hold.out" &
 hold=$!
 wait_for "$LAB_ROOT/hold.out" '^opened' 10
-churn=$(lab_client "$TRAFFIC" tcp $VIP4 80 --count 3000)
+# The churn goes to the held connections' frontend: the kernel then never gives one
+# of them a source port a held connection has (through the other frontend or web, the
+# same client port could reach the same backend address:port: two connections on one
+# backend 4-tuple, which no backend can tell apart).
+churn=$(lab_client "$TRAFFIC" tcp $VIP4 81 --count 3000)
 # lost_since N SECONDS: until flow_lost has risen 50 above N (every connection came
 # back through the table once), bounded.
 lost_since() {
