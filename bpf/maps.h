@@ -266,6 +266,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } l4s_bindex SEC(".maps");
 
+/* Backend address:port/proto -> the service whose nat flows to it keep no reverse entry,
+ * and the VIP:port they answer as (struct l4s_bindex; bpf/norev.h). Added without a
+ * layout change: a state without it has every flow keep its reverse entry until
+ * 'attach' creates it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, L4S_MAX_BACKENDS);
+	__type(key, struct l4s_frontend_key);
+	__type(value, struct l4s_bindex);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l4s_norev SEC(".maps");
+
 /* Client-IP affinity timeouts by service id (struct l4s_svc_aff): written by the
  * writer, read by the forward and socket paths. */
 struct {

@@ -3,9 +3,8 @@
  * Flows without a reverse entry (issue 20). A nat flow to a backend whose service has
  * one frontend of the flow's family is the only thing a reply from that backend to
  * that client can belong to, so the reply path finds it without a second table: the
- * backend's no-reverse-entry record in the index (l4s_bindex, L4S_BINDEX_NOREV_KEY:
- * backend -> service, VIP:port) gives the VIP, and the forward entry (client ->
- * VIP:port) the rest. The forward path then writes one LRU
+ * backend's no-reverse-entry record (l4s_norev: backend -> service, VIP:port) gives the
+ * VIP, and the forward entry (client -> VIP:port) the rest. The forward path then writes one LRU
  * entry per new flow instead of two; the forward entry holds what the reverse entry
  * held (answered, closed, the connect-time start). Flows through any other frontend,
  * or to a backend the index gives to another service, keep their reverse entry.
@@ -19,8 +18,8 @@
 #include "maps.h"
 #include "parse.h"
 
-/* The no-reverse-entry record of backend @addr:@port (@proto, @family) in the index
- * (L4S_BINDEX_NOREV_KEY), or NULL. */
+/* The no-reverse-entry record of backend @addr:@port (@proto, @family) (l4s_norev), or
+ * NULL. */
 static __always_inline struct l4s_bindex *norev_of(const struct l4s_addr *addr, __be16 port,
 						   __u8 proto, __u8 family)
 {
@@ -29,8 +28,8 @@ static __always_inline struct l4s_bindex *norev_of(const struct l4s_addr *addr, 
 	k.vip = *addr;
 	k.port = port;
 	k.proto = proto;
-	k.family = family | L4S_BINDEX_NOREV_KEY;
-	return bpf_map_lookup_elem(&l4s_bindex, &k);
+	k.family = family;
+	return bpf_map_lookup_elem(&l4s_norev, &k);
 }
 
 /* Is @ix (the no-reverse-entry record of a new nat flow @p's backend) for the

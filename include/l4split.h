@@ -45,8 +45,8 @@
  *   l4s_sock_fwd, l4s_sock_rev, l4s_sock_stats, l4s_cgroups (the socket path);
  *   l4s_snat, l4s_node, l4s_bindex (backends on other nodes, reverse entry repair). The service's pad byte
  *   became its mode (0, what layout 2 wrote, is auto).
- *   Flows without a reverse entry (L4S_FLOW_F_NOREV, L4S_BINDEX_F_ONE_FE): new flags
- *   in values of the same size (issue 20: one LRU insert fewer per new nat flow to a
+ *   l4s_norev and flows without a reverse entry (L4S_FLOW_F_NOREV, L4S_BINDEX_F_ONE_FE):
+ *   new flags in values of the same size (issue 20: one LRU insert fewer per new nat flow to a
  *   single-frontend service). An older binary's programs see such a flow as one whose
  *   reverse entry the LRU evicted, and repair it (reply_miss).
  *   l4s_devaddr (the SNAT source by default: each device's primary addresses). SNAT
@@ -375,16 +375,13 @@ struct l4s_devaddr {
 				       * matched to the forward entry (client, vip:vport) */
 
 /*
- * A second record per backend address, keyed with L4S_BINDEX_NOREV_KEY or'ed into the
- * key's family: the service whose nat flows to it keep no reverse entry (flows
- * L4S_FLOW_F_NOREV), and the VIP:port they answer as. First come: while that service
- * has the backend, no other takes the record over (its flows' replies depend on it),
- * whatever the first record (last writer's) says. L4S_BINDEX_F_ONE_FE in its flags:
- * new flows may go without (the service has one frontend of the family, not DSR).
- * Where the map is full, a backend has no such record and its flows keep reverse
- * entries.
+ * l4s_norev, keyed as l4s_bindex, same value: the service whose nat flows to the
+ * backend keep no reverse entry (flows L4S_FLOW_F_NOREV), and the VIP:port they answer
+ * as. First come: while that service has the backend, no other takes the record over
+ * (its flows' replies depend on it), whatever l4s_bindex (last writer's) says.
+ * L4S_BINDEX_F_ONE_FE in its flags: new flows may go without (the service has one
+ * frontend of the family, not DSR).
  */
-#define L4S_BINDEX_NOREV_KEY 0x80
 
 struct l4s_bindex {
 	struct l4s_addr vip;

@@ -58,6 +58,8 @@ static const struct {
 	{ "l4s_snat", offsetof(struct l4s_state, snat), 1 },
 	{ "l4s_node", offsetof(struct l4s_state, node), 1 },
 	{ "l4s_bindex", offsetof(struct l4s_state, bindex), 1 },
+	/* Flows without a reverse entry (issue 20): added the same way. */
+	{ "l4s_norev", offsetof(struct l4s_state, norev), 1 },
 	{ "l4s_devaddr", offsetof(struct l4s_state, devaddr), 1 },
 	/* Layout 4: the per-flow half of the per-backend counters (upgrade creates it). */
 	{ "l4s_bcounts", offsetof(struct l4s_state, bcounts), 1 },
@@ -461,6 +463,7 @@ struct l4split_bpf *state_load_progs(struct l4s_state *st, unsigned int sets)
 		struct bpf_map *by_id[] = { skel->maps.l4s_backends, skel->maps.l4s_weights,
 					    skel->maps.l4s_bstats, skel->maps.l4s_bcounts,
 					    skel->maps.l4s_sock_stats, skel->maps.l4s_bindex,
+					    skel->maps.l4s_norev,
 					    skel->maps.l4s_bconnect };
 
 		for (size_t i = 0; i < sizeof(by_id) / sizeof(by_id[0]); i++)

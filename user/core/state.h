@@ -22,7 +22,7 @@ struct l4s_state {
 	/* The socket path; -1 in state written before it existed (until attach). */
 	int sock_fwd, sock_rev, sock_stats, cgroups;
 	/* Backends on other nodes; -1 in state written before (until attach). */
-	int snat, node, bindex;
+	int snat, node, bindex, norev;
 	int devaddr; /* the default SNAT source per device; -1 until attach */
 	int bcounts; /* layout 4: -1 in an older state (until attach upgrades it) */
 	int svcaff, affinity; /* client-IP affinity timeouts; -1 until attach */

@@ -80,32 +80,26 @@ static struct l4s_frontend_key index_key(const struct model *m, const struct mod
 	return k;
 }
 
-/* The key of @k's no-reverse-entry record (include/l4split.h). */
-static struct l4s_frontend_key norev_key(const struct l4s_frontend_key *k)
-{
-	struct l4s_frontend_key kn = *k;
-
-	kn.family |= L4S_BINDEX_NOREV_KEY;
-	return kn;
-}
-
 /*
  * Backend @b's no-reverse-entry record (key @k's), for service @m: first come, so
  * nothing is written where another service holds it (the replies of that service's
  * flows depend on its VIP); a record of @m's own is kept while @m has the backend,
  * its VIP:port unchanged while that is still one of @m's frontends (the flows through
  * it keep working), and says whether new flows may go without a reverse entry (one
- * frontend of the family, not DSR). A full map only costs the optimisation.
+ * frontend of the family, not DSR) in l4s_norev. A full map only costs the
+ * optimisation.
  */
 static int norev_sync(struct l4s_state *st, const struct model *m,
 		      const struct model_backend *b, const struct l4s_frontend_key *k,
 		      struct l4s_frontend_key *written, int *nwritten)
 {
-	struct l4s_frontend_key kn = norev_key(k);
+	struct l4s_frontend_key kn = *k;
 	struct l4s_bindex v = { .svc_id = m->id }, cur;
 	int have, nfe = 0, f1 = -1, cur_fe = 0;
 
-	have = !bpf_map_lookup_elem(st->bindex, &kn, &cur);
+	if (st->norev < 0)
+		return 0; /* state from before it: attach adds it */
+	have = !bpf_map_lookup_elem(st->norev, &kn, &cur);
 	if (have && cur.svc_id != m->id)
 		return 0;
 	for (int f = 0; f < m->nfe; f++) {
@@ -130,10 +124,10 @@ static int norev_sync(struct l4s_state *st, const struct model *m,
 	if (nfe == 1 && m->svc.mode != L4S_MODE_DSR)
 		v.flags = L4S_BINDEX_F_ONE_FE;
 	if (!have || memcmp(&v, &cur, sizeof(v))) {
-		if (bpf_map_update_elem(st->bindex, &kn, &v, BPF_ANY)) {
+		if (bpf_map_update_elem(st->norev, &kn, &v, BPF_ANY)) {
 			if (errno == E2BIG || errno == ENOMEM || errno == ENOSPC)
 				return 0;
-			return l4s_err(errno, "cannot write l4s_bindex: %s", strerror(errno));
+			return l4s_err(errno, "cannot write l4s_norev: %s", strerror(errno));
 		}
 	}
 	if (written)
@@ -148,7 +142,8 @@ static int norev_sync(struct l4s_state *st, const struct model *m,
  * service's. With @written, the keys written are appended there (for the rebuild).
  */
 static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
-		      int only_changed, struct l4s_frontend_key *written, int *nwritten)
+		      int only_changed, struct l4s_frontend_key *written, int *nwritten,
+		      struct l4s_frontend_key *written_norev, int *nwritten_norev)
 {
 	if (st->bindex < 0)
 		return 0; /* state from before the index: attach adds it */
@@ -161,15 +156,15 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
 		if (only_changed && !b->fresh && !b->removed)
 			continue;
 		if (deleted || b->removed) {
-			struct l4s_frontend_key kn = norev_key(&k);
-
 			if (!bpf_map_lookup_elem(st->bindex, &k, &cur) && cur.svc_id == m->id)
 				bpf_map_delete_elem(st->bindex, &k);
-			if (!bpf_map_lookup_elem(st->bindex, &kn, &cur) && cur.svc_id == m->id)
-				bpf_map_delete_elem(st->bindex, &kn);
+			if (st->norev >= 0 && !bpf_map_lookup_elem(st->norev, &k, &cur) &&
+			    cur.svc_id == m->id)
+				bpf_map_delete_elem(st->norev, &k);
 			continue;
 		}
-		err = norev_sync(st, m, b, &k, written, nwritten);
+		err = norev_sync(st, m, b, &k, nwritten_norev ? written_norev : NULL,
+				 nwritten_norev);
 		if (err)
 			return err;
 		/* What it answers as: the first frontend of the backend's family. */
@@ -190,12 +185,12 @@ static int index_sync(struct l4s_state *st, const struct model *m, int deleted,
 
 int svc_sync_index(struct l4s_state *st, const struct model *m)
 {
-	return index_sync(st, m, 0, 0, NULL, NULL);
+	return index_sync(st, m, 0, 0, NULL, NULL, NULL, NULL);
 }
 
 int svc_sync_index_changed(struct l4s_state *st, const struct model *m)
 {
-	return index_sync(st, m, 0, 1, NULL, NULL);
+	return index_sync(st, m, 0, 1, NULL, NULL, NULL, NULL);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -226,24 +221,39 @@ static int index_collect(const void *k, const void *v, void *ctx)
 	return 0;
 }
 
+/* Delete from @fd every key of @old not among the @nw sorted keys of @written. */
+static void index_sweep(int fd, const struct index_keys *old, struct l4s_frontend_key *written,
+			int nw)
+{
+	qsort(written, (size_t)nw, sizeof(*written), key_cmp);
+	for (int i = 0; i < old->n; i++)
+		if (!bsearch(&old->k[i], written, (size_t)nw, sizeof(*written), key_cmp))
+			bpf_map_delete_elem(fd, &old->k[i]);
+}
+
 int svc_sync_index_all(struct l4s_state *st)
 {
-	struct index_keys old = { 0 };
-	struct l4s_frontend_key *written = NULL;
+	struct index_keys old = { 0 }, oldn = { 0 };
+	struct l4s_frontend_key *written = NULL, *writtenn = NULL;
 	__u32 *ids = NULL;
-	int n = 0, nw = 0, err;
+	int n = 0, nw = 0, nwn = 0, err;
 
 	if (st->bindex < 0)
 		return 0;
-	/* Rebuild every service's entries, then drop what none of them wrote (left by an
-	 * older binary's changes): never an empty index in between. */
+	/* Rebuild every service's entries (and no-reverse-entry records), then drop what
+	 * none of them wrote (left by an older binary's changes, or by a service gone):
+	 * never an empty index in between. */
 	err = map_scan(st->bindex, sizeof(struct l4s_frontend_key), sizeof(struct l4s_bindex),
 		       index_collect, &old);
+	if (!err && st->norev >= 0)
+		err = map_scan(st->norev, sizeof(struct l4s_frontend_key),
+			       sizeof(struct l4s_bindex), index_collect, &oldn);
 	if (err < 0)
-		err = l4s_err(-err, "cannot read l4s_bindex: %s", strerror(-err));
+		err = l4s_err(-err, "cannot read the backend index: %s", strerror(-err));
 	if (!err)
 		err = svc_list(st, &ids, &n);
-	if (!err && !(written = calloc(2 * (size_t)st->be_max + 2, sizeof(*written))))
+	if (!err && (!(written = calloc(st->be_max + 1, sizeof(*written))) ||
+		     !(writtenn = calloc(st->be_max + 1, sizeof(*writtenn)))))
 		err = l4s_err(ENOMEM, "out of memory");
 	for (int i = 0; !err && i < n; i++) {
 		struct model m;
@@ -251,18 +261,19 @@ int svc_sync_index_all(struct l4s_state *st)
 		err = model_load(st, ids[i], &m);
 		if (err)
 			break;
-		if ((__u32)(nw + 2 * m.nbe) <= 2 * st->be_max + 2)
-			err = index_sync(st, &m, 0, 0, written, &nw);
+		if ((__u32)(nw + m.nbe) <= st->be_max && (__u32)(nwn + m.nbe) <= st->be_max)
+			err = index_sync(st, &m, 0, 0, written, &nw, writtenn, &nwn);
 		model_free(&m);
 	}
 	if (!err) {
-		qsort(written, (size_t)nw, sizeof(*written), key_cmp);
-		for (int i = 0; i < old.n; i++)
-			if (!bsearch(&old.k[i], written, (size_t)nw, sizeof(*written), key_cmp))
-				bpf_map_delete_elem(st->bindex, &old.k[i]);
+		index_sweep(st->bindex, &old, written, nw);
+		if (st->norev >= 0)
+			index_sweep(st->norev, &oldn, writtenn, nwn);
 	}
 	free(old.k);
+	free(oldn.k);
 	free(written);
+	free(writtenn);
 	free(ids);
 	return err;
 }
@@ -313,7 +324,7 @@ int svc_delete(struct l4s_state *st, __u32 id, int *nbe, long *flowsp)
 		state_del_track(st, id, m.tr[i].name);
 	if (st->rollouts >= 0)
 		bpf_map_delete_elem(st->rollouts, &id);
-	index_sync(st, &m, 1, 0, NULL, NULL); /* forget its backends in the index */
+	index_sync(st, &m, 1, 0, NULL, NULL, NULL, NULL); /* forget its backends in the index */
 	flows = flows_flush_service(st, id);
 	for (int i = 0; i < m.nbe; i++)
 		flows_flush_backend(st, m.be[i].id);
