@@ -11,7 +11,8 @@ bridge_case() {
 	LAB=l4e-br$$
 	. scripts/lab.sh
 	trap lab_down EXIT
-	lab_up --bridge old new || { not_ok "bridge lab setup"; return; }
+	# A failed set-up tears down what it made: the next case's trap is for another lab.
+	lab_up --bridge old new || { not_ok "bridge lab setup"; lab_down; trap - EXIT; return; }
 	# shellcheck disable=SC2086
 	check "bridge ($mode): attach" quiet l4s attach n0 --flows 65536 $mode
 	l4s service add web $VIP4:80/tcp >/dev/null
