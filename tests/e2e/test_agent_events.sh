@@ -29,19 +29,7 @@ api_start() { # [--forbid-events]
 	wait_listen "$LAB-n" "$APIPORT" 10
 }
 api_start || { not_ok "API stand-in listens"; finish; exit 1; }
-cat >"$LAB_ROOT/kubeconfig" <<EOT
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster:
-    server: http://127.0.0.1:$APIPORT
-contexts:
-- name: lab
-  context:
-    cluster: lab
-current-context: lab
-EOT
+lab_kubeconfig "http://127.0.0.1:$APIPORT" >"$LAB_ROOT/kubeconfig"
 ctl() { node curl -sf -X POST -H 'Content-Type: application/json' --data @- \
 	"http://127.0.0.1:$APIPORT/_ctl/$1" >/dev/null; }
 # The Events the stand-in holds, as a JSON array.

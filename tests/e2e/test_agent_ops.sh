@@ -18,11 +18,7 @@ MPORT=9477
 lab_start old
 
 node() { nsenter --net="/run/netns/$LAB-n" "$@"; }
-kubeconfig() { # SERVER
-	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: %s\n' "$1"
-	printf 'users:\n- name: agent\n  user:\n    token: t0ken\ncontexts:\n- name: lab\n'
-	printf '  context:\n    cluster: lab\n    user: agent\ncurrent-context: lab\n'
-}
+kubeconfig() { lab_kubeconfig "$1" t0ken; } # SERVER
 # agent_start KUBECONFIG METRICS_ADDR LOG: with the soft file limit a container gets
 # by default (1024), as in a pod.
 agent_start() {

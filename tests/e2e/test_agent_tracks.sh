@@ -21,8 +21,7 @@ nsenter --net="/run/netns/$LAB-n" "$PY" "$APISERVER" --port 0 --port-file "$LAB_
 LAB_PIDS+=($!)
 wait_for "$LAB_ROOT/api.port" . 10 >/dev/null || { not_ok "API stand-in starts"; finish; exit 1; }
 API=http://127.0.0.1:$(cat "$LAB_ROOT/api.port")
-printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: %s\n' "$API" >"$LAB_ROOT/kubeconfig"
-printf 'users:\n- name: a\n  user: {}\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: a\ncurrent-context: lab\n' >>"$LAB_ROOT/kubeconfig"
+lab_kubeconfig "$API" >"$LAB_ROOT/kubeconfig"
 ctl() { node curl -sf -X POST -H 'Content-Type: application/json' --data @- "$API/_ctl/$1" >/dev/null; }
 del() { echo "{\"kind\":\"$1\",\"namespace\":\"default\",\"name\":\"$2\"}" | ctl delete; }
 

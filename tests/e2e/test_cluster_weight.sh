@@ -35,19 +35,7 @@ lab_client "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 10.200
 LAB_PIDS+=($!)
 wait_listen "$LAB-c" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }
 KC=$LAB_ROOT/kubeconfig
-cat >"$KC" <<EOT
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster:
-    server: http://10.200.0.2:$APIPORT
-contexts:
-- name: lab
-  context:
-    cluster: lab
-current-context: lab
-EOT
+lab_kubeconfig "http://10.200.0.2:$APIPORT" >"$KC"
 api() { lab_client curl -sf "http://10.200.0.2:$APIPORT/$1"; }
 ctl() { lab_client curl -sf -X POST -H 'Content-Type: application/json' --data @- \
 	"http://10.200.0.2:$APIPORT/_ctl/$1" >/dev/null; }

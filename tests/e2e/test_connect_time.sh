@@ -54,19 +54,7 @@ MPORT=$(free_port)
 nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --slice-controller --listen 127.0.0.1 \
 	--port "$APIPORT" --state "$LAB_ROOT/api.state" --timeout 600 &
 LAB_PIDS+=($!)
-cat >"$LAB_ROOT/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster:
-    server: http://127.0.0.1:$APIPORT
-contexts:
-- name: lab
-  context:
-    cluster: lab
-current-context: lab
-EOF
+lab_kubeconfig "http://127.0.0.1:$APIPORT" >"$LAB_ROOT/kubeconfig"
 wait_listen "$LAB-n" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }
 L4SPLIT_PIN_DIR=$LAB_PIN nsenter --net="/run/netns/$LAB-n" "$L4SPLIT" agent \
 	--kubeconfig "$LAB_ROOT/kubeconfig" --node-name lab-node \

@@ -51,20 +51,7 @@ LAB_PIDS+=($!)
 wait_for "$LAB_ROOT/api.port" . 10 >/dev/null || { not_ok "API stand-in starts"; finish; exit 1; }
 API=http://127.0.0.1:$(cat "$LAB_ROOT/api.port")
 for n in a b; do
-	cat >"$LAB_ROOT/kubeconfig-$n" <<EOT
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster: {server: "$API"}
-users:
-- name: $n
-  user: {token: tok-$n}
-contexts:
-- name: lab
-  context: {cluster: lab, user: $n}
-current-context: lab
-EOT
+	lab_kubeconfig "$API" "tok-$n" >"$LAB_ROOT/kubeconfig-$n"
 done
 ctl() { node curl -sf -X POST -H 'Content-Type: application/json' --data @- "$API/_ctl/$1" >/dev/null; }
 apply() { ctl apply; }

@@ -22,19 +22,7 @@ nsenter --net="/run/netns/$LAB-n" "$PY" tests/tools/k8s-apiserver.py --listen 12
 	--state "$LAB_ROOT/api.state" --timeout 600 --verbose 2>>"$LAB_ROOT/api.log" &
 LAB_PIDS+=($!)
 wait_listen "$LAB-n" "$APIPORT" 10 || { not_ok "API stand-in listens"; finish; exit 1; }
-cat >"$LAB_ROOT/kubeconfig" <<EOT
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster:
-    server: http://127.0.0.1:$APIPORT
-contexts:
-- name: lab
-  context:
-    cluster: lab
-current-context: lab
-EOT
+lab_kubeconfig "http://127.0.0.1:$APIPORT" >"$LAB_ROOT/kubeconfig"
 lease() { node curl -sf "http://127.0.0.1:$APIPORT/apis/coordination.k8s.io/v1/namespaces/l4split-system/leases/l4split-agent"; }
 holder() { lease | jq -r '.spec.holderIdentity // ""'; }
 

@@ -65,3 +65,15 @@ finish() {
 	echo "# $(basename "$0"): $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 }
+
+# lab_kubeconfig SERVER [TOKEN]: a kubeconfig for the API stand-in at SERVER (a
+# bearer token as its user's credential when TOKEN is given), on stdout.
+lab_kubeconfig() {
+	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: %s\n' "$1"
+	if [ -n "${2:-}" ]; then
+		printf 'users:\n- name: agent\n  user:\n    token: %s\n' "$2"
+	else
+		printf 'users:\n- name: agent\n  user: {}\n'
+	fi
+	printf 'contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: agent\ncurrent-context: lab\n'
+}
