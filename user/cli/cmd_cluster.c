@@ -297,7 +297,7 @@ int do_weight_cluster(int argc, char **argv)
 		return rc;
 	wm.nargs = nrest;
 	wm.args = argv + 1;
-	err = cluster_put_weights(&o.k, o.ns, o.name, make_weights, &wm, value, sizeof(value), rv,
+	err = cluster_put_service(&o.k, o.ns, o.name, make_weights, &wm, value, sizeof(value), rv,
 				  sizeof(rv), &tries);
 	if (err) {
 		if (err == -ENOENT)

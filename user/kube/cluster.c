@@ -285,62 +285,6 @@ int label_selector_match(json_t *labels, const char *sel)
 
 /* ---- the API ----------------------------------------------------------------------- */
 
-int cluster_put_weights(struct kube *k, const char *ns, const char *name,
-			int (*make)(json_t *annotations, void *ctx, char *value, size_t len),
-			void *ctx, char *value, size_t len, char *rv, size_t rvlen, int *tries)
-{
-	char path[600];
-	int err = 0;
-
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", ns, name);
-	*tries = 0;
-	for (;;) {
-		json_t *svc = NULL, *md, *ann, *reply = NULL;
-		const char *cur;
-		long status;
-
-		err = kube_get(k, path, &svc, &status);
-		if (err == -ENOENT)
-			err = l4s_err(ENOENT, "Service %s/%s not found", ns, name);
-		if (err)
-			return err;
-		md = json_object_get(svc, "metadata");
-		ann = json_object_get(md, "annotations");
-		if (!json_is_object(ann)) {
-			ann = json_object();
-			json_object_set_new(md, "annotations", ann);
-		}
-		if ((err = make(ann, ctx, value, len))) {
-			json_decref(svc);
-			return err;
-		}
-		cur = json_string_value(json_object_get(ann, ANN_WEIGHTS));
-		if (cur && !strcmp(cur, value)) { /* nothing to write */
-			snprintf(rv, rvlen, "%s",
-				 json_string_value(json_object_get(md, "resourceVersion")) ?: "");
-			json_decref(svc);
-			return 0;
-		}
-		json_object_set_new(ann, ANN_WEIGHTS, json_string(value));
-		/* The object as read, resourceVersion included: a change in between is a 409. */
-		(*tries)++;
-		err = kube_put(k, path, svc, &reply, &status);
-		json_decref(svc);
-		if (!err) {
-			snprintf(rv, rvlen, "%s", json_string_value(json_object_get(
-				json_object_get(reply, "metadata"), "resourceVersion")) ?: "");
-			json_decref(reply);
-			return 0;
-		}
-		json_decref(reply);
-		if (err != -ESTALE)
-			return err;
-		if (*tries >= CLUSTER_PUT_TRIES)
-			return l4s_err(ESTALE, "Service %s/%s changed under each of %d writes (409 "
-				       "Conflict each time); nothing was written", ns, name, *tries);
-	}
-}
-
 int cluster_put_service(struct kube *k, const char *ns, const char *name,
 			int (*edit)(json_t *annotations, void *ctx, char *value, size_t len),
 			void *ctx, char *value, size_t len, char *rv, size_t rvlen, int *tries)

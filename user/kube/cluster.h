@@ -47,24 +47,15 @@ int cluster_weights_in_force(const char *text, const char *ns, const char *name,
 int label_selector_match(json_t *labels, const char *sel);
 
 /*
- * Write the Service's l4split.io/weights: GET it, @make(annotations, ctx, value, len) the
- * value from the annotations read (0 to go on, or -errno: nothing is written), PUT the
- * object back with it and the resourceVersion read; on 409 (someone changed the Service
- * in between) read again, make again and retry, at most CLUSTER_PUT_TRIES times, so a
- * concurrent change is never overwritten. @value gets what was written, *rv the
- * resourceVersion, *tries the PUTs sent (0: the annotation had the value already).
- * 0, or -errno with a message.
- */
-int cluster_put_weights(struct kube *k, const char *ns, const char *name,
-			int (*make)(json_t *annotations, void *ctx, char *value, size_t len),
-			void *ctx, char *value, size_t len, char *rv, size_t rvlen, int *tries);
-
-/*
- * The same read-edit-PUT for any annotations: @edit(annotations, ctx, weights, len)
- * changes the annotations as it likes and gives the l4split.io/weights value to write
- * ("" leaves it). Nothing is written when the annotations come out as they were. On 409
- * the Service is read and edited again (CLUSTER_PUT_TRIES times); an @edit returning
- * -errno stops there (nothing written) and is returned.
+ * Write the Service's annotations: GET it, @edit(annotations, ctx, weights, len) changes
+ * the annotations as it likes (or only reads them) and gives the l4split.io/weights
+ * value to write ("" leaves it); 0 to go on, or -errno: nothing is written, and that is
+ * returned. Nothing is written when the annotations come out as they were. PUT the
+ * object back with the resourceVersion read; on 409 (someone changed the Service in
+ * between) read again, edit again and retry, at most CLUSTER_PUT_TRIES times, so a
+ * concurrent change is never overwritten. @value gets the weights written, *rv the
+ * resourceVersion, *tries the PUTs sent (0: nothing to change). 0, or -errno with a
+ * message.
  */
 int cluster_put_service(struct kube *k, const char *ns, const char *name,
 			int (*edit)(json_t *annotations, void *ctx, char *value, size_t len),
